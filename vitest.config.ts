@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` needs nothing but node; `kvm` needs a usable /dev/kvm
+// (the host's, or the sandbox's: see src/sandbox).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts'],
+          exclude: ['src/**/*.kvm.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'kvm',
+          include: ['src/**/*.kvm.test.ts'],
+          pool: 'forks',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
