@@ -1,0 +1,29 @@
+// `schedvm <command> [...]`: each command is a module exporting `main(args)`.
+const commands: Record<string, () => Promise<{ main(args: string[]): Promise<number> }>> = {
+  run: () => import('./run.ts'),
+  sandbox: () => import('./sandbox.ts'),
+  test: () => import('./test.ts'),
+  demo: () => import('./demo.ts'),
+};
+
+const usage = `usage: schedvm <command> [args]
+  run <scenario.yaml> [--json] [--timeout S]   boot a scenario's VM, stream its console
+  sandbox [--force] -- <cmd...>                run a command where /dev/kvm works
+  test                                         install what is needed, run every test
+  demo                                         boot a demo guest with a live console`;
+
+const [name, ...rest] = process.argv.slice(2);
+const load = name ? commands[name] : undefined;
+if (!load) {
+  console.error(name && name !== '--help' && name !== '-h' ? `schedvm: unknown command '${name}'\n${usage}` : usage);
+  process.exitCode = name === '--help' || name === '-h' ? 0 : 2;
+} else {
+  try {
+    process.exitCode = await (await load()).main(rest);
+  } catch (err) {
+    // Expected user-facing errors carry their own message; anything else keeps its stack.
+    const e = err as Error & { userFacing?: boolean };
+    console.error(`schedvm ${name}: ${e.userFacing ? e.message : (e.stack ?? String(e))}`);
+    process.exitCode = 1;
+  }
+}
