@@ -1,0 +1,286 @@
+// Thin typed wrappers, one method per KVM ioctl: the only place that issues them.
+import koffi from 'koffi';
+import * as abi from './sys/kvm-abi.ts';
+import {
+  check, close, EAGAIN, EINTR, errno, errnoName, hostView, ioctlInt, ioctlPtr, mmap, munmap, open, O_CLOEXEC, O_RDWR,
+  OsError, MAP_SHARED, PROT_READ, PROT_WRITE,
+} from './sys/libc.ts';
+
+export class KvmError extends OsError {
+  readonly ioctl: string;
+  constructor(ioctl: string, err: number) {
+    super(ioctl, err, hintFor);
+    this.name = 'KvmError';
+    this.ioctl = ioctl;
+  }
+}
+
+function hintFor(code: string): string | undefined {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'is /dev/kvm readable by this user?';
+    case 'ENOENT':
+    case 'ENODEV':
+    case 'ENXIO':
+      return 'this host has no KVM: run through `npx schedvm sandbox -- ...`';
+    case 'EEXIST':
+      return 'that vCPU id or memory slot already exists';
+    default:
+      return undefined;
+  }
+}
+
+function ioctl(fd: number, name: abi.IoctlName, arg: Uint8Array | null): number {
+  const r = ioctlPtr(fd, abi.ioctls[name], arg);
+  if (r < 0) throw new KvmError(name, errno());
+  return r;
+}
+function ioctlWithInt(fd: number, name: abi.IoctlName, arg: number): number {
+  const r = ioctlInt(fd, abi.ioctls[name], arg);
+  if (r < 0) throw new KvmError(name, errno());
+  return r;
+}
+
+/** Every u64 field koffi decoded as number-or-bigint, as bigint. */
+type Big<T> = { [K in keyof T]: T[K] extends number | bigint ? bigint : T[K] extends object ? Big<T[K]> : T[K] };
+function toBig<T>(v: T): Big<T> {
+  if (typeof v === 'number') return BigInt(v) as Big<T>;
+  if (Array.isArray(v)) return v.map(toBig) as Big<T>;
+  if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number>, toBig) as Big<T>;
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toBig(x)])) as Big<T>;
+  }
+  return v as Big<T>;
+}
+
+const regNames = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13',
+  'r14', 'r15', 'rip', 'rflags'] as const;
+export type KvmRegs = Record<(typeof regNames)[number], bigint>;
+export interface KvmSegment {
+  base: bigint; limit: number; selector: number; type: number; present: number; dpl: number; db: number; s: number;
+  l: number; g: number; avl: number; unusable: number; padding: number;
+}
+export interface KvmDtable { base: bigint; limit: number; padding: number[] }
+export interface KvmSregs {
+  cs: KvmSegment; ds: KvmSegment; es: KvmSegment; fs: KvmSegment; gs: KvmSegment; ss: KvmSegment; tr: KvmSegment;
+  ldt: KvmSegment; gdt: KvmDtable; idt: KvmDtable;
+  cr0: bigint; cr2: bigint; cr3: bigint; cr4: bigint; cr8: bigint; efer: bigint; apic_base: bigint;
+  interrupt_bitmap: bigint[];
+}
+export interface KvmFpu { fcw: number; mxcsr: number; [field: string]: unknown }
+export interface CpuidEntry {
+  function: number; index: number; flags: number; eax: number; ebx: number; ecx: number; edx: number;
+}
+export interface MsrEntry { index: number; data: bigint }
+
+function decodeSregs(buf: Uint8Array): KvmSregs {
+  const raw = koffi.decode(buf, abi.kvm_sregs) as Record<string, unknown>;
+  const seg = (s: unknown): KvmSegment => ({ ...(s as KvmSegment), base: BigInt((s as { base: number | bigint }).base) });
+  const dt = (d: unknown): KvmDtable => ({ ...(d as KvmDtable), base: BigInt((d as { base: number | bigint }).base) });
+  return {
+    cs: seg(raw.cs), ds: seg(raw.ds), es: seg(raw.es), fs: seg(raw.fs), gs: seg(raw.gs), ss: seg(raw.ss),
+    tr: seg(raw.tr), ldt: seg(raw.ldt), gdt: dt(raw.gdt), idt: dt(raw.idt),
+    cr0: BigInt(raw.cr0 as number), cr2: BigInt(raw.cr2 as number), cr3: BigInt(raw.cr3 as number),
+    cr4: BigInt(raw.cr4 as number), cr8: BigInt(raw.cr8 as number), efer: BigInt(raw.efer as number),
+    apic_base: BigInt(raw.apic_base as number), interrupt_bitmap: toBig(raw.interrupt_bitmap as number[]),
+  };
+}
+
+const CPUID_ENTRY_SIZE = koffi.sizeof(abi.kvm_cpuid_entry2);
+const MSR_ENTRY_SIZE = koffi.sizeof(abi.kvm_msr_entry);
+
+function encodeCpuid(entries: CpuidEntry[]): Uint8Array {
+  const buf = new Uint8Array(abi.KVM_CPUID2_HEADER + entries.length * CPUID_ENTRY_SIZE);
+  new DataView(buf.buffer).setUint32(0, entries.length, true);
+  entries.forEach((e, i) => {
+    koffi.encode(buf, abi.KVM_CPUID2_HEADER + i * CPUID_ENTRY_SIZE, abi.kvm_cpuid_entry2, { ...e, padding: [0, 0, 0] });
+  });
+  return buf;
+}
+function decodeCpuid(buf: Uint8Array): CpuidEntry[] {
+  const n = new DataView(buf.buffer, buf.byteOffset).getUint32(0, true);
+  return Array.from({ length: n }, (_, i) => {
+    const { function: fn, index, flags, eax, ebx, ecx, edx } = koffi.decode(
+      buf, abi.KVM_CPUID2_HEADER + i * CPUID_ENTRY_SIZE, abi.kvm_cpuid_entry2,
+    ) as CpuidEntry;
+    return { function: fn, index, flags, eax, ebx, ecx, edx };
+  });
+}
+
+export class Kvm {
+  private constructor(readonly fd: number) {}
+
+  static open(path = '/dev/kvm'): Kvm {
+    const fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) throw new KvmError(`open(${path})`, errno());
+    const kvm = new Kvm(fd);
+    const version = kvm.apiVersion();
+    if (version !== abi.KVM_API_VERSION) {
+      kvm.close();
+      throw new Error(`KVM API version ${version}, expected ${abi.KVM_API_VERSION}`);
+    }
+    return kvm;
+  }
+
+  apiVersion(): number {
+    return ioctl(this.fd, 'KVM_GET_API_VERSION', null);
+  }
+  checkExtension(cap: number): number {
+    return ioctlWithInt(this.fd, 'KVM_CHECK_EXTENSION', cap);
+  }
+  vcpuMmapSize(): number {
+    return ioctl(this.fd, 'KVM_GET_VCPU_MMAP_SIZE', null);
+  }
+  supportedCpuid(max = 256): CpuidEntry[] {
+    const buf = new Uint8Array(abi.KVM_CPUID2_HEADER + max * CPUID_ENTRY_SIZE);
+    new DataView(buf.buffer).setUint32(0, max, true);
+    ioctl(this.fd, 'KVM_GET_SUPPORTED_CPUID', buf);
+    return decodeCpuid(buf);
+  }
+  createVm(): VmFd {
+    return new VmFd(ioctl(this.fd, 'KVM_CREATE_VM', null));
+  }
+  close(): void {
+    close(this.fd);
+  }
+}
+
+export interface MemoryRegion {
+  slot: number;
+  guestPhysAddr: bigint;
+  size: number;
+  hostAddr: bigint;
+}
+
+export class VmFd {
+  constructor(readonly fd: number) {}
+
+  setUserMemoryRegion(r: MemoryRegion): void {
+    const buf = new Uint8Array(koffi.sizeof(abi.kvm_userspace_memory_region));
+    koffi.encode(buf, abi.kvm_userspace_memory_region, {
+      slot: r.slot, flags: 0, guest_phys_addr: r.guestPhysAddr, memory_size: BigInt(r.size), userspace_addr: r.hostAddr,
+    });
+    ioctl(this.fd, 'KVM_SET_USER_MEMORY_REGION', buf);
+  }
+  setTssAddr(addr: number): void {
+    ioctlWithInt(this.fd, 'KVM_SET_TSS_ADDR', addr);
+  }
+  checkExtension(cap: number): number {
+    return ioctlWithInt(this.fd, 'KVM_CHECK_EXTENSION', cap);
+  }
+  /** Call from the thread that will run the vCPU: KVM wants vCPU ioctls from that thread. */
+  createVcpu(id: number, mmapSize: number): VcpuFd {
+    const fd = ioctlWithInt(this.fd, 'KVM_CREATE_VCPU', id);
+    const run = mmap(null, mmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (run === 0n || run === 0xffffffffffffffffn) {
+      const err = errno();
+      close(fd);
+      throw new KvmError('mmap(kvm_run)', err);
+    }
+    return new VcpuFd(fd, run, mmapSize);
+  }
+  close(): void {
+    close(this.fd);
+  }
+}
+
+/** What KVM_RUN returned: 0, or the errno (EINTR/EAGAIN are normal, the rest are errors). */
+export type RunStatus = number;
+
+export class VcpuFd {
+  /** The mmap'd struct kvm_run. */
+  readonly run: DataView;
+  readonly runBytes: Uint8Array;
+  private closed = false;
+
+  constructor(readonly fd: number, readonly runAddr: bigint, readonly runSize: number) {
+    const ab = hostView(runAddr, runSize);
+    this.run = new DataView(ab);
+    this.runBytes = new Uint8Array(ab);
+  }
+
+  runOnce(): RunStatus {
+    return ioctlInt(this.fd, abi.ioctls.KVM_RUN, 0) < 0 ? errno() : 0;
+  }
+  setImmediateExit(on: boolean): void {
+    this.runBytes[abi.kvmRun.immediate_exit] = on ? 1 : 0;
+  }
+  exitReason(): number {
+    return this.run.getUint32(abi.kvmRun.exit_reason, true);
+  }
+
+  getRegs(): KvmRegs {
+    const buf = new Uint8Array(koffi.sizeof(abi.kvm_regs));
+    ioctl(this.fd, 'KVM_GET_REGS', buf);
+    return toBig(koffi.decode(buf, abi.kvm_regs) as Record<string, number>) as KvmRegs;
+  }
+  setRegs(regs: KvmRegs): void {
+    const buf = new Uint8Array(koffi.sizeof(abi.kvm_regs));
+    koffi.encode(buf, abi.kvm_regs, regs);
+    ioctl(this.fd, 'KVM_SET_REGS', buf);
+  }
+  getSregs(): KvmSregs {
+    const buf = new Uint8Array(koffi.sizeof(abi.kvm_sregs));
+    ioctl(this.fd, 'KVM_GET_SREGS', buf);
+    return decodeSregs(buf);
+  }
+  setSregs(sregs: KvmSregs): void {
+    const buf = new Uint8Array(koffi.sizeof(abi.kvm_sregs));
+    koffi.encode(buf, abi.kvm_sregs, sregs);
+    ioctl(this.fd, 'KVM_SET_SREGS', buf);
+  }
+  getFpu(): KvmFpu {
+    const buf = new Uint8Array(koffi.sizeof(abi.kvm_fpu));
+    ioctl(this.fd, 'KVM_GET_FPU', buf);
+    return koffi.decode(buf, abi.kvm_fpu) as KvmFpu;
+  }
+  setFpu(fpu: KvmFpu): void {
+    const buf = new Uint8Array(koffi.sizeof(abi.kvm_fpu));
+    koffi.encode(buf, abi.kvm_fpu, fpu);
+    ioctl(this.fd, 'KVM_SET_FPU', buf);
+  }
+  getMsrs(indices: number[]): MsrEntry[] {
+    const buf = this.msrBuffer(indices.map((index) => ({ index, data: 0n })));
+    const n = ioctl(this.fd, 'KVM_GET_MSRS', buf);
+    return Array.from({ length: n }, (_, i) => {
+      const e = koffi.decode(buf, abi.KVM_MSRS_HEADER + i * MSR_ENTRY_SIZE, abi.kvm_msr_entry) as MsrEntry;
+      return { index: e.index, data: BigInt(e.data) };
+    });
+  }
+  setMsrs(entries: MsrEntry[]): void {
+    const n = ioctl(this.fd, 'KVM_SET_MSRS', this.msrBuffer(entries));
+    if (n !== entries.length) {
+      throw new Error(`KVM_SET_MSRS set ${n} of ${entries.length} MSRs (MSR 0x${entries[n]?.index.toString(16)} refused)`);
+    }
+  }
+  private msrBuffer(entries: MsrEntry[]): Uint8Array {
+    const buf = new Uint8Array(abi.KVM_MSRS_HEADER + entries.length * MSR_ENTRY_SIZE);
+    new DataView(buf.buffer).setUint32(0, entries.length, true);
+    entries.forEach((e, i) => {
+      koffi.encode(buf, abi.KVM_MSRS_HEADER + i * MSR_ENTRY_SIZE, abi.kvm_msr_entry, { ...e, reserved: 0 });
+    });
+    return buf;
+  }
+  setCpuid2(entries: CpuidEntry[]): void {
+    ioctl(this.fd, 'KVM_SET_CPUID2', encodeCpuid(entries));
+  }
+  /** debugreg: DR0..DR7 (DR4/DR5 unused); control: KVM_GUESTDBG_* flags. */
+  setGuestDebug(control: number, debugreg: readonly bigint[]): void {
+    const buf = new Uint8Array(koffi.sizeof(abi.kvm_guest_debug));
+    koffi.encode(buf, abi.kvm_guest_debug, { control, pad: 0, debugreg });
+    ioctl(this.fd, 'KVM_SET_GUEST_DEBUG', buf);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    munmap(this.runAddr, this.runSize);
+    close(this.fd);
+  }
+}
+
+export function isRetryableRunStatus(status: RunStatus): boolean {
+  return status === EINTR || status === EAGAIN;
+}
+export { errnoName, check };

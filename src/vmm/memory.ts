@@ -1,0 +1,120 @@
+// Guest RAM: anonymous host mappings, with bounds-checked access by guest-physical address.
+import { hostView, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, mmap, munmap, PROT_READ, PROT_WRITE, errno, errnoName } from './sys/libc.ts';
+
+export interface RamRegion {
+  /** Guest-physical start. */
+  gpa: number;
+  size: number;
+  /** Host virtual address of the mapping. */
+  hostAddr: bigint;
+}
+
+export class GuestMemoryError extends RangeError {
+  constructor(gpa: number, len: number) {
+    super(`guest-physical range 0x${gpa.toString(16)}+0x${len.toString(16)} is outside guest RAM`);
+    this.name = 'GuestMemoryError';
+  }
+}
+
+interface MappedRegion extends RamRegion {
+  bytes: Uint8Array;
+  view: DataView;
+}
+
+export class GuestMemory {
+  private readonly mapped: MappedRegion[];
+  private released = false;
+
+  private constructor(regions: RamRegion[], private readonly owner: boolean) {
+    this.mapped = regions.map((r) => {
+      const ab = hostView(r.hostAddr, r.size);
+      return { ...r, bytes: new Uint8Array(ab), view: new DataView(ab) };
+    });
+  }
+
+  /** Maps fresh zeroed RAM for each (gpa, size) range; pages are touched lazily. */
+  static allocate(layout: Array<{ gpa: number; size: number }>): GuestMemory {
+    const regions: RamRegion[] = [];
+    try {
+      for (const { gpa, size } of layout) {
+        const hostAddr = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (hostAddr === 0xffffffffffffffffn) throw new Error(`mmap of ${size} bytes of guest RAM failed: ${errnoName(errno())}`);
+        regions.push({ gpa, size, hostAddr });
+      }
+    } catch (e) {
+      for (const r of regions) munmap(r.hostAddr, r.size);
+      throw e;
+    }
+    return new GuestMemory(regions, true);
+  }
+
+  /** Another thread's handle on the same RAM; it never unmaps. */
+  static attach(regions: RamRegion[]): GuestMemory {
+    return new GuestMemory(regions, false);
+  }
+
+  get regions(): RamRegion[] {
+    return this.mapped.map(({ gpa, size, hostAddr }) => ({ gpa, size, hostAddr }));
+  }
+
+  get size(): number {
+    return this.mapped.reduce((n, r) => n + r.size, 0);
+  }
+
+  private locate(gpa: number, len: number): { r: MappedRegion; off: number } {
+    if (this.released) throw new Error('guest memory already released');
+    if (Number.isInteger(gpa) && Number.isInteger(len) && len >= 0) {
+      for (const r of this.mapped) {
+        if (gpa >= r.gpa && gpa + len <= r.gpa + r.size) return { r, off: gpa - r.gpa };
+      }
+    }
+    throw new GuestMemoryError(gpa, len);
+  }
+
+  /** A live view (no copy) of guest RAM; valid until release(). */
+  slice(gpa: number, len: number): Uint8Array {
+    const { r, off } = this.locate(gpa, len);
+    return r.bytes.subarray(off, off + len);
+  }
+  read(gpa: number, len: number): Uint8Array {
+    return this.slice(gpa, len).slice();
+  }
+  write(gpa: number, data: Uint8Array): void {
+    this.slice(gpa, data.length).set(data);
+  }
+  readU8(gpa: number): number {
+    const { r, off } = this.locate(gpa, 1);
+    return r.view.getUint8(off);
+  }
+  readU32(gpa: number): number {
+    const { r, off } = this.locate(gpa, 4);
+    return r.view.getUint32(off, true);
+  }
+  readU64(gpa: number): bigint {
+    const { r, off } = this.locate(gpa, 8);
+    return r.view.getBigUint64(off, true);
+  }
+  writeU8(gpa: number, v: number): void {
+    const { r, off } = this.locate(gpa, 1);
+    r.view.setUint8(off, v);
+  }
+  writeU16(gpa: number, v: number): void {
+    const { r, off } = this.locate(gpa, 2);
+    r.view.setUint16(off, v, true);
+  }
+  writeU32(gpa: number, v: number): void {
+    const { r, off } = this.locate(gpa, 4);
+    r.view.setUint32(off, v, true);
+  }
+  writeU64(gpa: number, v: bigint): void {
+    const { r, off } = this.locate(gpa, 8);
+    r.view.setBigUint64(off, v, true);
+  }
+
+  /** Unmaps the RAM (owner only). Every view taken from it is dead afterwards. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.owner) for (const r of this.mapped) munmap(r.hostAddr, r.size);
+  }
+}

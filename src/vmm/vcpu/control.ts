@@ -1,0 +1,115 @@
+// State shared by the VMM thread and every vCPU worker, in one SharedArrayBuffer.
+export const enum VcpuState {
+  Created = 0,
+  Running = 1,
+  /** The VMM is writing immediate_exit / signalling: the worker must not unmap kvm_run yet. */
+  Kicking = 2,
+  Done = 3,
+}
+
+export const enum ActionCode {
+  None = 0,
+  Shutdown = 1,
+  Fatal = 2,
+}
+
+const KILL = 0;
+const FREEZE = 1;
+const START = 2;
+const ACTION = 3;
+const ACTION_VCPU = 4;
+const FATAL_KIND = 5; // 0 none, 1 FailEntry, 2 InternalError
+const FATAL_DETAIL = 6; // BigInt64 slot index (word 8..9)
+const VCPU_BASE = 16;
+const VCPU_WORDS = 4; // state, exits, parked, reserved
+
+export const FATAL_FAIL_ENTRY = 1;
+export const FATAL_INTERNAL_ERROR = 2;
+
+export class VmControl {
+  readonly words: Int32Array;
+  private readonly detail: BigInt64Array;
+
+  constructor(readonly sab: SharedArrayBuffer) {
+    this.words = new Int32Array(sab);
+    this.detail = new BigInt64Array(sab, 0, 8);
+  }
+
+  static create(vcpus: number): VmControl {
+    return new VmControl(new SharedArrayBuffer((VCPU_BASE + vcpus * VCPU_WORDS) * 4));
+  }
+
+  get killed(): boolean {
+    return Atomics.load(this.words, KILL) !== 0;
+  }
+  kill(): void {
+    Atomics.store(this.words, KILL, 1);
+    Atomics.notify(this.words, START); // wake workers still waiting to start
+  }
+
+  get freezeRequested(): boolean {
+    return Atomics.load(this.words, FREEZE) !== 0;
+  }
+
+  start(): void {
+    Atomics.store(this.words, START, 1);
+    Atomics.notify(this.words, START);
+  }
+  /** Blocks a worker until start() or kill(). */
+  waitForStart(): void {
+    while (Atomics.load(this.words, START) === 0 && !this.killed) Atomics.wait(this.words, START, 0, 100);
+  }
+
+  /** Records the VM's exit action; the first vCPU to report wins. */
+  recordAction(vcpu: number, code: ActionCode, fatalKind = 0, detail = 0n): boolean {
+    if (Atomics.compareExchange(this.words, ACTION, ActionCode.None, code) !== ActionCode.None) return false;
+    this.words[ACTION_VCPU] = vcpu;
+    this.words[FATAL_KIND] = fatalKind;
+    this.detail[FATAL_DETAIL / 2 + 1] = detail;
+    return true;
+  }
+  get action(): { code: ActionCode; vcpu: number; fatalKind: number; detail: bigint } {
+    return {
+      code: Atomics.load(this.words, ACTION) as ActionCode,
+      vcpu: this.words[ACTION_VCPU]!,
+      fatalKind: this.words[FATAL_KIND]!,
+      detail: this.detail[FATAL_DETAIL / 2 + 1]!,
+    };
+  }
+
+  private slot(vcpu: number, word: number): number {
+    return VCPU_BASE + vcpu * VCPU_WORDS + word;
+  }
+  state(vcpu: number): VcpuState {
+    return Atomics.load(this.words, this.slot(vcpu, 0)) as VcpuState;
+  }
+  setRunning(vcpu: number): void {
+    Atomics.store(this.words, this.slot(vcpu, 0), VcpuState.Running);
+  }
+  /** VMM side: claims the vCPU for a kick; false when it is not running (done, or not yet mapped). */
+  beginKick(vcpu: number): boolean {
+    return Atomics.compareExchange(this.words, this.slot(vcpu, 0), VcpuState.Running, VcpuState.Kicking) === VcpuState.Running;
+  }
+  endKick(vcpu: number): void {
+    const i = this.slot(vcpu, 0);
+    Atomics.store(this.words, i, VcpuState.Running);
+    Atomics.notify(this.words, i);
+  }
+  /** Worker side: marks the vCPU done, waiting out a kick in progress. */
+  setDone(vcpu: number): void {
+    const i = this.slot(vcpu, 0);
+    for (;;) {
+      const prev = Atomics.compareExchange(this.words, i, VcpuState.Running, VcpuState.Done);
+      if (prev !== VcpuState.Kicking) break;
+      Atomics.wait(this.words, i, VcpuState.Kicking, 5);
+    }
+    Atomics.store(this.words, i, VcpuState.Done);
+  }
+  countExit(vcpu: number): void {
+    const i = this.slot(vcpu, 1);
+    this.words[i] = (this.words[i]! + 1) | 0;
+  }
+  exits(vcpu: number): number {
+    return Atomics.load(this.words, this.slot(vcpu, 1)) >>> 0;
+  }
+}

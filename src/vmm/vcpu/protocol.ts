@@ -1,0 +1,24 @@
+// Messages between the VMM thread and a vCPU worker.
+import type { SerialShared } from '../devices/serial.ts';
+import type { CpuidEntry } from '../kvm.ts';
+import type { RamRegion } from '../memory.ts';
+import type { EntryState } from '../x86_64/long-mode.ts';
+import type { RunLoopStats } from './run-loop.ts';
+
+export interface VcpuWorkerInit {
+  index: number;
+  vmFd: number;
+  mmapSize: number;
+  cpuid: CpuidEntry[];
+  entry: EntryState;
+  ram: RamRegion[];
+  control: SharedArrayBuffer;
+  com1: SerialShared;
+  com2: SerialShared;
+  killEventFd: number;
+}
+
+export type VcpuWorkerMessage =
+  | { type: 'ready'; tid: number; runAddr: bigint; runSize: number }
+  | { type: 'failed'; message: string }
+  | { type: 'done'; stats: RunLoopStats };

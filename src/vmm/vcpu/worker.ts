@@ -1,0 +1,49 @@
+// A vCPU's own thread: it creates the vCPU (KVM wants vCPU ioctls from one thread), sets it up,
+// and runs KVM_RUN synchronously so a blocking run never touches the VMM's event loop.
+import { parentPort, workerData } from 'node:worker_threads';
+import { Serial8250 } from '../devices/serial.ts';
+import { VcpuFd, VmFd } from '../kvm.ts';
+import { gettid } from '../sys/libc.ts';
+import { entryRegs, setupSregs } from '../x86_64/long-mode.ts';
+import { VmControl } from './control.ts';
+import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
+import { vcpuRunLoop } from './run-loop.ts';
+
+const init = workerData as VcpuWorkerInit;
+const post = (m: VcpuWorkerMessage) => parentPort!.postMessage(m);
+const control = new VmControl(init.control);
+
+let vcpu: VcpuFd | undefined;
+try {
+  vcpu = new VmFd(init.vmFd).createVcpu(init.index, init.mmapSize);
+  vcpu.setCpuid2(init.cpuid);
+  vcpu.setSregs(setupSregs(vcpu.getSregs()));
+  vcpu.setRegs(entryRegs(init.entry));
+  vcpu.setFpu({ ...vcpu.getFpu(), fcw: 0x37f, mxcsr: 0x1f80 });
+  control.setRunning(init.index);
+  post({ type: 'ready', tid: gettid(), runAddr: vcpu.runAddr, runSize: vcpu.runSize });
+} catch (e) {
+  control.setDone(init.index);
+  vcpu?.close();
+  post({ type: 'failed', message: (e as Error).message });
+  vcpu = undefined;
+}
+
+if (vcpu) {
+  const v = vcpu;
+  let stats;
+  try {
+    control.waitForStart();
+    stats = vcpuRunLoop({
+      index: init.index,
+      vcpu: v,
+      bus: { com1: new Serial8250(init.com1), com2: new Serial8250(init.com2), mmio: [] },
+      control,
+      killEventFd: init.killEventFd,
+    });
+  } finally {
+    control.setDone(init.index);
+    v.close();
+  }
+  post({ type: 'done', stats });
+}

@@ -1,0 +1,302 @@
+// A VM: its RAM, devices and one worker thread per vCPU, driven from the caller's event loop.
+import { Worker } from 'node:worker_threads';
+import { Serial8250 } from './devices/serial.ts';
+import { Kvm, KvmError, type VmFd } from './kvm.ts';
+import { GuestMemory } from './memory.ts';
+import { close, EFD_CLOEXEC, EFD_NONBLOCK, errnoName, eventfd, hostView, SIGUSR2, tgkill } from './sys/libc.ts';
+import { KVM_CAP_MAX_VCPUS, kvmRun } from './sys/kvm-abi.ts';
+import { ActionCode, FATAL_FAIL_ENTRY, VmControl } from './vcpu/control.ts';
+import type { VcpuWorkerInit, VcpuWorkerMessage } from './vcpu/protocol.ts';
+import type { RunLoopStats } from './vcpu/run-loop.ts';
+import { cpuidForVcpu } from './x86_64/cpuid.ts';
+import { BARE_LOAD_ADDR, bareStackTop } from './x86_64/layout.ts';
+import { writeLongModeTables } from './x86_64/long-mode.ts';
+
+export type ConsolePort = 'com1' | 'com2';
+export type ExitActionName = 'Shutdown' | 'Fatal' | 'Timeout';
+
+export interface BareGuest {
+  kind: 'bare';
+  /** Flat binary, loaded at BARE_LOAD_ADDR and entered in 64-bit mode. */
+  image: Uint8Array;
+  /** Passed in rdx. */
+  arg?: number;
+}
+
+export interface VmConfig {
+  vcpus: number;
+  memoryMb: number;
+  guest: BareGuest;
+  /** The run ends with exitAction "Timeout" after this long. */
+  timeoutMs?: number;
+  /** Console output as it arrives. */
+  onConsole?: (port: ConsolePort, text: string) => void;
+}
+
+export interface VcpuResult {
+  index: number;
+  exits: number;
+  runErrors: number;
+  lastRunError?: string;
+}
+
+export interface VmResult {
+  exitAction: ExitActionName;
+  fatalReason?: string;
+  console: Record<ConsolePort, string>;
+  vcpus: VcpuResult[];
+  wallMs: number;
+}
+
+const CONSOLE_POLL_MS = 20;
+const KICK_INTERVAL_MS = 20;
+
+let kickHandlerInstalled = false;
+function installKickHandler(): void {
+  // SIGUSR2 only has to interrupt KVM_RUN on a vCPU thread; without a handler it would kill us.
+  if (kickHandlerInstalled) return;
+  kickHandlerInstalled = true;
+  process.on('SIGUSR2', () => {});
+}
+
+interface VcpuHandle {
+  worker: Worker;
+  tid?: number;
+  immediateExit?: Uint8Array;
+  stats?: RunLoopStats;
+  failure?: string;
+  done: Promise<void>;
+}
+
+export class Vm {
+  private readonly control: VmControl;
+  private readonly vcpus: VcpuHandle[] = [];
+  private readonly com1 = Serial8250.create();
+  private readonly com2 = Serial8250.create();
+  private readonly consoleText: Record<ConsolePort, string> = { com1: '', com2: '' };
+  private readonly decoders = { com1: new TextDecoder(), com2: new TextDecoder() };
+  private disposed = false;
+  private timedOut = false;
+
+  private constructor(
+    private readonly config: VmConfig,
+    private readonly kvm: Kvm,
+    private readonly vm: VmFd,
+    readonly memory: GuestMemory,
+    private readonly killEventFd: number,
+  ) {
+    this.control = VmControl.create(config.vcpus);
+  }
+
+  /** Builds the VM and starts its vCPU threads (parked until run()). */
+  static async create(config: VmConfig): Promise<Vm> {
+    validateConfig(config);
+    installKickHandler();
+    const kvm = Kvm.open();
+    let vm: VmFd | undefined;
+    let memory: GuestMemory | undefined;
+    let efd = -1;
+    try {
+      const maxVcpus = kvm.checkExtension(KVM_CAP_MAX_VCPUS);
+      if (config.vcpus > maxVcpus) throw new Error(`vcpus: ${config.vcpus} is more than this KVM allows (${maxVcpus})`);
+      vm = kvm.createVm();
+      vm.setTssAddr(0xfffb_d000);
+      memory = GuestMemory.allocate([{ gpa: 0, size: config.memoryMb << 20 }]);
+      vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0n, size: memory.size, hostAddr: memory.regions[0]!.hostAddr });
+      writeLongModeTables(memory);
+      memory.write(BARE_LOAD_ADDR, config.guest.image);
+      efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      if (efd < 0) throw new Error('eventfd failed');
+      const self = new Vm(config, kvm, vm, memory, efd);
+      await self.spawnVcpus();
+      return self;
+    } catch (e) {
+      if (efd >= 0) close(efd);
+      memory?.release();
+      vm?.close();
+      kvm.close();
+      throw e;
+    }
+  }
+
+  private async spawnVcpus(): Promise<void> {
+    const supported = this.kvm.supportedCpuid();
+    const mmapSize = this.kvm.vcpuMmapSize();
+    const ready: Promise<void>[] = [];
+    for (let index = 0; index < this.config.vcpus; index++) {
+      const init: VcpuWorkerInit = {
+        index,
+        vmFd: this.vm.fd,
+        mmapSize,
+        cpuid: cpuidForVcpu(supported, index, this.config.vcpus),
+        entry: {
+          rip: BARE_LOAD_ADDR,
+          rsp: bareStackTop(index),
+          rdi: index,
+          rsi: this.config.vcpus,
+          rdx: this.config.guest.arg ?? 0,
+        },
+        ram: this.memory.regions,
+        control: this.control.sab,
+        com1: this.com1.shared,
+        com2: this.com2.shared,
+        killEventFd: this.killEventFd,
+      };
+      const worker = new Worker(new URL('./vcpu/worker-entry.mjs', import.meta.url), { workerData: init });
+      let markReady!: () => void;
+      let markFailed!: (e: Error) => void;
+      ready.push(new Promise<void>((res, rej) => ((markReady = res), (markFailed = rej))));
+      const handle: VcpuHandle = {
+        worker,
+        done: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+      };
+      worker.on('message', (m: VcpuWorkerMessage) => {
+        if (m.type === 'ready') {
+          handle.tid = m.tid;
+          handle.immediateExit = new Uint8Array(hostView(m.runAddr, m.runSize), kvmRun.immediate_exit, 1);
+          markReady();
+        } else if (m.type === 'failed') {
+          handle.failure = m.message;
+          markFailed(new Error(`vCPU ${index}: ${m.message}`));
+        } else {
+          handle.stats = m.stats;
+          this.kickAll(); // one vCPU leaving ends the VM
+        }
+      });
+      worker.on('error', (e) => {
+        handle.failure = e.message;
+        markFailed(new Error(`vCPU ${index} thread: ${e.message}`));
+        this.control.kill();
+        this.kickAll();
+      });
+      this.vcpus.push(handle);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await this.dispose();
+      throw e;
+    }
+  }
+
+  /** Interrupts every vCPU thread's KVM_RUN so it sees the kill flag. */
+  private kickAll(): void {
+    this.control.kill();
+    this.vcpus.forEach((h, i) => {
+      if (h.tid === undefined || !h.immediateExit) return;
+      if (!this.control.beginKick(i)) return;
+      h.immediateExit[0] = 1;
+      tgkill(process.pid, h.tid, SIGUSR2);
+      this.control.endKick(i);
+    });
+  }
+
+  private pumpConsole(final = false): void {
+    for (const port of ['com1', 'com2'] as const) {
+      const bytes = (port === 'com1' ? this.com1 : this.com2).output.drain();
+      const text = this.decoders[port].decode(bytes, { stream: !final });
+      if (text) {
+        this.consoleText[port] += text;
+        this.config.onConsole?.(port, text);
+      }
+    }
+  }
+
+  /** Console output so far. */
+  get console(): Record<ConsolePort, string> {
+    this.pumpConsole();
+    return { ...this.consoleText };
+  }
+
+  /** Runs the guest to Shutdown, Fatal or the timeout, then releases everything. */
+  async run(): Promise<VmResult> {
+    if (this.disposed) throw new Error('this VM has already run');
+    const t0 = performance.now();
+    const pump = setInterval(() => this.pumpConsole(), CONSOLE_POLL_MS);
+    const timer = this.config.timeoutMs !== undefined
+      ? setTimeout(() => {
+        this.timedOut = true;
+        this.kickAll();
+      }, this.config.timeoutMs)
+      : undefined;
+    // Re-kick until every thread is out: closes the window where a kick lands just before KVM_RUN.
+    let kicker: NodeJS.Timeout | undefined;
+    const allDone = Promise.all(this.vcpus.map((h) => h.done));
+    const killWatch = setInterval(() => {
+      if (this.control.killed && !kicker) kicker = setInterval(() => this.kickAll(), KICK_INTERVAL_MS);
+    }, KICK_INTERVAL_MS);
+    try {
+      this.control.start();
+      await allDone;
+    } finally {
+      clearInterval(pump);
+      clearInterval(killWatch);
+      if (kicker) clearInterval(kicker);
+      if (timer) clearTimeout(timer);
+    }
+    const wallMs = performance.now() - t0;
+    this.pumpConsole(true);
+    const result = this.result(wallMs);
+    await this.dispose();
+    return result;
+  }
+
+  private result(wallMs: number): VmResult {
+    const action = this.control.action;
+    const vcpus = this.vcpus.map((h, index): VcpuResult => ({
+      index,
+      exits: this.control.exits(index),
+      runErrors: h.stats?.runErrors ?? 0,
+      ...(h.stats?.lastRunError !== undefined ? { lastRunError: errnoName(h.stats.lastRunError) } : {}),
+    }));
+    const base = { console: { ...this.consoleText }, vcpus, wallMs };
+    if (action.code === ActionCode.Shutdown) return { exitAction: 'Shutdown', ...base };
+    if (action.code === ActionCode.Fatal) {
+      const fatalReason = action.fatalKind === FATAL_FAIL_ENTRY
+        ? `vCPU ${action.vcpu}: KVM_EXIT_FAIL_ENTRY, hardware entry failure reason 0x${action.detail.toString(16)}`
+        : `vCPU ${action.vcpu}: KVM_EXIT_INTERNAL_ERROR`;
+      return { exitAction: 'Fatal', fatalReason, ...base };
+    }
+    const failure = this.vcpus.find((h) => h.failure)?.failure;
+    if (failure) return { exitAction: 'Fatal', fatalReason: failure, ...base };
+    if (this.timedOut) return { exitAction: 'Timeout', ...base };
+    return { exitAction: 'Fatal', fatalReason: 'the VM stopped without an exit action', ...base };
+  }
+
+  /** Stops the guest (if running) and frees threads, fds and guest memory. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.control.kill();
+    const kicker = setInterval(() => this.kickAll(), KICK_INTERVAL_MS);
+    this.kickAll();
+    await Promise.all(this.vcpus.map((h) => h.done));
+    clearInterval(kicker);
+    close(this.killEventFd);
+    this.memory.release();
+    this.vm.close();
+    this.kvm.close();
+  }
+
+  /** Stops the run early (exitAction "Timeout" unless the guest already chose one). */
+  stop(): void {
+    this.timedOut = true;
+    this.kickAll();
+  }
+}
+
+function validateConfig(c: VmConfig): void {
+  if (!Number.isInteger(c.vcpus) || c.vcpus < 1) throw new RangeError(`vcpus must be a positive integer, got ${c.vcpus}`);
+  const minMb = Math.ceil((bareStackTop(c.vcpus) + 1) / (1 << 20));
+  if (!Number.isInteger(c.memoryMb) || c.memoryMb < minMb) {
+    throw new RangeError(`memory_mb must be an integer >= ${minMb} for ${c.vcpus} vCPUs, got ${c.memoryMb}`);
+  }
+  if (c.memoryMb > 3072) throw new RangeError(`memory_mb above 3072 needs the Linux memory layout (not available to bare guests)`);
+  if (BARE_LOAD_ADDR + c.guest.image.length > bareStackTopBase()) {
+    throw new RangeError(`guest image of ${c.guest.image.length} bytes overlaps the vCPU stacks`);
+  }
+}
+function bareStackTopBase(): number {
+  return bareStackTop(-1);
+}
+export { KvmError };
