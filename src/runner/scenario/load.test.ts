@@ -1,0 +1,63 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadScenario, parseScenario, ScenarioError } from './load.ts';
+
+const problems = (text: string) => {
+  try {
+    parseScenario(text, 'x.yaml');
+  } catch (e) {
+    if (e instanceof ScenarioError) return e.message;
+    throw e;
+  }
+  throw new Error('expected a ScenarioError');
+};
+
+describe('parseScenario', () => {
+  it('applies defaults in one place', () => {
+    expect(parseScenario('name: a\nguest: hello\n', 'a.yaml')).toEqual({
+      name: 'a', guest: 'hello', vcpus: 1, memory_mb: 64, timeout_s: 30, expect: { exit_action: 'Shutdown' },
+    });
+  });
+
+  it('locates a bad value at its line and column with the field path', () => {
+    expect(problems('name: a\nguest: hello\nvcpus: 0\n')).toBe('x.yaml:3:8: vcpus: Too small: expected number to be >=1');
+  });
+
+  it('names an unknown guest and lists the valid ones', () => {
+    expect(problems('name: a\nguest: nope\n')).toMatch(/^x\.yaml:2:8: guest: must be one of: .*hello/);
+  });
+
+  it('rejects unknown keys at the key', () => {
+    expect(problems('name: a\nguest: hello\nvcpu: 2\n')).toBe("x.yaml:3:1: vcpu: unknown field (did you mean 'vcpus'?)");
+    expect(problems('name: a\nguest: hello\nexpect:\n  exit: Shutdown\n')).toBe(
+      "x.yaml:4:3: expect.exit: unknown field (did you mean 'exit_action'?)",
+    );
+    expect(problems('name: a\nguest: hello\nzzzzzzzz: 1\n')).toMatch(/unknown field \(allowed: name, guest, vcpus/);
+  });
+
+  it('reports a missing required field at the mapping', () => {
+    expect(problems('guest: hello\n')).toMatch(/^x\.yaml:1:1: name: /);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    expect(problems('name: a\n  guest: [\n')).toMatch(/^x\.yaml:\d+:\d+: YAML: /);
+  });
+
+  it('rejects a document that is not a mapping', () => {
+    expect(problems('- a\n- b\n')).toBe('x.yaml:1:1: a scenario must be a YAML mapping (key: value lines)');
+  });
+
+  it('checks nested fields', () => {
+    expect(problems('name: a\nguest: hello\nexpect:\n  exit_action: Crash\n')).toMatch(/^x\.yaml:4:16: expect\.exit_action: /);
+  });
+
+  it('loads every shipped bare scenario', () => {
+    const dir = join(import.meta.dirname, '../../../scenarios/bare');
+    for (const f of readdirSync(dir)) expect(loadScenario(join(dir, f)).guest).toBe(f.replace(/\.yaml$/, ''));
+  });
+
+  it('names an unreadable file', () => {
+    expect(() => loadScenario('/nonexistent/s.yaml')).toThrow('cannot read scenario /nonexistent/s.yaml: ENOENT');
+  });
+});

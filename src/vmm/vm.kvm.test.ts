@@ -1,0 +1,90 @@
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { buildGuest } from '../fixtures/guests/build.ts';
+import { Vm, type VmConfig, type VmResult } from './vm.ts';
+
+async function boot(guest: string, opts: Partial<VmConfig> & { arg?: number } = {}): Promise<VmResult> {
+  const image = await buildGuest(guest);
+  const vm = await Vm.create({
+    vcpus: opts.vcpus ?? 1,
+    memoryMb: opts.memoryMb ?? 64,
+    guest: { kind: 'bare', image, ...(opts.arg !== undefined ? { arg: opts.arg } : {}) },
+    timeoutMs: opts.timeoutMs ?? 30_000,
+    ...(opts.onConsole ? { onConsole: opts.onConsole } : {}),
+  });
+  return vm.run();
+}
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+describe('bare-metal guests on KVM', () => {
+  it('hello greets on COM1 and shuts down through the i8042 reset', async () => {
+    const r = await boot('hello');
+    expect(r.exitAction).toBe('Shutdown');
+    expect(r.console.com1).toBe('Hello from schedvm!\n');
+    expect(r.console.com2).toBe('');
+  });
+
+  it('com2 greets on COM2 only', async () => {
+    const r = await boot('com2');
+    expect(r.exitAction).toBe('Shutdown');
+    expect(r.console).toEqual({ com1: '', com2: 'Hello from COM2!\n' });
+  });
+
+  it('a triple fault is a Shutdown', async () => {
+    const r = await boot('triple-fault');
+    expect(r.exitAction).toBe('Shutdown');
+    expect(r.vcpus[0]!.exits).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an unmapped MMIO read returns all ones', async () => {
+    const r = await boot('mmio-unmapped');
+    expect(r.exitAction).toBe('Shutdown');
+    expect(r.console.com1).toBe('ffffffff\n');
+  });
+
+  it('smp: every vCPU runs on its own thread with its own index and APIC id', async () => {
+    const r = await boot('smp', { vcpus: 4 });
+    expect(r.exitAction).toBe('Shutdown');
+    const lines = r.console.com1.trim().split('\n').sort();
+    expect(lines).toEqual(['vcpu 0 apic 0', 'vcpu 1 apic 1', 'vcpu 2 apic 2', 'vcpu 3 apic 3']);
+    expect(r.vcpus.map((v) => v.index)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('port-flood makes one exit per port write', async () => {
+    const r = await boot('port-flood', { arg: 5000 });
+    expect(r.exitAction).toBe('Shutdown');
+    expect(r.console.com1).toBe('flood done 5000\n');
+    expect(r.vcpus[0]!.exits).toBeGreaterThanOrEqual(5000);
+  });
+
+  it.each(['spin', 'halt-forever'])('%s is stopped at its timeout, every vCPU kicked out', async (guest) => {
+    const t0 = performance.now();
+    const r = await boot(guest, { vcpus: 2, timeoutMs: 1000 });
+    expect(r.exitAction).toBe('Timeout');
+    expect(r.wallMs).toBeGreaterThanOrEqual(1000);
+    // A functional bound, not a speed target: a vCPU that cannot be kicked would hang here.
+    expect(performance.now() - t0).toBeLessThan(30_000);
+  });
+
+  it('streams console output while the guest runs', async () => {
+    const chunks: string[] = [];
+    const r = await boot('hello', { onConsole: (port, text) => chunks.push(`${port}:${text}`) });
+    expect(chunks.join('')).toBe('com1:Hello from schedvm!\n');
+    expect(r.console.com1).toBe('Hello from schedvm!\n');
+  });
+
+  it('leaks no fds across many VMs', async () => {
+    await boot('hello');
+    const before = openFds();
+    for (let i = 0; i < 5; i++) await boot('hello', { vcpus: 2 });
+    await boot('spin', { timeoutMs: 200 });
+    expect(openFds()).toBe(before);
+  });
+
+  it('rejects a bad configuration with the field named', async () => {
+    const image = await buildGuest('hello');
+    await expect(Vm.create({ vcpus: 0, memoryMb: 64, guest: { kind: 'bare', image } })).rejects.toThrow(/vcpus must be a positive integer/);
+    await expect(Vm.create({ vcpus: 1, memoryMb: 1, guest: { kind: 'bare', image } })).rejects.toThrow(/memory_mb must be an integer >= /);
+  });
+});
