@@ -1,0 +1,169 @@
+// Watchpoint state shared by every vCPU worker through one SharedArrayBuffer:
+// per-slot hit latches and the armed-slot set the workers (re)arm from.
+import { checkWatch, type HwWatch } from '../x86_64/debugregs.ts';
+
+export { dispatchDebugExit as dispatchX86DebugExit } from '../x86_64/debugregs.ts';
+
+export const WATCH_SLOTS = 4;
+/** Slot 0 watches the scheduler's u32 exit kind; slots 1..3 are user watchpoints. */
+export const EXIT_KIND_SLOT = 0;
+/** SCX_EXIT_ERROR: kinds below it (SCX_EXIT_DONE = 1, ...) are clean exits and never latch. */
+export const SCX_EXIT_ERROR = 1024;
+
+export interface ArmedSlot extends HwWatch {
+  /** Guest-physical address of the u32 exit kind, read when slot 0 fires (slot 0 only). */
+  kindGpa?: bigint;
+}
+export interface LatchHit {
+  /** The vCPU whose exit latched the slot first. */
+  vcpu: number;
+  /** The exit kind for slot 0; whatever the latcher passed for user slots. */
+  value: number;
+}
+export interface ArmedSet {
+  generation: number;
+  slots: (ArmedSlot | undefined)[];
+}
+export interface LatchOptions {
+  /** Called once per slot, by whichever thread latched it first (it writes the eventfd). */
+  onEdge?: (slot: number) => void;
+}
+
+// Int32 words: a header, then one 8-word record per slot.
+const ANY_ARMED = 0;
+const GENERATION = 1; // a seqlock: odd while a publisher is writing the slots
+const SLOT_BASE = 4;
+const SLOT_WORDS = 8;
+const CLAIM = 0; // vcpu + 1 of the first latcher, 0 while free
+const HIT = 1; // set after CLAIM and VALUE, so a reader seeing it sees both
+const VALUE = 2;
+const ARMED = 3; // 0 off, 1 on, 2 on with a kind GPA
+const LEN = 4;
+const ON = 5;
+const I32_BYTES = (SLOT_BASE + SLOT_WORDS * WATCH_SLOTS) * 4;
+// Then two u64 per slot: watched address and kind GPA.
+const U64_PER_SLOT = 2;
+const BYTES = I32_BYTES + WATCH_SLOTS * U64_PER_SLOT * 8;
+
+const ON_CODES = ['write', 'readwrite'] as const;
+
+export class WatchpointLatch {
+  static readonly BYTES = BYTES;
+  private readonly i32: Int32Array;
+  private readonly u64: BigUint64Array;
+  private readonly onEdge: (slot: number) => void;
+
+  /** A view over `sab` (from create() in any thread); `onEdge` is this thread's own. */
+  constructor(
+    readonly sab: SharedArrayBuffer,
+    options: LatchOptions = {},
+  ) {
+    if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < BYTES) {
+      throw new TypeError(`WatchpointLatch needs a SharedArrayBuffer of at least ${BYTES} bytes`);
+    }
+    this.i32 = new Int32Array(sab, 0, I32_BYTES / 4);
+    this.u64 = new BigUint64Array(sab, I32_BYTES, WATCH_SLOTS * U64_PER_SLOT);
+    this.onEdge = options.onEdge ?? (() => {});
+  }
+
+  static create(options?: LatchOptions): WatchpointLatch {
+    return new WatchpointLatch(new SharedArrayBuffer(BYTES), options);
+  }
+
+  /**
+   * Latches `slot` for `vcpu`. Only the first latch of a slot, across all threads,
+   * returns true and fires the edge. Out-of-range slots are ignored.
+   */
+  latch(slot: number, vcpu: number, value = 0): boolean {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= WATCH_SLOTS) return false;
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= 0x7fff_ffff) throw new RangeError(`bad vCPU index ${vcpu}`);
+    const at = SLOT_BASE + slot * SLOT_WORDS;
+    if (Atomics.compareExchange(this.i32, at + CLAIM, 0, vcpu + 1) !== 0) return false;
+    Atomics.store(this.i32, at + VALUE, value | 0);
+    Atomics.store(this.i32, at + HIT, 1);
+    this.onEdge(slot);
+    return true;
+  }
+
+  /** Slot 0's gate: a clean exit kind (below SCX_EXIT_ERROR) is not a failure to freeze on. */
+  latchExitKind(kind: number, vcpu: number): boolean {
+    return kind >>> 0 >= SCX_EXIT_ERROR && this.latch(EXIT_KIND_SLOT, vcpu, kind);
+  }
+
+  hit(slot: number): LatchHit | undefined {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= WATCH_SLOTS) return undefined;
+    const at = SLOT_BASE + slot * SLOT_WORDS;
+    if (Atomics.load(this.i32, at + HIT) === 0) return undefined;
+    const vcpu = Atomics.load(this.i32, at + CLAIM) - 1;
+    const raw = Atomics.load(this.i32, at + VALUE);
+    return { vcpu, value: slot === EXIT_KIND_SLOT ? raw >>> 0 : raw };
+  }
+
+  hitSlots(): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < WATCH_SLOTS; s++) if (this.hit(s)) out.push(s);
+    return out;
+  }
+
+  /** False until the first publish: the arming path stays idle before then. */
+  get anyArmed(): boolean {
+    return Atomics.load(this.i32, ANY_ARMED) !== 0;
+  }
+
+  /** Changes on every publish; a worker re-arms when it differs from the one it armed. */
+  get generation(): number {
+    return Atomics.load(this.i32, GENERATION);
+  }
+
+  /** Replaces the armed set (undefined slots disarm) and returns the new generation. */
+  publish(slots: readonly (ArmedSlot | undefined)[]): number {
+    if (slots.length > WATCH_SLOTS) throw new RangeError(`${WATCH_SLOTS} watch slots, got ${slots.length}`);
+    slots.forEach((w, i) => {
+      if (!w) return;
+      checkWatch(w, i);
+      if (!ON_CODES.includes(w.on)) throw new RangeError(`watch slot ${i}: mode '${String(w.on)}' is not 'write' or 'readwrite'`);
+    });
+    let g: number;
+    // Take the seqlock: wait out a concurrent publisher, then make the generation odd.
+    do g = Atomics.load(this.i32, GENERATION);
+    while (g & 1 || Atomics.compareExchange(this.i32, GENERATION, g, (g + 1) | 0) !== g);
+    for (let i = 0; i < WATCH_SLOTS; i++) {
+      const w = slots[i];
+      const at = SLOT_BASE + i * SLOT_WORDS;
+      Atomics.store(this.i32, at + ARMED, w ? (w.kindGpa === undefined ? 1 : 2) : 0);
+      Atomics.store(this.i32, at + LEN, w?.len ?? 0);
+      Atomics.store(this.i32, at + ON, w ? ON_CODES.indexOf(w.on) : 0);
+      Atomics.store(this.u64, i * U64_PER_SLOT, w?.address ?? 0n);
+      Atomics.store(this.u64, i * U64_PER_SLOT + 1, w?.kindGpa ?? 0n);
+    }
+    Atomics.store(this.i32, ANY_ARMED, 1);
+    const next = (g + 2) | 0;
+    Atomics.store(this.i32, GENERATION, next);
+    return next;
+  }
+
+  /** A consistent copy of the armed set; spins only while a publish is mid-write. */
+  readArmed(): ArmedSet {
+    for (;;) {
+      const generation = Atomics.load(this.i32, GENERATION);
+      if (generation & 1) continue;
+      const slots: (ArmedSlot | undefined)[] = [];
+      for (let i = 0; i < WATCH_SLOTS; i++) {
+        const at = SLOT_BASE + i * SLOT_WORDS;
+        const armed = Atomics.load(this.i32, at + ARMED);
+        if (armed === 0) {
+          slots.push(undefined);
+          continue;
+        }
+        const slot: ArmedSlot = {
+          address: Atomics.load(this.u64, i * U64_PER_SLOT),
+          len: Atomics.load(this.i32, at + LEN) as ArmedSlot['len'],
+          on: ON_CODES[Atomics.load(this.i32, at + ON)] ?? 'write',
+        };
+        if (armed === 2) slot.kindGpa = Atomics.load(this.u64, i * U64_PER_SLOT + 1);
+        slots.push(slot);
+      }
+      if (Atomics.load(this.i32, GENERATION) === generation) return { generation, slots };
+    }
+  }
+}
