@@ -4,13 +4,15 @@ const commands: Record<string, () => Promise<{ main(args: string[]): Promise<num
   sandbox: () => import('./sandbox.ts'),
   test: () => import('./test.ts'),
   demo: () => import('./demo.ts'),
+  docs: () => import('./docs.ts'),
 };
 
 const usage = `usage: schedvm <command> [args]
   run <scenario.yaml> [--json] [--timeout S]   boot a scenario's VM, stream its console
   sandbox [--force] -- <cmd...>                run a command where /dev/kvm works
   test                                         install what is needed, run every test
-  demo                                         boot a demo guest with a live console`;
+  demo                                         boot a demo guest with a live console
+  docs                                         regenerate the README scenario reference and JSON Schema`;
 
 const [name, ...rest] = process.argv.slice(2);
 const load = name ? commands[name] : undefined;

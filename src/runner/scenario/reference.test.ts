@@ -1,0 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { JSON_SCHEMA, jsonSchemaText, README } from '../../cli/docs.ts';
+import { scenarioReferenceMarkdown, withReference } from './reference.ts';
+
+describe('generated scenario reference', () => {
+  it('lists every top-level and nested field', () => {
+    const md = scenarioReferenceMarkdown();
+    for (const f of ['name', 'guest', 'vcpus', 'memory_mb', 'timeout_s', 'guest_arg', 'expect', 'expect.exit_action']) {
+      expect(md).toContain(`| \`${f}\` |`);
+    }
+    expect(md).toContain('`Shutdown` \\| `Fatal` \\| `Timeout`');
+  });
+
+  it('README.md is up to date (run `npx schedvm docs`)', () => {
+    const readme = readFileSync(README, 'utf8');
+    expect(withReference(readme)).toBe(readme);
+  });
+
+  it('schema/scenario.schema.json is up to date (run `npx schedvm docs`)', () => {
+    expect(readFileSync(JSON_SCHEMA, 'utf8')).toBe(jsonSchemaText());
+  });
+});
