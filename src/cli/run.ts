@@ -37,6 +37,7 @@ export async function main(args: string[]): Promise<number> {
     memoryMb: scenario.memory_mb,
     guest: { kind: 'bare', image, ...(scenario.guest_arg !== undefined ? { arg: scenario.guest_arg } : {}) },
     timeoutMs: timeoutS * 1000,
+    watchpoints: scenario.watchpoints,
     onConsole: (port, text) => {
       const shown = port === 'com1' ? text : text.replace(/^(?=.)/gm, '[com2] ');
       process.stdout.write(shown);

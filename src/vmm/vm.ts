@@ -3,11 +3,17 @@ import { Worker } from 'node:worker_threads';
 import { Serial8250 } from './devices/serial.ts';
 import { Kvm, KvmError, type VmFd } from './kvm.ts';
 import { GuestMemory } from './memory.ts';
-import { close, EFD_CLOEXEC, EFD_NONBLOCK, errnoName, eventfd, hostView, SIGUSR2, tgkill } from './sys/libc.ts';
-import { KVM_CAP_MAX_VCPUS, kvmRun } from './sys/kvm-abi.ts';
-import { ActionCode, FATAL_FAIL_ENTRY, VmControl } from './vcpu/control.ts';
+import {
+  close, EFD_CLOEXEC, EFD_NONBLOCK, errnoName, eventfd, eventfdDrain, eventfdSignal, hostView, SIGUSR2, tgkill,
+} from './sys/libc.ts';
+import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_MAX_VCPUS, kvmRun } from './sys/kvm-abi.ts';
+import { ActionCode, FATAL_FAIL_ENTRY, VcpuState, VmControl } from './vcpu/control.ts';
+import { WatchpointLatch } from './vcpu/latch.ts';
+import { formatSnapshot, snapshotToHex, type VcpuRegSnapshot, type VcpuRegSnapshotHex } from './vcpu/snapshot.ts';
+import { armedSlots, assignSlots, freezeMask, type WatchpointResult, type WatchpointSpec } from './watchpoints.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './vcpu/protocol.ts';
 import type { RunLoopStats } from './vcpu/run-loop.ts';
+import { flatTopology } from './topology.ts';
 import { cpuidForVcpu } from './x86_64/cpuid.ts';
 import { BARE_LOAD_ADDR, bareStackTop } from './x86_64/layout.ts';
 import { writeLongModeTables } from './x86_64/long-mode.ts';
@@ -31,6 +37,17 @@ export interface VmConfig {
   timeoutMs?: number;
   /** Console output as it arrives. */
   onConsole?: (port: ConsolePort, text: string) => void;
+  /** Hardware watchpoints (at most one exit_kind, three user). */
+  watchpoints?: WatchpointSpec[];
+}
+
+/** One vCPU's registers at a freeze, and what caused it. */
+export interface SnapshotRecord extends VcpuRegSnapshotHex {
+  vcpu: number;
+  /** `api` (vm.freeze()), `timeout`, `fatal`, or `watchpoint:<name>`. */
+  trigger: string;
+  /** ip=... sp=... ptroot=... */
+  text: string;
 }
 
 export interface VcpuResult {
@@ -45,11 +62,16 @@ export interface VmResult {
   fatalReason?: string;
   console: Record<ConsolePort, string>;
   vcpus: VcpuResult[];
+  watchpoints: Record<string, WatchpointResult>;
+  snapshots: SnapshotRecord[];
   wallMs: number;
 }
 
 const CONSOLE_POLL_MS = 20;
 const KICK_INTERVAL_MS = 20;
+const PARK_POLL_MS = 2;
+/** How long a freeze waits for every vCPU to park before giving up on the stragglers. */
+const PARK_TIMEOUT_MS = 5000;
 
 let kickHandlerInstalled = false;
 function installKickHandler(): void {
@@ -77,15 +99,25 @@ export class Vm {
   private readonly decoders = { com1: new TextDecoder(), com2: new TextDecoder() };
   private disposed = false;
   private timedOut = false;
+  private readonly latch = WatchpointLatch.create();
+  private readonly slots: Map<string, number>;
+  private readonly snapshotLog: SnapshotRecord[] = [];
+  private readonly snapshotSeq: bigint[];
+  private freezeChain: Promise<unknown> = Promise.resolve();
+  private latchEdgeCount = 0;
 
   private constructor(
     private readonly config: VmConfig,
     private readonly kvm: Kvm,
     private readonly vm: VmFd,
     readonly memory: GuestMemory,
-    private readonly killEventFd: number,
+    private readonly fds: VmEventFds,
   ) {
     this.control = VmControl.create(config.vcpus);
+    this.snapshotSeq = new Array<bigint>(config.vcpus).fill(0n);
+    const specs = config.watchpoints ?? [];
+    this.slots = assignSlots(specs);
+    if (specs.length > 0) this.latch.publish(armedSlots(specs, this.slots));
   }
 
   /** Builds the VM and starts its vCPU threads (parked until run()). */
@@ -95,8 +127,9 @@ export class Vm {
     const kvm = Kvm.open();
     let vm: VmFd | undefined;
     let memory: GuestMemory | undefined;
-    let efd = -1;
+    const fds: number[] = [];
     try {
+      assignSlots(config.watchpoints ?? []); // reject bad watchpoints before any work
       const maxVcpus = kvm.checkExtension(KVM_CAP_MAX_VCPUS);
       if (config.vcpus > maxVcpus) throw new Error(`vcpus: ${config.vcpus} is more than this KVM allows (${maxVcpus})`);
       vm = kvm.createVm();
@@ -105,13 +138,17 @@ export class Vm {
       vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0n, size: memory.size, hostAddr: memory.regions[0]!.hostAddr });
       writeLongModeTables(memory);
       memory.write(BARE_LOAD_ADDR, config.guest.image);
-      efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-      if (efd < 0) throw new Error('eventfd failed');
-      const self = new Vm(config, kvm, vm, memory, efd);
+      for (let i = 0; i < 4; i++) {
+        const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fd < 0) throw new Error('eventfd failed');
+        fds.push(fd);
+      }
+      const [kill, parked, thaw, latch] = fds as [number, number, number, number];
+      const self = new Vm(config, kvm, vm, memory, { kill, parked, thaw, latch });
       await self.spawnVcpus();
       return self;
     } catch (e) {
-      if (efd >= 0) close(efd);
+      for (const fd of fds) close(fd);
       memory?.release();
       vm?.close();
       kvm.close();
@@ -122,13 +159,15 @@ export class Vm {
   private async spawnVcpus(): Promise<void> {
     const supported = this.kvm.supportedCpuid();
     const mmapSize = this.kvm.vcpuMmapSize();
+    const hasImmediateExit = this.kvm.checkExtension(KVM_CAP_IMMEDIATE_EXIT) > 0;
+    const mask = freezeMask(this.config.watchpoints ?? [], this.slots);
     const ready: Promise<void>[] = [];
     for (let index = 0; index < this.config.vcpus; index++) {
       const init: VcpuWorkerInit = {
         index,
         vmFd: this.vm.fd,
         mmapSize,
-        cpuid: cpuidForVcpu(supported, index, this.config.vcpus),
+        cpuid: cpuidForVcpu(supported, flatTopology(this.config.vcpus), index),
         entry: {
           rip: BARE_LOAD_ADDR,
           rsp: bareStackTop(index),
@@ -140,7 +179,13 @@ export class Vm {
         control: this.control.sab,
         com1: this.com1.shared,
         com2: this.com2.shared,
-        killEventFd: this.killEventFd,
+        killEventFd: this.fds.kill,
+        parkedEventFd: this.fds.parked,
+        thawEventFd: this.fds.thaw,
+        latchEventFd: this.fds.latch,
+        latch: this.latch.sab,
+        freezeMask: mask,
+        hasImmediateExit,
       };
       const worker = new Worker(new URL('./vcpu/worker-entry.mjs', import.meta.url), { workerData: init });
       let markReady!: () => void;
@@ -158,6 +203,8 @@ export class Vm {
         } else if (m.type === 'failed') {
           handle.failure = m.message;
           markFailed(new Error(`vCPU ${index}: ${m.message}`));
+        } else if (m.type === 'freeze-request') {
+          this.onWatchpointFreeze(m.slot);
         } else {
           handle.stats = m.stats;
           this.kickAll(); // one vCPU leaving ends the VM
@@ -179,9 +226,15 @@ export class Vm {
     }
   }
 
-  /** Interrupts every vCPU thread's KVM_RUN so it sees the kill flag. */
+  /** Kills the VM: every vCPU thread is interrupted and sees the kill flag. */
   private kickAll(): void {
     this.control.kill();
+    eventfdSignal(this.fds.kill); // wakes parked vCPUs
+    this.kick();
+  }
+
+  /** Interrupts every vCPU thread's KVM_RUN (immediate_exit + SIGUSR2) so it re-checks its flags. */
+  private kick(): void {
     this.vcpus.forEach((h, i) => {
       if (h.tid === undefined || !h.immediateExit) return;
       if (!this.control.beginKick(i)) return;
@@ -208,15 +261,80 @@ export class Vm {
     return { ...this.consoleText };
   }
 
+  /**
+   * Parks every vCPU and records its registers (trigger names why). Resolves with one snapshot
+   * per vCPU that parked; the VM stays frozen until thaw() or its end.
+   */
+  freeze(trigger = 'api'): Promise<SnapshotRecord[]> {
+    const run = async (): Promise<SnapshotRecord[]> => {
+      if (this.disposed || this.control.killed) return [];
+      eventfdDrain(this.fds.thaw); // a stale thaw edge would spin the parked vCPUs
+      eventfdDrain(this.fds.parked);
+      this.control.requestFreeze();
+      this.kick();
+      const deadline = performance.now() + PARK_TIMEOUT_MS;
+      const pending = () => this.vcpus.some((_, i) => this.control.state(i) !== VcpuState.Done && !this.control.parked(i));
+      while (pending() && !this.control.killed && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, PARK_POLL_MS));
+        if (pending()) this.kick(); // a kick can land just before KVM_RUN: repeat it
+      }
+      return this.collectSnapshots(trigger);
+    };
+    const result = this.freezeChain.then(run, run);
+    this.freezeChain = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Lets frozen vCPUs resume where they were. */
+  thaw(): void {
+    this.control.clearFreeze();
+    eventfdSignal(this.fds.thaw);
+  }
+
+  private onWatchpointFreeze(slot: number): void {
+    const name = [...this.slots].find(([, s]) => s === slot)?.[0] ?? `slot${slot}`;
+    void this.freeze(`watchpoint:${name}`).then(() => this.thaw());
+  }
+
+  /** Snapshots stored since the last collection, tagged with `trigger`. */
+  private collectSnapshots(trigger: string): SnapshotRecord[] {
+    const out: SnapshotRecord[] = [];
+    for (let vcpu = 0; vcpu < this.config.vcpus; vcpu++) {
+      const s = this.control.snapshot(vcpu);
+      if (s.seq === this.snapshotSeq[vcpu]) continue;
+      this.snapshotSeq[vcpu] = s.seq;
+      const regs: VcpuRegSnapshot = { instruction_pointer: s.rip, stack_pointer: s.rsp, page_table_root: s.cr3 };
+      out.push({ vcpu, trigger, ...snapshotToHex(regs), text: formatSnapshot(regs) });
+    }
+    this.snapshotLog.push(...out);
+    return out;
+  }
+
+  /** Watch-slot latch edges seen so far (one per slot that latched). */
+  latchEdges(): number {
+    this.latchEdgeCount += Number(eventfdDrain(this.fds.latch));
+    return this.latchEdgeCount;
+  }
+
+  private watchpointResults(): Record<string, WatchpointResult> {
+    const out: Record<string, WatchpointResult> = {};
+    for (const [name, slot] of this.slots) {
+      const hit = this.latch.hit(slot);
+      out[name] = hit ? { slot, hit: true, vcpu: hit.vcpu, value: hit.value } : { slot, hit: false };
+    }
+    return out;
+  }
+
   /** Runs the guest to Shutdown, Fatal or the timeout, then releases everything. */
   async run(): Promise<VmResult> {
     if (this.disposed) throw new Error('this VM has already run');
     const t0 = performance.now();
     const pump = setInterval(() => this.pumpConsole(), CONSOLE_POLL_MS);
+    // On timeout, snapshot first (where was every vCPU stuck?), then kill.
     const timer = this.config.timeoutMs !== undefined
       ? setTimeout(() => {
         this.timedOut = true;
-        this.kickAll();
+        void this.freeze('timeout').finally(() => this.kickAll());
       }, this.config.timeoutMs)
       : undefined;
     // Re-kick until every thread is out: closes the window where a kick lands just before KVM_RUN.
@@ -236,6 +354,8 @@ export class Vm {
     }
     const wallMs = performance.now() - t0;
     this.pumpConsole(true);
+    await this.freezeChain;
+    this.collectSnapshots('fatal'); // vCPUs snapshot themselves on the way out of a Fatal exit
     const result = this.result(wallMs);
     await this.dispose();
     return result;
@@ -249,7 +369,9 @@ export class Vm {
       runErrors: h.stats?.runErrors ?? 0,
       ...(h.stats?.lastRunError !== undefined ? { lastRunError: errnoName(h.stats.lastRunError) } : {}),
     }));
-    const base = { console: { ...this.consoleText }, vcpus, wallMs };
+    const base = {
+      console: { ...this.consoleText }, vcpus, watchpoints: this.watchpointResults(), snapshots: [...this.snapshotLog], wallMs,
+    };
     if (action.code === ActionCode.Shutdown) return { exitAction: 'Shutdown', ...base };
     if (action.code === ActionCode.Fatal) {
       const fatalReason = action.fatalKind === FATAL_FAIL_ENTRY
@@ -272,7 +394,7 @@ export class Vm {
     this.kickAll();
     await Promise.all(this.vcpus.map((h) => h.done));
     clearInterval(kicker);
-    close(this.killEventFd);
+    for (const fd of Object.values(this.fds)) close(fd);
     this.memory.release();
     this.vm.close();
     this.kvm.close();
@@ -283,6 +405,13 @@ export class Vm {
     this.timedOut = true;
     this.kickAll();
   }
+}
+
+interface VmEventFds {
+  kill: number;
+  parked: number;
+  thaw: number;
+  latch: number;
 }
 
 function validateConfig(c: VmConfig): void {

@@ -16,7 +16,7 @@ const problems = (text: string) => {
 describe('parseScenario', () => {
   it('applies defaults in one place', () => {
     expect(parseScenario('name: a\nguest: hello\n', 'a.yaml')).toEqual({
-      name: 'a', guest: 'hello', vcpus: 1, memory_mb: 64, timeout_s: 30, expect: { exit_action: 'Shutdown' },
+      name: 'a', guest: 'hello', vcpus: 1, memory_mb: 64, timeout_s: 30, watchpoints: [], expect: { exit_action: 'Shutdown' },
     });
   });
 
@@ -59,5 +59,28 @@ describe('parseScenario', () => {
 
   it('names an unreadable file', () => {
     expect(() => loadScenario('/nonexistent/s.yaml')).toThrow('cannot read scenario /nonexistent/s.yaml: ENOENT');
+  });
+});
+
+describe('watchpoints', () => {
+  const base = 'name: a\nguest: exit-kind\nwatchpoints:\n';
+  it('parses addresses as bigints, hex strings included, with defaults', () => {
+    const s = parseScenario(`${base}  - { name: ek, address: 0x200000, kind: exit_kind, freeze: true }\n  - { name: hi, address: "0xffffffff81000000", len: 8 }\n`, 'w.yaml');
+    expect(s.watchpoints).toEqual([
+      { name: 'ek', address: 0x200000n, len: 4, on: 'write', kind: 'exit_kind', freeze: true },
+      { name: 'hi', address: 0xffffffff81000000n, len: 8, on: 'write', kind: 'user', freeze: false },
+    ]);
+  });
+  it('rejects a second exit_kind at its kind field', () => {
+    expect(problems(`${base}  - { name: a, address: 0x200000, kind: exit_kind }\n  - { name: b, address: 0x200008, kind: exit_kind }\n`))
+      .toBe('x.yaml:5:41: watchpoints.1.kind: only one watchpoint may have kind exit_kind (it owns slot 0)');
+  });
+  it('rejects more than four', () => {
+    const five = [0, 8, 16, 24, 32].map((o, i) => `  - { name: w${i}, address: ${0x200000 + o} }\n`).join('');
+    expect(problems(base + five)).toMatch(/watchpoints: at most 4 watchpoints/);
+  });
+  it('rejects a misaligned address and a bad length', () => {
+    expect(problems(`${base}  - { name: a, address: 0x200001, len: 4 }\n`)).toMatch(/watchpoints\.0\.address: address must be aligned to len \(4\)/);
+    expect(problems(`${base}  - { name: a, address: 0x200000, len: 3 }\n`)).toMatch(/watchpoints\.0\.len: /);
   });
 });

@@ -1,6 +1,6 @@
 // Reads scenario YAML, validates it, and reports every problem as file:line:column + field path.
 import { readFileSync } from 'node:fs';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../../errors.ts';
 import { scenarioSchema, type Scenario } from './schema.ts';
@@ -24,7 +24,13 @@ function locate(doc: Document, lc: LineCounter, path: PropertyKey[], atKey = fal
   // The deepest node that exists on the path; for a missing key, its parent map.
   let node: unknown = doc.contents;
   let range = (doc.contents as { range?: [number, number, number] } | null)?.range;
+  type Ranged = { range?: [number, number, number] } | null;
   for (const key of path) {
+    if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key];
+      range = (node as Ranged)?.range ?? range;
+      continue;
+    }
     if (!isMap(node)) break;
     const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
     if (!pair) break;

@@ -19,9 +19,13 @@ const START = 2;
 const ACTION = 3;
 const ACTION_VCPU = 4;
 const FATAL_KIND = 5; // 0 none, 1 FailEntry, 2 InternalError
-const FATAL_DETAIL = 6; // BigInt64 slot index (word 8..9)
+const FATAL_DETAIL = 10; // BigInt64 at words 10..11
+const SNAPSHOT_ON_EXIT = 7;
+const VCPU_COUNT = 8;
 const VCPU_BASE = 16;
 const VCPU_WORDS = 4; // state, exits, parked, reserved
+// Then, 8-byte aligned, per vCPU: snapshot sequence, rip, rsp, cr3.
+const SNAP_WORDS = 4;
 
 export const FATAL_FAIL_ENTRY = 1;
 export const FATAL_INTERNAL_ERROR = 2;
@@ -29,14 +33,61 @@ export const FATAL_INTERNAL_ERROR = 2;
 export class VmControl {
   readonly words: Int32Array;
   private readonly detail: BigInt64Array;
+  private readonly snaps: BigUint64Array;
 
   constructor(readonly sab: SharedArrayBuffer) {
     this.words = new Int32Array(sab);
     this.detail = new BigInt64Array(sab, 0, 8);
+    this.snaps = new BigUint64Array(sab);
+  }
+
+  private snapBase(): number {
+    return Math.ceil(((VCPU_BASE + this.vcpuCount * VCPU_WORDS) * 4) / 8);
+  }
+  private get vcpuCount(): number {
+    return this.words[VCPU_COUNT]!;
   }
 
   static create(vcpus: number): VmControl {
-    return new VmControl(new SharedArrayBuffer((VCPU_BASE + vcpus * VCPU_WORDS) * 4));
+    const wordsBytes = Math.ceil(((VCPU_BASE + vcpus * VCPU_WORDS) * 4) / 8) * 8;
+    const sab = new SharedArrayBuffer(wordsBytes + vcpus * SNAP_WORDS * 8);
+    new Int32Array(sab)[VCPU_COUNT] = vcpus;
+    return new VmControl(sab);
+  }
+
+  // --- freeze / thaw -------------------------------------------------------------------
+  requestFreeze(): void {
+    Atomics.store(this.words, FREEZE, 1);
+  }
+  clearFreeze(): void {
+    Atomics.store(this.words, FREEZE, 0);
+  }
+  parked(vcpu: number): boolean {
+    return Atomics.load(this.words, this.slot(vcpu, 2)) !== 0;
+  }
+  setParked(vcpu: number, parked: boolean): void {
+    Atomics.store(this.words, this.slot(vcpu, 2), parked ? 1 : 0);
+  }
+  /** Asks every vCPU to record its registers as it leaves its loop (Fatal exits). */
+  requestSnapshotOnExit(): void {
+    Atomics.store(this.words, SNAPSHOT_ON_EXIT, 1);
+  }
+  get snapshotOnExit(): boolean {
+    return Atomics.load(this.words, SNAPSHOT_ON_EXIT) !== 0;
+  }
+  /** Stores a vCPU's registers; the sequence number tells readers a new one arrived. */
+  storeSnapshot(vcpu: number, rip: bigint, rsp: bigint, cr3: bigint): void {
+    const base = this.snapBase() + vcpu * SNAP_WORDS;
+    const a = this.snaps;
+    a[base + 1] = rip;
+    a[base + 2] = rsp;
+    a[base + 3] = cr3;
+    Atomics.add(a, base, 1n);
+  }
+  snapshot(vcpu: number): { seq: bigint; rip: bigint; rsp: bigint; cr3: bigint } {
+    const base = this.snapBase() + vcpu * SNAP_WORDS;
+    const a = this.snaps;
+    return { seq: Atomics.load(a, base), rip: a[base + 1]!, rsp: a[base + 2]!, cr3: a[base + 3]! };
   }
 
   get killed(): boolean {
@@ -65,7 +116,7 @@ export class VmControl {
     if (Atomics.compareExchange(this.words, ACTION, ActionCode.None, code) !== ActionCode.None) return false;
     this.words[ACTION_VCPU] = vcpu;
     this.words[FATAL_KIND] = fatalKind;
-    this.detail[FATAL_DETAIL / 2 + 1] = detail;
+    this.detail[FATAL_DETAIL / 2] = detail;
     return true;
   }
   get action(): { code: ActionCode; vcpu: number; fatalKind: number; detail: bigint } {
@@ -73,7 +124,7 @@ export class VmControl {
       code: Atomics.load(this.words, ACTION) as ActionCode,
       vcpu: this.words[ACTION_VCPU]!,
       fatalKind: this.words[FATAL_KIND]!,
-      detail: this.detail[FATAL_DETAIL / 2 + 1]!,
+      detail: this.detail[FATAL_DETAIL / 2]!,
     };
   }
 

@@ -16,9 +16,17 @@ export interface VcpuWorkerInit {
   com1: SerialShared;
   com2: SerialShared;
   killEventFd: number;
+  parkedEventFd: number;
+  thawEventFd: number;
+  latchEventFd: number;
+  latch: SharedArrayBuffer;
+  /** Bit n set: the first latch of watch slot n freezes the VM. */
+  freezeMask: number;
+  hasImmediateExit: boolean;
 }
 
 export type VcpuWorkerMessage =
   | { type: 'ready'; tid: number; runAddr: bigint; runSize: number }
   | { type: 'failed'; message: string }
+  | { type: 'freeze-request'; slot: number }
   | { type: 'done'; stats: RunLoopStats };

@@ -19,8 +19,8 @@ export interface RunLoopContext {
   killEventFd: number;
   /** Called at the top of each iteration while a freeze is requested (the debug plane). */
   onFreeze?: () => void;
-  /** Debug exits (hardware watchpoints) go here. */
-  onDebug?: (exit: Extract<ReturnType<typeof decodeExit>, { kind: 'Debug' }>) => void;
+  /** Debug exits (hardware watchpoints) go here, with DR6. */
+  onDebug?: (dr6: bigint) => void;
   /** Re-arms watchpoints before each KVM_RUN when the armed set changed. */
   beforeRun?: () => void;
 }
@@ -35,6 +35,8 @@ export function vcpuRunLoop(ctx: RunLoopContext): RunLoopStats {
   const { index, vcpu, bus, control } = ctx;
   const stats: RunLoopStats = { exits: 0, runErrors: 0 };
   const stop = (code: ActionCode, fatalKind = 0, detail = 0n) => {
+    // A Fatal exit leaves a snapshot of every vCPU behind, this one included.
+    if (code === ActionCode.Fatal) control.requestSnapshotOnExit();
     control.recordAction(index, code, fatalKind, detail);
     control.kill();
     eventfdSignal(ctx.killEventFd);
@@ -70,7 +72,7 @@ export function vcpuRunLoop(ctx: RunLoopContext): RunLoopStats {
       continue;
     }
     if (exit.kind === 'Debug') {
-      ctx.onDebug?.(exit);
+      ctx.onDebug?.(exit.dr6);
       if (control.killed) break;
       continue;
     }

@@ -3,9 +3,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Serial8250 } from '../devices/serial.ts';
 import { VcpuFd, VmFd } from '../kvm.ts';
-import { gettid } from '../sys/libc.ts';
+import { GuestMemory } from '../memory.ts';
+import { eventfdSignal, gettid } from '../sys/libc.ts';
 import { entryRegs, setupSregs } from '../x86_64/long-mode.ts';
 import { VmControl } from './control.ts';
+import { captureRegs, debugExitHandler, freezeHandler, watchpointArmer } from './debug-plane.ts';
+import { WatchpointLatch } from './latch.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import { vcpuRunLoop } from './run-loop.ts';
 
@@ -31,6 +34,7 @@ try {
 
 if (vcpu) {
   const v = vcpu;
+  const latch = new WatchpointLatch(init.latch, { onEdge: () => eventfdSignal(init.latchEventFd) });
   let stats;
   try {
     control.waitForStart();
@@ -40,7 +44,26 @@ if (vcpu) {
       bus: { com1: new Serial8250(init.com1), com2: new Serial8250(init.com2), mmio: [] },
       control,
       killEventFd: init.killEventFd,
+      beforeRun: watchpointArmer(v, latch),
+      onDebug: debugExitHandler({
+        index: init.index,
+        latch,
+        memory: GuestMemory.attach(init.ram),
+        freezeMask: init.freezeMask,
+        onFreezeRequest: (slot) => post({ type: 'freeze-request', slot }),
+        control,
+      }),
+      onFreeze: freezeHandler({
+        index: init.index,
+        vcpu: v,
+        control,
+        hasImmediateExit: init.hasImmediateExit,
+        parkedEventFd: init.parkedEventFd,
+        thawEventFd: init.thawEventFd,
+        killEventFd: init.killEventFd,
+      }),
     });
+    if (control.snapshotOnExit) captureRegs(v, control, init.index);
   } finally {
     control.setDone(init.index);
     v.close();

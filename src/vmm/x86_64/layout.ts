@@ -15,6 +15,8 @@ export const IDENTITY_MAP_BYTES = 4n << 30n;
 export const BARE_LOAD_ADDR = 0x100000;
 export const BARE_STACK_BASE = 0x400000;
 export const BARE_STACK_BYTES = 0x4000;
+/** RAM the watchpoint guests store to (exit-kind at +0, user slots at +8, +16, +24). */
+export const BARE_WATCH_BASE = 0x200000;
 /** Unbacked guest-physical address used by the mmio-unmapped guest. */
 export const UNMAPPED_MMIO_ADDR = 0xd000_0000;
 

@@ -1,0 +1,103 @@
+// The vCPU-thread half of the debug plane: arming hardware watchpoints, dispatching their
+// exits into the shared latch, parking for a freeze, and capturing register snapshots.
+import type { VcpuFd } from '../kvm.ts';
+import type { GuestMemory } from '../memory.ts';
+import { eventfdSignal, pollIn } from '../sys/libc.ts';
+import { buildDebugRegs, decodeDr6 } from '../x86_64/debugregs.ts';
+import type { VmControl } from './control.ts';
+import { EXIT_KIND_SLOT, type WatchpointLatch } from './latch.ts';
+
+const FREEZE_POLL_MS = 100;
+
+export function captureRegs(vcpu: VcpuFd, control: VmControl, index: number): void {
+  const regs = vcpu.getRegs();
+  const sregs = vcpu.getSregs();
+  control.storeSnapshot(index, regs.rip, regs.rsp, sregs.cr3);
+}
+
+/** Re-arms this vCPU's debug registers when the published armed set changes. */
+export function watchpointArmer(vcpu: VcpuFd, latch: WatchpointLatch): () => void {
+  let armedGeneration = -1;
+  return () => {
+    if (!latch.anyArmed) return; // the gate: idle until something is published
+    const generation = latch.generation;
+    if (generation === armedGeneration) return;
+    const set = latch.readArmed();
+    const dbg = buildDebugRegs(set.slots);
+    vcpu.setGuestDebug(dbg.control, dbg.debugreg);
+    armedGeneration = set.generation;
+  };
+}
+
+function readWatched(mem: GuestMemory, gpa: bigint, len: number): number | undefined {
+  const addr = Number(gpa);
+  try {
+    if (len === 1) return mem.readU8(addr);
+    if (len === 2) return mem.readU8(addr) | (mem.readU8(addr + 1) << 8);
+    return mem.readU32(addr); // 4 and 8 bytes: the low 32 bits
+  } catch {
+    return undefined; // not RAM (or a virtual address we cannot translate yet)
+  }
+}
+
+export interface DebugDispatchOptions {
+  index: number;
+  latch: WatchpointLatch;
+  memory: GuestMemory;
+  /** Bit n set: a first latch of slot n freezes the VM. */
+  freezeMask: number;
+  /** Tells the VMM thread a freeze was requested (it kicks the other vCPUs). */
+  onFreezeRequest: (slot: number) => void;
+  control: VmControl;
+}
+
+/** Handles a KVM_EXIT_DEBUG: DR6 names the slots that fired (none: spurious, ignored). */
+export function debugExitHandler(o: DebugDispatchOptions): (dr6: bigint) => void {
+  return (dr6) => {
+    const armed = o.latch.readArmed().slots;
+    for (const slot of decodeDr6(dr6)) {
+      const w = armed[slot];
+      if (!w) continue;
+      let first: boolean;
+      if (slot === EXIT_KIND_SLOT) {
+        const kind = readWatched(o.memory, w.kindGpa ?? w.address, 4);
+        first = kind !== undefined && o.latch.latchExitKind(kind, o.index);
+      } else {
+        first = o.latch.latch(slot, o.index, readWatched(o.memory, w.address, w.len) ?? 0);
+      }
+      if (first && o.freezeMask & (1 << slot)) {
+        o.control.requestFreeze();
+        o.onFreezeRequest(slot);
+      }
+    }
+  };
+}
+
+export interface FreezeOptions {
+  index: number;
+  vcpu: VcpuFd;
+  control: VmControl;
+  hasImmediateExit: boolean;
+  parkedEventFd: number;
+  thawEventFd: number;
+  killEventFd: number;
+}
+
+/** Parks this vCPU until thawed or killed, having drained pending I/O and stored its registers. */
+export function freezeHandler(o: FreezeOptions): () => void {
+  return () => {
+    if (o.hasImmediateExit) {
+      // Completes a pending PIO/MMIO exit without entering the guest, so the registers are final.
+      o.vcpu.setImmediateExit(true);
+      o.vcpu.runOnce();
+      o.vcpu.setImmediateExit(false);
+    }
+    captureRegs(o.vcpu, o.control, o.index);
+    o.control.setParked(o.index, true);
+    eventfdSignal(o.parkedEventFd);
+    while (o.control.freezeRequested && !o.control.killed) {
+      pollIn([o.thawEventFd, o.killEventFd], FREEZE_POLL_MS);
+    }
+    o.control.setParked(o.index, false);
+  };
+}

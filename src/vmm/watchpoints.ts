@@ -1,0 +1,50 @@
+// Watchpoints as a VM declares them, and their assignment to the four hardware slots.
+import { checkWatch, type WatchLen, type WatchOn } from './x86_64/debugregs.ts';
+import { EXIT_KIND_SLOT, WATCH_SLOTS, type ArmedSlot } from './vcpu/latch.ts';
+
+export interface WatchpointSpec {
+  name: string;
+  /** Guest address watched (guest-physical for bare-metal guests). */
+  address: bigint;
+  len: WatchLen;
+  on: WatchOn;
+  /** exit_kind: slot 0, latches only for an error exit kind; user: slots 1..3. */
+  kind: 'exit_kind' | 'user';
+  /** Freeze every vCPU (and snapshot them) when this first latches; the guest then resumes. */
+  freeze: boolean;
+}
+
+export interface WatchpointResult {
+  slot: number;
+  hit: boolean;
+  vcpu?: number;
+  value?: number;
+}
+
+/** Slot index per watchpoint: the exit-kind watch takes slot 0, user watches 1..3 in order. */
+export function assignSlots(specs: readonly WatchpointSpec[]): Map<string, number> {
+  const slots = new Map<string, number>();
+  const exitKinds = specs.filter((s) => s.kind === 'exit_kind');
+  const users = specs.filter((s) => s.kind === 'user');
+  if (exitKinds.length > 1) throw new RangeError(`watchpoints: at most one has kind exit_kind (got ${exitKinds.map((s) => s.name).join(', ')})`);
+  if (users.length > WATCH_SLOTS - 1) throw new RangeError(`watchpoints: at most ${WATCH_SLOTS - 1} have kind user (got ${users.length})`);
+  const names = new Set<string>();
+  for (const s of specs) {
+    if (names.has(s.name)) throw new RangeError(`watchpoints: the name '${s.name}' is used twice`);
+    names.add(s.name);
+  }
+  if (exitKinds[0]) slots.set(exitKinds[0].name, EXIT_KIND_SLOT);
+  users.forEach((s, i) => slots.set(s.name, i + 1));
+  for (const s of specs) checkWatch(s, slots.get(s.name)!);
+  return slots;
+}
+
+export function armedSlots(specs: readonly WatchpointSpec[], slots: Map<string, number>): (ArmedSlot | undefined)[] {
+  const armed: (ArmedSlot | undefined)[] = new Array(WATCH_SLOTS).fill(undefined);
+  for (const s of specs) armed[slots.get(s.name)!] = { address: s.address, len: s.len, on: s.on };
+  return armed;
+}
+
+export function freezeMask(specs: readonly WatchpointSpec[], slots: Map<string, number>): number {
+  return specs.reduce((m, s) => (s.freeze ? m | (1 << slots.get(s.name)!) : m), 0);
+}
