@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
 import { buildGuest } from '../fixtures/guests/build.ts';
 import { loadScenario } from '../runner/scenario/load.ts';
+import { resolveWatchMechanism } from '../runner/watch-mechanism.ts';
 import { kvmUsable, runWithKvm, sandboxMode } from '../sandbox/index.ts';
 import { Vm, type VmResult } from '../vmm/vm.ts';
 
@@ -38,6 +39,7 @@ export async function main(args: string[]): Promise<number> {
     guest: { kind: 'bare', image, ...(scenario.guest_arg !== undefined ? { arg: scenario.guest_arg } : {}) },
     timeoutMs: timeoutS * 1000,
     watchpoints: scenario.watchpoints,
+    ...(scenario.watchpoints.length > 0 ? { watchMechanism: await resolveWatchMechanism() } : {}),
     onConsole: (port, text) => {
       const shown = port === 'com1' ? text : text.replace(/^(?=.)/gm, '[com2] ');
       process.stdout.write(shown);

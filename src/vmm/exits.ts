@@ -83,6 +83,8 @@ export interface ExitBus {
   com2: Serial8250;
   /** virtio-console, virtio-blk, virtio-net windows, in that order of precedence. */
   mmio: readonly MmioDevice[];
+  /** Writes to RAM pages mapped read-only to watch them; true when the write was one. */
+  writeTrap?: (addr: number, data: Uint8Array) => boolean;
 }
 
 export const I8042_DATA_PORT = 0x60;
@@ -145,6 +147,7 @@ export function classifyExit(exit: VcpuExit, bus: ExitBus): ExitAction | undefin
       return CONTINUE;
     }
     case 'MmioWrite': {
+      if (bus.writeTrap?.(exit.addr, exit.data)) return CONTINUE;
       const dev = mmioDevice(bus, exit.addr);
       if (dev) dev.write(exit.addr - dev.base, exit.data);
       return CONTINUE;

@@ -149,8 +149,11 @@ export class Kvm {
 export interface MemoryRegion {
   slot: number;
   guestPhysAddr: bigint;
+  /** 0 deletes the slot. */
   size: number;
   hostAddr: bigint;
+  /** Guest writes exit to userspace as MMIO writes (KVM_MEM_READONLY). */
+  readonly?: boolean;
 }
 
 export class VmFd {
@@ -159,7 +162,7 @@ export class VmFd {
   setUserMemoryRegion(r: MemoryRegion): void {
     const buf = new Uint8Array(koffi.sizeof(abi.kvm_userspace_memory_region));
     koffi.encode(buf, abi.kvm_userspace_memory_region, {
-      slot: r.slot, flags: 0, guest_phys_addr: r.guestPhysAddr, memory_size: BigInt(r.size), userspace_addr: r.hostAddr,
+      slot: r.slot, flags: r.readonly ? abi.KVM_MEM_READONLY : 0, guest_phys_addr: r.guestPhysAddr, memory_size: BigInt(r.size), userspace_addr: r.hostAddr,
     });
     ioctl(this.fd, 'KVM_SET_USER_MEMORY_REGION', buf);
   }

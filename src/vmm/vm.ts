@@ -6,10 +6,11 @@ import { GuestMemory } from './memory.ts';
 import {
   close, EFD_CLOEXEC, EFD_NONBLOCK, errnoName, eventfd, eventfdDrain, eventfdSignal, hostView, SIGUSR2, tgkill,
 } from './sys/libc.ts';
-import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_MAX_VCPUS, kvmRun } from './sys/kvm-abi.ts';
+import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_MAX_VCPUS, KVM_CAP_READONLY_MEM, kvmRun } from './sys/kvm-abi.ts';
 import { ActionCode, FATAL_FAIL_ENTRY, VcpuState, VmControl } from './vcpu/control.ts';
 import { WatchpointLatch } from './vcpu/latch.ts';
 import { formatSnapshot, snapshotToHex, type VcpuRegSnapshot, type VcpuRegSnapshotHex } from './vcpu/snapshot.ts';
+import { pagesOf, planMemslots } from './memslots.ts';
 import { armedSlots, assignSlots, freezeMask, type WatchpointResult, type WatchpointSpec } from './watchpoints.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './vcpu/protocol.ts';
 import type { RunLoopStats } from './vcpu/run-loop.ts';
@@ -39,7 +40,15 @@ export interface VmConfig {
   onConsole?: (port: ConsolePort, text: string) => void;
   /** Hardware watchpoints (at most one exit_kind, three user). */
   watchpoints?: WatchpointSpec[];
+  /**
+   * How watchpoints are implemented: the x86 debug registers (default), or `writetrap`:
+   * watched pages mapped read-only so stores exit to the VMM (write watches only), for hosts
+   * whose (nested) KVM never reports debug-register hits. See probeWatchMechanism().
+   */
+  watchMechanism?: WatchMechanism;
 }
+
+export type WatchMechanism = 'debugregs' | 'writetrap';
 
 /** One vCPU's registers at a freeze, and what caused it. */
 export interface SnapshotRecord extends VcpuRegSnapshotHex {
@@ -63,6 +72,7 @@ export interface VmResult {
   console: Record<ConsolePort, string>;
   vcpus: VcpuResult[];
   watchpoints: Record<string, WatchpointResult>;
+  watchMechanism: WatchMechanism;
   snapshots: SnapshotRecord[];
   wallMs: number;
 }
@@ -104,7 +114,9 @@ export class Vm {
   private readonly snapshotLog: SnapshotRecord[] = [];
   private readonly snapshotSeq: bigint[];
   private freezeChain: Promise<unknown> = Promise.resolve();
+  private readonly mechanism: WatchMechanism;
   private latchEdgeCount = 0;
+  private fdsClosed = false;
 
   private constructor(
     private readonly config: VmConfig,
@@ -115,6 +127,7 @@ export class Vm {
   ) {
     this.control = VmControl.create(config.vcpus);
     this.snapshotSeq = new Array<bigint>(config.vcpus).fill(0n);
+    this.mechanism = config.watchMechanism ?? 'debugregs';
     const specs = config.watchpoints ?? [];
     this.slots = assignSlots(specs);
     if (specs.length > 0) this.latch.publish(armedSlots(specs, this.slots));
@@ -130,12 +143,22 @@ export class Vm {
     const fds: number[] = [];
     try {
       assignSlots(config.watchpoints ?? []); // reject bad watchpoints before any work
+      if (config.watchMechanism === 'writetrap') {
+        const rw = config.watchpoints?.find((w) => w.on !== 'write');
+        if (rw) throw new RangeError(`watchpoint '${rw.name}': on: ${rw.on} needs the debug registers; the writetrap mechanism sees writes only`);
+        if (kvm.checkExtension(KVM_CAP_READONLY_MEM) <= 0) throw new Error('this KVM has no read-only memslots (KVM_CAP_READONLY_MEM): writetrap watchpoints are unavailable');
+      }
       const maxVcpus = kvm.checkExtension(KVM_CAP_MAX_VCPUS);
       if (config.vcpus > maxVcpus) throw new Error(`vcpus: ${config.vcpus} is more than this KVM allows (${maxVcpus})`);
       vm = kvm.createVm();
       vm.setTssAddr(0xfffb_d000);
       memory = GuestMemory.allocate([{ gpa: 0, size: config.memoryMb << 20 }]);
-      vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0n, size: memory.size, hostAddr: memory.regions[0]!.hostAddr });
+      const traps = config.watchMechanism === 'writetrap'
+        ? (config.watchpoints ?? []).flatMap((w) => pagesOf(w.address, w.len))
+        : [];
+      planMemslots(memory.regions, traps).forEach((m, slot) => {
+        vm!.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: m.size, hostAddr: m.hostAddr, readonly: m.readonly });
+      });
       writeLongModeTables(memory);
       memory.write(BARE_LOAD_ADDR, config.guest.image);
       for (let i = 0; i < 4; i++) {
@@ -186,6 +209,7 @@ export class Vm {
         latch: this.latch.sab,
         freezeMask: mask,
         hasImmediateExit,
+        watchMechanism: this.mechanism,
       };
       const worker = new Worker(new URL('./vcpu/worker-entry.mjs', import.meta.url), { workerData: init });
       let markReady!: () => void;
@@ -312,7 +336,7 @@ export class Vm {
 
   /** Watch-slot latch edges seen so far (one per slot that latched). */
   latchEdges(): number {
-    this.latchEdgeCount += Number(eventfdDrain(this.fds.latch));
+    if (!this.fdsClosed) this.latchEdgeCount += Number(eventfdDrain(this.fds.latch));
     return this.latchEdgeCount;
   }
 
@@ -370,7 +394,8 @@ export class Vm {
       ...(h.stats?.lastRunError !== undefined ? { lastRunError: errnoName(h.stats.lastRunError) } : {}),
     }));
     const base = {
-      console: { ...this.consoleText }, vcpus, watchpoints: this.watchpointResults(), snapshots: [...this.snapshotLog], wallMs,
+      console: { ...this.consoleText }, vcpus, watchpoints: this.watchpointResults(), watchMechanism: this.mechanism,
+      snapshots: [...this.snapshotLog], wallMs,
     };
     if (action.code === ActionCode.Shutdown) return { exitAction: 'Shutdown', ...base };
     if (action.code === ActionCode.Fatal) {
@@ -394,7 +419,9 @@ export class Vm {
     this.kickAll();
     await Promise.all(this.vcpus.map((h) => h.done));
     clearInterval(kicker);
+    this.latchEdges(); // keep the count readable after the fds are gone
     for (const fd of Object.values(this.fds)) close(fd);
+    this.fdsClosed = true;
     this.memory.release();
     this.vm.close();
     this.kvm.close();

@@ -84,6 +84,8 @@ export const KVM_CAP_IMMEDIATE_EXIT = 136;
 export const KVM_CAP_SET_GUEST_DEBUG = 23;
 export const KVM_CAP_NR_VCPUS = 9;
 export const KVM_CAP_MAX_VCPUS = 66;
+export const KVM_CAP_READONLY_MEM = 81;
+export const KVM_MEM_READONLY = 0x2;
 
 /** struct kvm_run: the fields the VMM reads and writes, by byte offset. */
 export const kvmRun = {

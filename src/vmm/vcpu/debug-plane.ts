@@ -3,9 +3,10 @@
 import type { VcpuFd } from '../kvm.ts';
 import type { GuestMemory } from '../memory.ts';
 import { eventfdSignal, pollIn } from '../sys/libc.ts';
+import { pagesOf, PAGE } from '../memslots.ts';
 import { buildDebugRegs, decodeDr6 } from '../x86_64/debugregs.ts';
 import type { VmControl } from './control.ts';
-import { EXIT_KIND_SLOT, type WatchpointLatch } from './latch.ts';
+import { EXIT_KIND_SLOT, type ArmedSlot, type WatchpointLatch } from './latch.ts';
 
 const FREEZE_POLL_MS = 100;
 
@@ -51,25 +52,56 @@ export interface DebugDispatchOptions {
   control: VmControl;
 }
 
+/** Latches `slot` (slot 0 through the exit-kind gate) and asks for a freeze on a first latch. */
+function fire(o: DebugDispatchOptions, slot: number, w: ArmedSlot): void {
+  let first: boolean;
+  if (slot === EXIT_KIND_SLOT) {
+    const kind = readWatched(o.memory, w.kindGpa ?? w.address, 4);
+    first = kind !== undefined && o.latch.latchExitKind(kind, o.index);
+  } else {
+    first = o.latch.latch(slot, o.index, readWatched(o.memory, w.address, w.len) ?? 0);
+  }
+  if (first && o.freezeMask & (1 << slot)) {
+    o.control.requestFreeze();
+    o.onFreezeRequest(slot);
+  }
+}
+
 /** Handles a KVM_EXIT_DEBUG: DR6 names the slots that fired (none: spurious, ignored). */
 export function debugExitHandler(o: DebugDispatchOptions): (dr6: bigint) => void {
   return (dr6) => {
     const armed = o.latch.readArmed().slots;
     for (const slot of decodeDr6(dr6)) {
       const w = armed[slot];
-      if (!w) continue;
-      let first: boolean;
-      if (slot === EXIT_KIND_SLOT) {
-        const kind = readWatched(o.memory, w.kindGpa ?? w.address, 4);
-        first = kind !== undefined && o.latch.latchExitKind(kind, o.index);
-      } else {
-        first = o.latch.latch(slot, o.index, readWatched(o.memory, w.address, w.len) ?? 0);
-      }
-      if (first && o.freezeMask & (1 << slot)) {
-        o.control.requestFreeze();
-        o.onFreezeRequest(slot);
-      }
+      if (w) fire(o, slot, w);
     }
+  };
+}
+
+/**
+ * The write-trap mechanism (for hosts whose KVM does not deliver debug-register hits): watched
+ * pages are read-only memslots, so a guest store there exits as an MMIO write. Perform the
+ * store, then fire every slot whose range it touched. The guest resumes after the store, as
+ * after a debug trap.
+ */
+export function writeTrapHandler(o: DebugDispatchOptions): (addr: number, data: Uint8Array) => boolean {
+  let generation = -1;
+  let slots: (ArmedSlot | undefined)[] = [];
+  let pages = new Set<number>();
+  return (addr, data) => {
+    if (o.latch.generation !== generation) {
+      const set = o.latch.readArmed();
+      generation = set.generation;
+      slots = set.slots;
+      pages = new Set(slots.flatMap((w) => (w ? pagesOf(w.address, w.len) : [])));
+    }
+    if (!pages.has(addr - (addr % PAGE))) return false;
+    o.memory.write(addr, data);
+    const end = BigInt(addr + data.length);
+    slots.forEach((w, slot) => {
+      if (w && BigInt(addr) < w.address + BigInt(w.len) && w.address < end) fire(o, slot, w);
+    });
+    return true;
   };
 }
 

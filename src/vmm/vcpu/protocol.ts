@@ -23,6 +23,7 @@ export interface VcpuWorkerInit {
   /** Bit n set: the first latch of watch slot n freezes the VM. */
   freezeMask: number;
   hasImmediateExit: boolean;
+  watchMechanism: 'debugregs' | 'writetrap';
 }
 
 export type VcpuWorkerMessage =

@@ -7,7 +7,7 @@ import { GuestMemory } from '../memory.ts';
 import { eventfdSignal, gettid } from '../sys/libc.ts';
 import { entryRegs, setupSregs } from '../x86_64/long-mode.ts';
 import { VmControl } from './control.ts';
-import { captureRegs, debugExitHandler, freezeHandler, watchpointArmer } from './debug-plane.ts';
+import { captureRegs, debugExitHandler, freezeHandler, watchpointArmer, writeTrapHandler } from './debug-plane.ts';
 import { WatchpointLatch } from './latch.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import { vcpuRunLoop } from './run-loop.ts';
@@ -35,24 +35,30 @@ try {
 if (vcpu) {
   const v = vcpu;
   const latch = new WatchpointLatch(init.latch, { onEdge: () => eventfdSignal(init.latchEventFd) });
+  const dispatch = {
+    index: init.index,
+    latch,
+    memory: GuestMemory.attach(init.ram),
+    freezeMask: init.freezeMask,
+    onFreezeRequest: (slot: number) => post({ type: 'freeze-request', slot }),
+    control,
+  };
+  const trapping = init.watchMechanism === 'writetrap';
   let stats;
   try {
     control.waitForStart();
     stats = vcpuRunLoop({
       index: init.index,
       vcpu: v,
-      bus: { com1: new Serial8250(init.com1), com2: new Serial8250(init.com2), mmio: [] },
+      bus: {
+        com1: new Serial8250(init.com1),
+        com2: new Serial8250(init.com2),
+        mmio: [],
+        ...(trapping ? { writeTrap: writeTrapHandler(dispatch) } : {}),
+      },
       control,
       killEventFd: init.killEventFd,
-      beforeRun: watchpointArmer(v, latch),
-      onDebug: debugExitHandler({
-        index: init.index,
-        latch,
-        memory: GuestMemory.attach(init.ram),
-        freezeMask: init.freezeMask,
-        onFreezeRequest: (slot) => post({ type: 'freeze-request', slot }),
-        control,
-      }),
+      ...(trapping ? {} : { beforeRun: watchpointArmer(v, latch), onDebug: debugExitHandler(dispatch) }),
       onFreeze: freezeHandler({
         index: init.index,
         vcpu: v,

@@ -1,0 +1,48 @@
+// KVM memory slots for guest RAM, with chosen pages carved out as read-only slots: guest
+// writes there exit to the VMM (the write-trap watchpoint mechanism).
+import type { RamRegion } from './memory.ts';
+
+export const PAGE = 0x1000;
+
+export interface Memslot {
+  gpa: number;
+  size: number;
+  hostAddr: bigint;
+  readonly: boolean;
+}
+
+/** Splits each RAM region around the trapped pages (page-aligned GPAs outside RAM are ignored). */
+export function planMemslots(ram: readonly RamRegion[], trapPages: Iterable<number>): Memslot[] {
+  const pages = [...new Set(trapPages)].sort((a, b) => a - b);
+  const slots: Memslot[] = [];
+  for (const r of ram) {
+    const end = r.gpa + r.size;
+    let at = r.gpa;
+    const piece = (from: number, to: number, readonly: boolean) => {
+      if (to > from) slots.push({ gpa: from, size: to - from, hostAddr: r.hostAddr + BigInt(from - r.gpa), readonly });
+    };
+    for (const p of pages) {
+      if (p % PAGE !== 0) throw new RangeError(`trap page 0x${p.toString(16)} is not page-aligned`);
+      if (p < r.gpa || p + PAGE > end) continue;
+      piece(at, p, false);
+      piece(p, p + PAGE, true);
+      at = p + PAGE;
+    }
+    piece(at, end, false);
+  }
+  // Adjacent read-only pages become one slot: fewer slots, same behaviour.
+  return slots.reduce<Memslot[]>((out, s) => {
+    const last = out.at(-1);
+    if (last && last.readonly === s.readonly && last.gpa + last.size === s.gpa && last.hostAddr + BigInt(last.size) === s.hostAddr) {
+      last.size += s.size;
+    } else out.push({ ...s });
+    return out;
+  }, []);
+}
+
+/** The pages a watched range [address, address + len) lies on. */
+export function pagesOf(address: bigint, len: number): number[] {
+  const first = Number(address) - (Number(address) % PAGE);
+  const last = Number(address) + len - 1 - ((Number(address) + len - 1) % PAGE);
+  return first === last ? [first] : [first, last];
+}
