@@ -172,6 +172,22 @@ export class VmFd {
   checkExtension(cap: number): number {
     return ioctlWithInt(this.fd, 'KVM_CHECK_EXTENSION', cap);
   }
+  /** In-kernel PIC + IOAPIC + per-vCPU LAPICs. Before any vCPU is created. */
+  createIrqchip(): void {
+    ioctl(this.fd, 'KVM_CREATE_IRQCHIP', null);
+  }
+  /** In-kernel i8254 PIT. */
+  createPit2(): void {
+    ioctl(this.fd, 'KVM_CREATE_PIT2', new Uint8Array(abi.KVM_PIT_CONFIG_SIZE));
+  }
+  /** Writing to `eventfd` raises (edge) interrupt line `gsi`. */
+  irqfd(eventfd: number, gsi: number): void {
+    const buf = new Uint8Array(abi.KVM_IRQFD_SIZE);
+    const dv = new DataView(buf.buffer);
+    dv.setUint32(0, eventfd, true);
+    dv.setUint32(4, gsi, true);
+    ioctl(this.fd, 'KVM_IRQFD', buf);
+  }
   /** Call from the thread that will run the vCPU: KVM wants vCPU ioctls from that thread. */
   createVcpu(id: number, mmapSize: number): VcpuFd {
     const fd = ioctlWithInt(this.fd, 'KVM_CREATE_VCPU', id);
@@ -267,6 +283,15 @@ export class VcpuFd {
   }
   setCpuid2(entries: CpuidEntry[]): void {
     ioctl(this.fd, 'KVM_SET_CPUID2', encodeCpuid(entries));
+  }
+  /** The local APIC's register page (KVM_LAPIC_SIZE bytes). */
+  getLapic(): Uint8Array {
+    const buf = new Uint8Array(abi.KVM_LAPIC_SIZE);
+    ioctl(this.fd, 'KVM_GET_LAPIC', buf);
+    return buf;
+  }
+  setLapic(regs: Uint8Array): void {
+    ioctl(this.fd, 'KVM_SET_LAPIC', regs);
   }
   /** debugreg: DR0..DR7 (DR4/DR5 unused); control: KVM_GUESTDBG_* flags. */
   setGuestDebug(control: number, debugreg: readonly bigint[]): void {

@@ -166,6 +166,7 @@ export function ceilLog2(n: number): number {
 }
 
 export function apicLayout(t: Topology): ApicLayout {
+  if (t.llcs % t.numa_nodes !== 0) throw new RangeError(`topology ${formatTopology(t)}: LLCs do not split evenly across nodes`);
   const smtBits = ceilLog2(t.threads_per_core);
   const coreBits = ceilLog2(t.cores_per_llc);
   const llcBits = ceilLog2(t.llcs / t.numa_nodes);

@@ -14,26 +14,26 @@ import { pagesOf, planMemslots } from './memslots.ts';
 import { armedSlots, assignSlots, freezeMask, type WatchpointResult, type WatchpointSpec } from './watchpoints.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './vcpu/protocol.ts';
 import type { RunLoopStats } from './vcpu/run-loop.ts';
-import { flatTopology } from './topology.ts';
+import { cpuPlacement, flatTopology, formatTopology, validateTopology, vcpuCount, type Topology } from './topology.ts';
 import { cpuidForVcpu } from './x86_64/cpuid.ts';
 import { BARE_LOAD_ADDR, bareStackTop } from './x86_64/layout.ts';
 import { writeLongModeTables } from './x86_64/long-mode.ts';
+import {
+  COM1_GSI, COM2_GSI, createChipset, loadPayload, ramFor, type GuestPayload, type MachinePlan,
+} from './x86_64/machine.ts';
 
 export type ConsolePort = 'com1' | 'com2';
 export type ExitActionName = 'Shutdown' | 'Fatal' | 'Timeout';
 
-export interface BareGuest {
-  kind: 'bare';
-  /** Flat binary, loaded at BARE_LOAD_ADDR and entered in 64-bit mode. */
-  image: Uint8Array;
-  /** Passed in rdx. */
-  arg?: number;
-}
+export type { BareGuest, LinuxGuest } from './x86_64/machine.ts';
 
 export interface VmConfig {
-  vcpus: number;
+  /** vCPU count; with a topology, it must match (or be left out). */
+  vcpus?: number;
+  /** CPU topology the guest sees (CPUID, ACPI MADT/SRAT/SLIT); default one LLC of `vcpus` cores. */
+  topology?: Topology;
   memoryMb: number;
-  guest: BareGuest;
+  guest: GuestPayload;
   /** The run ends with exitAction "Timeout" after this long. */
   timeoutMs?: number;
   /** Console output as it arrives. */
@@ -115,6 +115,7 @@ export class Vm {
   private readonly snapshotSeq: bigint[];
   private freezeChain: Promise<unknown> = Promise.resolve();
   private readonly mechanism: WatchMechanism;
+  private readonly vcpuTotal: number;
   private latchEdgeCount = 0;
   private fdsClosed = false;
 
@@ -124,9 +125,13 @@ export class Vm {
     private readonly vm: VmFd,
     readonly memory: GuestMemory,
     private readonly fds: VmEventFds,
+    private readonly topology: Topology,
+    private readonly plan: MachinePlan,
+    private readonly serialIrqFds?: { com1: number; com2: number },
   ) {
-    this.control = VmControl.create(config.vcpus);
-    this.snapshotSeq = new Array<bigint>(config.vcpus).fill(0n);
+    this.vcpuTotal = vcpuCount(topology);
+    this.control = VmControl.create(this.vcpuTotal);
+    this.snapshotSeq = new Array<bigint>(this.vcpuTotal).fill(0n);
     this.mechanism = config.watchMechanism ?? 'debugregs';
     const specs = config.watchpoints ?? [];
     this.slots = assignSlots(specs);
@@ -135,7 +140,8 @@ export class Vm {
 
   /** Builds the VM and starts its vCPU threads (parked until run()). */
   static async create(config: VmConfig): Promise<Vm> {
-    validateConfig(config);
+    const topology = resolveTopology(config);
+    validateConfig(config, topology);
     installKickHandler();
     const kvm = Kvm.open();
     let vm: VmFd | undefined;
@@ -149,10 +155,12 @@ export class Vm {
         if (kvm.checkExtension(KVM_CAP_READONLY_MEM) <= 0) throw new Error('this KVM has no read-only memslots (KVM_CAP_READONLY_MEM): writetrap watchpoints are unavailable');
       }
       const maxVcpus = kvm.checkExtension(KVM_CAP_MAX_VCPUS);
-      if (config.vcpus > maxVcpus) throw new Error(`vcpus: ${config.vcpus} is more than this KVM allows (${maxVcpus})`);
+      const vcpus = vcpuCount(topology);
+      if (vcpus > maxVcpus) throw new Error(`vcpus: ${vcpus} is more than this KVM allows (${maxVcpus})`);
       vm = kvm.createVm();
       vm.setTssAddr(0xfffb_d000);
-      memory = GuestMemory.allocate([{ gpa: 0, size: config.memoryMb << 20 }]);
+      const ram = ramFor(config.guest, config.memoryMb, topology);
+      memory = GuestMemory.allocate(ram);
       const traps = config.watchMechanism === 'writetrap'
         ? (config.watchpoints ?? []).flatMap((w) => pagesOf(w.address, w.len))
         : [];
@@ -160,14 +168,22 @@ export class Vm {
         vm!.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: m.size, hostAddr: m.hostAddr, readonly: m.readonly });
       });
       writeLongModeTables(memory);
-      memory.write(BARE_LOAD_ADDR, config.guest.image);
-      for (let i = 0; i < 4; i++) {
+      const plan = loadPayload(config.guest, memory, ram, topology);
+      const newEventFd = () => {
         const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fd < 0) throw new Error('eventfd failed');
         fds.push(fd);
+        return fd;
+      };
+      const [kill, parked, thaw, latch] = [newEventFd(), newEventFd(), newEventFd(), newEventFd()];
+      let serialIrqFds: { com1: number; com2: number } | undefined;
+      if (plan.irqchip) {
+        createChipset(vm);
+        serialIrqFds = { com1: newEventFd(), com2: newEventFd() };
+        vm.irqfd(serialIrqFds.com1, COM1_GSI);
+        vm.irqfd(serialIrqFds.com2, COM2_GSI);
       }
-      const [kill, parked, thaw, latch] = fds as [number, number, number, number];
-      const self = new Vm(config, kvm, vm, memory, { kill, parked, thaw, latch });
+      const self = new Vm(config, kvm, vm, memory, { kill, parked, thaw, latch }, topology, plan, serialIrqFds);
       await self.spawnVcpus();
       return self;
     } catch (e) {
@@ -185,19 +201,16 @@ export class Vm {
     const hasImmediateExit = this.kvm.checkExtension(KVM_CAP_IMMEDIATE_EXIT) > 0;
     const mask = freezeMask(this.config.watchpoints ?? [], this.slots);
     const ready: Promise<void>[] = [];
-    for (let index = 0; index < this.config.vcpus; index++) {
+    for (let index = 0; index < this.vcpuTotal; index++) {
       const init: VcpuWorkerInit = {
         index,
+        apicId: cpuPlacement(this.topology, index).apicId,
         vmFd: this.vm.fd,
         mmapSize,
-        cpuid: cpuidForVcpu(supported, flatTopology(this.config.vcpus), index),
-        entry: {
-          rip: BARE_LOAD_ADDR,
-          rsp: bareStackTop(index),
-          rdi: index,
-          rsi: this.config.vcpus,
-          rdx: this.config.guest.arg ?? 0,
-        },
+        cpuid: cpuidForVcpu(supported, this.topology, index),
+        start: this.plan.starts[index]!,
+        linuxCpuState: this.plan.linuxCpuState,
+        ...(this.serialIrqFds ? { serialIrqFds: this.serialIrqFds } : {}),
         ram: this.memory.regions,
         control: this.control.sab,
         com1: this.com1.shared,
@@ -323,7 +336,7 @@ export class Vm {
   /** Snapshots stored since the last collection, tagged with `trigger`. */
   private collectSnapshots(trigger: string): SnapshotRecord[] {
     const out: SnapshotRecord[] = [];
-    for (let vcpu = 0; vcpu < this.config.vcpus; vcpu++) {
+    for (let vcpu = 0; vcpu < this.vcpuTotal; vcpu++) {
       const s = this.control.snapshot(vcpu);
       if (s.seq === this.snapshotSeq[vcpu]) continue;
       this.snapshotSeq[vcpu] = s.seq;
@@ -441,18 +454,33 @@ interface VmEventFds {
   latch: number;
 }
 
-function validateConfig(c: VmConfig): void {
-  if (!Number.isInteger(c.vcpus) || c.vcpus < 1) throw new RangeError(`vcpus must be a positive integer, got ${c.vcpus}`);
-  const minMb = Math.ceil((bareStackTop(c.vcpus) + 1) / (1 << 20));
-  if (!Number.isInteger(c.memoryMb) || c.memoryMb < minMb) {
-    throw new RangeError(`memory_mb must be an integer >= ${minMb} for ${c.vcpus} vCPUs, got ${c.memoryMb}`);
+function resolveTopology(c: VmConfig): Topology {
+  if (!c.topology) {
+    if (!Number.isInteger(c.vcpus) || c.vcpus! < 1) throw new RangeError(`vcpus must be a positive integer, got ${c.vcpus}`);
+    return flatTopology(c.vcpus!);
   }
-  if (c.memoryMb > 3072) throw new RangeError(`memory_mb above 3072 needs the Linux memory layout (not available to bare guests)`);
-  if (BARE_LOAD_ADDR + c.guest.image.length > bareStackTopBase()) {
-    throw new RangeError(`guest image of ${c.guest.image.length} bytes overlaps the vCPU stacks`);
+  const problems = validateTopology(c.topology);
+  if (problems.length > 0) throw new RangeError(problems.map((p) => `topology${p.path ? `.${p.path}` : ''}: ${p.message}`).join('; '));
+  const n = vcpuCount(c.topology);
+  if (c.vcpus !== undefined && c.vcpus !== n) {
+    throw new RangeError(`vcpus is ${c.vcpus} but topology ${formatTopology(c.topology)} has ${n} vCPUs`);
   }
+  return c.topology;
 }
-function bareStackTopBase(): number {
-  return bareStackTop(-1);
+
+function validateConfig(c: VmConfig, t: Topology): void {
+  const vcpus = vcpuCount(t);
+  if (c.guest.kind === 'bare') {
+    const minMb = Math.ceil((bareStackTop(vcpus) + 1) / (1 << 20));
+    if (!Number.isInteger(c.memoryMb) || c.memoryMb < minMb) {
+      throw new RangeError(`memory_mb must be an integer >= ${minMb} for ${vcpus} vCPUs, got ${c.memoryMb}`);
+    }
+    if (c.memoryMb > 3072) throw new RangeError(`memory_mb above 3072 needs the Linux memory layout (not available to bare guests)`);
+    if (BARE_LOAD_ADDR + c.guest.image.length > bareStackTop(-1)) {
+      throw new RangeError(`guest image of ${c.guest.image.length} bytes overlaps the vCPU stacks`);
+    }
+  } else if (!Number.isInteger(c.memoryMb) || c.memoryMb < 64) {
+    throw new RangeError(`memory_mb must be an integer >= 64 for a Linux guest, got ${c.memoryMb}`);
+  }
 }
 export { KvmError };

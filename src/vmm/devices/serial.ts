@@ -41,7 +41,8 @@ const S_DLL = 5;
 const S_DLM = 6;
 const S_FCR = 7;
 const S_THRE_PENDING = 8;
-const STATE_WORDS = 9;
+const S_IRQ_LEVEL = 9;
+const STATE_WORDS = 10;
 
 export interface SerialShared {
   state: SharedArrayBuffer;
@@ -54,6 +55,7 @@ export class Serial8250 {
   readonly output: ByteRing;
   readonly input: ByteRing;
 
+  /** onIrq hears every change of the interrupt line (ISA serial IRQs are edge-triggered). */
   constructor(readonly shared: SerialShared, private readonly onIrq?: (level: boolean) => void) {
     this.s = new Int32Array(shared.state);
     this.output = new ByteRing(shared.output);
@@ -176,9 +178,11 @@ export class Serial8250 {
   private updateIrq(): void {
     if (!this.onIrq) return;
     lock(this.s, S_LOCK);
-    const level = this.interruptId() !== IIR_NONE;
+    const level = this.interruptId() !== IIR_NONE ? 1 : 0;
+    const changed = this.s[S_IRQ_LEVEL] !== level;
+    this.s[S_IRQ_LEVEL] = level;
     unlock(this.s, S_LOCK);
-    this.onIrq(level);
+    if (changed) this.onIrq(level === 1);
   }
 
   /** Host side: bytes the guest will read from RBR. */

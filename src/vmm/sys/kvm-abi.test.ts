@@ -60,6 +60,9 @@ const checks: Array<[string, number]> = [
   ['KVM_GUESTDBG_ENABLE', abi.KVM_GUESTDBG_ENABLE],
   ['KVM_GUESTDBG_USE_HW_BP', abi.KVM_GUESTDBG_USE_HW_BP],
   ['KVM_API_VERSION', abi.KVM_API_VERSION],
+  ['sizeof(struct kvm_lapic_state)', abi.KVM_LAPIC_SIZE],
+  ['sizeof(struct kvm_pit_config)', abi.KVM_PIT_CONFIG_SIZE],
+  ['sizeof(struct kvm_irqfd)', abi.KVM_IRQFD_SIZE],
 ];
 
 describe('KVM ABI matches <linux/kvm.h>', () => {

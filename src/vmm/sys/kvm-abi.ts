@@ -51,6 +51,11 @@ export const kvm_cpuid_entry2 = koffi.struct('kvm_cpuid_entry2', {
 export const kvm_guest_debug = koffi.struct('kvm_guest_debug', {
   control: u32, pad: u32, debugreg: koffi.array(u64, 8),
 });
+/** struct kvm_lapic_state: the local APIC's 4 KiB register page, first 1 KiB. */
+export const KVM_LAPIC_SIZE = 0x400;
+/** struct kvm_pit_config / kvm_irqfd sizes. */
+export const KVM_PIT_CONFIG_SIZE = 64;
+export const KVM_IRQFD_SIZE = 32;
 /** Headers of the flexible-array structs kvm_msrs and kvm_cpuid2. */
 export const KVM_MSRS_HEADER = 8;
 export const KVM_CPUID2_HEADER = 8;
@@ -77,6 +82,12 @@ export const ioctls = {
   KVM_SET_FPU: iow(0x8d, size(kvm_fpu)),
   KVM_SET_CPUID2: iow(0x90, KVM_CPUID2_HEADER),
   KVM_SET_GUEST_DEBUG: iow(0x9b, size(kvm_guest_debug)),
+  KVM_CREATE_IRQCHIP: io(0x60),
+  KVM_IRQ_LINE: iow(0x61, 8),
+  KVM_IRQFD: iow(0x76, 32),
+  KVM_CREATE_PIT2: iow(0x77, 64),
+  KVM_GET_LAPIC: ior(0x8e, KVM_LAPIC_SIZE),
+  KVM_SET_LAPIC: iow(0x8f, KVM_LAPIC_SIZE),
 } as const;
 export type IoctlName = keyof typeof ioctls;
 

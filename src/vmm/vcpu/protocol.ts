@@ -2,15 +2,21 @@
 import type { SerialShared } from '../devices/serial.ts';
 import type { CpuidEntry } from '../kvm.ts';
 import type { RamRegion } from '../memory.ts';
-import type { EntryState } from '../x86_64/long-mode.ts';
+import type { VcpuStart } from '../x86_64/machine.ts';
 import type { RunLoopStats } from './run-loop.ts';
 
 export interface VcpuWorkerInit {
   index: number;
+  /** KVM's vCPU id, which is also its APIC id. */
+  apicId: number;
   vmFd: number;
   mmapSize: number;
   cpuid: CpuidEntry[];
-  entry: EntryState;
+  start: VcpuStart;
+  /** Boot MSRs and LAPIC LINT pins, as firmware leaves them for Linux. */
+  linuxCpuState: boolean;
+  /** eventfds raising COM1/COM2's interrupt (irqfd), when the VM has an irqchip. */
+  serialIrqFds?: { com1: number; com2: number };
   ram: RamRegion[];
   control: SharedArrayBuffer;
   com1: SerialShared;

@@ -6,6 +6,7 @@ import { VcpuFd, VmFd } from '../kvm.ts';
 import { GuestMemory } from '../memory.ts';
 import { eventfdSignal, gettid } from '../sys/libc.ts';
 import { entryRegs, setupSregs } from '../x86_64/long-mode.ts';
+import { LINUX_BOOT_MSRS, setLintPins } from '../x86_64/machine.ts';
 import { VmControl } from './control.ts';
 import { captureRegs, debugExitHandler, freezeHandler, watchpointArmer, writeTrapHandler } from './debug-plane.ts';
 import { WatchpointLatch } from './latch.ts';
@@ -13,16 +14,24 @@ import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import { vcpuRunLoop } from './run-loop.ts';
 
 const init = workerData as VcpuWorkerInit;
+/** A rising edge on a UART's interrupt line becomes one irqfd write. */
+const irqLine = (fd: number | undefined) => (fd === undefined ? undefined : (level: boolean) => level && eventfdSignal(fd));
 const post = (m: VcpuWorkerMessage) => parentPort!.postMessage(m);
 const control = new VmControl(init.control);
 
 let vcpu: VcpuFd | undefined;
 try {
-  vcpu = new VmFd(init.vmFd).createVcpu(init.index, init.mmapSize);
+  vcpu = new VmFd(init.vmFd).createVcpu(init.apicId, init.mmapSize);
   vcpu.setCpuid2(init.cpuid);
-  vcpu.setSregs(setupSregs(vcpu.getSregs()));
-  vcpu.setRegs(entryRegs(init.entry));
+  if (init.start.mode === 'long-mode') {
+    vcpu.setSregs(setupSregs(vcpu.getSregs()));
+    vcpu.setRegs(entryRegs(init.start.entry));
+  }
   vcpu.setFpu({ ...vcpu.getFpu(), fcw: 0x37f, mxcsr: 0x1f80 });
+  if (init.linuxCpuState) {
+    vcpu.setMsrs(LINUX_BOOT_MSRS);
+    vcpu.setLapic(setLintPins(vcpu.getLapic()));
+  }
   control.setRunning(init.index);
   post({ type: 'ready', tid: gettid(), runAddr: vcpu.runAddr, runSize: vcpu.runSize });
 } catch (e) {
@@ -51,8 +60,8 @@ if (vcpu) {
       index: init.index,
       vcpu: v,
       bus: {
-        com1: new Serial8250(init.com1),
-        com2: new Serial8250(init.com2),
+        com1: new Serial8250(init.com1, irqLine(init.serialIrqFds?.com1)),
+        com2: new Serial8250(init.com2, irqLine(init.serialIrqFds?.com2)),
         mmio: [],
         ...(trapping ? { writeTrap: writeTrapHandler(dispatch) } : {}),
       },

@@ -161,6 +161,13 @@ function linux61Amd(c: Cpuid, useLeafB: boolean): Derived {
     pkgId = Math.floor(apicId / 2 ** pkgWidth);
     maxCores = Math.floor(coreSiblings / siblings);
   }
+  // identify_cpu() -> detect_ht(): unless CmpLegacy (or XTOPOLOGY, which 6.1 may not set on AMD).
+  if (bits(c(1).edx, 28, 1) && !bits(c(0x8000_0001).ecx, 1, 1)) {
+    const nproc = bits(c(1).ebx, 16, 8);
+    pkgId = Math.floor(apicId / 2 ** countOrder(nproc));
+    const sib = Math.floor(nproc / maxCores);
+    coreId = Math.floor(apicId / 2 ** countOrder(sib)) % 2 ** countOrder(maxCores);
+  }
   return { apicId, pkgId, coreId, llcId: Math.floor(apicId / 2 ** llcShiftAmd(c)), node: bits(c(0x8000_001e).ecx, 0, 8), maxCores };
 }
 
@@ -209,7 +216,7 @@ function observed(d: Derived[]) {
   };
 }
 
-const SHAPES = ['1n1l1c1t', '1n1l2c2t', '1n2l2c1t', '2n2l2c2t', '2n4l2c1t', '1n2l3c1t', '2n4l3c2t', '1n1l5c1t'];
+const SHAPES = ['1n1l1c1t', '1n1l2c2t', '1n2l2c1t', '2n2l2c2t', '2n4l2c1t', '1n2l3c1t', '2n4l3c2t', '1n1l5c1t', '1n1l5c2t'];
 
 describe('cpuidForVcpu: what Linux derives', () => {
   for (const shape of SHAPES) {
@@ -274,6 +281,12 @@ describe('cpuidForVcpu: raw leaves', () => {
     expect(out.filter((e) => e.function === 0x8000_0026)).toEqual([]);
     const unrelated = (e: CpuidEntry) => ![1, 0xb, 0x8000_0008, 0x8000_001d, 0x8000_001e, 0x8000_0026].includes(e.function);
     expect(out.filter(unrelated)).toEqual(AMD_WITH_26.filter(unrelated));
+  });
+
+  it('sets CmpLegacy on multi-CPU packages so Linux 6.1 skips detect_ht()', () => {
+    const noCmp = AMD.map((e) => (e.function === 0x8000_0001 ? { ...e, ecx: e.ecx & ~2 } : e));
+    expect(cpuidOf(cpuidForVcpu(noCmp, parseTopologyShorthand('1n1l5c2t'), 0))(0x8000_0001).ecx & 2).toBe(2);
+    expect(cpuidOf(cpuidForVcpu(noCmp, flatTopology(1), 0))(0x8000_0001).ecx & 2).toBe(0);
   });
 
   it('sets TopologyExtensions when the host has the AMD cache leaf', () => {

@@ -17,6 +17,7 @@ const AMD_EXT_APIC_ID = 0x8000_001e;
 const AMD_EXT_TOPOLOGY_V2 = 0x8000_0026;
 
 const TOPOEXT = 1 << 22; // 0x80000001 ECX
+const CMP_LEGACY = 1 << 1; // 0x80000001 ECX
 const HTT = 1 << 28; // 0x1 EDX
 
 // CPUID 0xB/0x1F ECX[15:8] level types.
@@ -83,7 +84,7 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], topology: Topolog
     else if (f === 4) patchCacheSharing(x, v, true);
     else if (vendor === 'amd' && f === AMD_CACHE_TOPOLOGY) patchCacheSharing(x, v, false);
     else if (vendor === 'amd' && f === AMD_SIZE_IDS) x.ecx = setBits(setBits(x.ecx, 0, 8, v.perPackage - 1), 12, 4, v.pkgShift);
-    else if (vendor === 'amd' && f === AMD_EXT_FEATURES && hasAmdCacheLeaf) x.ecx = u32(x.ecx | TOPOEXT);
+    else if (vendor === 'amd' && f === AMD_EXT_FEATURES) patchAmdFeatures(x, v, hasAmdCacheLeaf);
     out.push(x);
   }
   if (maxBasic >= LEAF_EXT_TOPOLOGY) out.push(...extTopologyLeaf(LEAF_EXT_TOPOLOGY, v));
@@ -98,6 +99,13 @@ function patchLeaf1(x: CpuidEntry, v: VcpuTopo): void {
   const addressable = Math.min(2 ** v.pkgShift, 0xff);
   x.ebx = setBits(setBits(x.ebx, 24, 8, v.apicId & 0xff), 16, 8, addressable);
   x.edx = v.perPackage > 1 ? u32(x.edx | HTT) : u32(x.edx & ~HTT);
+}
+
+// TopologyExtensions gates 0x8000001D/0x8000001E (SMT siblings on AMD need them). CmpLegacy, as on
+// every multi-core AMD part, keeps Linux 6.1's detect_ht() from recomputing siblings out of leaf 1.
+function patchAmdFeatures(x: CpuidEntry, v: VcpuTopo, hasCacheLeaf: boolean): void {
+  if (hasCacheLeaf) x.ecx = u32(x.ecx | TOPOEXT);
+  if (v.perPackage > 1) x.ecx = u32(x.ecx | CMP_LEGACY);
 }
 
 // Intel 0x4 and AMD 0x8000001D share EAX[25:14] (addressable ids sharing this cache, minus 1):

@@ -1,7 +1,7 @@
 // DSDT: \_SB with one virtio-mmio device per transport (Linux binds _HID LNRO0005 to virtio_mmio,
 // taking the register window and interrupt from _CRS), and \_S5 so `poweroff` reaches the VMM as
 // a PM1a control write.
-import { device, integer, interrupt, memory32Fixed, name, pkg, resourceTemplate, scope, string, type Aml } from './aml.ts';
+import { concat, device, integer, interrupt, memory32Fixed, name, pkg, resourceTemplate, scope, string, type Aml } from './aml.ts';
 import { sdt } from './sdt.ts';
 
 export const VIRTIO_MMIO_HID = 'LNRO0005';
@@ -32,16 +32,11 @@ export function virtioMmioDevice(index: number, d: VirtioMmioDevice): Aml {
 }
 
 export function dsdt(virtio: readonly VirtioMmioDevice[] = []): Uint8Array {
+  // Root-level names go without the '\' prefix, as iasl emits them (the same objects).
   const aml = [
-    scope('\\_SB', ...virtio.map((d, i) => virtioMmioDevice(i, d))),
-    name('\\_S5', pkg(integer(S5_SLP_TYP), integer(S5_SLP_TYP), integer(0), integer(0))),
+    scope('_SB', ...virtio.map((d, i) => virtioMmioDevice(i, d))),
+    name('_S5', pkg(integer(S5_SLP_TYP), integer(S5_SLP_TYP), integer(0), integer(0))),
   ];
-  const body = new Uint8Array(aml.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of aml) {
-    body.set(a, at);
-    at += a.length;
-  }
   // Revision 2: AML integers are 64-bit.
-  return sdt({ signature: 'DSDT', revision: 2 }, body);
+  return sdt({ signature: 'DSDT', revision: 2 }, concat(...aml));
 }
