@@ -10,7 +10,16 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts'],
-          exclude: ['src/**/*.kvm.test.ts'],
+          exclude: ['src/**/*.kvm.test.ts', 'src/**/*.net.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Downloads from the package registries (kernels); no KVM needed.
+          name: 'net',
+          include: ['src/**/*.net.test.ts'],
+          testTimeout: 600_000,
         },
       },
       {

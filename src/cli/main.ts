@@ -5,6 +5,7 @@ const commands: Record<string, () => Promise<{ main(args: string[]): Promise<num
   test: () => import('./test.ts'),
   demo: () => import('./demo.ts'),
   docs: () => import('./docs.ts'),
+  kernel: () => import('./kernel.ts'),
 };
 
 const usage = `usage: schedvm <command> [args]
@@ -12,7 +13,8 @@ const usage = `usage: schedvm <command> [args]
   sandbox [--force] -- <cmd...>                run a command where /dev/kvm works
   test                                         install what is needed, run every test
   demo                                         boot a demo guest with a live console
-  docs                                         regenerate the README scenario reference and JSON Schema`;
+  docs                                         regenerate the README scenario reference and JSON Schema
+  kernel fetch [debian-sched-ext|host|<path>]  fetch (once) and describe a guest kernel; kernel list: cached ones`;
 
 const [name, ...rest] = process.argv.slice(2);
 const load = name ? commands[name] : undefined;

@@ -1,0 +1,77 @@
+// `schedvm kernel fetch [debian-sched-ext|host|<bzImage>] [--refresh]` and `schedvm kernel list`.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { cacheDir } from '../fixtures/cache.ts';
+import {
+  cachedDebianKernels,
+  DEBIAN_SCHED_EXT,
+  hostKernel,
+  type Kernel,
+  KERNEL_SPECS,
+  kernelWarnings,
+  resolveKernel,
+} from '../fixtures/kernels/index.ts';
+import { protocolString, readBzImageHeader } from '../vmm/x86_64/bzimage.ts';
+
+const usage = `usage: schedvm kernel fetch [${DEBIAN_SCHED_EXT}|host|<bzImage>] [--refresh]
+       schedvm kernel list`;
+
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { refresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [sub, spec, ...extra] = positionals;
+  if (values.help || extra.length || (sub !== 'fetch' && sub !== 'list') || (sub === 'list' && spec)) {
+    process.stderr.write(`${usage}\n  <kernel> is ${KERNEL_SPECS}\n`);
+    return values.help ? 0 : 2;
+  }
+  if (sub === 'list') return list();
+
+  const t0 = Date.now();
+  const kernel = await resolveKernel(spec ?? DEBIAN_SCHED_EXT, {
+    refresh: values.refresh ?? false,
+    log: (line) => process.stderr.write(`schedvm kernel: ${line}\n`),
+  });
+  describe(kernel);
+  process.stderr.write(`schedvm kernel: ready in ${Date.now() - t0} ms\n`);
+  for (const w of kernelWarnings(kernel, { schedExt: true, btf: true })) process.stderr.write(`warning: ${w}\n`);
+  return 0;
+}
+
+function describe(k: Kernel): void {
+  const h = readBzImageHeader(readFileSync(k.bzImage), k.bzImage);
+  const mb = (statSync(k.bzImage).size / 1e6).toFixed(1);
+  const options = `sched_ext ${yn(k, 'CONFIG_SCHED_CLASS_EXT')}, BTF ${yn(k, 'CONFIG_DEBUG_INFO_BTF')}`;
+  const config = k.config ? `${k.config.size} options, ${options}` : 'none found';
+  const lines = [
+    `${k.name}: ${k.version}`,
+    `  bzImage     ${k.bzImage} (${mb} MB, boot protocol ${protocolString(h.version)})`,
+    `  config      ${config}`,
+    `  modules     ${k.modulesDir ?? 'none found'}`,
+    `  System.map  ${k.systemMap ?? 'none (symbols: /proc/kallsyms in the guest)'}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function list(): number {
+  const row = (k: Kernel) => `${k.name.padEnd(18)} ${k.version.padEnd(28)} sched_ext ${yn(k, 'CONFIG_SCHED_CLASS_EXT')}  ${k.bzImage}`;
+  const rows = cachedDebianKernels().map(row);
+  try {
+    rows.push(row(hostKernel()));
+  } catch {
+    // No readable /boot kernel: nothing to list for it.
+  }
+  const partial = readdirSync(cacheDir('kernels')).filter((d) => d.startsWith('.staging-'));
+  process.stdout.write(rows.length ? `${rows.join('\n')}\n` : `no kernels: try 'schedvm kernel fetch'\n`);
+  if (partial.length) process.stderr.write(`(${partial.length} fetch(es) in progress or interrupted under ${cacheDir('kernels')})\n`);
+  return 0;
+}
+
+/** '?' only without a config: an option the config does not mention is one that kernel lacks. */
+function yn(k: Kernel, option: string): string {
+  if (!k.config) return '?';
+  const v = k.config.get(option) ?? 'n';
+  return v === 'n' ? 'no' : v;
+}
