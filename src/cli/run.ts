@@ -2,9 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
-import { buildGuest } from '../fixtures/guests/build.ts';
 import { loadScenario } from '../runner/scenario/load.ts';
-import { resolveWatchMechanism } from '../runner/watch-mechanism.ts';
+import { BootClock, prepareScenario, scenarioResult } from '../runner/prepare.ts';
 import { kvmUsable, runWithKvm, sandboxMode } from '../sandbox/index.ts';
 import { Vm, type VmResult } from '../vmm/vm.ts';
 
@@ -31,16 +30,15 @@ export async function main(args: string[]): Promise<number> {
     return runWithKvm([process.execPath, BIN, 'run', ...args]);
   }
 
-  const image = await buildGuest(scenario.guest);
+  const prepared = await prepareScenario(scenario);
+  for (const w of prepared.warnings) process.stderr.write(`schedvm: warning: ${w}\n`);
+  const clock = new BootClock();
   let atLineStart = true;
   const vm = await Vm.create({
-    vcpus: scenario.vcpus,
-    memoryMb: scenario.memory_mb,
-    guest: { kind: 'bare', image, ...(scenario.guest_arg !== undefined ? { arg: scenario.guest_arg } : {}) },
+    ...prepared.config,
     timeoutMs: timeoutS * 1000,
-    watchpoints: scenario.watchpoints,
-    ...(scenario.watchpoints.length > 0 ? { watchMechanism: await resolveWatchMechanism() } : {}),
     onConsole: (port, text) => {
+      clock.watch(port, text);
       const shown = port === 'com1' ? text : text.replace(/^(?=.)/gm, '[com2] ');
       process.stdout.write(shown);
       atLineStart = shown.endsWith('\n');
@@ -49,18 +47,20 @@ export async function main(args: string[]): Promise<number> {
   const onSignal = () => vm.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let result: VmResult;
+  let vmResult: VmResult;
   try {
-    result = await vm.run();
+    clock.start();
+    vmResult = await vm.run();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  const result = scenarioResult(scenario, prepared, vmResult, clock);
   if (!atLineStart) process.stdout.write('\n');
   const pass = result.exitAction === scenario.expect.exit_action;
   process.stderr.write(
     `schedvm: ${scenario.name}: ${result.exitAction}${result.fatalReason ? ` (${result.fatalReason})` : ''} after ` +
-      `${result.wallMs.toFixed(0)} ms, expected ${scenario.expect.exit_action}: ${pass ? 'pass' : 'FAIL'}\n`,
+      `${result.wallMs.toFixed(0)} ms${result.bootMs !== undefined ? ` (init after ${result.bootMs.toFixed(0)} ms)` : ''}, expected ${scenario.expect.exit_action}: ${pass ? 'pass' : 'FAIL'}\n`,
   );
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   return pass ? 0 : 1;

@@ -16,7 +16,7 @@ const problems = (text: string) => {
 describe('parseScenario', () => {
   it('applies defaults in one place', () => {
     expect(parseScenario('name: a\nguest: hello\n', 'a.yaml')).toEqual({
-      name: 'a', guest: 'hello', vcpus: 1, memory_mb: 64, timeout_s: 30, watchpoints: [], expect: { exit_action: 'Shutdown' },
+      name: 'a', guest: 'hello', cmdline: '', vcpus: 1, memory_mb: 64, timeout_s: 30, watchpoints: [], expect: { exit_action: 'Shutdown' },
     });
   });
 
@@ -33,7 +33,7 @@ describe('parseScenario', () => {
     expect(problems('name: a\nguest: hello\nexpect:\n  exit: Shutdown\n')).toBe(
       "x.yaml:4:3: expect.exit: unknown field (did you mean 'exit_action'?)",
     );
-    expect(problems('name: a\nguest: hello\nzzzzzzzz: 1\n')).toMatch(/unknown field \(allowed: name, guest, vcpus/);
+    expect(problems('name: a\nguest: hello\nzzzzzzzz: 1\n')).toMatch(/unknown field \(allowed: name, guest, kernel, cmdline, run, vcpus, topology, memory_mb/);
   });
 
   it('reports a missing required field at the mapping', () => {
@@ -82,5 +82,34 @@ describe('watchpoints', () => {
   it('rejects a misaligned address and a bad length', () => {
     expect(problems(`${base}  - { name: a, address: 0x200001, len: 4 }\n`)).toMatch(/watchpoints\.0\.address: address must be aligned to len \(4\)/);
     expect(problems(`${base}  - { name: a, address: 0x200000, len: 3 }\n`)).toMatch(/watchpoints\.0\.len: /);
+  });
+});
+
+describe('Linux scenarios', () => {
+  it('takes a topology shorthand and derives vcpus and a Linux memory default', () => {
+    const s = parseScenario('name: l\nkernel: host\ntopology: 2n4l2c2t\n', 'l.yaml');
+    expect(s.topology).toEqual({ numa_nodes: 2, llcs: 4, cores_per_llc: 2, threads_per_core: 2 });
+    expect(s.vcpus).toBe(16);
+    expect(s.memory_mb).toBe(512);
+  });
+  it('takes a topology object with distances', () => {
+    const s = parseScenario('name: l\nkernel: host\ntopology: { numa_nodes: 2, llcs: 2, cores_per_llc: 1, threads_per_core: 1, distances: [[10, 21], [21, 10]] }\n', 'l.yaml');
+    expect(s.topology?.distances).toEqual([[10, 21], [21, 10]]);
+  });
+  it('rejects both guest and kernel, or neither', () => {
+    expect(problems('name: l\nguest: hello\nkernel: host\n')).toMatch(/guest: give exactly one of guest \(bare-metal\) or kernel \(Linux\)/);
+    expect(problems('name: l\n')).toMatch(/kernel: give exactly one of guest/);
+  });
+  it('rejects LLCs that do not divide among nodes, at the topology', () => {
+    expect(problems('name: l\nkernel: host\ntopology: 2n3l1c1t\n')).toMatch(/^x\.yaml:3:11: topology: .*cannot be split evenly across 2 NUMA nodes/);
+  });
+  it('rejects a malformed shorthand with the expected form', () => {
+    expect(problems('name: l\nkernel: host\ntopology: 2n4l2c\n')).toMatch(/topology: topology '2n4l2c': expected <N>n<L>l<C>c<T>t/);
+  });
+  it('rejects vcpus that contradict the topology', () => {
+    expect(problems('name: l\nkernel: host\ntopology: 1n1l2c2t\nvcpus: 2\n')).toMatch(/vcpus: is 2 but the topology has 4 vCPUs/);
+  });
+  it('rejects run and cmdline on bare-metal guests', () => {
+    expect(problems('name: l\nguest: hello\nrun: ls\n')).toMatch(/run: only Linux guests/);
   });
 });

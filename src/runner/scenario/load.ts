@@ -47,9 +47,10 @@ function knownKeys(path: PropertyKey[]): string[] {
   let schema: z.ZodType = scenarioSchema;
   for (const key of [...path, undefined]) {
     for (;;) {
-      const def = (schema as { def?: { innerType?: z.ZodType } }).def;
-      if (!def?.innerType) break;
-      schema = def.innerType; // unwrap default/optional
+      const def = (schema as { def?: { innerType?: z.ZodType; in?: z.ZodType } }).def;
+      const inner = def?.innerType ?? def?.in; // unwrap default/optional/pipe
+      if (!inner) break;
+      schema = inner;
     }
     const shape = (schema as { shape?: Record<string, z.ZodType> }).shape;
     if (!shape) return [];

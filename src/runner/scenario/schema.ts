@@ -1,6 +1,7 @@
 // The scenario file format: one zod schema, defaults applied here and nowhere else.
 import { z } from 'zod';
 import { guestNames } from '../../fixtures/guests/build.ts';
+import { parseTopologyShorthand, validateTopology, type Topology } from '../../vmm/topology.ts';
 
 export const EXIT_ACTIONS = ['Shutdown', 'Fatal', 'Timeout'] as const;
 
@@ -23,15 +24,51 @@ export const watchpointSchema = z
   })
   .refine((w) => w.address % BigInt(w.len) === 0n, { error: (i) => `address must be aligned to len (${(i.input as { len: number }).len})`, path: ['address'] });
 
+const topologyObject = z.strictObject({
+  numa_nodes: z.int().min(1).describe('NUMA nodes (one package each).'),
+  llcs: z.int().min(1).describe('Last-level caches in the whole VM; a multiple of numa_nodes.'),
+  cores_per_llc: z.int().min(1).describe('Cores sharing each LLC.'),
+  threads_per_core: z.int().min(1).describe('SMT threads per core.'),
+  distances: z.array(z.array(z.int())).optional().describe('numa_nodes x numa_nodes SLIT matrix: 10 on the diagonal, 11..254 elsewhere.'),
+});
+
+const topologySchema = z
+  .union([
+    z.string().describe('Shorthand <N>n<L>l<C>c<T>t, e.g. 2n4l2c2t.'),
+    topologyObject,
+  ])
+  .transform((v, ctx): Topology => {
+    let t: Topology;
+    try {
+      t = typeof v === 'string' ? parseTopologyShorthand(v) : v;
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+    for (const p of validateTopology(t)) {
+      ctx.addIssue({ code: 'custom', path: typeof v === 'string' || !p.path ? [] : p.path.split('.'), message: p.message });
+    }
+    return t;
+  });
+
 export const scenarioSchema = z
   .strictObject({
     name: z.string().min(1).describe('Scenario name, shown in reports.'),
     guest: z
       .string()
       .refine((g) => guestNames().includes(g), { error: () => `must be one of: ${guestNames().join(', ')}` })
-      .describe('Bare-metal guest from src/fixtures/guests (a .S file name without extension).'),
-    vcpus: z.int().min(1).max(255).default(1).describe('Number of vCPUs.'),
-    memory_mb: z.int().min(8).max(3072).default(64).describe('Guest RAM in MiB.'),
+      .optional()
+      .describe('Bare-metal guest from src/fixtures/guests (a .S file name without extension). Either guest or kernel.'),
+    kernel: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Linux kernel to boot: a bzImage path, `host` (newest /boot/vmlinuz-*), or `debian-sched-ext` (fetched and cached). Either guest or kernel.'),
+    cmdline: z.string().default('').describe('Extra kernel command-line arguments (Linux guests).'),
+    run: z.string().optional().describe('Shell commands the Linux guest runs after its report, before powering off.'),
+    vcpus: z.int().min(1).max(255).optional().describe('Number of vCPUs (default 1, or what topology gives).'),
+    topology: topologySchema.optional().describe('CPU topology: {numa_nodes, llcs, cores_per_llc, threads_per_core, distances?} or a shorthand like 2n4l2c2t.'),
+    memory_mb: z.int().min(8).max(65536).optional().describe('Guest RAM in MiB (default 64 for bare guests, 512 for Linux).'),
     timeout_s: z.number().positive().max(86_400).default(30).describe('The VM is stopped (exit action Timeout) after this many seconds.'),
     guest_arg: z.int().min(0).max(0xffff_ffff).optional().describe('Value passed to the guest in rdx (port-flood: number of port writes).'),
     watchpoints: z
@@ -56,7 +93,33 @@ export const scenarioSchema = z
       .default({ exit_action: 'Shutdown' })
       .describe('What a passing run looks like.'),
   })
+  .superRefine((s, ctx) => {
+    if ((s.guest === undefined) === (s.kernel === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [s.guest === undefined ? 'kernel' : 'guest'], message: 'give exactly one of guest (bare-metal) or kernel (Linux)' });
+    }
+    if (s.topology && s.vcpus !== undefined && s.vcpus !== vcpusOf(s.topology)) {
+      ctx.addIssue({ code: 'custom', path: ['vcpus'], message: `is ${s.vcpus} but the topology has ${vcpusOf(s.topology)} vCPUs (leave vcpus out)` });
+    }
+    if (s.guest !== undefined && s.memory_mb !== undefined && s.memory_mb > 3072) {
+      ctx.addIssue({ code: 'custom', path: ['memory_mb'], message: 'bare-metal guests take at most 3072' });
+    }
+    if (s.kernel !== undefined && s.memory_mb !== undefined && s.memory_mb < 128) {
+      ctx.addIssue({ code: 'custom', path: ['memory_mb'], message: 'a Linux guest needs at least 128' });
+    }
+    if (s.guest !== undefined && (s.run !== undefined || s.cmdline !== '')) {
+      ctx.addIssue({ code: 'custom', path: [s.run !== undefined ? 'run' : 'cmdline'], message: 'only Linux guests (kernel:) take run and cmdline' });
+    }
+  })
+  .transform((s) => ({
+    ...s,
+    vcpus: s.topology ? vcpusOf(s.topology) : (s.vcpus ?? 1),
+    memory_mb: s.memory_mb ?? (s.kernel !== undefined ? 512 : 64),
+  }))
   .describe('A schedvm scenario: one VM and what is expected of it.');
+
+function vcpusOf(t: Topology): number {
+  return t.llcs * t.cores_per_llc * t.threads_per_core;
+}
 
 export type Scenario = z.output<typeof scenarioSchema>;
 export type ScenarioInput = z.input<typeof scenarioSchema>;
