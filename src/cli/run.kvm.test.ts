@@ -7,7 +7,7 @@ const BIN = fileURLToPath(new URL('../../bin/schedvm.mjs', import.meta.url));
 
 function schedvm(...args: string[]) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
   return { ...r, ms: performance.now() - t0 };
 }
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!);
@@ -27,7 +27,8 @@ describe('schedvm run', () => {
     const r = schedvm('run', 'scenarios/bare/spin.yaml', '--timeout', '3', '--json');
     expect(lastJson(r.stdout).exitAction).toBe('Timeout');
     expect(r.status).toBe(0); // the scenario expects Timeout
-    expect(r.ms).toBeLessThan(3000 + 5000 + 10_000); // + node/tsx start-up, generous for the sandbox
+    // The deadline holds; node/tsx start-up (seconds when emulated) comes on top.
+    expect(lastJson(r.stdout).wallMs).toBeLessThan(3000 + 5000);
   });
 
   it('exits 1 when the exit action is not the expected one', () => {

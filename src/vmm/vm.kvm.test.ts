@@ -68,9 +68,9 @@ describe('bare-metal guests on KVM', () => {
   });
 
   it('streams console output while the guest runs', async () => {
-    const chunks: string[] = [];
-    const r = await boot('hello', { onConsole: (port, text) => chunks.push(`${port}:${text}`) });
-    expect(chunks.join('')).toBe('com1:Hello from schedvm!\n');
+    const chunks: Record<string, string> = { com1: '', com2: '' };
+    const r = await boot('hello', { onConsole: (port, text) => (chunks[port] += text) });
+    expect(chunks).toEqual({ com1: 'Hello from schedvm!\n', com2: '' });
     expect(r.console.com1).toBe('Hello from schedvm!\n');
   });
 

@@ -1,0 +1,65 @@
+// The sandbox VM's /init: a busybox shell script. It is the same for every run (so the
+// initramfs can be cached); what varies per run reaches it as environment variables,
+// which the kernel makes of unknown `name=value` words on its command line:
+//   schedvm_job    host directory holding job.sh (the command, its cwd and env)
+//   schedvm_nonce  per-run marker prefix, so command output cannot fake a marker
+//   schedvm_tty    1 when our stdout is a terminal: the command then writes to the console
+//   schedvm_cols, schedvm_rows  that terminal's size
+
+/** Bump when the script's behaviour changes: it is part of the initramfs cache key. */
+export const INIT_SCRIPT_VERSION = 1;
+
+/** Busybox applets the script calls, installed as /bin symlinks. */
+export const INIT_APPLETS = ['sh', 'mount', 'insmod', 'mkdir', 'ip', 'chmod', 'stty', 'env', 'chroot', 'cat', 'sync', 'poweroff'];
+
+/** Lines the init prints, `SCHEDVM-<nonce> <word> [status]`, parsed by console-filter.ts. */
+export const MARKER_PREFIX = 'SCHEDVM-';
+
+export interface InitScriptOptions {
+  /** Module file names under /lib/modules in the initramfs, in load order. */
+  modules: string[];
+  /** Mount options of the 9p share of the host root. */
+  ninepOptions: string;
+}
+
+export function initScript({ modules, ninepOptions }: InitScriptOptions): string {
+  const insmods = modules.map((m) => `insmod /lib/modules/${m} || fail 'insmod ${m}'`);
+  return `#!/bin/busybox sh
+# schedvm sandbox init v${INIT_SCRIPT_VERSION}
+/bin/busybox mount -t devtmpfs dev /dev
+# The kernel found no /dev/console before devtmpfs existed, so open it now.
+exec </dev/console >/dev/console 2>&1
+export PATH=/bin
+marker() { echo "${MARKER_PREFIX}$schedvm_nonce $*"; }
+fail() { echo "schedvm sandbox init: $* failed"; marker failed; poweroff -f; }
+
+${insmods.join('\n')}
+[ -c /dev/kvm ] || fail 'creating /dev/kvm'
+# No udev here: let a non-root command open it too.
+chmod 666 /dev/kvm
+
+mount -t 9p -o ${ninepOptions} host /host || fail 'mounting the host root over 9p'
+mkdir -p /dev/pts /dev/shm
+mount --bind /dev /host/dev || fail 'binding /dev'
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts || fail 'mounting devpts'
+mount -t tmpfs -o mode=1777 shm /host/dev/shm || fail 'mounting /dev/shm'
+mount -t proc proc /host/proc || fail 'mounting proc'
+mount -t sysfs sysfs /host/sys || fail 'mounting sysfs'
+ip link set lo up
+
+[ "$schedvm_tty" = 1 ] && stty cols "$schedvm_cols" rows "$schedvm_rows"
+set -o pipefail
+marker start
+if [ "$schedvm_tty" = 1 ]; then
+  env -i /bin/chroot /host /bin/sh "$schedvm_job/job.sh" </dev/null
+else
+  # Through a pipe, so the command sees no terminal when our caller has none.
+  env -i /bin/chroot /host /bin/sh "$schedvm_job/job.sh" </dev/null 2>&1 | cat
+fi
+status=$?
+# Files the command wrote may still sit in the guest's page cache.
+sync
+marker exit $status
+poweroff -f
+`;
+}

@@ -1,0 +1,72 @@
+// QEMU's argv and the guest kernel's command line for the sandbox VM: pure functions, so
+// the exact flags are pinned by unit tests.
+import { UserError } from '../errors.ts';
+
+export const DEFAULT_MEM_MB = 6144;
+
+export interface QemuArgsOptions {
+  kernel: string;
+  initrd: string;
+  cpus: number;
+  memMb: number;
+  /** Kernel command line, from kernelCmdline(). */
+  append: string;
+  /** `passthrough` needs root on the host; `none` keeps the caller's ownership otherwise. */
+  securityModel: 'passthrough' | 'none';
+}
+
+export function qemuArgs(o: QemuArgsOptions): string[] {
+  return [
+    // TCG with -cpu max emulates AMD SVM with nested paging, so kvm-amd loads in the guest.
+    '-accel', 'tcg,thread=multi',
+    '-cpu', 'max',
+    '-smp', String(o.cpus),
+    '-m', String(o.memMb),
+    // Serial console on our stdio (and no display); our stdin is /dev/null.
+    '-nographic',
+    '-no-reboot',
+    // No network card: the guest needs none, and its option ROM costs boot time.
+    '-nic', 'none',
+    '-kernel', o.kernel,
+    '-initrd', o.initrd,
+    '-append', o.append,
+    // The host root spans several filesystems: remap inode numbers so they cannot collide.
+    '-virtfs', `local,path=/,mount_tag=host,security_model=${o.securityModel},id=host,multidevs=remap`,
+  ];
+}
+
+export interface KernelCmdlineOptions {
+  jobDir: string;
+  nonce: string;
+  /** Our stdout's size when it is a terminal. */
+  terminal?: { cols: number; rows: number };
+}
+
+/**
+ * Serial console; no kernel messages in the command's output; a panic ends QEMU at once
+ * (with -no-reboot). Speculation mitigations only slow emulated syscalls and VM exits in
+ * a throwaway VM that runs nothing but the caller's own command.
+ */
+export const BASE_CMDLINE = 'console=ttyS0 quiet loglevel=0 panic=-1 mitigations=off';
+
+export function kernelCmdline(o: KernelCmdlineOptions): string {
+  // The kernel splits its command line on spaces and has no escapes for init's variables.
+  if (!/^[\w./+@-]+$/.test(o.jobDir)) {
+    throw new UserError(`the sandbox's temp dir '${o.jobDir}' has characters the guest kernel command line cannot carry; point TMPDIR at a plain path`);
+  }
+  const words = [BASE_CMDLINE, `schedvm_job=${o.jobDir}`, `schedvm_nonce=${o.nonce}`];
+  if (o.terminal) words.push('schedvm_tty=1', `schedvm_cols=${o.terminal.cols}`, `schedvm_rows=${o.terminal.rows}`);
+  else words.push('schedvm_tty=0');
+  return words.join(' ');
+}
+
+/** SCHEDVM_SANDBOX_MEM_MB: guest RAM; TCG only touches what the guest uses. */
+export function sandboxMemMb(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.SCHEDVM_SANDBOX_MEM_MB;
+  if (value === undefined || value === '') return DEFAULT_MEM_MB;
+  const mb = Number(value);
+  if (!/^\d+$/.test(value) || mb < 256) {
+    throw new UserError(`SCHEDVM_SANDBOX_MEM_MB='${value}' must be a whole number of MiB, at least 256`);
+  }
+  return mb;
+}

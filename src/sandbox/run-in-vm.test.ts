@@ -1,0 +1,49 @@
+// superviseQemu against a stand-in for QEMU (a shell printing what the VM's console would),
+// so the console handling, exit statuses, failures and signals are checked without a VM.
+import { PassThrough } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { UserError } from '../errors.ts';
+import { superviseQemu } from './run-in-vm.ts';
+
+const NONCE = 'feedface';
+
+function fakeQemu(script: string) {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (b: Buffer) => chunks.push(b));
+  const status = superviseQemu({ file: '/bin/sh', args: ['-c', script], nonce: NONCE, stdout: out });
+  return { status, output: () => Buffer.concat(chunks).toString() };
+}
+
+describe('superviseQemu', () => {
+  test("returns the command's status and streams only its output", async () => {
+    const run = fakeQemu(`printf 'SeaBIOS\\r\\nboot noise\\r\\nSCHEDVM-${NONCE} start\\r\\nhello\\r\\nSCHEDVM-${NONCE} exit 7\\r\\nreboot: Power down\\r\\n'`);
+    expect(await run.status).toBe(7);
+    expect(run.output()).toBe('hello\n');
+  });
+
+  test('an init failure is a UserError carrying the end of the boot log', async () => {
+    const run = fakeQemu(`printf 'schedvm sandbox init: mounting the host root over 9p failed\\r\\nSCHEDVM-${NONCE} failed\\r\\n'`);
+    const err = await run.status.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(/could not be set up[\s\S]*mounting the host root over 9p failed/);
+  });
+
+  test('QEMU ending before the exit marker is a UserError with its stderr', async () => {
+    const run = fakeQemu(`printf 'SCHEDVM-${NONCE} start\\r\\npartial'; echo 'qemu: could not load kernel' >&2; exit 1`);
+    const err = await run.status.catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/stopped \(QEMU exit 1\) before the command finished[\s\S]*could not load kernel/);
+    expect(run.output()).toBe('partial');
+  });
+
+  test('a stop signal kills QEMU, resolves to 128+signal and unhooks the handlers', async () => {
+    const listeners = process.listenerCount('SIGTERM');
+    const run = fakeQemu(`printf 'SCHEDVM-${NONCE} start\\r\\n'; exec sleep 60`);
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    process.emit('SIGTERM', 'SIGTERM');
+    expect(await run.status).toBe(143);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(process.listenerCount('SIGTERM')).toBe(listeners);
+  });
+});

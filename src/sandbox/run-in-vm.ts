@@ -1,0 +1,156 @@
+// Runs a command inside the sandbox VM (QEMU TCG emulating an AMD CPU with SVM, a Debian
+// kernel with kvm-amd loaded, the host root shared over 9p) and returns its exit status.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { UserError } from '../errors.ts';
+import { ConsoleFilter } from './console-filter.ts';
+import { findSandboxHost, INSTALL_HINT } from './host-tools.ts';
+import { sandboxInitramfs } from './initramfs.ts';
+import { bootableKernel } from './kernel-image.ts';
+import { createJobDir, type Job, removeJobDir, sweepStaleJobDirs } from './job.ts';
+import { kernelCmdline, qemuArgs, sandboxMemMb } from './qemu-args.ts';
+import { forwardSignals, signalExitStatus, type StopSignal } from './signals.ts';
+
+export interface VmRunOptions {
+  cwd: string;
+  /** The command's whole environment (see sandboxEnv). */
+  env: Record<string, string>;
+  /** Where the command's output goes (its stdout and stderr share the console). */
+  stdout?: NodeJS.WriteStream;
+  /** Print timings and QEMU's own messages to stderr. */
+  verbose?: boolean;
+}
+
+type Log = ((msg: string) => void) | undefined;
+
+export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promise<number> {
+  const stdout = opts.stdout ?? process.stdout;
+  const log: Log = opts.verbose ? (msg) => process.stderr.write(`schedvm sandbox: ${msg}\n`) : undefined;
+  const t0 = performance.now();
+  const host = findSandboxHost();
+  const memMb = sandboxMemMb();
+  const kernel = bootableKernel(host.kernel);
+  const initramfs = sandboxInitramfs(host);
+  log?.(`kernel ${host.kernel.version}: ${kernel.path}${kernel.pvh ? ' (PVH)' : ` (bzImage: ${kernel.note})`}`);
+  log?.(`initramfs ${initramfs.built ? 'built' : 'cached'}: ${initramfs.path}; ready ${ms(t0)} after start`);
+
+  sweepStaleJobDirs();
+  const job: Job = { argv, cwd: opts.cwd, env: opts.env, user: guestUser(host.setpriv) };
+  const jobDir = createJobDir(job);
+  try {
+    const nonce = randomBytes(8).toString('hex');
+    const append = kernelCmdline({
+      jobDir,
+      nonce,
+      terminal: stdout.isTTY ? { cols: stdout.columns, rows: stdout.rows } : undefined,
+    });
+    const cpus = availableParallelism();
+    const args = qemuArgs({
+      kernel: kernel.path,
+      initrd: initramfs.path,
+      cpus,
+      memMb,
+      append,
+      securityModel: process.getuid?.() === 0 ? 'passthrough' : 'none',
+    });
+    log?.(`${cpus} vCPUs, ${memMb} MiB, job dir ${jobDir}`);
+    // setpriv makes the kernel SIGKILL QEMU when we die, even by SIGKILL.
+    const [file, fileArgs] = host.setpriv
+      ? [host.setpriv, ['--pdeathsig', 'KILL', '--', host.qemu, ...args]]
+      : [host.qemu, args];
+    return await superviseQemu({ file, args: fileArgs, nonce, stdout, log, t0 });
+  } finally {
+    removeJobDir(jobDir);
+  }
+}
+
+export interface SuperviseOptions {
+  /** QEMU, or setpriv running QEMU. */
+  file: string;
+  args: string[];
+  /** The marker nonce on the kernel command line. */
+  nonce: string;
+  stdout: { write(data: Uint8Array): unknown };
+  log?: Log;
+  /** When the whole run started, for the timings. */
+  t0?: number;
+}
+
+/**
+ * Streams the command's output from QEMU's console and resolves to its exit status once
+ * QEMU has exited; a stop signal kills QEMU and resolves to 128+signal.
+ */
+export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance.now() }: SuperviseOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const tSpawn = performance.now();
+    let tStart = 0;
+    let status: number | undefined;
+    let failed = false;
+    let stoppedBy: StopSignal | undefined;
+    let qemuStderr = '';
+
+    // Own process group: a terminal's Ctrl-C reaches only us, and we stop QEMU ourselves.
+    const qemu = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const stopSignals = forwardSignals((signal) => {
+      stoppedBy ??= signal;
+      log?.(`${signal}: stopping QEMU`);
+      qemu.kill('SIGKILL');
+    });
+
+    const filter = new ConsoleFilter(nonce);
+    const handle = (events: ReturnType<ConsoleFilter['push']>) => {
+      for (const e of events) {
+        if (e.kind === 'output') stdout.write(e.data);
+        else if (e.kind === 'start') {
+          tStart = performance.now();
+          log?.(`command running ${ms(t0)} after start (QEMU boot to command ${ms(tSpawn)})`);
+        } else if (e.kind === 'exit') {
+          status = e.status;
+          log?.(`command exited with ${e.status} after ${ms(tStart)}`);
+        } else failed = true;
+      }
+    };
+    qemu.stdout.on('data', (chunk: Buffer) => handle(filter.push(chunk)));
+    qemu.stderr.on('data', (chunk: Buffer) => {
+      qemuStderr += chunk.toString();
+      log?.(`qemu: ${chunk.toString().trimEnd()}`);
+    });
+
+    qemu.on('error', (err: NodeJS.ErrnoException) => {
+      stopSignals();
+      reject(err.code === 'ENOENT' ? new UserError(`cannot run ${file}: install it with: ${INSTALL_HINT}`) : err);
+    });
+    qemu.on('close', (code, signal) => {
+      stopSignals();
+      handle(filter.end());
+      log?.(`QEMU exited (${signal ?? code}) ${ms(t0)} after start`);
+      if (stoppedBy) return resolve(signalExitStatus(stoppedBy));
+      if (status !== undefined) return resolve(status);
+      const what = failed ? 'the sandbox VM could not be set up' : `the sandbox VM stopped (QEMU ${signal ?? `exit ${code}`}) before the command finished`;
+      reject(new UserError(`${what}\n${tail('QEMU', qemuStderr)}${tail('console', filter.bootLog())}`.trimEnd()));
+    });
+  });
+}
+
+/** Inside the VM the command runs as the caller's user, unless that is root already. */
+function guestUser(setpriv: string | undefined): Job['user'] {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return undefined;
+  if (!setpriv) throw new UserError('the sandbox needs setpriv (util-linux) to run the command as your user');
+  return { uid, gid: process.getgid?.() ?? uid, groups: process.getgroups?.() ?? [], setpriv };
+}
+
+function ms(since: number): string {
+  const d = performance.now() - since;
+  return d < 1000 ? `${d.toFixed(0)} ms` : `${(d / 1000).toFixed(2)} s`;
+}
+
+/** The last lines of a log, with terminal escapes removed, for an error message. */
+function tail(label: string, text: string, lines = 25): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1bc|\r/g, '').trim();
+  if (!clean) return '';
+  return `--- ${label} (last lines) ---\n${clean.split('\n').slice(-lines).join('\n')}\n`;
+}
