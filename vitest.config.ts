@@ -10,15 +10,16 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts'],
-          exclude: ['src/**/*.kvm.test.ts', 'src/**/*.net.test.ts'],
+          exclude: ['src/**/*.kvm.test.ts', 'src/**/*.host.test.ts'],
         },
       },
       {
         extends: true,
         test: {
-          // Downloads from the package registries (kernels); no KVM needed.
-          name: 'net',
-          include: ['src/**/*.net.test.ts'],
+          // Needs this host's tools or network (QEMU for the sandbox itself, kernel downloads)
+          // but no KVM: runs on the host, never inside the sandbox.
+          name: 'host',
+          include: ['src/**/*.host.test.ts'],
           testTimeout: 600_000,
         },
       },

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
 import { loadScenario } from '../runner/scenario/load.ts';
 import { BootClock, prepareScenario, scenarioResult } from '../runner/prepare.ts';
-import { kvmUsable, runWithKvm, sandboxMode } from '../sandbox/index.ts';
+import { runWithKvm, shouldUseSandbox } from '../sandbox/index.ts';
 import { Vm, type VmResult } from '../vmm/vm.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/schedvm.mjs', import.meta.url));
@@ -25,10 +25,7 @@ export async function main(args: string[]): Promise<number> {
   if (!(timeoutS > 0)) throw new UserError(`--timeout: expected a positive number of seconds, got '${values.timeout}'`);
 
   // No KVM here: run this same command where there is one (the sandbox).
-  const mode = sandboxMode();
-  if (process.env.SCHEDVM_IN_SANDBOX !== '1' && (mode === 'force' || (mode === 'auto' && !kvmUsable()))) {
-    return runWithKvm([process.execPath, BIN, 'run', ...args]);
-  }
+  if (shouldUseSandbox()) return runWithKvm([process.execPath, BIN, 'run', ...args]);
 
   const prepared = await prepareScenario(scenario);
   for (const w of prepared.warnings) process.stderr.write(`schedvm: warning: ${w}\n`);

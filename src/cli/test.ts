@@ -19,8 +19,8 @@ function runHere(argv: string[]): Promise<number> {
 
 export async function main(args: string[]): Promise<number> {
   const vitest = (...projects: string[]) => [process.execPath, VITEST, 'run', ...projects.flatMap((p) => ['--project', p]), ...args];
-  const unit = await runHere(vitest('unit', 'net'));
+  const unit = await runHere(vitest('unit', 'host'));
   const kvm = await runWithKvm(vitest('kvm'), { cwd: ROOT });
-  process.stderr.write(`schedvm test: unit+net ${unit === 0 ? 'passed' : 'FAILED'}, kvm ${kvm === 0 ? 'passed' : 'FAILED'}\n`);
+  process.stderr.write(`schedvm test: unit+host ${unit === 0 ? 'passed' : 'FAILED'}, kvm ${kvm === 0 ? 'passed' : 'FAILED'}\n`);
   return unit === 0 && kvm === 0 ? 0 : 1;
 }

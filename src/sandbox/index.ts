@@ -17,14 +17,18 @@ export interface RunWithKvmOptions {
   env?: Record<string, string>;
 }
 
+/** Whether KVM work from this process has to go through the sandbox VM. */
+export function shouldUseSandbox(force = false): boolean {
+  // Already in the sandbox: its /dev/kvm is the one to use; TCG inside TCG gains nothing.
+  if (process.env.SCHEDVM_IN_SANDBOX === '1') return false;
+  return needsSandbox(force ? 'force' : sandboxMode());
+}
+
 /** Runs argv with a usable /dev/kvm, output on our stdout; resolves to its exit status. */
 export async function runWithKvm(argv: string[], opts: RunWithKvmOptions = {}): Promise<number> {
   if (argv.length === 0) throw new UserError('no command to run');
   const cwd = resolve(opts.cwd ?? process.cwd());
-  const mode = opts.force ? 'force' : sandboxMode();
-  // Already in the sandbox: its /dev/kvm is the one to use; TCG inside TCG gains nothing.
-  const inSandbox = process.env.SCHEDVM_IN_SANDBOX === '1';
-  if (inSandbox || !needsSandbox(mode)) {
+  if (!shouldUseSandbox(opts.force)) {
     return runDirect(argv, { cwd, env: { ...process.env, ...opts.env } });
   }
   return runInSandboxVm(argv, {

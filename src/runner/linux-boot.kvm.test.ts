@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import type { GuestReport } from '../fixtures/linux/report.ts';
+import { allPlacements, formatTopology, numaDistances, parseTopologyShorthand, type Topology } from '../vmm/topology.ts';
+import { Vm } from '../vmm/vm.ts';
+import { BootClock, prepareScenario, scenarioResult } from './prepare.ts';
+import { parseScenario } from './scenario/load.ts';
+
+async function boot(yaml: string) {
+  const scenario = parseScenario(yaml, 'inline.yaml');
+  const prepared = await prepareScenario(scenario);
+  const clock = new BootClock();
+  const vm = await Vm.create({ ...prepared.config, onConsole: clock.watch });
+  clock.start();
+  return scenarioResult(scenario, prepared, await vm.run(), clock);
+}
+
+/** What Linux must report for topology `t`, derived from the same placement the VMM uses. */
+function expectedReport(t: Topology): Omit<GuestReport, 'schedExtState'> {
+  const cpus = allPlacements(t);
+  const list = (pred: (p: (typeof cpus)[number]) => boolean) => cpus.filter(pred).map((p) => p.vcpu);
+  const distances = numaDistances(t);
+  return {
+    online: cpus.map((p) => p.vcpu),
+    cpus: cpus.map((p) => ({
+      cpu: p.vcpu,
+      coreId: p.coreId,
+      package: p.node,
+      siblings: list((q) => q.llc === p.llc && q.core === p.core),
+      llc: list((q) => q.llc === p.llc),
+    })),
+    nodes: Array.from({ length: t.numa_nodes }, (_, node) => ({ node, cpus: list((q) => q.node === node), distance: distances[node]! })),
+  };
+}
+
+const SHAPES = ['1n1l1c1t', '1n1l2c2t', '1n2l2c1t', '2n2l2c2t', '2n4l2c1t'];
+
+describe('Linux sees the declared topology (Debian sched_ext kernel)', () => {
+  it.each(SHAPES)('%s', async (shape) => {
+    const t = parseTopologyShorthand(shape);
+    const r = await boot(`name: topo-${shape}\nkernel: debian-sched-ext\ntopology: ${shape}\nmemory_mb: 1024\ntimeout_s: 300\n`);
+    expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
+    expect(r.guest, 'the guest printed no report').toBeDefined();
+    const { schedExtState, ...seen } = r.guest!;
+    expect(seen).toEqual(expectedReport(t));
+    expect(schedExtState).toBe('disabled'); // sched_ext is built in, no scheduler loaded
+    expect(r.bootMs).toBeGreaterThan(0);
+    expect(formatTopology(t)).toBe(shape);
+  });
+});
+
+describe('the host kernel', () => {
+  it('boots to init and shuts down', async () => {
+    const r = await boot('name: host-kernel\nkernel: host\ntopology: 1n1l2c1t\nmemory_mb: 512\ntimeout_s: 300\n');
+    expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
+    expect(r.guest?.online).toEqual([0, 1]);
+    expect(r.bootMs).toBeGreaterThan(0);
+  });
+});
