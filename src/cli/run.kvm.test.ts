@@ -36,6 +36,4 @@ describe('schedvm run', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/hello-expects-timeout: Shutdown after \d+ ms, expected Timeout: FAIL/);
   });
-
-});
 });

@@ -176,9 +176,11 @@ export class VmFd {
   createIrqchip(): void {
     ioctl(this.fd, 'KVM_CREATE_IRQCHIP', null);
   }
-  /** In-kernel i8254 PIT. */
-  createPit2(): void {
-    ioctl(this.fd, 'KVM_CREATE_PIT2', new Uint8Array(abi.KVM_PIT_CONFIG_SIZE));
+  /** In-kernel i8254 PIT; `flags` KVM_PIT_SPEAKER_DUMMY also puts port 0x61 in the kernel. */
+  createPit2(flags = 0): void {
+    const config = new Uint8Array(abi.KVM_PIT_CONFIG_SIZE);
+    new DataView(config.buffer).setUint32(0, flags, true);
+    ioctl(this.fd, 'KVM_CREATE_PIT2', config);
   }
   /** Writing to `eventfd` raises (edge) interrupt line `gsi`. */
   irqfd(eventfd: number, gsi: number): void {

@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildGuest } from '../fixtures/guests/build.ts';
+import { shutdownVcpuPool, vcpuPoolThreads } from './vcpu/pool.ts';
 import { Vm, type VmConfig, type VmResult } from './vm.ts';
 
 async function boot(guest: string, opts: Partial<VmConfig> & { arg?: number } = {}): Promise<VmResult> {
@@ -75,11 +76,30 @@ describe('bare-metal guests on KVM', () => {
   });
 
   it('leaks no fds across many VMs', async () => {
-    await boot('hello');
+    await boot('hello', { vcpus: 2 }); // the pool's threads (and their fds) stay for the next VMs
     const before = openFds();
     for (let i = 0; i < 5; i++) await boot('hello', { vcpus: 2 });
     await boot('spin', { timeoutMs: 200 });
     expect(openFds()).toBe(before);
+  });
+
+  it('reuses pooled vCPU threads across VMs, and can shut the pool down', async () => {
+    await boot('smp', { vcpus: 3 });
+    const threads = vcpuPoolThreads();
+    expect(threads).toBeGreaterThanOrEqual(3);
+    for (let i = 0; i < 3; i++) expect((await boot('smp', { vcpus: 3 })).exitAction).toBe('Shutdown');
+    expect(vcpuPoolThreads()).toBe(threads);
+    await shutdownVcpuPool();
+    expect(vcpuPoolThreads()).toBe(0);
+    expect((await boot('hello')).console.com1).toBe('Hello from schedvm!\n'); // a new pool
+  });
+
+  it('keepMemory leaves guest RAM readable after the run, until dispose()', async () => {
+    const vm = await Vm.create({ vcpus: 1, memoryMb: 64, guest: { kind: 'bare', image: await buildGuest('hello') }, keepMemory: true });
+    await vm.run();
+    expect(vm.memory.readU32(0x100000)).not.toBe(0); // the guest image is still there
+    await vm.dispose();
+    expect(() => vm.memory.readU32(0x100000)).toThrow(/released/);
   });
 
   it('rejects a bad configuration with the field named', async () => {

@@ -1,5 +1,4 @@
 // A VM: its RAM, devices and one worker thread per vCPU, driven from the caller's event loop.
-import { Worker } from 'node:worker_threads';
 import { Serial8250 } from './devices/serial.ts';
 import { Kvm, KvmError, type VmFd } from './kvm.ts';
 import { GuestMemory } from './memory.ts';
@@ -12,6 +11,7 @@ import { WatchpointLatch } from './vcpu/latch.ts';
 import { formatSnapshot, snapshotToHex, type VcpuRegSnapshot, type VcpuRegSnapshotHex } from './vcpu/snapshot.ts';
 import { pagesOf, planMemslots } from './memslots.ts';
 import { armedSlots, assignSlots, freezeMask, type WatchpointResult, type WatchpointSpec } from './watchpoints.ts';
+import { runVcpu } from './vcpu/pool.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './vcpu/protocol.ts';
 import type { RunLoopStats } from './vcpu/run-loop.ts';
 import { cpuPlacement, flatTopology, formatTopology, validateTopology, vcpuCount, type Topology } from './topology.ts';
@@ -46,6 +46,8 @@ export interface VmConfig {
    * whose (nested) KVM never reports debug-register hits. See probeWatchMechanism().
    */
   watchMechanism?: WatchMechanism;
+  /** Keep guest RAM readable (vm.memory) after run() until dispose(); by default run() frees it. */
+  keepMemory?: boolean;
 }
 
 export type WatchMechanism = 'debugregs' | 'writetrap';
@@ -92,7 +94,6 @@ function installKickHandler(): void {
 }
 
 interface VcpuHandle {
-  worker: Worker;
   tid?: number;
   immediateExit?: Uint8Array;
   stats?: RunLoopStats;
@@ -118,6 +119,7 @@ export class Vm {
   private readonly vcpuTotal: number;
   private latchEdgeCount = 0;
   private fdsClosed = false;
+  private stopped?: Promise<void>;
 
   private constructor(
     private readonly config: VmConfig,
@@ -224,15 +226,17 @@ export class Vm {
         hasImmediateExit,
         watchMechanism: this.mechanism,
       };
-      const worker = new Worker(new URL('./vcpu/worker-entry.mjs', import.meta.url), { workerData: init });
+      const run = runVcpu(init);
       let markReady!: () => void;
       let markFailed!: (e: Error) => void;
       ready.push(new Promise<void>((res, rej) => ((markReady = res), (markFailed = rej))));
-      const handle: VcpuHandle = {
-        worker,
-        done: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+      let markDone!: () => void;
+      const handle: VcpuHandle = { done: new Promise<void>((resolve) => (markDone = resolve)) };
+      const finish = () => {
+        run.port.close();
+        markDone();
       };
-      worker.on('message', (m: VcpuWorkerMessage) => {
+      run.port.on('message', (m: VcpuWorkerMessage) => {
         if (m.type === 'ready') {
           handle.tid = m.tid;
           handle.immediateExit = new Uint8Array(hostView(m.runAddr, m.runSize), kvmRun.immediate_exit, 1);
@@ -243,15 +247,18 @@ export class Vm {
         } else if (m.type === 'freeze-request') {
           this.onWatchpointFreeze(m.slot);
         } else {
-          handle.stats = m.stats;
+          if (m.stats) handle.stats = m.stats;
           this.kickAll(); // one vCPU leaving ends the VM
+          finish();
         }
       });
-      worker.on('error', (e) => {
-        handle.failure = e.message;
+      // The thread died (the task never reached its own 'done'): fail the VM.
+      run.finished.catch((e: Error) => {
+        handle.failure ??= e.message;
         markFailed(new Error(`vCPU ${index} thread: ${e.message}`));
         this.control.kill();
         this.kickAll();
+        finish();
       });
       this.vcpus.push(handle);
     }
@@ -347,6 +354,11 @@ export class Vm {
     return out;
   }
 
+  /** Snapshots recorded so far (the result carries them all once the VM ended). */
+  get snapshots(): SnapshotRecord[] {
+    return [...this.snapshotLog];
+  }
+
   /** Watch-slot latch edges seen so far (one per slot that latched). */
   latchEdges(): number {
     if (!this.fdsClosed) this.latchEdgeCount += Number(eventfdDrain(this.fds.latch));
@@ -394,7 +406,8 @@ export class Vm {
     await this.freezeChain;
     this.collectSnapshots('fatal'); // vCPUs snapshot themselves on the way out of a Fatal exit
     const result = this.result(wallMs);
-    await this.dispose();
+    if (this.config.keepMemory) await this.shutdown();
+    else await this.dispose();
     return result;
   }
 
@@ -425,7 +438,17 @@ export class Vm {
 
   /** Stops the guest (if running) and frees threads, fds and guest memory. Idempotent. */
   async dispose(): Promise<void> {
-    if (this.disposed) return;
+    await this.shutdown();
+    this.memory.release();
+  }
+
+  /** Stops the vCPUs and closes every fd; guest RAM stays mapped. Idempotent. */
+  private shutdown(): Promise<void> {
+    this.stopped ??= this.stopVcpus();
+    return this.stopped;
+  }
+
+  private async stopVcpus(): Promise<void> {
     this.disposed = true;
     this.control.kill();
     const kicker = setInterval(() => this.kickAll(), KICK_INTERVAL_MS);
@@ -435,7 +458,6 @@ export class Vm {
     this.latchEdges(); // keep the count readable after the fds are gone
     for (const fd of Object.values(this.fds)) close(fd);
     this.fdsClosed = true;
-    this.memory.release();
     this.vm.close();
     this.kvm.close();
   }

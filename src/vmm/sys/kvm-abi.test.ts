@@ -62,6 +62,7 @@ const checks: Array<[string, number]> = [
   ['KVM_API_VERSION', abi.KVM_API_VERSION],
   ['sizeof(struct kvm_lapic_state)', abi.KVM_LAPIC_SIZE],
   ['sizeof(struct kvm_pit_config)', abi.KVM_PIT_CONFIG_SIZE],
+  ['KVM_PIT_SPEAKER_DUMMY', abi.KVM_PIT_SPEAKER_DUMMY],
   ['sizeof(struct kvm_irqfd)', abi.KVM_IRQFD_SIZE],
 ];
 

@@ -55,6 +55,8 @@ export const kvm_guest_debug = koffi.struct('kvm_guest_debug', {
 export const KVM_LAPIC_SIZE = 0x400;
 /** struct kvm_pit_config / kvm_irqfd sizes. */
 export const KVM_PIT_CONFIG_SIZE = 64;
+/** Registers the PC speaker port (0x61) in the kernel: Linux calibrates the TSC through it. */
+export const KVM_PIT_SPEAKER_DUMMY = 1;
 export const KVM_IRQFD_SIZE = 32;
 /** Headers of the flexible-array structs kvm_msrs and kvm_cpuid2. */
 export const KVM_MSRS_HEADER = 8;

@@ -36,4 +36,4 @@ export type VcpuWorkerMessage =
   | { type: 'ready'; tid: number; runAddr: bigint; runSize: number }
   | { type: 'failed'; message: string }
   | { type: 'freeze-request'; slot: number }
-  | { type: 'done'; stats: RunLoopStats };
+  | { type: 'done'; stats: RunLoopStats | undefined };

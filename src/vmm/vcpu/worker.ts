@@ -1,6 +1,7 @@
-// A vCPU's own thread: it creates the vCPU (KVM wants vCPU ioctls from one thread), sets it up,
-// and runs KVM_RUN synchronously so a blocking run never touches the VMM's event loop.
-import { parentPort, workerData } from 'node:worker_threads';
+// A vCPU's own thread (a pooled one, see pool.ts): the task creates the vCPU (KVM wants vCPU
+// ioctls from one thread), sets it up, runs KVM_RUN synchronously so a blocking run never
+// touches the VMM's event loop, and closes the vCPU before the thread takes another task.
+import type { MessagePort } from 'node:worker_threads';
 import { Serial8250 } from '../devices/serial.ts';
 import { VcpuFd, VmFd } from '../kvm.ts';
 import { GuestMemory } from '../memory.ts';
@@ -10,39 +11,66 @@ import { LINUX_BOOT_MSRS, setLintPins } from '../x86_64/machine.ts';
 import { VmControl } from './control.ts';
 import { captureRegs, debugExitHandler, freezeHandler, watchpointArmer, writeTrapHandler } from './debug-plane.ts';
 import { WatchpointLatch } from './latch.ts';
+import type { VcpuTask } from './pool.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
-import { vcpuRunLoop } from './run-loop.ts';
+import { vcpuRunLoop, type RunLoopStats } from './run-loop.ts';
 
-const init = workerData as VcpuWorkerInit;
 /** A rising edge on a UART's interrupt line becomes one irqfd write. */
 const irqLine = (fd: number | undefined) => (fd === undefined ? undefined : (level: boolean) => level && eventfdSignal(fd));
-const post = (m: VcpuWorkerMessage) => parentPort!.postMessage(m);
-const control = new VmControl(init.control);
 
-let vcpu: VcpuFd | undefined;
-try {
-  vcpu = new VmFd(init.vmFd).createVcpu(init.apicId, init.mmapSize);
-  vcpu.setCpuid2(init.cpuid);
-  if (init.start.mode === 'long-mode') {
-    vcpu.setSregs(setupSregs(vcpu.getSregs()));
-    vcpu.setRegs(entryRegs(init.start.entry));
+/** The pool's task function. */
+export default function runTask(task: VcpuTask): void {
+  if (task.kind === 'warm') return warmBarrier(task.barrier, task.count, task.timeoutMs);
+  const post = (m: VcpuWorkerMessage) => task.port.postMessage(m);
+  let stats: RunLoopStats | undefined;
+  try {
+    stats = runVcpu(task.init, post);
+  } finally {
+    // Always last on the port, so the VMM sees every earlier message before it.
+    post({ type: 'done', stats });
+    task.port.close();
   }
-  vcpu.setFpu({ ...vcpu.getFpu(), fcw: 0x37f, mxcsr: 0x1f80 });
-  if (init.linuxCpuState) {
-    vcpu.setMsrs(LINUX_BOOT_MSRS);
-    vcpu.setLapic(setLintPins(vcpu.getLapic()));
+}
+
+function warmBarrier(barrier: SharedArrayBuffer, count: number, timeoutMs: number): void {
+  const word = new Int32Array(barrier);
+  const deadline = performance.now() + timeoutMs;
+  if (Atomics.add(word, 0, 1) + 1 >= count) Atomics.notify(word, 0);
+  for (let seen = Atomics.load(word, 0); seen < count && performance.now() < deadline; seen = Atomics.load(word, 0)) {
+    Atomics.wait(word, 0, seen, 100);
+  }
+}
+
+function runVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): RunLoopStats | undefined {
+  const control = new VmControl(init.control);
+  let vcpu: VcpuFd;
+  try {
+    vcpu = new VmFd(init.vmFd).createVcpu(init.apicId, init.mmapSize);
+  } catch (e) {
+    control.setDone(init.index);
+    post({ type: 'failed', message: (e as Error).message });
+    return undefined;
+  }
+  try {
+    vcpu.setCpuid2(init.cpuid);
+    if (init.start.mode === 'long-mode') {
+      vcpu.setSregs(setupSregs(vcpu.getSregs()));
+      vcpu.setRegs(entryRegs(init.start.entry));
+    }
+    vcpu.setFpu({ ...vcpu.getFpu(), fcw: 0x37f, mxcsr: 0x1f80 });
+    if (init.linuxCpuState) {
+      vcpu.setMsrs(LINUX_BOOT_MSRS);
+      vcpu.setLapic(setLintPins(vcpu.getLapic()));
+    }
+  } catch (e) {
+    control.setDone(init.index);
+    vcpu.close();
+    post({ type: 'failed', message: (e as Error).message });
+    return undefined;
   }
   control.setRunning(init.index);
   post({ type: 'ready', tid: gettid(), runAddr: vcpu.runAddr, runSize: vcpu.runSize });
-} catch (e) {
-  control.setDone(init.index);
-  vcpu?.close();
-  post({ type: 'failed', message: (e as Error).message });
-  vcpu = undefined;
-}
 
-if (vcpu) {
-  const v = vcpu;
   const latch = new WatchpointLatch(init.latch, { onEdge: () => eventfdSignal(init.latchEventFd) });
   const dispatch = {
     index: init.index,
@@ -53,12 +81,11 @@ if (vcpu) {
     control,
   };
   const trapping = init.watchMechanism === 'writetrap';
-  let stats;
   try {
     control.waitForStart();
-    stats = vcpuRunLoop({
+    const stats = vcpuRunLoop({
       index: init.index,
-      vcpu: v,
+      vcpu,
       bus: {
         com1: new Serial8250(init.com1, irqLine(init.serialIrqFds?.com1)),
         com2: new Serial8250(init.com2, irqLine(init.serialIrqFds?.com2)),
@@ -67,10 +94,10 @@ if (vcpu) {
       },
       control,
       killEventFd: init.killEventFd,
-      ...(trapping ? {} : { beforeRun: watchpointArmer(v, latch), onDebug: debugExitHandler(dispatch) }),
+      ...(trapping ? {} : { beforeRun: watchpointArmer(vcpu, latch), onDebug: debugExitHandler(dispatch) }),
       onFreeze: freezeHandler({
         index: init.index,
-        vcpu: v,
+        vcpu,
         control,
         hasImmediateExit: init.hasImmediateExit,
         parkedEventFd: init.parkedEventFd,
@@ -78,10 +105,11 @@ if (vcpu) {
         killEventFd: init.killEventFd,
       }),
     });
-    if (control.snapshotOnExit) captureRegs(v, control, init.index);
+    if (control.snapshotOnExit) captureRegs(vcpu, control, init.index);
+    return stats;
   } finally {
+    // Done before close: the VMM stops kicking this thread before kvm_run is unmapped.
     control.setDone(init.index);
-    v.close();
+    vcpu.close();
   }
-  post({ type: 'done', stats });
 }

@@ -1,6 +1,7 @@
 // What a guest kind needs from the VM before its vCPUs run: RAM layout, chipset, firmware
 // tables, the payload in memory, and each vCPU's entry state.
 import type { VmFd } from '../kvm.ts';
+import { KVM_PIT_SPEAKER_DUMMY } from '../sys/kvm-abi.ts';
 import type { GuestMemory } from '../memory.ts';
 import { vcpuCount, type Topology } from '../topology.ts';
 import { buildAcpiTables } from './acpi/index.ts';
@@ -87,7 +88,7 @@ export function loadPayload(guest: GuestPayload, mem: GuestMemory, ram: RamRange
 /** Chipset for Linux: interrupt controllers and timer in the kernel. Before vCPUs exist. */
 export function createChipset(vm: VmFd): void {
   vm.createIrqchip();
-  vm.createPit2();
+  vm.createPit2(KVM_PIT_SPEAKER_DUMMY); // port 0x61 too: the kernel's TSC calibration polls it
 }
 
 // MSRs a Linux boot expects set (as firmware would): fast strings, MTRRs on with write-back.

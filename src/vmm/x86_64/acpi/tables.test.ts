@@ -84,7 +84,7 @@ describe('FADT and FACS', () => {
 });
 
 describe('MADT', () => {
-  it('lists one local APIC per vCPU in vCPU order, the IOAPIC, overrides and LINT1 NMI', () => {
+  it('lists one local APIC per vCPU in vCPU order, the IOAPIC, the SCI override (no IRQ0 override) and LINT1 NMI', () => {
     const m = madt(parseTopologyShorthand('1n2l3c1t'), { sciIrq: 9 });
     expect(sum8(m)).toBe(0);
     expect([view(m).getUint32(36, true), view(m).getUint32(40, true)]).toEqual([0xfee0_0000, 1]);
@@ -95,7 +95,7 @@ describe('MADT', () => {
     const [ioapic] = subs.filter(([t]) => t === 1).map(([, b]) => [b[2], view(b).getUint32(4, true), view(b).getUint32(8, true)]);
     expect(ioapic).toEqual([0, 0xfec0_0000, 0]);
     expect(subs.filter(([t]) => t === 2).map(([, b]) => [b[2], b[3], view(b).getUint32(4, true), view(b).getUint16(8, true)])).toEqual([
-      [0, 0, 2, 0], [0, 9, 9, 0x0d],
+      [0, 9, 9, 0x0d], // the SCI only: IRQ0 keeps identity routing (KVM default)
     ]);
     expect(subs.filter(([t]) => t === 4).map(([, b]) => [...b])).toEqual([[4, 6, 0xff, 0, 0, 1]]);
     expect(subs.some(([t]) => t === 9 || t === 0xa)).toBe(false);

@@ -1,0 +1,72 @@
+// vCPU threads come from one tinypool per process and are reused across VMs: a fresh
+// worker thread has to load tsx and the vCPU modules first (about 0.4 s on a host, 8 s and
+// more under the sandbox's TCG), a pooled one starts the next vCPU at once. Each task runs
+// one vCPU from creation to close on one thread, as KVM wants.
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import Tinypool from 'tinypool';
+import type { VcpuWorkerInit } from './protocol.ts';
+
+/** What a pool task gets: one vCPU to run, or a warm-up barrier. */
+export type VcpuTask =
+  | { kind: 'vcpu'; init: VcpuWorkerInit; port: MessagePort }
+  | { kind: 'warm'; barrier: SharedArrayBuffer; count: number; timeoutMs: number };
+
+// More than any VM could ask for: a queued vCPU task would wait for a thread that another
+// vCPU of the same VM holds forever.
+const MAX_THREADS = 1024;
+/** Idle threads linger this long for the next VM; the pool never keeps the process alive. */
+const IDLE_TIMEOUT_MS = 60_000;
+const WARM_WAIT_MS = 120_000;
+
+// One pool per process, even when the VMM modules are loaded twice (vitest's environment
+// loader and the test file's module graph are separate).
+const KEY = Symbol.for('schedvm.vcpuPool');
+type Holder = { [KEY]?: Tinypool };
+const holder = globalThis as Holder;
+
+function pool(): Tinypool {
+  holder[KEY] ??= new Tinypool({
+    filename: new URL('./pool-entry.mjs', import.meta.url).href,
+    minThreads: 0,
+    maxThreads: MAX_THREADS,
+    idleTimeout: IDLE_TIMEOUT_MS,
+  });
+  return holder[KEY];
+}
+
+export interface VcpuRun {
+  /** The vCPU's messages (ready, failed, freeze-request, done); close it once done. */
+  port: MessagePort;
+  /** Settles when the task ends; rejects when its thread died. */
+  finished: Promise<void>;
+}
+
+/** Runs one vCPU on a pooled thread. */
+export function runVcpu(init: VcpuWorkerInit): VcpuRun {
+  const { port1, port2 } = new MessageChannel();
+  const task: VcpuTask = { kind: 'vcpu', init, port: port2 };
+  const finished = pool().run(task, { transferList: [port2] }).then(() => undefined);
+  return { port: port1, finished };
+}
+
+/** Starts `threads` pool threads (all loaded, idle) so the next VMs find them ready. */
+export async function warmVcpuPool(threads: number): Promise<void> {
+  if (threads <= 0) return;
+  // Every warm task waits at a barrier until all have started, so each holds its own
+  // thread: that makes the pool start threads until `threads` are live.
+  const barrier = new SharedArrayBuffer(4);
+  await Promise.all(Array.from({ length: threads }, () => pool().run({ kind: 'warm', barrier, count: threads, timeoutMs: WARM_WAIT_MS } satisfies VcpuTask)));
+}
+
+/** Threads the pool holds now (busy or idle). */
+export function vcpuPoolThreads(): number {
+  return holder[KEY]?.threads.length ?? 0;
+}
+
+/** Ends every pooled thread; the next VM starts a new pool. */
+export async function shutdownVcpuPool(): Promise<void> {
+  const p = holder[KEY];
+  if (!p) return;
+  delete holder[KEY];
+  await p.destroy();
+}
