@@ -128,7 +128,7 @@ describe('MmioTransport', () => {
     ['a misaligned used ring', { used: 0x4002 }],
     ['an available ring outside RAM', { avail: 0x10_0000 - 4 }],
     ['a descriptor table above 4 GiB', { descHigh: 1 }],
-  ])('needs a reset when QueueReady is set with %s', (_, bad) => {
+  ] as Array<[string, Partial<Record<'num' | 'desc' | 'descHigh' | 'avail' | 'used', number>>]>)('needs a reset when QueueReady is set with %s', (_, bad) => {
     const { mmio, drv } = setup();
     drv.negotiate(F_VERSION_1);
     drv.setReg(Reg.QueueSel, 0);
