@@ -54,7 +54,8 @@ export async function main(args: string[]): Promise<number> {
   }
   const result = scenarioResult(scenario, prepared, vmResult, clock);
   if (!atLineStart) process.stdout.write('\n');
-  const pass = result.exitAction === scenario.expect.exit_action;
+  const pass = result.exitAction === scenario.expect.exit_action && !result.panic;
+  if (result.panic) process.stderr.write(`schedvm: the guest kernel panicked: ${result.panic}\n`);
   process.stderr.write(
     `schedvm: ${scenario.name}: ${result.exitAction}${result.fatalReason ? ` (${result.fatalReason})` : ''} after ` +
       `${result.wallMs.toFixed(0)} ms${result.bootMs !== undefined ? ` (init after ${result.bootMs.toFixed(0)} ms)` : ''}, expected ${scenario.expect.exit_action}: ${pass ? 'pass' : 'FAIL'}\n`,

@@ -39,6 +39,7 @@ describe('Linux sees the declared topology (Debian sched_ext kernel)', () => {
     const t = parseTopologyShorthand(shape);
     const r = await boot(`name: topo-${shape}\nkernel: debian-sched-ext\ntopology: ${shape}\nmemory_mb: 1024\ntimeout_s: 300\n`);
     expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
+    expect(r.panic).toBeUndefined();
     expect(r.guest, 'the guest printed no report').toBeDefined();
     const { schedExtState, ...seen } = r.guest!;
     expect(seen).toEqual(expectedReport(t));

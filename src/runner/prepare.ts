@@ -14,6 +14,22 @@ import { resolveWatchMechanism } from './watch-mechanism.ts';
 /** What every Linux guest gets: serial console, i8042 reboot (Shutdown), no PCI probing. */
 export const BASE_CMDLINE = 'console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd';
 
+/**
+ * Inside the schedvm sandbox the "hardware" is QEMU's emulated SVM, which does not hand a nested
+ * guest's XSETBV to KVM: the guest then sees XSAVE sizes that contradict its XCR0 (Linux 6.1
+ * warns and drops XSAVE; 7.x oopses). Such guests run without XSAVE there.
+ */
+function sandboxCmdline(): { args: string; warning?: string } {
+  if (process.env.SCHEDVM_IN_SANDBOX !== '1') return { args: '' };
+  return { args: 'noxsave', warning: 'running in the sandbox (emulated SVM): the guest kernel boots with noxsave' };
+}
+
+/** The panic message line, when the guest kernel panicked (panic=-1 then reboots: a "Shutdown"). */
+export function kernelPanic(console: string): string | undefined {
+  const m = /Kernel panic - not syncing: [^\r\n]*/.exec(console);
+  return m?.[0];
+}
+
 export interface PreparedScenario {
   config: Omit<VmConfig, 'onConsole'>;
   kernel?: { name: string; version: string };
@@ -29,6 +45,8 @@ export interface ScenarioResult extends VmResult {
   bootMs?: number;
   /** What the Linux guest reported seeing (CPUs, caches, NUMA nodes). */
   guest?: GuestReport;
+  /** The kernel's panic line, if it panicked. */
+  panic?: string;
 }
 
 export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
@@ -44,13 +62,14 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
     return { config: { ...common, guest: { kind: 'bare', image: await buildGuest(s.guest), ...(s.guest_arg !== undefined ? { arg: s.guest_arg } : {}) } }, warnings: [] };
   }
   const kernel = await resolveKernel(s.kernel!);
-  const warnings = kernelWarnings(kernel, { numa: topology.numa_nodes > 1 });
+  const sandbox = sandboxCmdline();
+  const warnings = [...kernelWarnings(kernel, { numa: topology.numa_nodes > 1 }), ...(sandbox.warning ? [sandbox.warning] : [])];
   const initrd = await buildInitramfs({ init: initScript(s.run !== undefined ? { run: s.run } : {}), gzip: true });
   const [bzImage, initrdBytes] = await Promise.all([readFile(kernel.bzImage), readFile(initrd.path)]);
   return {
     config: {
       ...common,
-      guest: { kind: 'linux', bzImage, initrd: initrdBytes, cmdline: `${BASE_CMDLINE} ${s.cmdline}`.trim() },
+      guest: { kind: 'linux', bzImage, initrd: initrdBytes, cmdline: [BASE_CMDLINE, sandbox.args, s.cmdline].filter(Boolean).join(' ') },
     },
     kernel: { name: kernel.name, version: kernel.version },
     warnings,
@@ -74,6 +93,7 @@ export class BootClock {
 
 export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmResult, clock?: BootClock): ScenarioResult {
   const guest = s.kernel !== undefined ? parseGuestReport(r.console.com1) : undefined;
+  const panic = s.kernel !== undefined ? kernelPanic(r.console.com1) : undefined;
   return {
     scenario: s.name,
     ...r,
@@ -81,5 +101,6 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     warnings: prepared.warnings,
     ...(clock?.bootMs !== undefined ? { bootMs: clock.bootMs } : {}),
     ...(guest ? { guest } : {}),
+    ...(panic ? { panic } : {}),
   };
 }

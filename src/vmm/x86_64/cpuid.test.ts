@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CpuidEntry } from '../kvm.ts';
 import { allPlacements, flatTopology, parseTopologyShorthand, vcpuCount, type Topology } from '../topology.ts';
-import { cpuidForVcpu, cpuVendor } from './cpuid.ts';
+import { syntheticAmdCaches, cpuidForVcpu, cpuVendor } from './cpuid.ts';
 
 function table(text: string): CpuidEntry[] {
   return text.trim().split('\n').map((line) => {
@@ -238,6 +238,11 @@ describe('cpuidForVcpu: what Linux derives', () => {
       }
     });
 
+    it(`${shape}: Linux 7.x on an AMD host without cache leaves (emulated CPU) still sees the LLCs`, () => {
+      const bare = AMD.filter((e) => e.function !== 0x8000_001d);
+      expect(observed(per(bare).map(linux7Amd))).toEqual(declared(t));
+    });
+
     it(`${shape}: Linux 7.x on AMD ignores the host's 0x80000026`, () => {
       expect(observed(per(AMD_WITH_26).map(linux7Amd))).toEqual(declared(t));
     });
@@ -248,6 +253,15 @@ describe('cpuidForVcpu: what Linux derives', () => {
       expect(observed(d)).toEqual(want);
     });
   }
+});
+
+describe('syntheticAmdCaches', () => {
+  it('describes L1d, L1i, L2, L3 and an end marker with consistent geometry', () => {
+    const c = syntheticAmdCaches();
+    expect(c.map((e) => [e.index, e.eax & 0x1f, (e.eax >> 5) & 7])).toEqual([[0, 1, 1], [1, 2, 1], [2, 3, 2], [3, 3, 3], [4, 0, 0]]);
+    const bytes = (e: CpuidEntry) => ((e.ebx & 0xfff) + 1) * ((e.ebx >>> 22) + 1) * (e.ecx + 1);
+    expect(c.slice(0, 4).map(bytes)).toEqual([32 << 10, 32 << 10, 512 << 10, 16 << 20]);
+  });
 });
 
 describe('cpuidForVcpu: raw leaves', () => {

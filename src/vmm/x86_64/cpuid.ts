@@ -75,17 +75,27 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], topology: Topolog
   const maxExt = supported.find((e) => e.function === 0x8000_0000)?.eax ?? 0;
   const hasAmdCacheLeaf = supported.some((e) => e.function === AMD_CACHE_TOPOLOGY && (e.eax & 0x1f) !== 0);
 
+  // No cache leaf on the host (an emulated CPU): describe a cache hierarchy ourselves, so the
+  // guest still sees one L3 per declared LLC.
+  const synthesizeCaches = vendor === 'amd' && !hasAmdCacheLeaf && maxExt >= AMD_CACHE_TOPOLOGY;
   const out: CpuidEntry[] = [];
   for (const e of supported) {
     const f = e.function;
+    if (synthesizeCaches && f === AMD_CACHE_TOPOLOGY) continue;
     if (f === LEAF_EXT_TOPOLOGY || f === LEAF_V2_EXT_TOPOLOGY || f === AMD_EXT_TOPOLOGY_V2 || f === AMD_EXT_APIC_ID) continue;
     const x = { ...e };
     if (f === 1) patchLeaf1(x, v);
     else if (f === 4) patchCacheSharing(x, v, true);
     else if (vendor === 'amd' && f === AMD_CACHE_TOPOLOGY) patchCacheSharing(x, v, false);
     else if (vendor === 'amd' && f === AMD_SIZE_IDS) x.ecx = setBits(setBits(x.ecx, 0, 8, v.perPackage - 1), 12, 4, v.pkgShift);
-    else if (vendor === 'amd' && f === AMD_EXT_FEATURES) patchAmdFeatures(x, v, hasAmdCacheLeaf);
+    else if (vendor === 'amd' && f === AMD_EXT_FEATURES) patchAmdFeatures(x, v, hasAmdCacheLeaf || synthesizeCaches);
     out.push(x);
+  }
+  if (synthesizeCaches) {
+    for (const c of syntheticAmdCaches()) {
+      patchCacheSharing(c, v, false);
+      out.push(c);
+    }
   }
   if (maxBasic >= LEAF_EXT_TOPOLOGY) out.push(...extTopologyLeaf(LEAF_EXT_TOPOLOGY, v));
   if (maxBasic >= LEAF_V2_EXT_TOPOLOGY) out.push(...extTopologyLeaf(LEAF_V2_EXT_TOPOLOGY, v));
@@ -119,6 +129,26 @@ function patchCacheSharing(x: CpuidEntry, v: VcpuTopo, intel: boolean): void {
   const shift = level >= 3 ? v.llcShift : v.smtShift;
   x.eax = setBits(x.eax, 14, 12, 2 ** shift - 1);
   if (intel) x.eax = setBits(x.eax, 26, 6, Math.min(2 ** (v.pkgShift - v.smtShift), 64) - 1);
+}
+
+// 0x8000001D subleaves for a plain hierarchy: 32 KiB L1d and L1i, 512 KiB L2 (8-way), 16 MiB L3
+// (16-way), 64-byte lines, then the end marker. EAX: type | level << 5 | self-initializing;
+// EBX: line - 1 | (ways - 1) << 22; ECX: sets - 1. Sharing (EAX[25:14]) is patched per vCPU.
+export function syntheticAmdCaches(): CpuidEntry[] {
+  const cache = (index: number, type: number, level: number, kib: number, ways: number): CpuidEntry => ({
+    function: AMD_CACHE_TOPOLOGY, index, flags: KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+    eax: u32(type | (level << 5) | (1 << 8)),
+    ebx: u32((64 - 1) | ((ways - 1) << 22)),
+    ecx: u32((kib * 1024) / (64 * ways) - 1),
+    edx: 0,
+  });
+  return [
+    cache(0, 1, 1, 32, 8),
+    cache(1, 2, 1, 32, 8),
+    cache(2, 3, 2, 512, 8),
+    cache(3, 3, 3, 16 * 1024, 16),
+    { function: AMD_CACHE_TOPOLOGY, index: 4, flags: KVM_CPUID_FLAG_SIGNIFCANT_INDEX, eax: 0, ebx: 0, ecx: 0, edx: 0 },
+  ];
 }
 
 // 0xB / 0x1F: subleaf 0 = SMT level, 1 = core level (shift to the package), 2 = end. Both Linux
