@@ -239,8 +239,11 @@ describe('cpuidForVcpu: what Linux derives', () => {
     });
 
     it(`${shape}: Linux 7.x on an AMD host without cache leaves (emulated CPU) still sees the LLCs`, () => {
-      const bare = AMD.filter((e) => e.function !== 0x8000_001d);
-      expect(observed(per(bare).map(linux7Amd))).toEqual(declared(t));
+      // As QEMU's emulated CPU: no 0x8000001D/0x8000001E, maximum extended leaf 0x80000008.
+      const bare = AMD.filter((e) => e.function < 0x8000_0009).map((e) => (e.function === 0x8000_0000 ? { ...e, eax: 0x8000_0008 } : e));
+      const leaves = per(bare);
+      expect(leaves[0]!(0x8000_0000).eax).toBe(0x8000_001e);
+      expect(observed(leaves.map(linux7Amd))).toEqual(declared(t));
     });
 
     it(`${shape}: Linux 7.x on AMD ignores the host's 0x80000026`, () => {

@@ -77,14 +77,17 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], topology: Topolog
 
   // No cache leaf on the host (an emulated CPU): describe a cache hierarchy ourselves, so the
   // guest still sees one L3 per declared LLC.
-  const synthesizeCaches = vendor === 'amd' && !hasAmdCacheLeaf && maxExt >= AMD_CACHE_TOPOLOGY;
+  const synthesizeCaches = vendor === 'amd' && !hasAmdCacheLeaf;
+  // Leaves above the guest's maximum extended leaf read as zeros: raise it to cover ours.
+  const guestMaxExt = synthesizeCaches ? Math.max(maxExt, AMD_EXT_APIC_ID) : maxExt;
   const out: CpuidEntry[] = [];
   for (const e of supported) {
     const f = e.function;
     if (synthesizeCaches && f === AMD_CACHE_TOPOLOGY) continue;
     if (f === LEAF_EXT_TOPOLOGY || f === LEAF_V2_EXT_TOPOLOGY || f === AMD_EXT_TOPOLOGY_V2 || f === AMD_EXT_APIC_ID) continue;
     const x = { ...e };
-    if (f === 1) patchLeaf1(x, v);
+    if (f === 0x8000_0000) x.eax = u32(guestMaxExt);
+    else if (f === 1) patchLeaf1(x, v);
     else if (f === 4) patchCacheSharing(x, v, true);
     else if (vendor === 'amd' && f === AMD_CACHE_TOPOLOGY) patchCacheSharing(x, v, false);
     else if (vendor === 'amd' && f === AMD_SIZE_IDS) x.ecx = setBits(setBits(x.ecx, 0, 8, v.perPackage - 1), 12, 4, v.pkgShift);
@@ -99,7 +102,7 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], topology: Topolog
   }
   if (maxBasic >= LEAF_EXT_TOPOLOGY) out.push(...extTopologyLeaf(LEAF_EXT_TOPOLOGY, v));
   if (maxBasic >= LEAF_V2_EXT_TOPOLOGY) out.push(...extTopologyLeaf(LEAF_V2_EXT_TOPOLOGY, v));
-  if (vendor === 'amd' && maxExt >= AMD_EXT_APIC_ID) out.push(amdExtApicId(v));
+  if (vendor === 'amd' && guestMaxExt >= AMD_EXT_APIC_ID) out.push(amdExtApicId(v));
   return out;
 }
 
