@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CpuidEntry } from '../kvm.ts';
 import { allPlacements, flatTopology, parseTopologyShorthand, vcpuCount, type Topology } from '../topology.ts';
-import { syntheticAmdCaches, cpuidForVcpu, cpuVendor } from './cpuid.ts';
+import { cpuidForVcpu, cpuVendor, syntheticAmdCaches, ZEN2_SIGNATURE } from './cpuid.ts';
 
 function table(text: string): CpuidEntry[] {
   return text.trim().split('\n').map((line) => {
@@ -243,6 +243,8 @@ describe('cpuidForVcpu: what Linux derives', () => {
       const bare = AMD.filter((e) => e.function < 0x8000_0009).map((e) => (e.function === 0x8000_0000 ? { ...e, eax: 0x8000_0008 } : e));
       const leaves = per(bare);
       expect(leaves[0]!(0x8000_0000).eax).toBe(0x8000_001e);
+      // Family 0x17 (Zen 2): Linux only reads the LLC from 0x8000001D from family 0x17 on.
+      expect([leaves[0]!(1).eax, leaves[0]!(0x8000_0001).eax]).toEqual([ZEN2_SIGNATURE, ZEN2_SIGNATURE]);
       expect(observed(leaves.map(linux7Amd))).toEqual(declared(t));
     });
 

@@ -92,6 +92,7 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], topology: Topolog
     else if (vendor === 'amd' && f === AMD_CACHE_TOPOLOGY) patchCacheSharing(x, v, false);
     else if (vendor === 'amd' && f === AMD_SIZE_IDS) x.ecx = setBits(setBits(x.ecx, 0, 8, v.perPackage - 1), 12, 4, v.pkgShift);
     else if (vendor === 'amd' && f === AMD_EXT_FEATURES) patchAmdFeatures(x, v, hasAmdCacheLeaf || synthesizeCaches);
+    if (synthesizeCaches && (f === 1 || f === AMD_EXT_FEATURES)) x.eax = ZEN2_SIGNATURE;
     out.push(x);
   }
   if (synthesizeCaches) {
@@ -133,6 +134,11 @@ function patchCacheSharing(x: CpuidEntry, v: VcpuTopo, intel: boolean): void {
   x.eax = setBits(x.eax, 14, 12, 2 ** shift - 1);
   if (intel) x.eax = setBits(x.eax, 26, 6, Math.min(2 ** (v.pkgShift - v.smtShift), 64) - 1);
 }
+
+// Linux takes the AMD LLC id from 0x8000001D only on family 0x17 and later (older families: the
+// node). An emulated CPU without cache leaves (QEMU's reports family 0xf) therefore also gets a
+// Zen 2 signature, family 0x17 model 0x31, so the synthesized L3 sharing is what Linux uses.
+export const ZEN2_SIGNATURE = 0x0083_0f10;
 
 // 0x8000001D subleaves for a plain hierarchy: 32 KiB L1d and L1i, 512 KiB L2 (8-way), 16 MiB L3
 // (16-way), 64-byte lines, then the end marker. EAX: type | level << 5 | self-initializing;
