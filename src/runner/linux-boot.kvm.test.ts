@@ -32,12 +32,14 @@ function expectedReport(t: Topology): Omit<GuestReport, 'schedExtState'> {
   };
 }
 
+// Emulated (the sandbox) a boot takes 20 s to a few minutes; the guest's own timeout is 600 s.
+const BOOT_TEST_TIMEOUT_MS = 900_000;
 const SHAPES = ['1n1l1c1t', '1n1l2c2t', '1n2l2c1t', '2n2l2c2t', '2n4l2c1t'];
 
 describe('Linux sees the declared topology (Debian sched_ext kernel)', () => {
   it.each(SHAPES)('%s', async (shape) => {
     const t = parseTopologyShorthand(shape);
-    const r = await boot(`name: topo-${shape}\nkernel: debian-sched-ext\ntopology: ${shape}\nmemory_mb: 1024\ntimeout_s: 300\n`);
+    const r = await boot(`name: topo-${shape}\nkernel: debian-sched-ext\ntopology: ${shape}\nmemory_mb: 1024\ntimeout_s: 600\n`);
     expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
     expect(r.panic).toBeUndefined();
     expect(r.guest, 'the guest printed no report').toBeDefined();
@@ -46,14 +48,14 @@ describe('Linux sees the declared topology (Debian sched_ext kernel)', () => {
     expect(schedExtState).toBe('disabled'); // sched_ext is built in, no scheduler loaded
     expect(r.bootMs).toBeGreaterThan(0);
     expect(formatTopology(t)).toBe(shape);
-  });
+  }, BOOT_TEST_TIMEOUT_MS);
 });
 
 describe('the host kernel', () => {
   it('boots to init and shuts down', async () => {
-    const r = await boot('name: host-kernel\nkernel: host\ntopology: 1n1l2c1t\nmemory_mb: 512\ntimeout_s: 300\n');
+    const r = await boot('name: host-kernel\nkernel: host\ntopology: 1n1l2c1t\nmemory_mb: 512\ntimeout_s: 600\n');
     expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
     expect(r.guest?.online).toEqual([0, 1]);
     expect(r.bootMs).toBeGreaterThan(0);
-  });
+  }, BOOT_TEST_TIMEOUT_MS);
 });
