@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` needs nothing but node; `kvm` needs a usable /dev/kvm
-// (the host's, or the sandbox's: see src/sandbox).
+// `unit` needs nothing but node; `kvm` and `examples` need a usable /dev/kvm (the host's, or
+// the sandbox's: see src/sandbox); `host` needs this host's tools or network.
 export default defineConfig({
   test: {
     projects: [
@@ -28,6 +28,17 @@ export default defineConfig({
         test: {
           name: 'kvm',
           include: ['src/**/*.kvm.test.ts'],
+          pool: 'forks',
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The files a new user copies: each runs in the schedvm environment (one VM per file).
+          name: 'examples',
+          include: ['examples/**/*.test.ts'],
           pool: 'forks',
           testTimeout: 600_000,
           hookTimeout: 600_000,

@@ -1,6 +1,7 @@
 // `schedvm <command> [...]`: each command is a module exporting `main(args)`.
 const commands: Record<string, () => Promise<{ main(args: string[]): Promise<number> }>> = {
   run: () => import('./run.ts'),
+  validate: () => import('./validate.ts'),
   sandbox: () => import('./sandbox.ts'),
   test: () => import('./test.ts'),
   demo: () => import('./demo.ts'),
@@ -10,6 +11,7 @@ const commands: Record<string, () => Promise<{ main(args: string[]): Promise<num
 
 const usage = `usage: schedvm <command> [args]
   run <scenario.yaml> [--json] [--timeout S]   boot a scenario's VM, stream its console
+  validate <scenario.yaml...>                  check scenarios; every problem as file:line:column: field: message
   sandbox [--force] -- <cmd...>                run a command where /dev/kvm works
   test                                         install what is needed, run every test
   demo                                         boot a demo guest with a live console

@@ -1,5 +1,5 @@
-// `schedvm test` (what `npm test` runs): the unit project here, the kvm project wherever
-// /dev/kvm works (this host, or the sandbox).
+// `schedvm test` (what `npm test` runs): the unit and host projects here, the kvm and examples
+// projects wherever /dev/kvm works (this host, or the sandbox: one sandbox run for both).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -20,7 +20,7 @@ function runHere(argv: string[]): Promise<number> {
 export async function main(args: string[]): Promise<number> {
   const vitest = (...projects: string[]) => [process.execPath, VITEST, 'run', ...projects.flatMap((p) => ['--project', p]), ...args];
   const unit = await runHere(vitest('unit', 'host'));
-  const kvm = await runWithKvm(vitest('kvm'), { cwd: ROOT });
-  process.stderr.write(`schedvm test: unit+host ${unit === 0 ? 'passed' : 'FAILED'}, kvm ${kvm === 0 ? 'passed' : 'FAILED'}\n`);
+  const kvm = await runWithKvm(vitest('kvm', 'examples'), { cwd: ROOT });
+  process.stderr.write(`schedvm test: unit+host ${unit === 0 ? 'passed' : 'FAILED'}, kvm+examples ${kvm === 0 ? 'passed' : 'FAILED'}\n`);
   return unit === 0 && kvm === 0 ? 0 : 1;
 }

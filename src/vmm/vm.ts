@@ -5,7 +5,7 @@ import { GuestMemory } from './memory.ts';
 import {
   close, EFD_CLOEXEC, EFD_NONBLOCK, errnoName, eventfd, eventfdDrain, eventfdSignal, hostView, SIGUSR2, tgkill,
 } from './sys/libc.ts';
-import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_MAX_VCPUS, KVM_CAP_READONLY_MEM, kvmRun } from './sys/kvm-abi.ts';
+import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_MAX_VCPUS, KVM_CAP_READONLY_MEM, KVM_CAP_TSC_DEADLINE_TIMER, kvmRun } from './sys/kvm-abi.ts';
 import { ActionCode, FATAL_FAIL_ENTRY, VcpuState, VmControl } from './vcpu/control.ts';
 import { WatchpointLatch } from './vcpu/latch.ts';
 import { formatSnapshot, snapshotToHex, type VcpuRegSnapshot, type VcpuRegSnapshotHex } from './vcpu/snapshot.ts';
@@ -201,6 +201,7 @@ export class Vm {
     const supported = this.kvm.supportedCpuid();
     const mmapSize = this.kvm.vcpuMmapSize();
     const hasImmediateExit = this.kvm.checkExtension(KVM_CAP_IMMEDIATE_EXIT) > 0;
+    const tscDeadline = this.kvm.checkExtension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
     const mask = freezeMask(this.config.watchpoints ?? [], this.slots);
     const ready: Promise<void>[] = [];
     for (let index = 0; index < this.vcpuTotal; index++) {
@@ -209,7 +210,7 @@ export class Vm {
         apicId: cpuPlacement(this.topology, index).apicId,
         vmFd: this.vm.fd,
         mmapSize,
-        cpuid: cpuidForVcpu(supported, this.topology, index),
+        cpuid: cpuidForVcpu(supported, this.topology, index, { tscDeadline }),
         start: this.plan.starts[index]!,
         linuxCpuState: this.plan.linuxCpuState,
         ...(this.serialIrqFds ? { serialIrqFds: this.serialIrqFds } : {}),
@@ -232,7 +233,9 @@ export class Vm {
       ready.push(new Promise<void>((res, rej) => ((markReady = res), (markFailed = rej))));
       let markDone!: () => void;
       const handle: VcpuHandle = { done: new Promise<void>((resolve) => (markDone = resolve)) };
+      let finished = false;
       const finish = () => {
+        finished = true;
         run.port.close();
         markDone();
       };
@@ -252,8 +255,10 @@ export class Vm {
           finish();
         }
       });
-      // The thread died (the task never reached its own 'done'): fail the VM.
+      // The thread died before its task's 'done' (a pool torn down after 'done' is no failure:
+      // by then this VM's fds may be closed, and their numbers reused).
       run.finished.catch((e: Error) => {
+        if (finished) return;
         handle.failure ??= e.message;
         markFailed(new Error(`vCPU ${index} thread: ${e.message}`));
         this.control.kill();
@@ -273,7 +278,7 @@ export class Vm {
   /** Kills the VM: every vCPU thread is interrupted and sees the kill flag. */
   private kickAll(): void {
     this.control.kill();
-    eventfdSignal(this.fds.kill); // wakes parked vCPUs
+    if (!this.fdsClosed) eventfdSignal(this.fds.kill); // wakes parked vCPUs
     this.kick();
   }
 
@@ -332,7 +337,7 @@ export class Vm {
   /** Lets frozen vCPUs resume where they were. */
   thaw(): void {
     this.control.clearFreeze();
-    eventfdSignal(this.fds.thaw);
+    if (!this.fdsClosed) eventfdSignal(this.fds.thaw); // closed fds may carry other files' numbers now
   }
 
   private onWatchpointFreeze(slot: number): void {

@@ -33,7 +33,7 @@ describe('parseScenario', () => {
     expect(problems('name: a\nguest: hello\nexpect:\n  exit: Shutdown\n')).toBe(
       "x.yaml:4:3: expect.exit: unknown field (did you mean 'exit_action'?)",
     );
-    expect(problems('name: a\nguest: hello\nzzzzzzzz: 1\n')).toMatch(/unknown field \(allowed: name, guest, kernel, cmdline, run, vcpus, topology, memory_mb/);
+    expect(problems('name: a\nguest: hello\nzzzzzzzz: 1\n')).toMatch(/unknown field \(allowed: extends, name, guest, kernel, cmdline, run, vcpus, topology, topologies, memory_mb/);
   });
 
   it('reports a missing required field at the mapping', () => {
@@ -111,5 +111,43 @@ describe('Linux scenarios', () => {
   });
   it('rejects run and cmdline on bare-metal guests', () => {
     expect(problems('name: l\nguest: hello\nrun: ls\n')).toMatch(/run: only Linux guests/);
+  });
+});
+
+describe('extends', () => {
+  const dir = join(import.meta.dirname, 'testdata/extends');
+  it('merges a base under the extending file: mappings key by key, lists and values replaced', () => {
+    const s = loadScenario(join(dir, 'child.yaml'));
+    expect(s).toMatchObject({ name: 'child', guest: 'smp', memory_mb: 32, timeout_s: 7, watchpoints: [], expect: { exit_action: 'Shutdown' } });
+    expect(s).not.toHaveProperty('extends');
+  });
+  it('follows a chain, each path relative to the file that names it', () => {
+    const s = loadScenario(join(dir, 'sub/grandchild.yaml'));
+    expect(s).toMatchObject({ name: 'grandchild', guest: 'smp', memory_mb: 48, timeout_s: 7 });
+  });
+  it('locates a problem in the file that wrote the field', () => {
+    const text = 'extends: base.yaml\nname: x\nvcpus: 0\n';
+    expect(() => parseScenario(text, join(dir, 'inline.yaml'))).toThrow(/inline\.yaml:3:8: vcpus: Too small/);
+    expect(() => parseScenario('extends: base.yaml\nname: x\nmemory_mb: 4000\n', join(dir, 'inline.yaml')))
+      .toThrow(/inline\.yaml:3:12: memory_mb: bare-metal/);
+    expect(() => parseScenario('extends: base.yaml\nname: x\nkernel: host\n', join(dir, 'inline.yaml')))
+      .toThrow(/base\.yaml:3:8: guest: give exactly one/); // guest is written in the base
+  });
+});
+
+describe('topologies (gauntlet)', () => {
+  it('expands to one scenario per topology, named by its shorthand', async () => {
+    const { gauntletOf } = await import('./gauntlet.ts');
+    const s = loadScenario(join(import.meta.dirname, 'testdata/extends/child.yaml'));
+    const g = gauntletOf(s);
+    expect(g.map((e) => e.name)).toEqual(['1n1l2c1t', '2n2l1c1t']);
+    expect(g.map((e) => e.scenario.vcpus)).toEqual([2, 2]);
+    expect(g.map((e) => e.scenario.name)).toEqual(['child/1n1l2c1t', 'child/2n2l1c1t']);
+    expect(g[1]!.scenario.topology).toEqual({ numa_nodes: 2, llcs: 2, cores_per_llc: 1, threads_per_core: 1 });
+    expect(g[1]!.scenario).not.toHaveProperty('topologies');
+  });
+  it('leaves a plain scenario as one entry', async () => {
+    const { gauntletOf } = await import('./gauntlet.ts');
+    expect(gauntletOf(parseScenario('name: p\nguest: hello\n', 'p.yaml')).map((e) => e.name)).toEqual(['p']);
   });
 });

@@ -1,5 +1,6 @@
 // Reads scenario YAML, validates it, and reports every problem as file:line:column + field path.
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../../errors.ts';
@@ -20,26 +21,51 @@ export class ScenarioError extends UserError {
   }
 }
 
-function locate(doc: Document, lc: LineCounter, path: PropertyKey[], atKey = false): { line: number; column: number } {
-  // The deepest node that exists on the path; for a missing key, its parent map.
+/** One file of an `extends` chain, parsed. */
+interface Source {
+  file: string;
+  doc: Document;
+  lc: LineCounter;
+  data: Record<string, unknown>;
+}
+
+type Ranged = { range?: [number, number, number] } | null;
+
+/** Walks `path` in a document: the deepest node found, its range, and how many keys matched. */
+function walk(doc: Document, path: PropertyKey[], atKey = false): { range?: [number, number, number]; depth: number } {
   let node: unknown = doc.contents;
-  let range = (doc.contents as { range?: [number, number, number] } | null)?.range;
-  type Ranged = { range?: [number, number, number] } | null;
+  let range = (doc.contents as Ranged)?.range;
+  let depth = 0;
   for (const key of path) {
-    if (isSeq(node) && typeof key === 'number') {
+    if (isSeq(node) && typeof key === 'number' && node.items[key] !== undefined) {
       node = node.items[key];
       range = (node as Ranged)?.range ?? range;
+      depth++;
       continue;
     }
     if (!isMap(node)) break;
     const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
     if (!pair) break;
-    const keyRange = (pair.key as { range?: [number, number, number] }).range;
+    const keyRange = (pair.key as Ranged)?.range;
     node = pair.value;
-    range = atKey && key === path.at(-1) ? keyRange : ((pair.value as { range?: [number, number, number] } | null)?.range ?? keyRange);
+    range = atKey && depth === path.length - 1 ? keyRange : ((pair.value as Ranged)?.range ?? keyRange);
+    depth++;
   }
-  const pos = lc.linePos(range?.[0] ?? 0);
-  return { line: pos.line, column: pos.col };
+  return range ? { range, depth } : { depth };
+}
+
+/**
+ * Where the problem at `path` was written: the file of the chain holding most of that path
+ * (the extending file wins ties), for a missing field the mapping that lacks it.
+ */
+function locate(chain: Source[], path: PropertyKey[], atKey = false): { file: string; line: number; column: number } {
+  let best = { source: chain[0]!, found: walk(chain[0]!.doc, path, atKey) };
+  for (const source of chain.slice(1)) {
+    const found = walk(source.doc, path, atKey);
+    if (found.depth > best.found.depth) best = { source, found };
+  }
+  const pos = best.source.lc.linePos(best.found.range?.[0] ?? 0);
+  return { file: best.source.file, line: pos.line, column: pos.col };
 }
 
 /** The field names the schema allows at `path` (for did-you-mean). */
@@ -85,8 +111,8 @@ function unknownKeyMessage(key: string, known: string[]): string {
   return `unknown field (${hint})`;
 }
 
-/** Parses and validates scenario text; `file` names it in errors. */
-export function parseScenario(text: string, file: string): Scenario {
+/** Parses one file of a chain (its YAML, not yet the schema). */
+function parseSource(text: string, file: string): Source {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -99,19 +125,62 @@ export function parseScenario(text: string, file: string): Scenario {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ScenarioError([{ file, line: 1, column: 1, path: '', message: 'a scenario must be a YAML mapping (key: value lines)' }]);
   }
+  return { file, doc, lc, data: data as Record<string, unknown> };
+}
+
+/** The file and every file it extends, the extending one first. */
+function readChain(text: string, file: string, seen: string[] = []): Source[] {
+  const source = parseSource(text, file);
+  const base = source.data.extends;
+  if (base === undefined) return [source];
+  const fail = (message: string): never => {
+    throw new ScenarioError([{ ...locate([source], ['extends']), path: 'extends', message }]);
+  };
+  if (typeof base !== 'string' || base === '') return fail('expected the path of another scenario file (relative to this one)');
+  const baseFile = isAbsolute(base) ? base : join(dirname(file), base);
+  const chain = [...seen, resolve(file)];
+  if (chain.includes(resolve(baseFile))) {
+    const names = [...chain.slice(chain.indexOf(resolve(baseFile))), resolve(baseFile)].map((f) => relative(process.cwd(), f) || f);
+    return fail(`extends a cycle: ${names.join(' -> ')}`);
+  }
+  let baseText: string;
+  try {
+    baseText = readFileSync(baseFile, 'utf8');
+  } catch (e) {
+    return fail(`cannot read ${baseFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return [source, ...readChain(baseText, baseFile, chain)];
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** `over` on top of `base`: mappings merge key by key, anything else replaces. */
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isMapping(b) && isMapping(v) ? merge(b, v) : v;
+  }
+  return out;
+}
+
+/** Parses and validates scenario text; `file` names it in errors and anchors `extends`. */
+export function parseScenario(text: string, file: string): Scenario {
+  const chain = readChain(text, file);
+  const data = chain.reduceRight<Record<string, unknown>>((acc, s) => merge(acc, s.data), {});
+  delete data.extends; // resolved: the result stands alone
   const parsed = scenarioSchema.safeParse(data);
   if (parsed.success) return parsed.data;
   throw new ScenarioError(parsed.error.issues.flatMap((issue): ScenarioProblem[] => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => {
         const path = [...issue.path, key];
-        return { file, ...locate(doc, lc, path, true), path: path.join('.'), message: unknownKeyMessage(key, knownKeys(issue.path)) };
+        return { ...locate(chain, path, true), path: path.join('.'), message: unknownKeyMessage(key, knownKeys(issue.path)) };
       });
     }
-    return [{ file, ...locate(doc, lc, issue.path), path: issue.path.join('.'), message: issue.message }];
+    return [{ ...locate(chain, issue.path), path: issue.path.join('.'), message: issue.message }];
   }));
 }
-
 export function loadScenario(file: string): Scenario {
   let text: string;
   try {

@@ -1,9 +1,12 @@
 // The scenario file format: one zod schema, defaults applied here and nowhere else.
 import { z } from 'zod';
 import { guestNames } from '../../fixtures/guests/build.ts';
-import { parseTopologyShorthand, validateTopology, type Topology } from '../../vmm/topology.ts';
+import { formatTopology, parseTopologyShorthand, validateTopology, type Topology } from '../../vmm/topology.ts';
 
 export const EXIT_ACTIONS = ['Shutdown', 'Fatal', 'Timeout'] as const;
+/** enum scx_exit_kind, lower-cased without SCX_EXIT_; `none`: the scheduler never exited. */
+export const SCHEDULER_EXIT_KINDS = ['none', 'done', 'unreg', 'unreg_bpf', 'unreg_kern', 'sysrq', 'parent', 'error', 'error_bpf', 'error_stall'] as const;
+export type SchedulerExitKind = (typeof SCHEDULER_EXIT_KINDS)[number];
 
 const u64 = z
   .union([z.int().min(0), z.string().regex(/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/, 'expected an integer or a 0x-prefixed hex string')])
@@ -17,12 +20,36 @@ export const watchpointSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z_][\w.-]*$/, 'expected a name like exit_kind or my-watch').describe('Key of this watchpoint in the result.'),
     address: u64.describe('Guest address to watch (bare-metal guests: guest-physical). Hex as a quoted string above 2^53.'),
-    len: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]).default(4).describe('Bytes watched; the address must be aligned to it.'),
+    len: z.literal([1, 2, 4, 8], 'expected 1, 2, 4 or 8 (bytes)').default(4).describe('Bytes watched; the address must be aligned to it.'),
     on: z.enum(['write', 'readwrite']).default('write').describe('Trigger on writes, or on reads and writes.'),
     kind: z.enum(['exit_kind', 'user']).default('user').describe('exit_kind (slot 0) latches only when the u32 written is >= 1024 (SCX_EXIT_ERROR); user slots latch on any access.'),
     freeze: z.boolean().default(false).describe('On the first latch, freeze every vCPU and snapshot its registers; the guest then resumes.'),
   })
-  .refine((w) => w.address % BigInt(w.len) === 0n, { error: (i) => `address must be aligned to len (${(i.input as { len: number }).len})`, path: ['address'] });
+  // zod runs refinements over fields that already failed: check only what parsed.
+  .refine((w) => typeof w.address !== 'bigint' || typeof w.len !== 'number' || w.address % BigInt(w.len) === 0n, { error: (i) => `address must be aligned to len (${(i.input as { len: number }).len})`, path: ['address'] });
+
+const schedulerSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[\w.-]+$/, 'expected a scheduler name like scx_simple')
+      .optional()
+      .describe("A scheduler built from the kernel's own tools/sched_ext (scx_simple, scx_central, scx_flatcg, ...) or ours (scx_fault). Either name or binary."),
+    binary: z.string().min(1).optional().describe('Your own scheduler loader (path relative to the scenario file), packed with its shared libraries. Either name or binary.'),
+    args: z.array(z.string()).default([]).describe('Arguments for the loader (scx_fault: --error-after N, --exit-after N, --stall, --clean).'),
+    ops: z.string().min(1).optional().describe('What /sys/kernel/sched_ext/root/ops says once it is enabled (default: the name without scx_).'),
+    enable_timeout_s: z.number().positive().max(3600).default(30).describe('Give up (and report its output) if the scheduler is not enabled within this long.'),
+    exit_wait_s: z.number().min(0).max(3600).optional().describe('After the workload, wait up to this long for the scheduler to exit by itself (a fault) before stopping it.'),
+  })
+  .refine((s) => (s.name === undefined) !== (s.binary === undefined), { error: 'give exactly one of name (a built scheduler) or binary (your own)' });
+
+const workloadSchema = z
+  .strictObject({
+    threads: z.int().min(1).max(1024).optional().describe('Threads of the workload program, each spinning and yielding (default: one per vCPU).'),
+    duration_s: z.number().positive().max(3600).default(5).describe('How long the workload runs.'),
+    shell: z.string().min(1).optional().describe('Instead of the workload program: shell commands run while the scheduler is enabled.'),
+  })
+  .refine((w) => w.shell === undefined || w.threads === undefined, { error: 'give threads (the workload program) or shell, not both', path: ['threads'] });
 
 const topologyObject = z.strictObject({
   numa_nodes: z.int().min(1).describe('NUMA nodes (one package each).'),
@@ -53,6 +80,11 @@ const topologySchema = z
 
 export const scenarioSchema = z
   .strictObject({
+    extends: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Another scenario file this one builds on (relative to this file). Mappings merge field by field; values and lists here replace the base\'s.'),
     name: z.string().min(1).describe('Scenario name, shown in reports.'),
     guest: z
       .string()
@@ -68,6 +100,11 @@ export const scenarioSchema = z
     run: z.string().optional().describe('Shell commands the Linux guest runs after its report, before powering off.'),
     vcpus: z.int().min(1).max(255).optional().describe('Number of vCPUs (default 1, or what topology gives).'),
     topology: topologySchema.optional().describe('CPU topology: {numa_nodes, llcs, cores_per_llc, threads_per_core, distances?} or a shorthand like 2n4l2c2t.'),
+    topologies: z
+      .array(topologySchema)
+      .min(1)
+      .optional()
+      .describe('Gauntlet: the same scenario on each topology, one VM and one test each, named by its shorthand. Instead of topology.'),
     memory_mb: z.int().min(8).max(65536).optional().describe('Guest RAM in MiB (default 64 for bare guests, 512 for Linux).'),
     timeout_s: z.number().positive().max(86_400).default(30).describe('The VM is stopped (exit action Timeout) after this many seconds.'),
     guest_arg: z.int().min(0).max(0xffff_ffff).optional().describe('Value passed to the guest in rdx (port-flood: number of port writes).'),
@@ -86,9 +123,12 @@ export const scenarioSchema = z
         });
       })
       .describe('Hardware watchpoints; their hits are latched into the result.'),
+    scheduler: schedulerSchema.optional().describe('A sched_ext scheduler the guest runs: started by /init, waited for until enabled, stopped after the workload (Linux guests).'),
+    workload: workloadSchema.optional().describe('What runs while the scheduler is enabled (default: the workload program, one thread per vCPU, 5 s).'),
     expect: z
       .strictObject({
         exit_action: z.enum(EXIT_ACTIONS).default('Shutdown').describe('Exit action that counts as a pass for `schedvm run`.'),
+        scheduler_exit: z.enum(SCHEDULER_EXIT_KINDS).optional().describe("The scheduler's exit kind that counts as a pass: the schedvm environment fails the test file otherwise (the CI gate), as does `schedvm run`."),
       })
       .default({ exit_action: 'Shutdown' })
       .describe('What a passing run looks like.'),
@@ -97,6 +137,16 @@ export const scenarioSchema = z
     if ((s.guest === undefined) === (s.kernel === undefined)) {
       ctx.addIssue({ code: 'custom', path: [s.guest === undefined ? 'kernel' : 'guest'], message: 'give exactly one of guest (bare-metal) or kernel (Linux)' });
     }
+    if (s.topologies && s.topology) {
+      ctx.addIssue({ code: 'custom', path: ['topologies'], message: 'give topology (one VM) or topologies (a gauntlet), not both' });
+    }
+    if (s.topologies && s.vcpus !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['vcpus'], message: 'each of topologies sets the vCPU count (leave vcpus out)' });
+    }
+    s.topologies?.forEach((t, i) => {
+      const first = s.topologies!.findIndex((u) => formatTopology(u) === formatTopology(t));
+      if (first !== i) ctx.addIssue({ code: 'custom', path: ['topologies', i], message: `${formatTopology(t)} is listed twice (also item ${first})` });
+    });
     if (s.topology && s.vcpus !== undefined && s.vcpus !== vcpusOf(s.topology)) {
       ctx.addIssue({ code: 'custom', path: ['vcpus'], message: `is ${s.vcpus} but the topology has ${vcpusOf(s.topology)} vCPUs (leave vcpus out)` });
     }
@@ -106,13 +156,22 @@ export const scenarioSchema = z
     if (s.kernel !== undefined && s.memory_mb !== undefined && s.memory_mb < 128) {
       ctx.addIssue({ code: 'custom', path: ['memory_mb'], message: 'a Linux guest needs at least 128' });
     }
+    if (s.guest !== undefined && s.scheduler !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['scheduler'], message: 'only Linux guests (kernel:) run a scheduler' });
+    }
+    if (s.scheduler === undefined && s.workload !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['workload'], message: 'a workload runs under a scheduler: add scheduler (or put the commands in run)' });
+    }
+    if (s.scheduler === undefined && s.expect.scheduler_exit !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['expect', 'scheduler_exit'], message: 'needs a scheduler' });
+    }
     if (s.guest !== undefined && (s.run !== undefined || s.cmdline !== '')) {
       ctx.addIssue({ code: 'custom', path: [s.run !== undefined ? 'run' : 'cmdline'], message: 'only Linux guests (kernel:) take run and cmdline' });
     }
   })
   .transform((s) => ({
     ...s,
-    vcpus: s.topology ? vcpusOf(s.topology) : (s.vcpus ?? 1),
+    vcpus: s.topology ? vcpusOf(s.topology) : s.topologies ? vcpusOf(s.topologies[0]!) : (s.vcpus ?? 1),
     memory_mb: s.memory_mb ?? (s.kernel !== undefined ? 512 : 64),
   }))
   .describe('A schedvm scenario: one VM and what is expected of it.');

@@ -279,6 +279,13 @@ describe('cpuidForVcpu: raw leaves', () => {
     expect(cpuidOf(cpuidForVcpu(AMD, flatTopology(1), 0))(1).edx).toBe(0x078bfbff);
   });
 
+  it('says hypervisor in leaf 1, and TSC-deadline only when the LAPIC emulates it', () => {
+    const ecx = (opts: { tscDeadline?: boolean }) => cpuidOf(cpuidForVcpu(AMD, t, 13, opts))(1).ecx;
+    const host = AMD.find((e) => e.function === 1)!.ecx;
+    expect(ecx({})).toBe((host | (1 << 31)) >>> 0);
+    expect(ecx({ tscDeadline: true })).toBe((host | (1 << 31) | (1 << 24)) >>> 0);
+  });
+
   it('writes 0xB: SMT level, core level up to the package, terminator', () => {
     expect([0, 1, 2].map((i) => vcpu13(0xb, i))).toEqual([
       { function: 0xb, index: 0, flags: 1, eax: 1, ebx: 2, ecx: 0x100, edx: 13 },

@@ -19,6 +19,8 @@ const AMD_EXT_TOPOLOGY_V2 = 0x8000_0026;
 const TOPOEXT = 1 << 22; // 0x80000001 ECX
 const CMP_LEGACY = 1 << 1; // 0x80000001 ECX
 const HTT = 1 << 28; // 0x1 EDX
+const TSC_DEADLINE = 1 << 24; // 0x1 ECX
+const HYPERVISOR = 1 << 31; // 0x1 ECX
 
 // CPUID 0xB/0x1F ECX[15:8] level types.
 const LEVEL_SMT = 1;
@@ -68,7 +70,12 @@ function vcpuTopo(t: Topology, vcpuIndex: number): VcpuTopo {
  * flatTopology(n)). KVM makes a vCPU's APIC id its vcpu id: create the vCPU with
  * cpuPlacement(topology, vcpuIndex).apicId so the two agree.
  */
-export function cpuidForVcpu(supported: readonly CpuidEntry[], topology: Topology, vcpuIndex: number): CpuidEntry[] {
+export interface CpuidOptions {
+  /** The in-kernel LAPIC emulates the TSC-deadline timer (KVM_CAP_TSC_DEADLINE_TIMER). */
+  tscDeadline?: boolean;
+}
+
+export function cpuidForVcpu(supported: readonly CpuidEntry[], topology: Topology, vcpuIndex: number, opts: CpuidOptions = {}): CpuidEntry[] {
   const v = vcpuTopo(topology, vcpuIndex);
   const vendor = cpuVendor(supported);
   const maxBasic = supported.find((e) => e.function === 0)?.eax ?? 0;
@@ -87,7 +94,7 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], topology: Topolog
     if (f === LEAF_EXT_TOPOLOGY || f === LEAF_V2_EXT_TOPOLOGY || f === AMD_EXT_TOPOLOGY_V2 || f === AMD_EXT_APIC_ID) continue;
     const x = { ...e };
     if (f === 0x8000_0000) x.eax = u32(guestMaxExt);
-    else if (f === 1) patchLeaf1(x, v);
+    else if (f === 1) patchLeaf1(x, v, opts);
     else if (f === 4) patchCacheSharing(x, v, true);
     else if (vendor === 'amd' && f === AMD_CACHE_TOPOLOGY) patchCacheSharing(x, v, false);
     else if (vendor === 'amd' && f === AMD_SIZE_IDS) x.ecx = setBits(setBits(x.ecx, 0, 8, v.perPackage - 1), 12, 4, v.pkgShift);
@@ -107,7 +114,12 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], topology: Topolog
   return out;
 }
 
-function patchLeaf1(x: CpuidEntry, v: VcpuTopo): void {
+// ECX[31] says "hypervisor": Linux then reads KVM's leaves (0x40000000..) and takes the TSC rate
+// from kvmclock, and with ECX[24] uses the TSC-deadline timer: no timer calibration against the
+// PIT, which fails at random when the host is slow (an emulated CPU, a loaded machine) and leaves
+// the guest without a LAPIC timer.
+function patchLeaf1(x: CpuidEntry, v: VcpuTopo, opts: CpuidOptions): void {
+  x.ecx = u32(x.ecx | HYPERVISOR | (opts.tscDeadline ? TSC_DEADLINE : 0));
   // EBX[31:24] initial APIC id; EBX[23:16] addressable logical ids per package (Linux takes
   // get_count_order of it); EDX[28] HTT: more than one logical processor per package.
   const addressable = Math.min(2 ** v.pkgShift, 0xff);

@@ -1,0 +1,51 @@
+// A failed test leaves its VM's console and result in a folder of its own, for CI to keep:
+// <artifacts>/<test file>/<test name>/{console.log,com2.log,result.json,errors.txt}.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import type { SchedVm } from './types.ts';
+
+const safe = (name: string) => name.replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 120) || '_';
+
+export function artifactDir(root: string, testFile: string, testName: string): string {
+  const file = relative(process.cwd(), testFile);
+  return resolve(root, ...file.split(/[\\/]/).map(safe), safe(testName));
+}
+
+/** JSON with bigints as hex strings (watchpoint addresses). */
+export function toJson(value: unknown): string {
+  return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v), 2)}\n`;
+}
+
+/** Writes the VM's console, result (or state so far) and the test's errors; returns the folder. */
+export function writeArtifacts(dir: string, vm: SchedVm, errors: string[]): string {
+  mkdirSync(dir, { recursive: true });
+  const console = vm.console;
+  writeFileSync(join(dir, 'console.log'), console.com1);
+  if (console.com2) writeFileSync(join(dir, 'com2.log'), console.com2);
+  const result = vm.result ?? { state: vm.state, scenario: vm.scenario.name, snapshots: vm.snapshots };
+  writeFileSync(join(dir, 'result.json'), toJson({ ...result, scenarioFile: vm.file }));
+  if (errors.length > 0) writeFileSync(join(dir, 'errors.txt'), `${errors.join('\n\n')}\n`);
+  return dir;
+}
+
+/**
+ * Called from a failed test: writes each VM it touched (one folder, or one subfolder per
+ * scenario when there are several) and prints where. Never fails the run itself.
+ */
+export function saveFailureArtifacts(root: string, test: { file: string; name: string }, vms: SchedVm[], errors: unknown[]): void {
+  if (vms.length === 0) return;
+  const dir = artifactDir(root, test.file, test.name);
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    const texts = errors.map(errorText);
+    vms.forEach((vm, i) => writeArtifacts(vms.length === 1 ? dir : join(dir, `${i + 1}-${safe(vm.scenario.name)}`), vm, texts));
+    process.stderr.write(`schedvm: artifacts of failed test "${test.name}": ${relative(process.cwd(), dir)}\n`);
+  } catch (e) {
+    process.stderr.write(`schedvm: could not write the artifacts of "${test.name}": ${(e as Error).message}\n`);
+  }
+}
+
+function errorText(e: unknown): string {
+  const err = e as { message?: string; stack?: string };
+  return err?.stack ?? err?.message ?? String(e);
+}

@@ -1,0 +1,38 @@
+// gauntlet(): the same test on every topology of a scenario's `topologies`, one VM each,
+// one test each named by the topology's shorthand.
+import { test } from 'vitest';
+import { saveFailureArtifacts } from './artifacts.ts';
+import { host, testTitle } from './fixtures.ts';
+import type { Scenario, SchedVm } from './types.ts';
+
+export interface GauntletContext {
+  /** This topology's VM (created, not started: call vm.run()). */
+  vm: SchedVm;
+  /** The topology's shorthand, e.g. 2n4l2c2t. */
+  topology: string;
+  scenario: Scenario;
+}
+
+export type GauntletFn = (ctx: GauntletContext) => unknown;
+
+/** Declares one test per topology of `file` (default: the environment's scenario). */
+export function gauntlet(fn: GauntletFn): void;
+export function gauntlet(file: string, fn: GauntletFn): void;
+export function gauntlet(a: string | GauntletFn, b?: GauntletFn): void {
+  const [file, fn] = typeof a === 'string' ? [a, b!] : [undefined, a];
+  const h = host();
+  const g = h.gauntlet(file); // a broken scenario fails the file here, at collection
+  for (const entry of g.entries) {
+    test(entry.name, async ({ onTestFailed, task }) => {
+      const vm = await h.boot(entry.scenario, g.file);
+      onTestFailed(({ task: t }) => {
+        saveFailureArtifacts(h.options.artifacts, { file: task.file.filepath, name: testTitle(task) }, [vm], t.result?.errors ?? []);
+      });
+      try {
+        await fn({ vm, topology: entry.name, scenario: entry.scenario });
+      } finally {
+        await h.release(vm);
+      }
+    });
+  }
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { symbolRange } from './matchers.ts';
+import './matchers.ts';
+import type { ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
+
+const snap = (vcpu: number, ip: number, trigger: string): SnapshotRecord => ({
+  vcpu, trigger,
+  instruction_pointer: `0x${ip.toString(16).padStart(16, '0')}`, stack_pointer: '0x0000000000404000', page_table_root: '0x0000000000009000',
+  text: `ip=0x${ip.toString(16).padStart(16, '0')} sp=0x0000000000404000 ptroot=0x0000000000009000`,
+});
+
+function result(over: Partial<ScenarioResult> = {}): ScenarioResult {
+  return {
+    scenario: 'demo', exitAction: 'Timeout', console: { com1: Array.from({ length: 40 }, (_, i) => `line ${i}`).join('\n'), com2: '' },
+    vcpus: [], watchpoints: { ek: { slot: 0, hit: true, vcpu: 0, value: 1024 }, quiet: { slot: 1, hit: false } },
+    watchMechanism: 'debugregs', snapshots: [snap(0, 0x100001, 'timeout'), snap(1, 0x100010, 'api')], wallMs: 1000, warnings: [],
+    ...over,
+  };
+}
+
+/** A vm fixture stand-in: only what the matchers read. */
+const vmOf = (r: ScenarioResult | undefined, symbols: Record<string, number> = {}) =>
+  ({ run: async () => r!, result: r, symbols, state: r ? 'ended' : 'running' }) as unknown as SchedVm;
+
+/** The message of a failing assertion. */
+function failure(fn: () => void): string {
+  try {
+    fn();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error('expected the assertion to fail');
+}
+
+describe('toExitWith', () => {
+  it('passes on the exit action, from a result or an ended vm', () => {
+    expect(result()).toExitWith('Timeout');
+    expect(vmOf(result())).toExitWith('Timeout');
+    expect(result()).not.toExitWith('Shutdown');
+  });
+
+  it('explains a failure: exit reason, snapshots, the console tail', () => {
+    const msg = failure(() => expect(result({ exitAction: 'Fatal', fatalReason: 'vCPU 0: KVM_EXIT_INTERNAL_ERROR' })).toExitWith('Shutdown'));
+    expect(msg).toContain('expected demo to exit with Shutdown, it exited with Fatal');
+    expect(msg).toContain('exit: Fatal (vCPU 0: KVM_EXIT_INTERNAL_ERROR) after 1000 ms');
+    expect(msg).toContain('vcpu 0 [timeout] ip=0x0000000000100001 sp=');
+    expect(msg).toContain('  | line 39');
+    expect(msg).toContain('(10 earlier lines)');
+    expect(msg).not.toContain('  | line 9\n');
+  });
+
+  it('says when the VM has not ended yet, and rejects unknown actions', () => {
+    expect(failure(() => expect(vmOf(undefined)).toExitWith('Shutdown'))).toMatch(/has not ended \(it is running\): await vm.run\(\)/);
+    expect(failure(() => expect(result()).toExitWith('Crash' as 'Fatal'))).toMatch(/'Crash' is not an exit action/);
+  });
+});
+
+describe('toHaveLatched', () => {
+  it('passes for a latched watchpoint and .not for a quiet one', () => {
+    expect(result()).toHaveLatched('ek');
+    expect(result()).not.toHaveLatched('quiet');
+  });
+  it('explains both directions', () => {
+    expect(failure(() => expect(result()).toHaveLatched('quiet'))).toMatch(/expected watchpoint 'quiet' to latch; it did not latch \(slot 1\)/);
+    expect(failure(() => expect(result()).not.toHaveLatched('ek'))).toMatch(/'ek' not to latch; it latched on vCPU 0 with value 1024/);
+  });
+  it('names the known watchpoints for a typo, with or without .not', () => {
+    expect(failure(() => expect(result()).toHaveLatched('eek'))).toContain("no watchpoint 'eek' (known: ek, quiet)");
+    expect(failure(() => expect(result()).not.toHaveLatched('eek'))).toContain("no watchpoint 'eek'");
+  });
+});
+
+describe('toHaveSnapshotAt', () => {
+  const symbols = { _start: 0x100000, spin_loop: 0x100001, spin_loop_end: 0x100003, far: 0x100100 };
+  it('takes a symbol as the range up to the next symbol', () => {
+    expect(symbolRange(symbols, 'spin_loop')).toEqual({ from: 0x100001, to: 0x100003 });
+    expect(symbolRange(symbols, 'far')).toEqual({ from: 0x100100, to: 0x100101 });
+    expect(symbolRange(symbols, 'nope')).toMatch(/no symbol 'nope'.*known: _start, far, spin_loop/);
+    expect(symbolRange({}, 'x')).toMatch(/no symbol table/);
+  });
+  it('matches a symbol, a numeric range, and filters by trigger and vCPU', () => {
+    const vm = vmOf(result(), symbols);
+    expect(vm).toHaveSnapshotAt('spin_loop');
+    expect(vm).toHaveSnapshotAt('spin_loop', { trigger: 'timeout', vcpu: 0 });
+    expect(vm).not.toHaveSnapshotAt('spin_loop', { trigger: 'api' });
+    expect(result()).toHaveSnapshotAt({ from: 0x100010, to: 0x100011 }, { trigger: /^ap/ });
+    expect(result()).toHaveSnapshotAt({ from: 0x100000n, to: 0x100002n }, { vcpu: 0 });
+    expect(result()).not.toHaveSnapshotAt({ from: 0x100002, to: 0x100010 });
+  });
+  it('explains a miss with the snapshots it saw', () => {
+    const msg = failure(() => expect(vmOf(result(), symbols)).toHaveSnapshotAt('_start', { trigger: 'timeout' }));
+    expect(msg).toContain('expected a snapshot (trigger timeout) with its ip in _start [0x100000, 0x100001); 0 of 1 matching snapshots are there');
+    expect(msg).toContain('vcpu 1 [api] ip=0x0000000000100010');
+  });
+  it('needs a symbol table for a symbol', () => {
+    expect(failure(() => expect(result()).toHaveSnapshotAt('_start'))).toMatch(/no symbol table for this guest/);
+  });
+});

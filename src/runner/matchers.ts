@@ -1,0 +1,153 @@
+// schedvm's matchers. Each takes the `vm` fixture (after its run) or a ScenarioResult; a failure
+// explains itself with the exit reason, the console's tail and the register snapshots.
+import { expect } from 'vitest';
+import type { ExitActionName, ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
+
+export interface SnapshotFilter {
+  /** Only snapshots with this trigger (`api`, `timeout`, `fatal`, `watchpoint:<name>`, ...). */
+  trigger?: string | RegExp;
+  vcpu?: number;
+}
+
+export type AddressRange = { from: number | bigint; to: number | bigint };
+
+export interface SchedvmMatchers<R = unknown> {
+  /** The VM ended with this exit action. */
+  toExitWith(action: ExitActionName): R;
+  /** The watchpoint latched (use `.not` for a clean run). */
+  toHaveLatched(watchpoint: string): R;
+  /**
+   * Some vCPU snapshot has its instruction pointer in the range: a symbol of a bare-metal
+   * guest (from it up to the next symbol) or `{ from, to }` (to excluded).
+   */
+  toHaveSnapshotAt(where: string | AddressRange, filter?: SnapshotFilter): R;
+}
+
+declare module 'vitest' {
+  interface Matchers<T = any> extends SchedvmMatchers<T> {}
+}
+
+const CONSOLE_TAIL_LINES = 30;
+const EXIT_ACTIONS: readonly string[] = ['Shutdown', 'Fatal', 'Timeout'];
+
+interface Received {
+  result: ScenarioResult;
+  symbols: Readonly<Record<string, number>>;
+}
+
+function isResult(v: unknown): v is ScenarioResult {
+  return typeof v === 'object' && v !== null && 'exitAction' in v && 'console' in v;
+}
+function isVm(v: unknown): v is SchedVm {
+  return typeof v === 'object' && v !== null && 'run' in v && 'symbols' in v && 'state' in v;
+}
+
+/** The result under test, or why there is none. */
+function received(v: unknown): Received | string {
+  if (isResult(v)) return { result: v, symbols: {} };
+  if (isVm(v)) {
+    if (!v.result) return `the VM has not ended (it is ${v.state}): await vm.run() before asserting on how it ended`;
+    return { result: v.result, symbols: v.symbols };
+  }
+  return `expected the vm fixture or a ScenarioResult, got ${typeof v === 'object' ? JSON.stringify(v)?.slice(0, 80) : String(v)}`;
+}
+
+function tail(text: string, lines = CONSOLE_TAIL_LINES): string {
+  const all = text.replace(/\n$/, '').split('\n');
+  const shown = all.slice(-lines).map((l) => `  | ${l}`).join('\n');
+  return all.length > lines ? `  | ... (${all.length - lines} earlier lines)\n${shown}` : shown;
+}
+
+const hex = (n: number | bigint) => `0x${n.toString(16)}`;
+
+/** What a failure prints about the VM: how it ended, where its vCPUs were, its console. */
+export function describeRun(r: ScenarioResult): string {
+  const parts = [`exit: ${r.exitAction}${r.fatalReason ? ` (${r.fatalReason})` : ''} after ${r.wallMs.toFixed(0)} ms`];
+  parts.push(r.snapshots.length > 0
+    ? `snapshots:\n${r.snapshots.map((s) => `  vcpu ${s.vcpu} [${s.trigger}] ${s.text}`).join('\n')}`
+    : 'snapshots: none');
+  parts.push(r.console.com1 ? `console (COM1, last ${CONSOLE_TAIL_LINES} lines):\n${tail(r.console.com1)}` : 'console (COM1): empty');
+  if (r.console.com2) parts.push(`console (COM2):\n${tail(r.console.com2, 10)}`);
+  return parts.join('\n');
+}
+
+/** [from, to) for a symbol: up to the next symbol above it. */
+export function symbolRange(symbols: Readonly<Record<string, number>>, name: string): { from: number; to: number } | string {
+  const at = symbols[name];
+  if (at === undefined) {
+    const known = Object.keys(symbols);
+    if (known.length === 0) return `no symbol table for this guest: symbols work for bare-metal guests; pass { from, to } instead`;
+    return `no symbol '${name}' in this guest (known: ${known.sort().join(', ')})`;
+  }
+  const next = Math.min(...Object.values(symbols).filter((a) => a > at));
+  return { from: at, to: Number.isFinite(next) ? next : at + 1 };
+}
+
+function matchesFilter(s: SnapshotRecord, f: SnapshotFilter): boolean {
+  if (f.vcpu !== undefined && s.vcpu !== f.vcpu) return false;
+  if (f.trigger === undefined) return true;
+  return typeof f.trigger === 'string' ? s.trigger === f.trigger : f.trigger.test(s.trigger);
+}
+
+expect.extend({
+  toExitWith(actual: unknown, action: ExitActionName) {
+    if (!EXIT_ACTIONS.includes(action)) {
+      return { pass: false, message: () => `toExitWith: '${String(action)}' is not an exit action (${EXIT_ACTIONS.join(', ')})` };
+    }
+    const got = received(actual);
+    if (typeof got === 'string') return { pass: false, message: () => got };
+    const r = got.result;
+    const pass = r.exitAction === action;
+    return {
+      pass,
+      actual: r.exitAction,
+      expected: action,
+      message: () => `expected ${r.scenario} ${this.isNot ? 'not ' : ''}to exit with ${action}, it exited with ${r.exitAction}\n\n${describeRun(r)}`,
+    };
+  },
+
+  toHaveLatched(actual: unknown, watchpoint: string) {
+    const got = received(actual);
+    if (typeof got === 'string') return { pass: false, message: () => got };
+    const r = got.result;
+    const w = r.watchpoints[watchpoint];
+    if (!w) {
+      const known = Object.keys(r.watchpoints);
+      return { pass: this.isNot, message: () => `${r.scenario} has no watchpoint '${watchpoint}' (${known.length ? `known: ${known.join(', ')}` : 'it declares none'})` };
+    }
+    const how = w.hit ? `latched on vCPU ${w.vcpu} with value ${w.value} (slot ${w.slot})` : `did not latch (slot ${w.slot})`;
+    return {
+      pass: w.hit,
+      message: () => `expected watchpoint '${watchpoint}' ${this.isNot ? 'not ' : ''}to latch; it ${how}\n\n${describeRun(r)}`,
+    };
+  },
+
+  toHaveSnapshotAt(actual: unknown, where: string | AddressRange, filter: SnapshotFilter = {}) {
+    const got = received(actual);
+    if (typeof got === 'string') return { pass: false, message: () => got };
+    const r = got.result;
+    let range: { from: bigint; to: bigint };
+    let label: string;
+    if (typeof where === 'string') {
+      const sym = symbolRange(got.symbols, where);
+      if (typeof sym === 'string') return { pass: false, message: () => `toHaveSnapshotAt('${where}'): ${sym}` };
+      range = { from: BigInt(sym.from), to: BigInt(sym.to) };
+      label = `${where} [${hex(sym.from)}, ${hex(sym.to)})`;
+    } else {
+      range = { from: BigInt(where.from), to: BigInt(where.to) };
+      label = `[${hex(where.from)}, ${hex(where.to)})`;
+    }
+    const candidates = r.snapshots.filter((s) => matchesFilter(s, filter));
+    const inRange = candidates.filter((s) => {
+      const ip = BigInt(s.instruction_pointer);
+      return ip >= range.from && ip < range.to;
+    });
+    const which = [filter.trigger !== undefined ? `trigger ${String(filter.trigger)}` : '', filter.vcpu !== undefined ? `vcpu ${filter.vcpu}` : '']
+      .filter(Boolean).join(', ');
+    return {
+      pass: inRange.length > 0,
+      message: () => `expected ${this.isNot ? 'no' : 'a'} snapshot${which ? ` (${which})` : ''} with its ip in ${label}; ` +
+        `${inRange.length} of ${candidates.length} matching snapshots are there\n\n${describeRun(r)}`,
+    };
+  },
+});
