@@ -36,7 +36,7 @@ export async function main(args: string[]): Promise<number> {
     timeoutMs: timeoutS * 1000,
     onConsole: (port, text) => {
       clock.watch(port, text);
-      const shown = port === 'com1' ? text : text.replace(/^(?=.)/gm, '[com2] ');
+      const shown = port === 'com2' ? text.replace(/^(?=.)/gm, '[com2] ') : text; // COM1 or hvc0: the guest console
       process.stdout.write(shown);
       atLineStart = shown.endsWith('\n');
     },

@@ -130,7 +130,7 @@ export class Host implements SchedvmHost {
 
 /** The live console: COM1 lines (COM2 prefixed) on stderr, tagged with the scenario. */
 function liveConsole(name: string): (port: ConsolePort, text: string) => void {
-  const partial: Record<ConsolePort, string> = { com1: '', com2: '' };
+  const partial: Record<ConsolePort, string> = { com1: '', com2: '', hvc0: '' };
   return (port, text) => {
     const lines = (partial[port] + text).split('\n');
     partial[port] = lines.pop()!;

@@ -4,7 +4,7 @@ import { classifyExit, decodeExit, type ExitBus, type MmioDevice, type VcpuExit 
 import { ExitReason, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, kvmRun } from './sys/kvm-abi.ts';
 
 const text = (s: Serial8250) => new TextDecoder().decode(s.output.drain());
-function bus(mmio: MmioDevice[] = []): ExitBus {
+function bus(mmio: MmioDevice[] = []): ExitBus & { com1: Serial8250; com2: Serial8250 } {
   return { com1: Serial8250.create(4096), com2: Serial8250.create(4096), mmio };
 }
 const out = (port: number, bytes: number[]): VcpuExit => ({ kind: 'IoOut', port, size: 1, count: bytes.length, data: Uint8Array.from(bytes) });
@@ -56,6 +56,15 @@ describe('classifyExit: port reads', () => {
     const e = inp(0x1234);
     expect(classifyExit(e, bus())).toEqual({ kind: 'Continue' });
     expect((e as { data: Uint8Array }).data[0]).toBe(0xff);
+  });
+  it('reads 0xFF from a UART the guest does not have, and drops writes to it', () => {
+    const b = bus();
+    const without: ExitBus = { com2: b.com2, mmio: [] };
+    const e = inp(COM1_BASE + 5, Uint8Array.of(0));
+    expect(classifyExit(e, without)).toEqual({ kind: 'Continue' });
+    expect((e as { data: Uint8Array }).data[0]).toBe(0xff);
+    expect(classifyExit(out(COM1_BASE, [0x5a]), without)).toEqual({ kind: 'Continue' });
+    expect(text(b.com2)).toBe('');
   });
   it('reads COM1 registers from the UART (LSR says THR empty)', () => {
     const e = inp(COM1_BASE + 5);

@@ -79,8 +79,9 @@ export interface MmioDevice {
 }
 
 export interface ExitBus {
-  com1: Serial8250;
-  com2: Serial8250;
+  /** Absent: the guest has no such UART (its ports read as nothing). */
+  com1?: Serial8250;
+  com2?: Serial8250;
   /** virtio-console, virtio-blk, virtio-net windows, in that order of precedence. */
   mmio: readonly MmioDevice[];
   /** Writes to RAM pages mapped read-only to watch them; true when the write was one. */
@@ -121,7 +122,11 @@ export function dispatchIoIn(bus: ExitBus, port: number, size: number, count: nu
   if (serial) {
     const off = port - serialBase(port);
     for (let i = 0; i < count; i++) data[i * size] = serial.read(off);
-  }
+  } else if (isSerialPort(port)) data.fill(0xff); // a UART left out: floating bus, as Linux's probe expects
+}
+
+function isSerialPort(port: number): boolean {
+  return (port >= COM1_BASE && port < COM1_BASE + SERIAL_PORTS) || (port >= COM2_BASE && port < COM2_BASE + SERIAL_PORTS);
 }
 
 function mmioDevice(bus: ExitBus, addr: number): MmioDevice | undefined {

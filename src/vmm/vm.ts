@@ -1,5 +1,7 @@
 // A VM: its RAM, devices and one worker thread per vCPU, driven from the caller's event loop.
 import { Serial8250 } from './devices/serial.ts';
+import type { Fault } from './devices/virtio/errors.ts';
+import { planVirtioWindows, VirtioHost, type VirtioDevicesConfig } from './devices/virtio/wiring.ts';
 import { Kvm, KvmError, type VmFd } from './kvm.ts';
 import { GuestMemory } from './memory.ts';
 import {
@@ -22,7 +24,9 @@ import {
   COM1_GSI, COM2_GSI, createChipset, loadPayload, ramFor, type GuestPayload, type MachinePlan,
 } from './x86_64/machine.ts';
 
-export type ConsolePort = 'com1' | 'com2';
+export type SerialPort = 'com1' | 'com2';
+/** The UARTs, and hvc0: the virtio-console. */
+export type ConsolePort = SerialPort | 'hvc0';
 export type ExitActionName = 'Shutdown' | 'Fatal' | 'Timeout';
 
 export type { BareGuest, LinuxGuest } from './x86_64/machine.ts';
@@ -48,6 +52,13 @@ export interface VmConfig {
   watchMechanism?: WatchMechanism;
   /** Keep guest RAM readable (vm.memory) after run() until dispose(); by default run() frees it. */
   keepMemory?: boolean;
+  /** UARTs and virtio-mmio devices (virtio: Linux guests only, described in the DSDT). */
+  devices?: VmDevices;
+}
+
+export interface VmDevices extends VirtioDevicesConfig {
+  /** UARTs the guest sees; default both. */
+  serial?: SerialPort[];
 }
 
 export type WatchMechanism = 'debugregs' | 'writetrap';
@@ -71,11 +82,14 @@ export interface VcpuResult {
 export interface VmResult {
   exitAction: ExitActionName;
   fatalReason?: string;
+  /** Output per port (hvc0: the virtio-console; empty without one). */
   console: Record<ConsolePort, string>;
   vcpus: VcpuResult[];
   watchpoints: Record<string, WatchpointResult>;
   watchMechanism: WatchMechanism;
   snapshots: SnapshotRecord[];
+  /** virtio devices the guest drove into DEVICE_NEEDS_RESET (absent when none). */
+  deviceFaults?: Array<{ device: string; fault: Fault }>;
   wallMs: number;
 }
 
@@ -106,8 +120,8 @@ export class Vm {
   private readonly vcpus: VcpuHandle[] = [];
   private readonly com1 = Serial8250.create();
   private readonly com2 = Serial8250.create();
-  private readonly consoleText: Record<ConsolePort, string> = { com1: '', com2: '' };
-  private readonly decoders = { com1: new TextDecoder(), com2: new TextDecoder() };
+  private readonly consoleText: Record<ConsolePort, string> = { com1: '', com2: '', hvc0: '' };
+  private readonly decoders = { com1: new TextDecoder(), com2: new TextDecoder(), hvc0: new TextDecoder() };
   private disposed = false;
   private timedOut = false;
   private readonly latch = WatchpointLatch.create();
@@ -130,6 +144,7 @@ export class Vm {
     private readonly topology: Topology,
     private readonly plan: MachinePlan,
     private readonly serialIrqFds?: { com1: number; com2: number },
+    private readonly virtio?: VirtioHost,
   ) {
     this.vcpuTotal = vcpuCount(topology);
     this.control = VmControl.create(this.vcpuTotal);
@@ -149,6 +164,7 @@ export class Vm {
     let vm: VmFd | undefined;
     let memory: GuestMemory | undefined;
     const fds: number[] = [];
+    let virtio: VirtioHost | undefined;
     try {
       assignSlots(config.watchpoints ?? []); // reject bad watchpoints before any work
       if (config.watchMechanism === 'writetrap') {
@@ -170,7 +186,8 @@ export class Vm {
         vm!.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: m.size, hostAddr: m.hostAddr, readonly: m.readonly });
       });
       writeLongModeTables(memory);
-      const plan = loadPayload(config.guest, memory, ram, topology);
+      const windows = planVirtioWindows(config.devices ?? {});
+      const plan = loadPayload(config.guest, memory, ram, topology, windows);
       const newEventFd = () => {
         const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fd < 0) throw new Error('eventfd failed');
@@ -184,11 +201,13 @@ export class Vm {
         serialIrqFds = { com1: newEventFd(), com2: newEventFd() };
         vm.irqfd(serialIrqFds.com1, COM1_GSI);
         vm.irqfd(serialIrqFds.com2, COM2_GSI);
+        if (windows.length > 0) virtio = VirtioHost.create(config.devices!, windows, vm, memory);
       }
-      const self = new Vm(config, kvm, vm, memory, { kill, parked, thaw, latch }, topology, plan, serialIrqFds);
+      const self = new Vm(config, kvm, vm, memory, { kill, parked, thaw, latch }, topology, plan, serialIrqFds, virtio);
       await self.spawnVcpus();
       return self;
     } catch (e) {
+      virtio?.stop();
       for (const fd of fds) close(fd);
       memory?.release();
       vm?.close();
@@ -218,6 +237,8 @@ export class Vm {
         control: this.control.sab,
         com1: this.com1.shared,
         com2: this.com2.shared,
+        serialPorts: this.config.devices?.serial ?? ['com1', 'com2'],
+        ...(this.virtio ? { virtio: this.virtio.wiring } : {}),
         killEventFd: this.fds.kill,
         parkedEventFd: this.fds.parked,
         thawEventFd: this.fds.thaw,
@@ -294,8 +315,8 @@ export class Vm {
   }
 
   private pumpConsole(final = false): void {
-    for (const port of ['com1', 'com2'] as const) {
-      const bytes = (port === 'com1' ? this.com1 : this.com2).output.drain();
+    for (const port of ['com1', 'com2', 'hvc0'] as const) {
+      const bytes = port === 'hvc0' ? (this.virtio?.drainConsole() ?? new Uint8Array(0)) : (port === 'com1' ? this.com1 : this.com2).output.drain();
       const text = this.decoders[port].decode(bytes, { stream: !final });
       if (text) {
         this.consoleText[port] += text;
@@ -424,9 +445,10 @@ export class Vm {
       runErrors: h.stats?.runErrors ?? 0,
       ...(h.stats?.lastRunError !== undefined ? { lastRunError: errnoName(h.stats.lastRunError) } : {}),
     }));
+    const faults = this.virtio?.faults() ?? [];
     const base = {
       console: { ...this.consoleText }, vcpus, watchpoints: this.watchpointResults(), watchMechanism: this.mechanism,
-      snapshots: [...this.snapshotLog], wallMs,
+      snapshots: [...this.snapshotLog], ...(faults.length > 0 ? { deviceFaults: faults } : {}), wallMs,
     };
     if (action.code === ActionCode.Shutdown) return { exitAction: 'Shutdown', ...base };
     if (action.code === ActionCode.Fatal) {
@@ -460,6 +482,7 @@ export class Vm {
     this.kickAll();
     await Promise.all(this.vcpus.map((h) => h.done));
     clearInterval(kicker);
+    this.virtio?.stop();
     this.latchEdges(); // keep the count readable after the fds are gone
     for (const fd of Object.values(this.fds)) close(fd);
     this.fdsClosed = true;
@@ -506,6 +529,8 @@ function validateConfig(c: VmConfig, t: Topology): void {
     if (BARE_LOAD_ADDR + c.guest.image.length > bareStackTop(-1)) {
       throw new RangeError(`guest image of ${c.guest.image.length} bytes overlaps the vCPU stacks`);
     }
+    const virtio = planVirtioWindows(c.devices ?? {});
+    if (virtio.length > 0) throw new RangeError(`virtio devices (${virtio.map((w) => w.kind).join(', ')}) need a Linux guest: bare-metal guests have no ACPI to find them`);
   } else if (!Number.isInteger(c.memoryMb) || c.memoryMb < 64) {
     throw new RangeError(`memory_mb must be an integer >= 64 for a Linux guest, got ${c.memoryMb}`);
   }

@@ -1,5 +1,6 @@
 // Messages between the VMM thread and a vCPU worker.
 import type { SerialShared } from '../devices/serial.ts';
+import type { VirtioWiring } from '../devices/virtio/wiring.ts';
 import type { CpuidEntry } from '../kvm.ts';
 import type { RamRegion } from '../memory.ts';
 import type { VcpuStart } from '../x86_64/machine.ts';
@@ -21,6 +22,10 @@ export interface VcpuWorkerInit {
   control: SharedArrayBuffer;
   com1: SerialShared;
   com2: SerialShared;
+  /** The UARTs the guest sees (the others' ports read as nothing there). */
+  serialPorts: Array<'com1' | 'com2'>;
+  /** virtio-mmio devices this thread attaches to its exit bus. */
+  virtio?: VirtioWiring;
   killEventFd: number;
   parkedEventFd: number;
   thawEventFd: number;

@@ -3,6 +3,7 @@
 // touches the VMM's event loop, and closes the vCPU before the thread takes another task.
 import type { MessagePort } from 'node:worker_threads';
 import { Serial8250 } from '../devices/serial.ts';
+import { attachVirtioDevices } from '../devices/virtio/wiring.ts';
 import { VcpuFd, VmFd } from '../kvm.ts';
 import { GuestMemory } from '../memory.ts';
 import { eventfdSignal, gettid } from '../sys/libc.ts';
@@ -87,9 +88,9 @@ function runVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): Ru
       index: init.index,
       vcpu,
       bus: {
-        com1: new Serial8250(init.com1, irqLine(init.serialIrqFds?.com1)),
-        com2: new Serial8250(init.com2, irqLine(init.serialIrqFds?.com2)),
-        mmio: [],
+        ...(init.serialPorts.includes('com1') ? { com1: new Serial8250(init.com1, irqLine(init.serialIrqFds?.com1)) } : {}),
+        ...(init.serialPorts.includes('com2') ? { com2: new Serial8250(init.com2, irqLine(init.serialIrqFds?.com2)) } : {}),
+        mmio: init.virtio ? attachVirtioDevices(init.virtio, dispatch.memory) : [],
         ...(trapping ? { writeTrap: writeTrapHandler(dispatch) } : {}),
       },
       control,

@@ -5,6 +5,7 @@ import { KVM_PIT_SPEAKER_DUMMY } from '../sys/kvm-abi.ts';
 import type { GuestMemory } from '../memory.ts';
 import { vcpuCount, type Topology } from '../topology.ts';
 import { buildAcpiTables } from './acpi/index.ts';
+import type { VirtioWindow } from '../devices/virtio/wiring.ts';
 import { readBzImageHeader } from './bzimage.ts';
 import { BARE_LOAD_ADDR, bareStackTop } from './layout.ts';
 import { ACPI_BASE, linuxRamLayout, loadLinux, type RamRange } from './linux-boot.ts';
@@ -50,7 +51,9 @@ export function ramFor(guest: GuestPayload, memoryMb: number, topology: Topology
 }
 
 /** Puts the payload (and, for Linux, the ACPI tables) in RAM; says how each vCPU starts. */
-export function loadPayload(guest: GuestPayload, mem: GuestMemory, ram: RamRange[], topology: Topology): MachinePlan {
+export function loadPayload(
+  guest: GuestPayload, mem: GuestMemory, ram: RamRange[], topology: Topology, virtioMmio: readonly VirtioWindow[] = [],
+): MachinePlan {
   const vcpus = vcpuCount(topology);
   if (guest.kind === 'bare') {
     mem.write(BARE_LOAD_ADDR, guest.image);
@@ -65,7 +68,11 @@ export function loadPayload(guest: GuestPayload, mem: GuestMemory, ram: RamRange
     };
   }
   const header = readBzImageHeader(guest.bzImage);
-  const acpi = buildAcpiTables({ topology, memoryLayout: ram.map(({ node, gpa, size }) => ({ node, gpa, size })) }, ACPI_BASE);
+  const acpi = buildAcpiTables({
+    topology,
+    memoryLayout: ram.map(({ node, gpa, size }) => ({ node, gpa, size })),
+    virtioMmio: virtioMmio.map(({ base, size, gsi }) => ({ gpa: base, size, irq: gsi, trigger: 'edge' as const })),
+  }, ACPI_BASE);
   mem.write(acpi.baseGpa, acpi.bytes);
   const plan = loadLinux(mem, {
     image: guest.bzImage,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ARP_REPLY, ARP_REQUEST, arpResponder, buildArp, buildUdpFrame, inetChecksum, ipBytes, macBytes, parseArp, parseUdpFrame,
-  udpReply, type UdpDatagram,
+  ARP_REPLY, ARP_REQUEST, arpResponder, buildArp, buildUdpFrame, icmpEchoReply, inetChecksum, ipBytes, macBytes, parseArp,
+  parseUdpFrame, udpReply, type UdpDatagram,
 } from './frames.ts';
 
 const GUEST = { mac: '52:54:00:12:34:56', ip: '10.0.2.15' };
@@ -56,5 +56,43 @@ describe('frames', () => {
   it('rejects malformed addresses', () => {
     expect(() => macBytes('52:54:00:12:34')).toThrow(/MAC/);
     expect(() => ipBytes('10.0.2.256')).toThrow(/IPv4/);
+  });
+
+  describe('ICMP echo', () => {
+    /** An echo request as busybox ping sends it: id 0x1234, seq 1, 8 bytes of data. */
+    function echoRequest(dstIp: string): Uint8Array {
+      const ip = new Uint8Array(20 + 16);
+      const v = new DataView(ip.buffer);
+      v.setUint8(0, 0x45);
+      v.setUint16(2, ip.length);
+      v.setUint8(8, 64);
+      v.setUint8(9, 1);
+      ip.set(ipBytes(GUEST.ip), 12);
+      ip.set(ipBytes(dstIp), 16);
+      v.setUint16(10, inetChecksum(ip.subarray(0, 20)));
+      ip.set([8, 0, 0, 0, 0x12, 0x34, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8], 20);
+      v.setUint16(22, inetChecksum(ip.subarray(20)));
+      return Uint8Array.from([...macBytes(HOST.mac), ...macBytes(GUEST.mac), 0x08, 0x00, ...ip]);
+    }
+
+    it('answers a ping for its address: echo reply, addresses swapped, checksums valid, id/seq/data kept', () => {
+      const reply = icmpEchoReply(echoRequest(HOST.ip), HOST.ip)!;
+      expect(reply).toBeDefined();
+      expect([...reply.subarray(0, 6)]).toEqual([...macBytes(GUEST.mac)]);
+      expect([...reply.subarray(6, 12)]).toEqual([...macBytes(HOST.mac)]);
+      const ip = reply.subarray(14);
+      expect([...ip.subarray(12, 16)]).toEqual([...ipBytes(HOST.ip)]);
+      expect([...ip.subarray(16, 20)]).toEqual([...ipBytes(GUEST.ip)]);
+      expect(inetChecksum(ip.subarray(0, 20))).toBe(0);
+      expect(ip[20]).toBe(0); // echo reply
+      expect(inetChecksum(ip.subarray(20))).toBe(0);
+      expect([...ip.subarray(24)]).toEqual([0x12, 0x34, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8]);
+    });
+
+    it('ignores pings for other addresses and frames that are not pings', () => {
+      expect(icmpEchoReply(echoRequest('10.0.2.3'), HOST.ip)).toBeUndefined();
+      expect(icmpEchoReply(buildUdpFrame(dgram), HOST.ip)).toBeUndefined();
+      expect(icmpEchoReply(echoRequest(HOST.ip).subarray(0, 30), HOST.ip)).toBeUndefined();
+    });
   });
 });

@@ -163,3 +163,29 @@ export function arpResponder(ip: string, mac: string): (frame: Uint8Array) => Ui
     return arp?.op === ARP_REQUEST && arp.targetIp === ip ? arpReply(arp, mac) : undefined;
   };
 }
+
+export const IPPROTO_ICMP = 1;
+const ICMP_ECHO_REPLY = 0;
+const ICMP_ECHO_REQUEST = 8;
+
+/** The reply to an ICMP echo request ("ping") for `ip`, or undefined for any other frame. */
+export function icmpEchoReply(frame: Uint8Array, ip: string): Uint8Array | undefined {
+  if (etherType(frame) !== ETHERTYPE_IPV4) return undefined;
+  const req = frame.subarray(ETH);
+  if (req.length < 20 || req[0]! >> 4 !== 4 || req[9] !== IPPROTO_ICMP) return undefined;
+  const ihl = (req[0]! & 0xf) * 4;
+  const total = new DataView(req.buffer, req.byteOffset, req.length).getUint16(2);
+  if (ihl < 20 || total < ihl + 8 || total > req.length || req[ihl] !== ICMP_ECHO_REQUEST) return undefined;
+  if (ipString(req.subarray(16, 20)) !== ip) return undefined;
+  const out = req.slice(0, total);
+  const v = new DataView(out.buffer);
+  out.set(req.subarray(16, 20), 12); // swap the addresses
+  out.set(req.subarray(12, 16), 16);
+  out[8] = 64; // TTL
+  v.setUint16(10, 0);
+  v.setUint16(10, inetChecksum(out.subarray(0, ihl)));
+  out[ihl] = ICMP_ECHO_REPLY;
+  v.setUint16(ihl + 2, 0);
+  v.setUint16(ihl + 2, inetChecksum(out.subarray(ihl)));
+  return ethernet(macString(frame.subarray(6, 12)), macString(frame.subarray(0, 6)), ETHERTYPE_IPV4, out);
+}
