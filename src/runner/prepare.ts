@@ -8,11 +8,13 @@ import { INIT_START_MARKER, initScript } from '../fixtures/linux/init-script.ts'
 import { parseGuestReport, type GuestReport } from '../fixtures/linux/report.ts';
 import { flatTopology } from '../vmm/topology.ts';
 import type { ConsolePort, VmConfig, VmResult } from '../vmm/vm.ts';
+import type { InProcessPeer } from '../vmm/devices/virtio/net/backend.ts';
+import { consoleArg, driverModules, guestConsoleText, scenarioDevices } from './devices.ts';
 import type { Scenario } from './scenario/schema.ts';
 import { resolveWatchMechanism } from './watch-mechanism.ts';
 
-/** What every Linux guest gets: serial console, i8042 reboot (Shutdown), no PCI probing. */
-export const BASE_CMDLINE = 'console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd';
+/** What every Linux guest gets besides its console=: i8042 reboot (Shutdown), no PCI probing. */
+export const BASE_CMDLINE = 'reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd';
 
 /**
  * Inside the schedvm sandbox the "hardware" is QEMU's emulated SVM, which does not hand a nested
@@ -35,6 +37,8 @@ export interface PreparedScenario {
   kernel?: { name: string; version: string };
   /** Things the chosen kernel lacks for this scenario. */
   warnings: string[];
+  /** The in-process host on the guest's network (devices.net.backend: peer). */
+  netPeer?: InProcessPeer;
 }
 
 export interface ScenarioResult extends VmResult {
@@ -51,8 +55,10 @@ export interface ScenarioResult extends VmResult {
 
 export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
   const topology = s.topology ?? flatTopology(s.vcpus);
+  const dev = scenarioDevices(s);
   const common = {
     topology,
+    devices: dev.devices,
     memoryMb: s.memory_mb,
     timeoutMs: s.timeout_s * 1000,
     watchpoints: s.watchpoints,
@@ -63,16 +69,25 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
   }
   const kernel = await resolveKernel(s.kernel!);
   const sandbox = sandboxCmdline();
+  const drivers = driverModules(dev, kernel);
   const warnings = [...kernelWarnings(kernel, { numa: topology.numa_nodes > 1 }), ...(sandbox.warning ? [sandbox.warning] : [])];
-  const initrd = await buildInitramfs({ init: initScript(s.run !== undefined ? { run: s.run } : {}), gzip: true });
+  const initrd = await buildInitramfs({
+    init: initScript({
+      ...(s.run !== undefined ? { run: s.run } : {}),
+      ...(drivers ? { modules: drivers.paths } : {}), ...(dev.console === 'hvc0' ? { console: 'hvc0' as const } : {}),
+    }),
+    ...(drivers ? { modules: { dir: drivers.dir, names: drivers.names } } : {}),
+    gzip: true,
+  });
   const [bzImage, initrdBytes] = await Promise.all([readFile(kernel.bzImage), readFile(initrd.path)]);
   return {
     config: {
       ...common,
-      guest: { kind: 'linux', bzImage, initrd: initrdBytes, cmdline: [BASE_CMDLINE, sandbox.args, s.cmdline].filter(Boolean).join(' ') },
+      guest: { kind: 'linux', bzImage, initrd: initrdBytes, cmdline: [consoleArg(dev), BASE_CMDLINE, sandbox.args, s.cmdline].filter(Boolean).join(' ') },
     },
     kernel: { name: kernel.name, version: kernel.version },
     warnings,
+    ...(dev.netPeer ? { netPeer: dev.netPeer } : {}),
   };
 }
 
@@ -85,15 +100,16 @@ export class BootClock {
     this.t0 = performance.now();
   }
   watch = (port: ConsolePort, text: string): void => {
-    if (this.bootMs !== undefined || port !== 'com1') return;
+    if (this.bootMs !== undefined || port === 'com2') return; // COM1 or hvc0: the guest console
     this.seen = (this.seen + text).slice(-4096);
     if (this.seen.includes(INIT_START_MARKER)) this.bootMs = performance.now() - this.t0;
   };
 }
 
 export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmResult, clock?: BootClock): ScenarioResult {
-  const guest = s.kernel !== undefined ? parseGuestReport(r.console.com1) : undefined;
-  const panic = s.kernel !== undefined ? kernelPanic(r.console.com1) : undefined;
+  const text = guestConsoleText(s, r.console);
+  const guest = s.kernel !== undefined ? parseGuestReport(text) : undefined;
+  const panic = s.kernel !== undefined ? kernelPanic(text) : undefined;
   return {
     scenario: s.name,
     ...r,

@@ -1,5 +1,5 @@
 // Reads scenario YAML, validates it, and reports every problem as file:line:column + field path.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
@@ -170,7 +170,7 @@ export function parseScenario(text: string, file: string): Scenario {
   const data = chain.reduceRight<Record<string, unknown>>((acc, s) => merge(acc, s.data), {});
   delete data.extends; // resolved: the result stands alone
   const parsed = scenarioSchema.safeParse(data);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return resolveDiskPaths(parsed.data, chain);
   throw new ScenarioError(parsed.error.issues.flatMap((issue): ScenarioProblem[] => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => {
@@ -181,6 +181,26 @@ export function parseScenario(text: string, file: string): Scenario {
     return [{ ...locate(chain, issue.path), path: issue.path.join('.'), message: issue.message }];
   }));
 }
+/** devices.blk paths made absolute (relative to the file that names them); each must be a regular file. */
+function resolveDiskPaths(s: Scenario, chain: Source[]): Scenario {
+  if (!s.devices?.blk.length) return s;
+  const problems: ScenarioProblem[] = [];
+  const blk = s.devices.blk.map((disk, i) => {
+    const where = locate(chain, ['devices', 'blk', i, 'path']);
+    const path = isAbsolute(disk.path) ? disk.path : resolve(dirname(where.file), disk.path);
+    let problem: string | undefined;
+    try {
+      if (!statSync(path).isFile()) problem = `${path} is not a regular file (a disk image, e.g. from mkfs.ext4 -d)`;
+    } catch (e) {
+      problem = `cannot use ${path} as a disk image: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    }
+    if (problem) problems.push({ ...where, path: `devices.blk.${i}.path`, message: problem });
+    return { ...disk, path };
+  });
+  if (problems.length > 0) throw new ScenarioError(problems);
+  return { ...s, devices: { ...s.devices, blk } };
+}
+
 export function loadScenario(file: string): Scenario {
   let text: string;
   try {

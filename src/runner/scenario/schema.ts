@@ -78,6 +78,35 @@ const topologySchema = z
     return t;
   });
 
+const devicesSchema = z.strictObject({
+  serial: z
+    .array(z.enum(['com1', 'com2']))
+    .refine((ports) => new Set(ports).size === ports.length, 'lists a port twice')
+    .default(['com1', 'com2'])
+    .describe('8250 UARTs the guest has: com1 (0x3f8, IRQ 4), com2 (0x2f8, IRQ 3).'),
+  console: z
+    .enum(['serial', 'virtio'])
+    .default('serial')
+    .describe('The Linux console: `serial` (ttyS0 on com1) or `virtio` (hvc0 on a virtio-console, in the result as console.hvc0).'),
+  blk: z
+    .array(z.strictObject({
+      path: z.string().min(1).describe('Disk image (a regular file), relative to the scenario file.'),
+      readonly: z.boolean().default(false).describe('The guest cannot write the image (its writes fail).'),
+    }))
+    .max(8)
+    .default([])
+    .describe('virtio-blk disks over image files: /dev/vda, /dev/vdb, ... in the guest.'),
+  net: z
+    .strictObject({
+      backend: z
+        .enum(['peer', 'tap'])
+        .default('peer')
+        .describe('`peer`: an in-process host at 10.0.2.2 that answers ARP and ping (no privileges); `tap`: a host TAP device (needs CAP_NET_ADMIN).'),
+    })
+    .optional()
+    .describe('A virtio-net card (eth0 in the guest, MAC 52:54:00:12:34:56).'),
+});
+
 export const scenarioSchema = z
   .strictObject({
     extends: z
@@ -125,6 +154,7 @@ export const scenarioSchema = z
       .describe('Hardware watchpoints; their hits are latched into the result.'),
     scheduler: schedulerSchema.optional().describe('A sched_ext scheduler the guest runs: started by /init, waited for until enabled, stopped after the workload (Linux guests).'),
     workload: workloadSchema.optional().describe('What runs while the scheduler is enabled (default: the workload program, one thread per vCPU, 5 s).'),
+    devices: devicesSchema.optional().describe('Devices besides RAM and vCPUs: UARTs, and virtio-mmio console, disks and network (Linux guests).'),
     expect: z
       .strictObject({
         exit_action: z.enum(EXIT_ACTIONS).default('Shutdown').describe('Exit action that counts as a pass for `schedvm run`.'),
@@ -164,6 +194,13 @@ export const scenarioSchema = z
     }
     if (s.scheduler === undefined && s.expect.scheduler_exit !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['expect', 'scheduler_exit'], message: 'needs a scheduler' });
+    }
+    if (s.guest !== undefined && s.devices) {
+      const virtio = s.devices.console === 'virtio' ? 'console' : s.devices.blk.length > 0 ? 'blk' : s.devices.net ? 'net' : undefined;
+      if (virtio) ctx.addIssue({ code: 'custom', path: ['devices', virtio], message: 'virtio devices need a Linux guest (kernel:): bare-metal guests have no ACPI to find them' });
+    }
+    if (s.devices?.console === 'serial' && !s.devices.serial.includes('com1') && s.kernel !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['devices', 'console'], message: 'the serial console is ttyS0 on com1: add com1 to devices.serial, or use console: virtio' });
     }
     if (s.guest !== undefined && (s.run !== undefined || s.cmdline !== '')) {
       ctx.addIssue({ code: 'custom', path: [s.run !== undefined ? 'run' : 'cmdline'], message: 'only Linux guests (kernel:) take run and cmdline' });
