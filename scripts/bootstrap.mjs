@@ -13,6 +13,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEBIAN_PACKAGES = [
   'binutils', 'gcc', 'libc6-dev', 'linux-libc-dev', 'qemu-system-x86', 'linux-image-amd64', 'busybox-static', 'cpio',
   'util-linux',
+  'e2fsprogs', // mkfs.ext4 -d and debugfs: the virtio-blk test's images
   'clang-19', 'llvm-19', 'lld-19', 'libelf-dev', 'zlib1g-dev', 'libzstd-dev', 'pkg-config', 'make', 'xz-utils', 'zstd',
 ];
 
