@@ -54,8 +54,17 @@ export async function main(args: string[]): Promise<number> {
   }
   const result = scenarioResult(scenario, prepared, vmResult, clock);
   if (!atLineStart) process.stdout.write('\n');
-  const pass = result.exitAction === scenario.expect.exit_action && !result.panic;
+  const wantKind = scenario.expect.scheduler_exit;
+  const schedOk = wantKind === undefined || result.scheduler?.exitKind === wantKind;
+  const pass = result.exitAction === scenario.expect.exit_action && !result.panic && schedOk;
   if (result.panic) process.stderr.write(`schedvm: the guest kernel panicked: ${result.panic}\n`);
+  if (result.scheduler) {
+    const s = result.scheduler;
+    process.stderr.write(
+      `schedvm: scheduler ${s.name}: ${s.state}, exit kind ${s.exitKind}${s.reason ? ` (${s.reason})` : ''}` +
+        `${wantKind !== undefined ? `, expected ${wantKind}: ${schedOk ? 'pass' : 'FAIL'}` : ''}\n`,
+    );
+  }
   process.stderr.write(
     `schedvm: ${scenario.name}: ${result.exitAction}${result.fatalReason ? ` (${result.fatalReason})` : ''} after ` +
       `${result.wallMs.toFixed(0)} ms${result.bootMs !== undefined ? ` (init after ${result.bootMs.toFixed(0)} ms)` : ''}, expected ${scenario.expect.exit_action}: ${pass ? 'pass' : 'FAIL'}\n`,

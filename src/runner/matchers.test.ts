@@ -96,3 +96,36 @@ describe('toHaveSnapshotAt', () => {
     expect(failure(() => expect(result()).toHaveSnapshotAt('_start'))).toMatch(/no symbol table for this guest/);
   });
 });
+
+describe('toHaveSchedulerExit', () => {
+  const sched = (exitKind: NonNullable<ScenarioResult['scheduler']>['exitKind']) => result({
+    exitAction: 'Shutdown',
+    scheduler: { name: 'scx_fault', state: 'enabled', exitKind, reason: 'runnable task stall', dump: ['EXIT: runnable task stall'], dmesg: [], progress: [5, 0], watchpointLatched: false },
+  });
+
+  it('passes on the exit kind, and .not on any other', () => {
+    expect(sched('unreg')).toHaveSchedulerExit('unreg');
+    expect(vmOf(sched('error_stall'))).toHaveSchedulerExit('error_stall');
+    expect(sched('error_stall')).not.toHaveSchedulerExit('unreg');
+  });
+
+  it('explains a mismatch with the reason, the dump and the workload progress', () => {
+    const msg = failure(() => expect(sched('error_stall')).toHaveSchedulerExit('unreg'));
+    expect(msg).toContain('expected scheduler scx_fault of demo to exit with unreg, it exited with error_stall');
+    expect(msg).toContain('scheduler scx_fault: enabled, exit kind error_stall (runnable task stall)');
+    expect(msg).toContain('workload rounds per thread: 5 0');
+    expect(msg).toContain('  | EXIT: runnable task stall');
+  });
+
+  it('says when the scenario runs no scheduler, or the kind is not one', () => {
+    expect(failure(() => expect(result()).toHaveSchedulerExit('unreg'))).toContain('demo runs no scheduler (add scheduler: to the scenario)');
+    expect(failure(() => expect(sched('unreg')).toHaveSchedulerExit('crashed' as 'unreg'))).toContain("'crashed' is not an exit kind");
+  });
+});
+
+describe('describeRun', () => {
+  it('shows hvc0 when the guest console is the virtio one', () => {
+    const msg = failure(() => expect(result({ console: { com1: '', com2: '', hvc0: 'from hvc0' } })).toExitWith('Fatal'));
+    expect(msg).toContain('console (hvc0, last 30 lines):\n  | from hvc0');
+  });
+});

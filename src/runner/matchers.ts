@@ -1,6 +1,7 @@
 // schedvm's matchers. Each takes the `vm` fixture (after its run) or a ScenarioResult; a failure
 // explains itself with the exit reason, the console's tail and the register snapshots.
 import { expect } from 'vitest';
+import { SCHEDULER_EXIT_KINDS, type SchedulerExitKind } from './scenario/schema.ts';
 import type { ExitActionName, ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
 
 export interface SnapshotFilter {
@@ -21,6 +22,8 @@ export interface SchedvmMatchers<R = unknown> {
    * guest (from it up to the next symbol) or `{ from, to }` (to excluded).
    */
   toHaveSnapshotAt(where: string | AddressRange, filter?: SnapshotFilter): R;
+  /** The scenario's sched_ext scheduler exited with this kind (`unreg` for a clean stop, `error_stall`, ...). */
+  toHaveSchedulerExit(kind: SchedulerExitKind): R;
 }
 
 declare module 'vitest' {
@@ -66,9 +69,26 @@ export function describeRun(r: ScenarioResult): string {
   parts.push(r.snapshots.length > 0
     ? `snapshots:\n${r.snapshots.map((s) => `  vcpu ${s.vcpu} [${s.trigger}] ${s.text}`).join('\n')}`
     : 'snapshots: none');
-  parts.push(r.console.com1 ? `console (COM1, last ${CONSOLE_TAIL_LINES} lines):\n${tail(r.console.com1)}` : 'console (COM1): empty');
+  // The guest console is hvc0 when the scenario says console: virtio.
+  const [label, text] = !r.console.com1 && r.console.hvc0 ? ['hvc0', r.console.hvc0] : ['COM1', r.console.com1];
+  parts.push(text ? `console (${label}, last ${CONSOLE_TAIL_LINES} lines):\n${tail(text)}` : `console (${label}): empty`);
   if (r.console.com2) parts.push(`console (COM2):\n${tail(r.console.com2, 10)}`);
+  if (r.scheduler) parts.push(describeScheduler(r.scheduler));
   return parts.join('\n');
+}
+
+function describeScheduler(s: NonNullable<ScenarioResult['scheduler']>): string {
+  const lines = [`scheduler ${s.name}: ${s.state}, exit kind ${s.exitKind}${s.reason ? ` (${s.reason})` : ''}${s.watchpointLatched ? ', exit-kind watchpoint latched' : ''}`];
+  if (s.progress) lines.push(`  workload rounds per thread: ${s.progress.join(' ')}`);
+  for (const l of [...s.dump.slice(-10), ...s.dmesg.slice(-5)]) lines.push(`  | ${l}`);
+  return lines.join('\n');
+}
+
+/** The scheduler-exit failure text, shared by the matcher and the environment's gate. */
+export function schedulerExitMismatch(r: ScenarioResult, kind: SchedulerExitKind): string | undefined {
+  if (!r.scheduler) return `${r.scenario} runs no scheduler (add scheduler: to the scenario)`;
+  if (r.scheduler.exitKind === kind) return undefined;
+  return `expected scheduler ${r.scheduler.name} of ${r.scenario} to exit with ${kind}, it exited with ${r.scheduler.exitKind}\n\n${describeRun(r)}`;
 }
 
 /** [from, to) for a symbol: up to the next symbol above it. */
@@ -119,6 +139,22 @@ expect.extend({
     return {
       pass: w.hit,
       message: () => `expected watchpoint '${watchpoint}' ${this.isNot ? 'not ' : ''}to latch; it ${how}\n\n${describeRun(r)}`,
+    };
+  },
+
+  toHaveSchedulerExit(actual: unknown, kind: SchedulerExitKind) {
+    if (!(SCHEDULER_EXIT_KINDS as readonly string[]).includes(kind)) {
+      return { pass: false, message: () => `toHaveSchedulerExit: '${String(kind)}' is not an exit kind (${SCHEDULER_EXIT_KINDS.join(', ')})` };
+    }
+    const got = received(actual);
+    if (typeof got === 'string') return { pass: false, message: () => got };
+    const r = got.result;
+    const mismatch = schedulerExitMismatch(r, kind);
+    return {
+      pass: mismatch === undefined && r.scheduler !== undefined,
+      actual: r.scheduler?.exitKind,
+      expected: kind,
+      message: () => mismatch ?? `expected scheduler ${r.scheduler!.name} of ${r.scenario} not to exit with ${kind}\n\n${describeRun(r)}`,
     };
   },
 

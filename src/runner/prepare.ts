@@ -11,6 +11,7 @@ import type { ConsolePort, VmConfig, VmResult } from '../vmm/vm.ts';
 import type { InProcessPeer } from '../vmm/devices/virtio/net/backend.ts';
 import { consoleArg, driverModules, guestConsoleText, scenarioDevices } from './devices.ts';
 import type { Scenario } from './scenario/schema.ts';
+import { schedulerPayload, schedulerResult, type SchedulerResult } from './scheduler.ts';
 import { resolveWatchMechanism } from './watch-mechanism.ts';
 
 /** What every Linux guest gets besides its console=: i8042 reboot (Shutdown), no PCI probing. */
@@ -51,6 +52,8 @@ export interface ScenarioResult extends VmResult {
   guest?: GuestReport;
   /** The kernel's panic line, if it panicked. */
   panic?: string;
+  /** The scenario's scheduler: whether it loaded, how it exited, the workload's progress. */
+  scheduler?: SchedulerResult;
 }
 
 export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
@@ -70,12 +73,14 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
   const kernel = await resolveKernel(s.kernel!);
   const sandbox = sandboxCmdline();
   const drivers = driverModules(dev, kernel);
-  const warnings = [...kernelWarnings(kernel, { numa: topology.numa_nodes > 1 }), ...(sandbox.warning ? [sandbox.warning] : [])];
+  const needsSched = s.scheduler !== undefined;
+  const warnings = [...kernelWarnings(kernel, { numa: topology.numa_nodes > 1, schedExt: needsSched, btf: needsSched }), ...(sandbox.warning ? [sandbox.warning] : [])];
+  const sched = needsSched ? await schedulerPayload(s, kernel) : undefined;
   const initrd = await buildInitramfs({
     init: initScript({
-      ...(s.run !== undefined ? { run: s.run } : {}),
       ...(drivers ? { modules: drivers.paths } : {}), ...(dev.console === 'hvc0' ? { console: 'hvc0' as const } : {}),
-    }),
+      ...(s.run !== undefined ? { run: s.run } : {}), ...(sched ? { scheduler: sched.script } : {}) }),
+    ...(sched ? { files: sched.files } : {}),
     ...(drivers ? { modules: { dir: drivers.dir, names: drivers.names } } : {}),
     gzip: true,
   });
@@ -106,6 +111,11 @@ export class BootClock {
   };
 }
 
+/** Whether the exit-kind watchpoint (slot 0) latched: an error kind was stored. */
+function exitKindLatched(r: VmResult): boolean {
+  return Object.values(r.watchpoints).some((w) => w.slot === 0 && w.hit);
+}
+
 export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmResult, clock?: BootClock): ScenarioResult {
   const text = guestConsoleText(s, r.console);
   const guest = s.kernel !== undefined ? parseGuestReport(text) : undefined;
@@ -118,5 +128,6 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     ...(clock?.bootMs !== undefined ? { bootMs: clock.bootMs } : {}),
     ...(guest ? { guest } : {}),
     ...(panic ? { panic } : {}),
+    ...(s.scheduler ? { scheduler: schedulerResult(s, text, exitKindLatched(r)) } : {}),
   };
 }

@@ -3,7 +3,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { UserError } from '../errors.ts';
-import { superviseQemu } from './run-in-vm.ts';
+import { sandboxCpus, superviseQemu } from './run-in-vm.ts';
 
 const NONCE = 'feedface';
 
@@ -45,5 +45,14 @@ describe('superviseQemu', () => {
     expect(await run.status).toBe(143);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(process.listenerCount('SIGTERM')).toBe(listeners);
+  });
+});
+
+describe('sandboxCpus', () => {
+  test('one vCPU unless told otherwise, and a clear error for nonsense', () => {
+    expect(sandboxCpus({})).toBe(1);
+    expect(sandboxCpus({ SCHEDVM_SANDBOX_CPUS: '1' })).toBe(1);
+    expect(() => sandboxCpus({ SCHEDVM_SANDBOX_CPUS: 'two' })).toThrow(UserError);
+    expect(() => sandboxCpus({ SCHEDVM_SANDBOX_CPUS: '0' })).toThrow(/SCHEDVM_SANDBOX_CPUS='0': expected a whole number from 1/);
   });
 });

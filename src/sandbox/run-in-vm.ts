@@ -46,7 +46,11 @@ export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promis
       nonce,
       terminal: stdout.isTTY ? { cols: stdout.columns, rows: stdout.rows } : undefined,
     });
-    const cpus = availableParallelism();
+    // One vCPU by default: with several, QEMU's multi-threaded TCG can leave another vCPU
+    // running a stale translation of guest code the guest just live-patched (Linux's
+    // text_poke_bp int3), and a nested Linux oopses on "int3" as soon as static keys flip
+    // (loading a sched_ext scheduler does). One vCPU was also faster here (70 s vs 108 s).
+    const cpus = sandboxCpus();
     const args = qemuArgs({
       kernel: kernel.path,
       initrd: initramfs.path,
@@ -153,4 +157,15 @@ function tail(label: string, text: string, lines = 25): string {
   const clean = text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1bc|\r/g, '').trim();
   if (!clean) return '';
   return `--- ${label} (last lines) ---\n${clean.split('\n').slice(-lines).join('\n')}\n`;
+}
+
+/** SCHEDVM_SANDBOX_CPUS, default 1 (see runInVm). */
+export function sandboxCpus(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SCHEDVM_SANDBOX_CPUS;
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > availableParallelism()) {
+    throw new UserError(`SCHEDVM_SANDBOX_CPUS='${raw}': expected a whole number from 1 to ${availableParallelism()}`);
+  }
+  return n;
 }

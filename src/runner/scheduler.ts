@@ -1,0 +1,96 @@
+// A scenario's `scheduler:` and `workload:` as the guest runs them (loader and workload program
+// packed into the initramfs, the run shell appended to /init), and the scheduler's part of the
+// result, read back from the console.
+import { basename } from 'node:path';
+import type { Kernel } from '../fixtures/kernels/index.ts';
+import {
+  buildSchedulers, GUEST_BIN_DIR, parseSchedulerRun, SCX_EXIT, schedulerGuestFiles, schedulerRunScript, type Workload,
+} from '../fixtures/schedulers/index.ts';
+import { buildWorker, WORKER_GUEST_PATH } from '../fixtures/workload/build.ts';
+import type { Scenario, SchedulerExitKind } from './scenario/schema.ts';
+
+export interface SchedulerPayload {
+  /** Host files for the initramfs (their shared libraries come along). */
+  files: Array<{ host: string; guest: string }>;
+  /** Shell for /init: start, wait until enabled, workload, stop, report. */
+  script: string;
+}
+
+export interface SchedulerResult {
+  /** The scheduler's name (a built one's, or the binary's file name). */
+  name: string;
+  /** `enabled` once sched_ext reported it running; `not_enabled` if it never loaded. */
+  state: 'enabled' | 'not_enabled';
+  /** How it ended: `none` if no exit was seen (it never loaded, or the guest went down first). */
+  exitKind: SchedulerExitKind;
+  /** The kernel's exit reason, e.g. "runnable task stall". */
+  reason?: string;
+  /** The loader's output: its exit report and debug dump. */
+  dump: string[];
+  /** The kernel's sched_ext lines from this run. */
+  dmesg: string[];
+  /** Rounds each workload thread completed (workload program only). */
+  progress?: number[];
+  /** Whether the host's exit-kind watchpoint (slot 0) latched an error kind. */
+  watchpointLatched: boolean;
+}
+
+const KIND_NAMES = new Map<number, SchedulerExitKind>(
+  Object.entries(SCX_EXIT).map(([k, v]) => [v, k.toLowerCase() as SchedulerExitKind]),
+);
+
+/** `error_bpf` for 1025; undefined for a kind this schema does not name. */
+export function schedulerExitKindName(kind: number): SchedulerExitKind | undefined {
+  return KIND_NAMES.get(kind);
+}
+
+function workloadOf(s: Scenario, vcpus: number): Workload {
+  const w = s.workload ?? { duration_s: 5 };
+  if (w.shell !== undefined) return { shell: w.shell };
+  return { worker: WORKER_GUEST_PATH, threads: w.threads ?? vcpus, seconds: w.duration_s };
+}
+
+export async function schedulerPayload(s: Scenario, kernel: Kernel): Promise<SchedulerPayload> {
+  const sched = s.scheduler!;
+  const workload = workloadOf(s, s.vcpus);
+  const files: SchedulerPayload['files'] = [];
+  let name: string;
+  let binary: string;
+  if (sched.name !== undefined) {
+    name = sched.name;
+    files.push(...schedulerGuestFiles(await buildSchedulers(kernel, [name]), [name]));
+    binary = `${GUEST_BIN_DIR}/${name}`;
+  } else {
+    name = basename(sched.binary!);
+    binary = `${GUEST_BIN_DIR}/${name}`;
+    files.push({ host: sched.binary!, guest: binary });
+  }
+  if ('worker' in workload) files.push({ host: await buildWorker(), guest: WORKER_GUEST_PATH });
+  const script = schedulerRunScript({
+    name,
+    binary,
+    args: sched.args,
+    ...(sched.ops !== undefined ? { ops: sched.ops } : {}),
+    enableTimeoutS: sched.enable_timeout_s,
+    ...(sched.exit_wait_s !== undefined ? { exitWaitS: sched.exit_wait_s } : {}),
+    workload,
+  });
+  return { files, script };
+}
+
+/** The scheduler's part of the result, from the run shell's console lines. */
+export function schedulerResult(s: Scenario, consoleText: string, watchpointLatched: boolean): SchedulerResult {
+  const r = parseSchedulerRun(consoleText);
+  const name = s.scheduler!.name ?? basename(s.scheduler!.binary!);
+  const kind = r.exitKind === undefined ? 'none' : (schedulerExitKindName(r.exitKind) ?? 'error');
+  return {
+    name,
+    state: r.enabled ? 'enabled' : 'not_enabled',
+    exitKind: kind,
+    ...(r.exitReason !== undefined ? { reason: r.exitReason } : {}),
+    dump: r.output,
+    dmesg: r.dmesg,
+    ...(r.progress ? { progress: r.progress } : {}),
+    watchpointLatched,
+  };
+}
