@@ -1,0 +1,26 @@
+// Every case, and the phase it belongs to: `bare` runs on any /dev/kvm that opens, `linux`
+// needs hardware-backed KVM (the sandbox when this host has none).
+import type { CaseResult, Where } from '../stats.ts';
+import { boot } from './boot.ts';
+import { uartThroughput } from './console.ts';
+import { exitRoundTrip } from './exits.ts';
+import { memory } from './memory.ts';
+import { scale, testFileOverhead } from './vitest.ts';
+
+export type Phase = 'bare' | 'linux';
+
+export interface Case {
+  id: string;
+  phase: Phase;
+  run(runs: number, where: Where): Promise<CaseResult[]>;
+}
+
+export const CASES: Case[] = [
+  { id: 'exits', phase: 'bare', run: async (n, w) => [await exitRoundTrip(n, w)] },
+  { id: 'console', phase: 'bare', run: async (n, w) => [await uartThroughput(n, w)] },
+  { id: 'test-file', phase: 'bare', run: async (n, w) => [await testFileOverhead(n, w)] },
+  { id: 'memory', phase: 'bare', run: async (n, w) => [await memory(n, w, 1), await memory(n, w, 16)] },
+  { id: 'scale', phase: 'bare', run: async (n, w) => [...(await scale(n, w, 1)), ...(await scale(n, w, 2)), ...(await scale(n, w, 4))] },
+  // Boots cost tens of seconds each in the sandbox: 3 per side (the report says so).
+  { id: 'boot', phase: 'linux', run: (n, w) => boot(w === 'sandbox' ? Math.min(n, 3) : n, w) },
+];

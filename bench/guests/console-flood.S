@@ -1,0 +1,24 @@
+# Case 3's guest: vCPU 0 writes N bytes (rdx, default 1 MiB) straight to COM1's transmit
+# register, 63 'x' and a newline per 64 bytes, one VM exit each, then resets. No LSR polling:
+# the UART is always ready, so every exit carries a byte.
+.include "guest.inc"
+
+.set DEFAULT_N, 1048576
+
+.text
+.globl _start
+_start:
+    ONLY_VCPU0
+    mov %rdx, %rcx
+    test %rcx, %rcx
+    jnz 1f
+    mov $DEFAULT_N, %ecx
+1:  mov $COM1, %edx
+2:  mov $'x', %al
+    test $63, %cl
+    jnz 3f
+    mov $'\n', %al
+3:  out %al, %dx
+    dec %rcx
+    jnz 2b
+    RESET

@@ -1,0 +1,86 @@
+// `npm run bench`: runs every case where it can run, writes bench/report.{md,json} and the
+// README's table. Bare-metal cases run on whatever /dev/kvm opens here (a software KVM
+// included: both sides see the same one); Linux cases need hardware KVM, so without one they
+// run inside the sandbox, in a child of this script that hands its results back in a file.
+// usage: node --import tsx bench/main.ts [--runs N] [--only word,...] [--phase bare|linux --out FILE]
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cacheDir } from '../src/fixtures/cache.ts';
+import { kvmUsable } from '../src/sandbox/detect.ts';
+import { shutdownVcpuPool } from '../src/vmm/vcpu/pool.ts';
+import { CASES, type Phase } from './cases/index.ts';
+import { describeEnvironment, type Environment } from './environment.ts';
+import { writeReport, type Report } from './report.ts';
+import type { CaseResult } from './stats.ts';
+
+interface PhaseResult {
+  environment: Environment;
+  cases: CaseResult[];
+  skipped: Report['skipped'];
+}
+
+const { values: args } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, only: { type: 'string' }, phase: { type: 'string' }, out: { type: 'string' } },
+});
+const runs = Number(args.runs);
+const only = args.only?.split(',');
+const selected = (name: string) => !only || only.some((w) => name.includes(w));
+
+async function runPhase(phase: Phase): Promise<PhaseResult> {
+  const environment = describeEnvironment();
+  const out: PhaseResult = { environment, cases: [], skipped: [] };
+  for (const c of CASES.filter((c) => c.phase === phase && selected(c.id))) {
+    process.stderr.write(`bench: ${c.id} (${environment.where}, ${runs} runs)\n`);
+    try {
+      out.cases.push(...(await c.run(runs, environment.where)));
+    } catch (e) {
+      process.stderr.write(`bench: ${c.id} failed: ${(e as Error).stack}\n`);
+      out.skipped.push({ name: c.id, reason: `failed: ${(e as Error).message.split('\n')[0]}` });
+    }
+  }
+  await shutdownVcpuPool();
+  return out;
+}
+
+function devKvmOpens(): boolean {
+  try {
+    closeSync(openSync('/dev/kvm', 'r+'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The phase in the sandbox: this script again, under `schedvm sandbox --force`. */
+async function inSandbox(phase: Phase): Promise<PhaseResult> {
+  const { run } = await import('./proc.ts');
+  const file = join(cacheDir('bench'), `phase-${phase}.json`);
+  writeFileSync(file, '');
+  const cli = fileURLToPath(new URL('../bin/schedvm.mjs', import.meta.url));
+  const self = fileURLToPath(import.meta.url);
+  const r = await run(process.execPath, [cli, 'sandbox', '--force', '--', process.execPath, '--import', 'tsx', self, '--phase', phase, '--out', file, '--runs', String(runs), ...(args.only ? ['--only', args.only] : [])], {
+    onLine: (l) => process.stderr.write(`[sandbox] ${l}\n`),
+  });
+  process.stderr.write(r.stderr);
+  if (r.code !== 0) throw new Error(`sandbox phase ${phase} exited ${r.code}`);
+  return JSON.parse(readFileSync(file, 'utf8')) as PhaseResult;
+}
+
+if (args.phase) {
+  const result = await runPhase(args.phase as Phase);
+  writeFileSync(args.out!, JSON.stringify(result));
+} else {
+  const phases: PhaseResult[] = [];
+  phases.push(devKvmOpens() ? await runPhase('bare') : await inSandbox('bare'));
+  if (CASES.some((c) => c.phase === 'linux' && selected(c.id))) phases.push(kvmUsable() ? await runPhase('linux') : await inSandbox('linux'));
+  const report: Report = { generatedAt: new Date().toISOString(), environments: {}, cases: [], skipped: [] };
+  for (const p of phases) {
+    report.environments[p.environment.where] = p.environment;
+    report.cases.push(...p.cases);
+    report.skipped.push(...p.skipped);
+  }
+  writeReport(report);
+  process.stderr.write(`bench: wrote bench/report.md and bench/report.json\n`);
+}

@@ -1,0 +1,13 @@
+// The bench's own vitest run: only the files a case names, never part of `npm test`.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    root: fileURLToPath(new URL('../..', import.meta.url)),
+    include: ['bench/vitest/*.bench-test.ts'],
+    pool: 'forks',
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
+  },
+});
