@@ -3,6 +3,7 @@
 // included: both sides see the same one); Linux cases need hardware KVM, so without one they
 // run inside the sandbox, in a child of this script that hands its results back in a file.
 // usage: node --import tsx bench/main.ts [--runs N] [--only word,...] [--phase bare|linux --out FILE]
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,18 +54,15 @@ function devKvmOpens(): boolean {
   }
 }
 
-/** The phase in the sandbox: this script again, under `schedvm sandbox --force`. */
+/** The phase in the sandbox: this script again, under `schedvm sandbox --force`, output live. */
 async function inSandbox(phase: Phase): Promise<PhaseResult> {
-  const { run } = await import('./proc.ts');
   const file = join(cacheDir('bench'), `phase-${phase}.json`);
   writeFileSync(file, '');
   const cli = fileURLToPath(new URL('../bin/schedvm.mjs', import.meta.url));
   const self = fileURLToPath(import.meta.url);
-  const r = await run(process.execPath, [cli, 'sandbox', '--force', '--', process.execPath, '--import', 'tsx', self, '--phase', phase, '--out', file, '--runs', String(runs), ...(args.only ? ['--only', args.only] : [])], {
-    onLine: (l) => process.stderr.write(`[sandbox] ${l}\n`),
-  });
-  process.stderr.write(r.stderr);
-  if (r.code !== 0) throw new Error(`sandbox phase ${phase} exited ${r.code}`);
+  const child = spawn(process.execPath, [cli, 'sandbox', '--force', '--', process.execPath, '--import', 'tsx', self, '--phase', phase, '--out', file, '--runs', String(runs), ...(args.only ? ['--only', args.only] : [])], { stdio: 'inherit' });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`sandbox phase ${phase} exited ${code}`);
   return JSON.parse(readFileSync(file, 'utf8')) as PhaseResult;
 }
 
