@@ -29,7 +29,7 @@ export async function main(args: string[]): Promise<number> {
 
   const prepared = await prepareScenario(scenario);
   for (const w of prepared.warnings) process.stderr.write(`schedvm: warning: ${w}\n`);
-  const clock = new BootClock();
+  const clock = new BootClock(prepared);
   let atLineStart = true;
   const vm = await Vm.create({
     ...prepared.config,
@@ -46,12 +46,13 @@ export async function main(args: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   let vmResult: VmResult;
   try {
-    clock.start();
+    clock.start(vm);
     vmResult = await vm.run();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  await clock.kernelWatch?.settled();
   const result = scenarioResult(scenario, prepared, vmResult, clock);
   if (!atLineStart) process.stdout.write('\n');
   const wantKind = scenario.expect.scheduler_exit;

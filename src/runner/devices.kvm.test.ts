@@ -80,9 +80,9 @@ beforeAll(async () => {
   ].join('\n');
   const scenario = parseScenario(`${yaml}\n`, join(dir, 'devices.yaml'));
   prepared = await prepareScenario(scenario);
-  const clock = new BootClock();
+  const clock = new BootClock(prepared);
   const vm = await Vm.create({ ...prepared.config, onConsole: clock.watch });
-  clock.start();
+  clock.start(vm);
   result = scenarioResult(scenario, prepared, await vm.run(), clock);
   process.stderr.write(`virtio boot: wall ${Math.round(result.wallMs)} ms, boot to init ${Math.round(result.bootMs ?? -1)} ms\n`);
 }, BOOT_TIMEOUT_MS);

@@ -8,10 +8,12 @@ import { parseScenario } from './scenario/load.ts';
 async function boot(yaml: string) {
   const scenario = parseScenario(yaml, 'inline.yaml');
   const prepared = await prepareScenario(scenario);
-  const clock = new BootClock();
+  const clock = new BootClock(prepared);
   const vm = await Vm.create({ ...prepared.config, onConsole: clock.watch });
-  clock.start();
-  return scenarioResult(scenario, prepared, await vm.run(), clock);
+  clock.start(vm);
+  const r = await vm.run();
+  await clock.kernelWatch?.settled();
+  return scenarioResult(scenario, prepared, r, clock);
 }
 
 /** What Linux must report for topology `t`, derived from the same placement the VMM uses. */
@@ -63,5 +65,19 @@ describe('the host kernel', () => {
     expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
     expect(r.guest?.online).toEqual([0, 1]);
     expect(r.bootMs).toBeGreaterThan(0);
+  }, BOOT_TEST_TIMEOUT_MS);
+});
+
+describe('a watchpoint on a kernel symbol', () => {
+  it('latches when the kernel writes system_state on its way down, and freezes every vCPU', async () => {
+    const r = await boot(
+      'name: sym-watch\nkernel: debian-sched-ext\nvcpus: 2\nmemory_mb: 1024\ntimeout_s: 600\n' +
+        'watchpoints:\n  - { name: state, symbol: system_state, len: 4, freeze: true }\n',
+    );
+    expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
+    expect(r.kernelWatch?.[0], r.kernelWatch?.join('\n')).toMatch(/^watchpoint state: armed on system_state\+0x0 \(va 0xffffffff[0-9a-f]+, pa 0x[0-9a-f]+\)$/);
+    // /init's `reboot -f` ends in kernel_restart_prepare(): system_state = SYSTEM_RESTART (6).
+    expect(r.watchpoints.state).toMatchObject({ slot: 1, hit: true, value: 6 });
+    expect(r.snapshots.filter((x) => x.trigger === 'watchpoint:state').map((x) => x.vcpu).sort()).toEqual([0, 1]);
   }, BOOT_TEST_TIMEOUT_MS);
 });

@@ -100,7 +100,7 @@ describe('toHaveSnapshotAt', () => {
 describe('toHaveSchedulerExit', () => {
   const sched = (exitKind: NonNullable<ScenarioResult['scheduler']>['exitKind']) => result({
     exitAction: 'Shutdown',
-    scheduler: { name: 'scx_fault', state: 'enabled', exitKind, reason: 'runnable task stall', dump: ['EXIT: runnable task stall'], dmesg: [], progress: [5, 0], watchpointLatched: false },
+    scheduler: { name: 'scx_fault', state: 'enabled', exitKind, reason: 'runnable task stall', dump: ['EXIT: runnable task stall'], dmesg: [], progress: [5, 0], watchpointLatched: false, exitKindWatch: 'not armed: test' },
   });
 
   it('passes on the exit kind, and .not on any other', () => {

@@ -79,6 +79,7 @@ export function describeRun(r: ScenarioResult): string {
 
 function describeScheduler(s: NonNullable<ScenarioResult['scheduler']>): string {
   const lines = [`scheduler ${s.name}: ${s.state}, exit kind ${s.exitKind}${s.reason ? ` (${s.reason})` : ''}${s.watchpointLatched ? ', exit-kind watchpoint latched' : ''}`];
+  lines.push(`  ${s.exitKindWatch}`);
   if (s.progress) lines.push(`  workload rounds per thread: ${s.progress.join(' ')}`);
   for (const l of [...s.dump.slice(-10), ...s.dmesg.slice(-5)]) lines.push(`  | ${l}`);
   return lines.join('\n');

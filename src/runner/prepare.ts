@@ -3,13 +3,15 @@
 import { readFile } from 'node:fs/promises';
 import { buildGuest } from '../fixtures/guests/build.ts';
 import { buildInitramfs } from '../fixtures/initramfs/builder.ts';
-import { kernelWarnings, resolveKernel } from '../fixtures/kernels/index.ts';
+import { kernelWarnings, resolveKernel, type Kernel } from '../fixtures/kernels/index.ts';
+import { kernelBtf } from '../fixtures/schedulers/vmlinux.ts';
 import { INIT_START_MARKER, initScript } from '../fixtures/linux/init-script.ts';
 import { parseGuestReport, type GuestReport } from '../fixtures/linux/report.ts';
 import { flatTopology } from '../vmm/topology.ts';
-import type { ConsolePort, VmConfig, VmResult } from '../vmm/vm.ts';
+import type { ConsolePort, Vm, VmConfig, VmResult } from '../vmm/vm.ts';
 import type { InProcessPeer } from '../vmm/devices/virtio/net/backend.ts';
 import { consoleArg, driverModules, guestConsoleText, scenarioDevices } from './devices.ts';
+import { kallsymsShell, KernelWatch, planSymbols, type KernelWatchPlan, type SymbolWatch } from './kernel-watch.ts';
 import type { Scenario } from './scenario/schema.ts';
 import { schedulerPayload, schedulerResult, type SchedulerResult } from './scheduler.ts';
 import { resolveWatchMechanism } from './watch-mechanism.ts';
@@ -40,6 +42,8 @@ export interface PreparedScenario {
   warnings: string[];
   /** The in-process host on the guest's network (devices.net.backend: peer). */
   netPeer?: InProcessPeer;
+  /** Watchpoints on kernel variables, armed while the guest runs (see BootClock). */
+  kernelWatch?: KernelWatchPlan;
 }
 
 export interface ScenarioResult extends VmResult {
@@ -54,6 +58,8 @@ export interface ScenarioResult extends VmResult {
   panic?: string;
   /** The scenario's scheduler: whether it loaded, how it exited, the workload's progress. */
   scheduler?: SchedulerResult;
+  /** What became of each kernel-symbol watch (armed where, or why not). */
+  kernelWatch?: string[];
 }
 
 export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
@@ -64,8 +70,8 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
     devices: dev.devices,
     memoryMb: s.memory_mb,
     timeoutMs: s.timeout_s * 1000,
-    watchpoints: s.watchpoints,
-    ...(s.watchpoints.length > 0 ? { watchMechanism: await resolveWatchMechanism() } : {}),
+    watchpoints: s.watchpoints.flatMap((w) => (w.address !== undefined ? [{ ...w, address: w.address }] : [])),
+    ...(s.watchpoints.length > 0 || s.scheduler ? { watchMechanism: await resolveWatchMechanism() } : {}),
   };
   if (s.guest !== undefined) {
     return { config: { ...common, guest: { kind: 'bare', image: await buildGuest(s.guest), ...(s.guest_arg !== undefined ? { arg: s.guest_arg } : {}) } }, warnings: [] };
@@ -75,11 +81,14 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
   const drivers = driverModules(dev, kernel);
   const needsSched = s.scheduler !== undefined;
   const warnings = [...kernelWarnings(kernel, { numa: topology.numa_nodes > 1, schedExt: needsSched, btf: needsSched }), ...(sandbox.warning ? [sandbox.warning] : [])];
-  const sched = needsSched ? await schedulerPayload(s, kernel) : undefined;
+  const kernelWatch = await kernelWatchPlan(s, kernel, warnings);
+  const symbols = kernelWatch ? planSymbols(kernelWatch) : [];
+  const sched = needsSched ? await schedulerPayload(s, kernel, kernelWatch?.exitKindOffset !== undefined) : undefined;
   const initrd = await buildInitramfs({
     init: initScript({
       ...(drivers ? { modules: drivers.paths } : {}), ...(dev.console === 'hvc0' ? { console: 'hvc0' as const } : {}),
-      ...(s.run !== undefined ? { run: s.run } : {}), ...(sched ? { scheduler: sched.script } : {}) }),
+      ...(s.run !== undefined ? { run: s.run } : {}), ...(sched ? { scheduler: sched.script } : {}),
+      ...(symbols.length > 0 ? { early: kallsymsShell(symbols) } : {}) }),
     ...(sched ? { files: sched.files } : {}),
     ...(drivers ? { modules: { dir: drivers.dir, names: drivers.names } } : {}),
     gzip: true,
@@ -93,22 +102,59 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
     kernel: { name: kernel.name, version: kernel.version },
     warnings,
     ...(dev.netPeer ? { netPeer: dev.netPeer } : {}),
+    ...(kernelWatch ? { kernelWatch } : {}),
   };
 }
 
-/** Times the first /init line as it streams past; pass `watch` as the VM's onConsole. */
+/**
+ * What the host arms on kernel variables for `s`: its symbol watchpoints, and with a scheduler
+ * the exit-kind watch (scx_sched.exit_kind from the kernel's BTF; without it: a warning, and
+ * the exit kind comes from the guest's report alone).
+ */
+async function kernelWatchPlan(s: Scenario, kernel: Kernel, warnings: string[]): Promise<KernelWatchPlan | undefined> {
+  const watches: SymbolWatch[] = s.watchpoints.flatMap((w) =>
+    w.symbol !== undefined ? [{ name: w.name, symbol: w.symbol, offset: w.offset ?? 0, len: w.len, kind: w.kind, freeze: w.freeze }] : []);
+  let exitKindOffset: number | undefined;
+  if (s.scheduler) {
+    try {
+      exitKindOffset = (await kernelBtf(kernel)).memberOffset('scx_sched', 'exit_kind');
+    } catch (e) {
+      warnings.push(`no host-side exit-kind watch: ${(e as Error).message}`);
+    }
+  }
+  if (watches.length === 0 && exitKindOffset === undefined) return undefined;
+  return { watches, ...(exitKindOffset !== undefined ? { exitKindOffset } : {}) };
+}
+
+/**
+ * Follows a run's console: times the first /init line, and arms the scenario's kernel
+ * watchpoints as the guest reports their addresses. Pass `watch` as the VM's onConsole, then
+ * start(vm) when it runs.
+ */
 export class BootClock {
   private t0 = performance.now();
   private seen = '';
   bootMs?: number;
-  start(): void {
+  readonly kernelWatch?: KernelWatch;
+  constructor(prepared?: Pick<PreparedScenario, 'kernelWatch'>) {
+    if (prepared?.kernelWatch) this.kernelWatch = new KernelWatch(prepared.kernelWatch);
+  }
+  start(vm?: Vm): void {
     this.t0 = performance.now();
+    if (vm) this.kernelWatch?.attach(vm);
   }
   watch = (port: ConsolePort, text: string): void => {
+    this.kernelWatch?.watch(port, text);
     if (this.bootMs !== undefined || port === 'com2') return; // COM1 or hvc0: the guest console
     this.seen = (this.seen + text).slice(-4096);
     if (this.seen.includes(INIT_START_MARKER)) this.bootMs = performance.now() - this.t0;
   };
+}
+
+/** How the host-side exit-kind watch went: armed where, or why not. */
+function exitKindWatchNote(kw: KernelWatch | undefined): string {
+  if (!kw) return "not armed: no scx_sched.exit_kind offset (see warnings); the exit kind comes from the guest's report";
+  return kw.notes.find((n) => n.startsWith('exit-kind watch:')) ?? 'not armed: the scheduler was never reported enabled';
 }
 
 /** Whether the exit-kind watchpoint (slot 0) latched: an error kind was stored. */
@@ -128,6 +174,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     ...(clock?.bootMs !== undefined ? { bootMs: clock.bootMs } : {}),
     ...(guest ? { guest } : {}),
     ...(panic ? { panic } : {}),
-    ...(s.scheduler ? { scheduler: schedulerResult(s, text, exitKindLatched(r)) } : {}),
+    ...(s.scheduler ? { scheduler: schedulerResult(s, text, exitKindLatched(r), exitKindWatchNote(clock?.kernelWatch)) } : {}),
+    ...(clock?.kernelWatch ? { kernelWatch: clock.kernelWatch.notes } : {}),
   };
 }

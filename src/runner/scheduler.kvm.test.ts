@@ -9,10 +9,12 @@ import type { Scenario } from './scenario/schema.ts';
 
 async function boot(scenario: Scenario) {
   const prepared = await prepareScenario(scenario);
-  const clock = new BootClock();
+  const clock = new BootClock(prepared);
   const vm = await Vm.create({ ...prepared.config, onConsole: clock.watch });
-  clock.start();
-  return scenarioResult(scenario, prepared, await vm.run(), clock);
+  clock.start(vm);
+  const r = await vm.run();
+  await clock.kernelWatch?.settled();
+  return scenarioResult(scenario, prepared, r, clock);
 }
 
 const TEST_TIMEOUT_MS = 900_000;
@@ -29,6 +31,7 @@ describe('upstream schedulers run healthy', () => {
     const r = await boot(s);
     expect(r.exitAction, tail(r.console.com1)).toBe('Shutdown');
     expect(r.scheduler, tail(r.console.com1)).toMatchObject({ name, state: 'enabled', exitKind: 'unreg', watchpointLatched: false });
+    expect(r.scheduler!.exitKindWatch).toMatch(/^exit-kind watch: armed on scx_root->exit_kind/);
     // Every workload thread (one per vCPU) made progress under the scheduler.
     expect(r.scheduler!.progress, tail(r.console.com1)).toHaveLength(s.vcpus);
     for (const rounds of r.scheduler!.progress!) expect(rounds).toBeGreaterThan(0);
@@ -46,5 +49,12 @@ describe('scx_fault: each fault is caught as its exit kind', () => {
     expect(r.exitAction, tail(r.console.com1)).toBe('Shutdown');
     expect(r.scheduler, tail(r.console.com1)).toMatchObject({ name: 'scx_fault', state: 'enabled', exitKind: kind });
     expect(r.scheduler!.reason).toMatch(reason);
+    // The host watched scx_root->exit_kind: an error kind latched slot 0 and froze every vCPU.
+    expect(r.scheduler!.exitKindWatch, r.kernelWatch?.join('\n')).toMatch(/^exit-kind watch: armed/);
+    const isError = kind.startsWith('error');
+    expect(r.scheduler!.watchpointLatched).toBe(isError);
+    const frozen = r.snapshots.filter((x) => x.trigger === 'watchpoint:scx_exit_kind').map((x) => x.vcpu).sort();
+    expect(frozen).toEqual(isError ? [...Array(s.vcpus).keys()] : []);
+    if (isError) expect(r.watchpoints.scx_exit_kind).toMatchObject({ slot: 0, hit: true, value: kind === 'error_bpf' ? 1025 : 1026 });
   }, TEST_TIMEOUT_MS);
 });

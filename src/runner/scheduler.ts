@@ -33,6 +33,8 @@ export interface SchedulerResult {
   progress?: number[];
   /** Whether the host's exit-kind watchpoint (slot 0) latched an error kind. */
   watchpointLatched: boolean;
+  /** Where the host armed that watchpoint, or why it did not (then only the guest's report counts). */
+  exitKindWatch: string;
 }
 
 const KIND_NAMES = new Map<number, SchedulerExitKind>(
@@ -50,7 +52,14 @@ function workloadOf(s: Scenario, vcpus: number): Workload {
   return { worker: WORKER_GUEST_PATH, threads: w.threads ?? vcpus, seconds: w.duration_s };
 }
 
-export async function schedulerPayload(s: Scenario, kernel: Kernel): Promise<SchedulerPayload> {
+/**
+ * With the host watching the exit kind, the guest pauses this long once the scheduler is
+ * enabled: the host arms the watch (a brief freeze, a page walk) before the workload can make
+ * the scheduler fail.
+ */
+export const HOST_ARM_PAUSE_S = 2;
+
+export async function schedulerPayload(s: Scenario, kernel: Kernel, hostWatch = false): Promise<SchedulerPayload> {
   const sched = s.scheduler!;
   const workload = workloadOf(s, s.vcpus);
   const files: SchedulerPayload['files'] = [];
@@ -72,6 +81,7 @@ export async function schedulerPayload(s: Scenario, kernel: Kernel): Promise<Sch
     args: sched.args,
     ...(sched.ops !== undefined ? { ops: sched.ops } : {}),
     enableTimeoutS: sched.enable_timeout_s,
+    ...(hostWatch ? { afterEnableS: HOST_ARM_PAUSE_S } : {}),
     ...(sched.exit_wait_s !== undefined ? { exitWaitS: sched.exit_wait_s } : {}),
     workload,
   });
@@ -79,7 +89,7 @@ export async function schedulerPayload(s: Scenario, kernel: Kernel): Promise<Sch
 }
 
 /** The scheduler's part of the result, from the run shell's console lines. */
-export function schedulerResult(s: Scenario, consoleText: string, watchpointLatched: boolean): SchedulerResult {
+export function schedulerResult(s: Scenario, consoleText: string, watchpointLatched: boolean, exitKindWatch: string): SchedulerResult {
   const r = parseSchedulerRun(consoleText);
   const name = s.scheduler!.name ?? basename(s.scheduler!.binary!);
   const kind = r.exitKind === undefined ? 'none' : (schedulerExitKindName(r.exitKind) ?? 'error');
@@ -92,5 +102,6 @@ export function schedulerResult(s: Scenario, consoleText: string, watchpointLatc
     dmesg: r.dmesg,
     ...(r.progress ? { progress: r.progress } : {}),
     watchpointLatched,
+    exitKindWatch,
   };
 }

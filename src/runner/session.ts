@@ -21,7 +21,7 @@ export async function bootScenario(scenario: Scenario, file: string, opts: BootO
     scenario.guest !== undefined ? buildGuestWithSymbols(scenario.guest).then((b) => b.symbols) : {},
     warmVcpuPool(scenario.vcpus),
   ]);
-  const clock = new BootClock();
+  const clock = new BootClock(prepared);
   const vm = await Vm.create({
     ...prepared.config,
     keepMemory: true,
@@ -60,8 +60,11 @@ export class ScenarioVm implements SchedVm {
   start(): this {
     if (this.closed) throw new Error('this VM was closed: its test file is done');
     if (!this.running) {
-      this.clock.start();
-      this.running = this.vm.run().then((r) => (this.ended = scenarioResult(this.scenario, this.prepared, r, this.clock)));
+      this.clock.start(this.vm);
+      this.running = this.vm.run().then(async (r) => {
+        await this.clock.kernelWatch?.settled();
+        return (this.ended = scenarioResult(this.scenario, this.prepared, r, this.clock));
+      });
     }
     return this;
   }

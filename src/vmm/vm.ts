@@ -9,9 +9,9 @@ import {
 } from './sys/libc.ts';
 import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_MAX_VCPUS, KVM_CAP_READONLY_MEM, KVM_CAP_TSC_DEADLINE_TIMER, kvmRun } from './sys/kvm-abi.ts';
 import { ActionCode, FATAL_FAIL_ENTRY, VcpuState, VmControl } from './vcpu/control.ts';
-import { WatchpointLatch } from './vcpu/latch.ts';
+import { WatchpointLatch, type ArmedSlot } from './vcpu/latch.ts';
 import { formatSnapshot, snapshotToHex, type VcpuRegSnapshot, type VcpuRegSnapshotHex } from './vcpu/snapshot.ts';
-import { pagesOf, planMemslots } from './memslots.ts';
+import { pagesOf, planMemslots, type Memslot } from './memslots.ts';
 import { armedSlots, assignSlots, freezeMask, type WatchpointResult, type WatchpointSpec } from './watchpoints.ts';
 import { runVcpu } from './vcpu/pool.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './vcpu/protocol.ts';
@@ -150,9 +150,57 @@ export class Vm {
     this.control = VmControl.create(this.vcpuTotal);
     this.snapshotSeq = new Array<bigint>(this.vcpuTotal).fill(0n);
     this.mechanism = config.watchMechanism ?? 'debugregs';
-    const specs = config.watchpoints ?? [];
-    this.slots = assignSlots(specs);
-    if (specs.length > 0) this.latch.publish(armedSlots(specs, this.slots));
+    this.specs = [...(config.watchpoints ?? [])];
+    this.slots = assignSlots(this.specs);
+    this.armed = armedSlots(this.specs, this.slots);
+    if (this.specs.length > 0) this.latch.publish(this.armed);
+  }
+
+  private readonly specs: WatchpointSpec[];
+  private readonly armed: (ArmedSlot | undefined)[];
+  private memslots: Memslot[] = [];
+
+  /**
+   * Arms a write watchpoint while the VM runs, for an address known only now (a kernel
+   * variable found through kallsyms and the guest's page tables). The debug registers watch
+   * `gva`; a write trap watches `gpa`, where slot 0 also reads the exit kind.
+   */
+  async armWatchpoint(w: Omit<WatchpointSpec, 'address' | 'on'> & { gva: bigint; gpa: bigint }): Promise<void> {
+    const spec: WatchpointSpec = { name: w.name, address: w.gpa, len: w.len, on: 'write', kind: w.kind, freeze: w.freeze };
+    const slots = assignSlots([...this.specs, spec]); // the same rules as at create
+    const slot = slots.get(w.name)!;
+    const writetrap = this.mechanism === 'writetrap';
+    if (writetrap && this.kvm.checkExtension(KVM_CAP_READONLY_MEM) <= 0) throw new Error('this KVM has no read-only memslots (KVM_CAP_READONLY_MEM): writetrap watchpoints are unavailable');
+    this.specs.push(spec);
+    this.slots.set(w.name, slot);
+    this.armed[slot] = { address: writetrap ? w.gpa : w.gva, len: w.len, on: 'write', kindGpa: w.gpa, freeze: w.freeze };
+    // Published first: a trapped store must find its slot the moment the page turns read-only.
+    this.latch.publish(this.armed);
+    if (!writetrap) return;
+    await this.freeze('arm', false);
+    try {
+      // A vCPU still inside KVM_RUN would see RAM vanish between the delete and the re-add.
+      if (!this.vcpus.every((_, i) => this.control.state(i) === VcpuState.Done || this.control.parked(i))) {
+        throw new Error(`watchpoint '${w.name}': not every vCPU parked within ${PARK_TIMEOUT_MS} ms; the page stays writable`);
+      }
+      this.setMemslots(planMemslots(this.memory.regions, this.armed.flatMap((a) => (a ? pagesOf(a.address, a.len) : []))));
+    } finally {
+      this.thaw();
+    }
+  }
+
+  /** Replaces every memslot (vCPUs must be out of KVM_RUN: frozen, or not started). */
+  private setMemslots(next: Memslot[]): void {
+    this.memslots.forEach((m, slot) => this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: 0, hostAddr: m.hostAddr, readonly: m.readonly }));
+    next.forEach((m, slot) => this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: m.size, hostAddr: m.hostAddr, readonly: m.readonly }));
+    this.memslots = next;
+  }
+
+  /** Every vCPU's page-table root (CR3) right now: a brief freeze, not kept as snapshots. */
+  async pageTableRoots(): Promise<bigint[]> {
+    const snaps = await this.freeze('peek', false);
+    this.thaw();
+    return snaps.map((s) => BigInt(s.page_table_root));
   }
 
   /** Builds the VM and starts its vCPU threads (parked until run()). */
@@ -182,7 +230,8 @@ export class Vm {
       const traps = config.watchMechanism === 'writetrap'
         ? (config.watchpoints ?? []).flatMap((w) => pagesOf(w.address, w.len))
         : [];
-      planMemslots(memory.regions, traps).forEach((m, slot) => {
+      const memslots = planMemslots(memory.regions, traps);
+      memslots.forEach((m, slot) => {
         vm!.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: m.size, hostAddr: m.hostAddr, readonly: m.readonly });
       });
       writeLongModeTables(memory);
@@ -204,6 +253,7 @@ export class Vm {
         if (windows.length > 0) virtio = VirtioHost.create(config.devices!, windows, vm, memory);
       }
       const self = new Vm(config, kvm, vm, memory, { kill, parked, thaw, latch }, topology, plan, serialIrqFds, virtio);
+      self.memslots = memslots;
       await self.spawnVcpus();
       return self;
     } catch (e) {
@@ -335,7 +385,7 @@ export class Vm {
    * Parks every vCPU and records its registers (trigger names why). Resolves with one snapshot
    * per vCPU that parked; the VM stays frozen until thaw() or its end.
    */
-  freeze(trigger = 'api'): Promise<SnapshotRecord[]> {
+  freeze(trigger = 'api', keep = true): Promise<SnapshotRecord[]> {
     const run = async (): Promise<SnapshotRecord[]> => {
       if (this.disposed || this.control.killed) return [];
       eventfdDrain(this.fds.thaw); // a stale thaw edge would spin the parked vCPUs
@@ -348,7 +398,7 @@ export class Vm {
         await new Promise((r) => setTimeout(r, PARK_POLL_MS));
         if (pending()) this.kick(); // a kick can land just before KVM_RUN: repeat it
       }
-      return this.collectSnapshots(trigger);
+      return this.collectSnapshots(trigger, keep);
     };
     const result = this.freezeChain.then(run, run);
     this.freezeChain = result.catch(() => undefined);
@@ -367,7 +417,7 @@ export class Vm {
   }
 
   /** Snapshots stored since the last collection, tagged with `trigger`. */
-  private collectSnapshots(trigger: string): SnapshotRecord[] {
+  private collectSnapshots(trigger: string, keep = true): SnapshotRecord[] {
     const out: SnapshotRecord[] = [];
     for (let vcpu = 0; vcpu < this.vcpuTotal; vcpu++) {
       const s = this.control.snapshot(vcpu);
@@ -376,7 +426,7 @@ export class Vm {
       const regs: VcpuRegSnapshot = { instruction_pointer: s.rip, stack_pointer: s.rsp, page_table_root: s.cr3 };
       out.push({ vcpu, trigger, ...snapshotToHex(regs), text: formatSnapshot(regs) });
     }
-    this.snapshotLog.push(...out);
+    if (keep) this.snapshotLog.push(...out);
     return out;
   }
 

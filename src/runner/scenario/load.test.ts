@@ -71,6 +71,14 @@ describe('watchpoints', () => {
       { name: 'hi', address: 0xffffffff81000000n, len: 8, on: 'write', kind: 'user', freeze: false },
     ]);
   });
+  it('takes a kernel symbol instead of an address on Linux guests, and says what is wrong otherwise', () => {
+    const linux = 'name: a\nkernel: host\nwatchpoints:\n';
+    expect(parseScenario(`${linux}  - { name: st, symbol: system_state, offset: 4, freeze: true }\n`, 'w.yaml').watchpoints)
+      .toEqual([{ name: 'st', symbol: 'system_state', offset: 4, len: 4, on: 'write', kind: 'user', freeze: true }]);
+    expect(problems(`${base}  - { name: st, symbol: system_state }\n`)).toBe('x.yaml:4:25: watchpoints.0.symbol: kernel symbols need a Linux guest (kernel:); bare-metal guests take address');
+    expect(problems(`${linux}  - { name: st, symbol: system_state, address: 0x1000 }\n`)).toContain('watchpoints.0: give exactly one of address or symbol');
+    expect(problems(`${linux}  - { name: st, address: 0x1000, offset: 8 }\n`)).toContain('watchpoints.0.offset: offset goes with symbol');
+  });
   it('rejects a second exit_kind at its kind field', () => {
     expect(problems(`${base}  - { name: a, address: 0x200000, kind: exit_kind }\n  - { name: b, address: 0x200008, kind: exit_kind }\n`))
       .toBe('x.yaml:5:41: watchpoints.1.kind: only one watchpoint may have kind exit_kind (it owns slot 0)');

@@ -19,14 +19,23 @@ const u64 = z
 export const watchpointSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z_][\w.-]*$/, 'expected a name like exit_kind or my-watch').describe('Key of this watchpoint in the result.'),
-    address: u64.describe('Guest address to watch (bare-metal guests: guest-physical). Hex as a quoted string above 2^53.'),
+    address: u64.optional().describe('Guest address to watch (bare-metal guests: guest-physical). Hex as a quoted string above 2^53. Either address or symbol.'),
+    symbol: z
+      .string()
+      .regex(/^[A-Za-z_][\w.]*$/, 'expected a kernel symbol name like system_state')
+      .optional()
+      .describe("Linux guests: a kernel variable from the guest's /proc/kallsyms (KASLR-proof), armed once /init has reported it. Either address or symbol."),
+    offset: z.int().min(0).optional().describe('Bytes past symbol (default 0).'),
     len: z.literal([1, 2, 4, 8], 'expected 1, 2, 4 or 8 (bytes)').default(4).describe('Bytes watched; the address must be aligned to it.'),
     on: z.enum(['write', 'readwrite']).default('write').describe('Trigger on writes, or on reads and writes.'),
     kind: z.enum(['exit_kind', 'user']).default('user').describe('exit_kind (slot 0) latches only when the u32 written is >= 1024 (SCX_EXIT_ERROR); user slots latch on any access.'),
     freeze: z.boolean().default(false).describe('On the first latch, freeze every vCPU and snapshot its registers; the guest then resumes.'),
   })
   // zod runs refinements over fields that already failed: check only what parsed.
-  .refine((w) => typeof w.address !== 'bigint' || typeof w.len !== 'number' || w.address % BigInt(w.len) === 0n, { error: (i) => `address must be aligned to len (${(i.input as { len: number }).len})`, path: ['address'] });
+  .refine((w) => typeof w.address !== 'bigint' || typeof w.len !== 'number' || w.address % BigInt(w.len) === 0n, { error: (i) => `address must be aligned to len (${(i.input as { len: number }).len})`, path: ['address'] })
+  .refine((w) => (w.address === undefined) !== (w.symbol === undefined), { error: 'give exactly one of address or symbol' })
+  .refine((w) => w.offset === undefined || w.symbol !== undefined, { error: 'offset goes with symbol', path: ['offset'] })
+  .refine((w) => w.symbol === undefined || w.on === 'write', { error: 'a symbol watchpoint watches writes (on: write)', path: ['on'] });
 
 const schedulerSchema = z
   .strictObject({
@@ -185,6 +194,12 @@ export const scenarioSchema = z
     }
     if (s.kernel !== undefined && s.memory_mb !== undefined && s.memory_mb < 128) {
       ctx.addIssue({ code: 'custom', path: ['memory_mb'], message: 'a Linux guest needs at least 128' });
+    }
+    s.watchpoints.forEach((w, i) => {
+      if (w.symbol !== undefined && s.guest !== undefined) ctx.addIssue({ code: 'custom', path: ['watchpoints', i, 'symbol'], message: 'kernel symbols need a Linux guest (kernel:); bare-metal guests take address' });
+    });
+    if (s.scheduler !== undefined && s.watchpoints.some((w) => w.kind === 'exit_kind')) {
+      ctx.addIssue({ code: 'custom', path: ['watchpoints'], message: "with a scheduler, slot 0 (exit_kind) watches its exit kind: declare user watchpoints only" });
     }
     if (s.guest !== undefined && s.scheduler !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['scheduler'], message: 'only Linux guests (kernel:) run a scheduler' });

@@ -61,7 +61,7 @@ function fire(o: DebugDispatchOptions, slot: number, w: ArmedSlot): void {
   } else {
     first = o.latch.latch(slot, o.index, readWatched(o.memory, w.address, w.len) ?? 0);
   }
-  if (first && o.freezeMask & (1 << slot)) {
+  if (first && (w.freeze || o.freezeMask & (1 << slot))) {
     o.control.requestFreeze();
     o.onFreezeRequest(slot);
   }

@@ -91,6 +91,9 @@ describe('WatchpointLatch armed set', () => {
     expect(latch.generation).toBe(2);
     const view = new WatchpointLatch(latch.sab);
     expect(view.readArmed()).toEqual({ generation: 2, slots: [exitKind, undefined, user, undefined] });
+    const frozen = { ...user, freeze: true };
+    latch.publish([undefined, frozen]);
+    expect(view.readArmed().slots).toEqual([undefined, frozen, undefined, undefined]);
   });
 
   it('disarms by publishing empty slots, keeping the gate open so workers re-arm', () => {

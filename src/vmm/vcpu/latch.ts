@@ -13,6 +13,8 @@ export const SCX_EXIT_ERROR = 1024;
 export interface ArmedSlot extends HwWatch {
   /** Guest-physical address of the u32 exit kind, read when slot 0 fires (slot 0 only). */
   kindGpa?: bigint;
+  /** A first latch of this slot freezes the VM (published with the slot: arming at run time). */
+  freeze?: boolean;
 }
 export interface LatchHit {
   /** The vCPU whose exit latched the slot first. */
@@ -40,6 +42,7 @@ const VALUE = 2;
 const ARMED = 3; // 0 off, 1 on, 2 on with a kind GPA
 const LEN = 4;
 const ON = 5;
+const FREEZE = 6;
 const I32_BYTES = (SLOT_BASE + SLOT_WORDS * WATCH_SLOTS) * 4;
 // Then two u64 per slot: watched address and kind GPA.
 const U64_PER_SLOT = 2;
@@ -133,6 +136,7 @@ export class WatchpointLatch {
       Atomics.store(this.i32, at + ARMED, w ? (w.kindGpa === undefined ? 1 : 2) : 0);
       Atomics.store(this.i32, at + LEN, w?.len ?? 0);
       Atomics.store(this.i32, at + ON, w ? ON_CODES.indexOf(w.on) : 0);
+      Atomics.store(this.i32, at + FREEZE, w?.freeze ? 1 : 0);
       Atomics.store(this.u64, i * U64_PER_SLOT, w?.address ?? 0n);
       Atomics.store(this.u64, i * U64_PER_SLOT + 1, w?.kindGpa ?? 0n);
     }
@@ -161,6 +165,7 @@ export class WatchpointLatch {
           on: ON_CODES[Atomics.load(this.i32, at + ON)] ?? 'write',
         };
         if (armed === 2) slot.kindGpa = Atomics.load(this.u64, i * U64_PER_SLOT + 1);
+        if (Atomics.load(this.i32, at + FREEZE) === 1) slot.freeze = true;
         slots.push(slot);
       }
       if (Atomics.load(this.i32, GENERATION) === generation) return { generation, slots };

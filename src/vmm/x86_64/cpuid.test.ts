@@ -279,6 +279,12 @@ describe('cpuidForVcpu: raw leaves', () => {
     expect(cpuidOf(cpuidForVcpu(AMD, flatTopology(1), 0))(1).edx).toBe(0x078bfbff);
   });
 
+  it('hides 5-level paging', () => {
+    const withLa57 = AMD.map((e) => (e.function === 7 && e.index === 0 ? { ...e, ecx: e.ecx | (1 << 16) } : e));
+    expect(withLa57.some((e) => e.function === 7)).toBe(true);
+    expect(cpuidOf(cpuidForVcpu(withLa57, t, 0))(7, 0).ecx & (1 << 16)).toBe(0);
+  });
+
   it('says hypervisor in leaf 1, and TSC-deadline only when the LAPIC emulates it', () => {
     const ecx = (opts: { tscDeadline?: boolean }) => cpuidOf(cpuidForVcpu(AMD, t, 13, opts))(1).ecx;
     const host = AMD.find((e) => e.function === 1)!.ecx;

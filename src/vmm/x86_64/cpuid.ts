@@ -21,6 +21,9 @@ const CMP_LEGACY = 1 << 1; // 0x80000001 ECX
 const HTT = 1 << 28; // 0x1 EDX
 const TSC_DEADLINE = 1 << 24; // 0x1 ECX
 const HYPERVISOR = 1 << 31; // 0x1 ECX
+// 0x7.0 ECX: 5-level paging. Hidden so guest page tables always have the 4 levels the host's
+// page walk (page-walk.ts) reads.
+const LA57 = 1 << 16;
 
 // CPUID 0xB/0x1F ECX[15:8] level types.
 const LEVEL_SMT = 1;
@@ -95,6 +98,7 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], topology: Topolog
     const x = { ...e };
     if (f === 0x8000_0000) x.eax = u32(guestMaxExt);
     else if (f === 1) patchLeaf1(x, v, opts);
+    else if (f === 7 && e.index === 0) x.ecx = u32(x.ecx & ~LA57);
     else if (f === 4) patchCacheSharing(x, v, true);
     else if (vendor === 'amd' && f === AMD_CACHE_TOPOLOGY) patchCacheSharing(x, v, false);
     else if (vendor === 'amd' && f === AMD_SIZE_IDS) x.ecx = setBits(setBits(x.ecx, 0, 8, v.perPackage - 1), 12, 4, v.pkgShift);

@@ -1,0 +1,41 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { kallsymsShell, KernelWatch, planSymbols, SYMBOL_PREFIX } from './kernel-watch.ts';
+
+const watch = { name: 'state', symbol: 'system_state', offset: 0, len: 4 as const, kind: 'user' as const, freeze: true };
+
+describe('planSymbols and kallsymsShell', () => {
+  it('asks for each watched symbol once, and scx_root with an exit-kind watch', () => {
+    expect(planSymbols({ watches: [watch, { ...watch, name: 'again' }] })).toEqual(['system_state']);
+    expect(planSymbols({ watches: [watch], exitKindOffset: 848 })).toEqual(['system_state', 'scx_root']);
+  });
+
+  it('prints matching kallsyms lines with the prefix, then done', () => {
+    const kallsyms = 'ffffffff8f000010 D system_state\nffffffff8f000020 d system_state_old\nffffffff8f000030 B scx_root\nffffffffc0000000 t scx_root\t[mod]\n';
+    const script = kallsymsShell(['system_state', 'scx_root']).replace('/proc/kallsyms', '-').replace(/^echo 0 > .*\n/, '');
+    const out = execFileSync('sh', ['-c', script], { input: kallsyms, encoding: 'utf8' });
+    expect(out).toBe(`${SYMBOL_PREFIX} ffffffff8f000010 D system_state\n${SYMBOL_PREFIX} ffffffff8f000030 B scx_root\n${SYMBOL_PREFIX} done\n`);
+  });
+});
+
+describe('KernelWatch', () => {
+  it('reads symbol lines split across console chunks, from COM1 or hvc0 only', () => {
+    const kw = new KernelWatch({ watches: [] });
+    kw.watch('com1', `[ 1.0] x\r\n${SYMBOL_PREFIX} ffffffff8f00`);
+    kw.watch('com1', `0010 D system_state\r\n`);
+    kw.watch('com2', `${SYMBOL_PREFIX} ffffffff8f000030 B scx_root\n`);
+    kw.watch('hvc0', `${SYMBOL_PREFIX} ffffffff8f000040 B other\n`);
+    expect([...kw.symbols]).toEqual([['system_state', 0xffff_ffff_8f00_0010n], ['other', 0xffff_ffff_8f00_0040n]]);
+  });
+
+  it('notes a symbol the kernel lacks and a scheduler enabled without scx_root', async () => {
+    const kw = new KernelWatch({ watches: [watch], exitKindOffset: 848 });
+    kw.watch('com1', `${SYMBOL_PREFIX} done\nschedvm-sched: enabled ops=simple uptime=1.0\n`);
+    await kw.settled();
+    expect(kw.notes).toEqual([
+      'watchpoint state: the guest kernel has no symbol system_state (not in /proc/kallsyms)',
+      "exit-kind watch: this kernel has no scx_root; the exit kind comes from the guest's report only",
+    ]);
+    expect(kw.exitKindArmed).toBe(false);
+  });
+});

@@ -1,0 +1,131 @@
+// Watchpoints on kernel variables, armed while the guest runs: /init prints the kallsyms lines
+// of the symbols wanted (their KASLR addresses), the host translates them through the guest's
+// page tables and arms. The scheduler's exit kind is one of them: once sched_ext says the
+// scheduler is enabled, scx_root points to its scx_sched, whose exit_kind (offset from the
+// kernel's BTF) goes into slot 0.
+import { SCHED_PREFIX } from '../fixtures/schedulers/index.ts';
+import type { WatchLen } from '../vmm/x86_64/debugregs.ts';
+import { translate } from '../vmm/x86_64/page-walk.ts';
+import type { ConsolePort, Vm } from '../vmm/vm.ts';
+
+export const SYMBOL_PREFIX = 'schedvm-sym:';
+/** The kernel's pointer to the running scheduler (7.x). */
+export const SCX_ROOT = 'scx_root';
+export const EXIT_KIND_WATCH = 'scx_exit_kind';
+
+export interface SymbolWatch {
+  name: string;
+  symbol: string;
+  offset: number;
+  len: WatchLen;
+  kind: 'exit_kind' | 'user';
+  freeze: boolean;
+}
+
+export interface KernelWatchPlan {
+  /** Watchpoints on `symbol + offset`, armed as soon as the symbol's address is known. */
+  watches: SymbolWatch[];
+  /** Byte offset of scx_sched.exit_kind: arm slot 0 on it when the scheduler is enabled. */
+  exitKindOffset?: number;
+}
+
+/** Symbols /init has to look up for `plan`. */
+export function planSymbols(plan: KernelWatchPlan): string[] {
+  return [...new Set([...plan.watches.map((w) => w.symbol), ...(plan.exitKindOffset !== undefined ? [SCX_ROOT] : [])])];
+}
+
+/** /init lines printing the kallsyms entry of each symbol (its address under KASLR). */
+export function kallsymsShell(symbols: string[]): string {
+  return [
+    'echo 0 > /proc/sys/kernel/kptr_restrict 2>/dev/null',
+    `grep -E ' (${symbols.join('|')})$' /proc/kallsyms | sed 's/^/${SYMBOL_PREFIX} /'`,
+    `echo "${SYMBOL_PREFIX} done"`,
+  ].join('\n');
+}
+
+/** Follows the console, arms what the plan asks for, and notes what it could not. */
+export class KernelWatch {
+  /** Kernel symbols the guest reported (virtual addresses). */
+  readonly symbols = new Map<string, bigint>();
+  /** What happened to each watch: `armed ...` or why not. */
+  readonly notes: string[] = [];
+  exitKindArmed = false;
+  private vm?: Vm;
+  private partial = '';
+  private work: Promise<void> = Promise.resolve();
+  private symbolsDone = false;
+
+  constructor(private readonly plan: KernelWatchPlan) {}
+
+  attach(vm: Vm): void {
+    this.vm = vm;
+  }
+
+  /** Pass every console chunk (the guest console: COM1 or hvc0). */
+  watch = (port: ConsolePort, text: string): void => {
+    if (port === 'com2') return;
+    const lines = (this.partial + text).split('\n');
+    this.partial = lines.pop()!;
+    for (const raw of lines) this.line(raw.replace(/\r$/, ''));
+  };
+
+  /** Waits for arming still in progress (call before reading notes). */
+  settled(): Promise<void> {
+    return this.work;
+  }
+
+  private line(line: string): void {
+    const sym = line.indexOf(SYMBOL_PREFIX);
+    if (sym >= 0) {
+      const m = /^([0-9a-f]+) \w (\S+)$/.exec(line.slice(sym + SYMBOL_PREFIX.length).trim());
+      if (m) this.symbols.set(m[2]!, BigInt(`0x${m[1]}`));
+      else if (line.endsWith(`${SYMBOL_PREFIX} done`)) this.onSymbolsDone();
+      return;
+    }
+    if (this.plan.exitKindOffset !== undefined && line.includes(`${SCHED_PREFIX} enabled`)) this.enqueue(() => this.armExitKind(this.plan.exitKindOffset!));
+  }
+
+  private onSymbolsDone(): void {
+    if (this.symbolsDone) return;
+    this.symbolsDone = true;
+    for (const w of this.plan.watches) this.enqueue(() => this.armSymbol(w));
+  }
+
+  private enqueue(fn: () => Promise<void>): void {
+    this.work = this.work.then(fn).catch((e: Error) => void this.notes.push(e.message));
+  }
+
+  /** Guest-physical address of kernel virtual address `va`, through vCPU 0's page tables. */
+  private async physical(va: bigint, what: string): Promise<bigint> {
+    const vm = this.vm;
+    if (!vm) throw new Error(`${what}: no VM attached`);
+    const [cr3] = await vm.pageTableRoots();
+    if (cr3 === undefined) throw new Error(`${what}: the VM ended before it could be armed`);
+    const t = translate(vm.memory, cr3, va);
+    if ('error' in t) throw new Error(`${what}: ${t.error}`);
+    return t.gpa;
+  }
+
+  private async armSymbol(w: SymbolWatch): Promise<void> {
+    const base = this.symbols.get(w.symbol);
+    if (base === undefined) throw new Error(`watchpoint ${w.name}: the guest kernel has no symbol ${w.symbol} (not in /proc/kallsyms)`);
+    const gva = base + BigInt(w.offset);
+    const gpa = await this.physical(gva, `watchpoint ${w.name}`);
+    await this.vm!.armWatchpoint({ name: w.name, kind: w.kind, len: w.len, freeze: w.freeze, gva, gpa });
+    this.notes.push(`watchpoint ${w.name}: armed on ${w.symbol}+0x${w.offset.toString(16)} (va 0x${gva.toString(16)}, pa 0x${gpa.toString(16)})`);
+  }
+
+  private async armExitKind(offset: number): Promise<void> {
+    if (this.exitKindArmed) return; // one scheduler per run
+    const root = this.symbols.get(SCX_ROOT);
+    if (root === undefined) throw new Error(`exit-kind watch: this kernel has no ${SCX_ROOT}; the exit kind comes from the guest's report only`);
+    const rootPa = await this.physical(root, 'exit-kind watch');
+    const sch = this.vm!.memory.readU64(Number(rootPa));
+    if (sch === 0n) throw new Error(`exit-kind watch: ${SCX_ROOT} was NULL when the scheduler was enabled; the exit kind comes from the guest's report only`);
+    const gva = sch + BigInt(offset);
+    const gpa = await this.physical(gva, 'exit-kind watch');
+    await this.vm!.armWatchpoint({ name: EXIT_KIND_WATCH, kind: 'exit_kind', len: 4, freeze: true, gva, gpa });
+    this.exitKindArmed = true;
+    this.notes.push(`exit-kind watch: armed on ${SCX_ROOT}->exit_kind (va 0x${gva.toString(16)}, pa 0x${gpa.toString(16)})`);
+  }
+}
