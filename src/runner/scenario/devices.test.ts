@@ -68,3 +68,19 @@ describe('scenario devices', () => {
     expect(problems(`${LINUX}devices: { net: { backend: slirp } }\n`)).toMatch(/devices\.net\.backend: .*"peer"\|"tap"/);
   });
 });
+
+describe('scheduler binary', () => {
+  it('resolves against the scenario file that names it, through extends', () => {
+    mkdirSync(join(dir, 'base'));
+    writeFileSync(join(dir, 'base', 'my_sched'), '#!/bin/sh\n');
+    writeFileSync(join(dir, 'base', 'base.yaml'), `${LINUX}scheduler: { binary: my_sched }\n`);
+    writeFileSync(join(dir, 'top.yaml'), 'extends: base/base.yaml\nname: top\n');
+    expect(loadScenario(join(dir, 'top.yaml')).scheduler?.binary).toBe(join(dir, 'base', 'my_sched'));
+  });
+
+  it('names the field and the file when the binary is missing', () => {
+    expect(problems(`${LINUX}scheduler:\n  binary: ./nope\n`)).toBe(
+      `${join(dir, 'x.yaml')}:4:11: scheduler.binary: cannot use ${join(dir, 'nope')} as a scheduler loader: ENOENT`,
+    );
+  });
+});

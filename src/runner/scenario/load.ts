@@ -170,7 +170,7 @@ export function parseScenario(text: string, file: string): Scenario {
   const data = chain.reduceRight<Record<string, unknown>>((acc, s) => merge(acc, s.data), {});
   delete data.extends; // resolved: the result stands alone
   const parsed = scenarioSchema.safeParse(data);
-  if (parsed.success) return resolveDiskPaths(parsed.data, chain);
+  if (parsed.success) return resolveHostFiles(parsed.data, chain);
   throw new ScenarioError(parsed.error.issues.flatMap((issue): ScenarioProblem[] => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => {
@@ -181,24 +181,36 @@ export function parseScenario(text: string, file: string): Scenario {
     return [{ ...locate(chain, issue.path), path: issue.path.join('.'), message: issue.message }];
   }));
 }
-/** devices.blk paths made absolute (relative to the file that names them); each must be a regular file. */
-function resolveDiskPaths(s: Scenario, chain: Source[]): Scenario {
-  if (!s.devices?.blk.length) return s;
+/**
+ * A file named in the scenario, made absolute (relative to the file of the chain that names
+ * it); a problem when it is missing or not a regular file.
+ */
+function hostFile(chain: Source[], field: PropertyKey[], value: string, what: string, hint: string, problems: ScenarioProblem[]): string {
+  const where = locate(chain, field);
+  const path = isAbsolute(value) ? value : resolve(dirname(where.file), value);
+  let problem: string | undefined;
+  try {
+    if (!statSync(path).isFile()) problem = `${path} is not a regular file (${hint})`;
+  } catch (e) {
+    problem = `cannot use ${path} as ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  if (problem) problems.push({ ...where, path: field.join('.'), message: problem });
+  return path;
+}
+
+/** Disk images and a scheduler binary, made absolute and checked. */
+function resolveHostFiles(s: Scenario, chain: Source[]): Scenario {
   const problems: ScenarioProblem[] = [];
-  const blk = s.devices.blk.map((disk, i) => {
-    const where = locate(chain, ['devices', 'blk', i, 'path']);
-    const path = isAbsolute(disk.path) ? disk.path : resolve(dirname(where.file), disk.path);
-    let problem: string | undefined;
-    try {
-      if (!statSync(path).isFile()) problem = `${path} is not a regular file (a disk image, e.g. from mkfs.ext4 -d)`;
-    } catch (e) {
-      problem = `cannot use ${path} as a disk image: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
-    }
-    if (problem) problems.push({ ...where, path: `devices.blk.${i}.path`, message: problem });
-    return { ...disk, path };
-  });
+  let out = s;
+  if (s.devices?.blk.length) {
+    const blk = s.devices.blk.map((disk, i) => ({ ...disk, path: hostFile(chain, ['devices', 'blk', i, 'path'], disk.path, 'a disk image', 'a disk image, e.g. from mkfs.ext4 -d', problems) }));
+    out = { ...out, devices: { ...s.devices, blk } };
+  }
+  if (s.scheduler?.binary !== undefined) {
+    out = { ...out, scheduler: { ...s.scheduler, binary: hostFile(chain, ['scheduler', 'binary'], s.scheduler.binary, 'a scheduler loader', 'an executable sched_ext loader', problems) } };
+  }
   if (problems.length > 0) throw new ScenarioError(problems);
-  return { ...s, devices: { ...s.devices, blk } };
+  return out;
 }
 
 export function loadScenario(file: string): Scenario {
