@@ -12,6 +12,8 @@ export const SYMBOL_PREFIX = 'schedvm-sym:';
 /** The kernel's pointer to the running scheduler (7.x). */
 export const SCX_ROOT = 'scx_root';
 export const EXIT_KIND_WATCH = 'scx_exit_kind';
+/** Freezes tried to find a page-table root that maps a symbol. */
+const PEEK_ATTEMPTS = 3;
 
 export interface SymbolWatch {
   name: string;
@@ -95,15 +97,23 @@ export class KernelWatch {
     this.work = this.work.then(fn).catch((e: Error) => void this.notes.push(e.message));
   }
 
-  /** Guest-physical address of kernel virtual address `va`, through vCPU 0's page tables. */
+  /**
+   * Guest-physical address of kernel virtual address `va`, through the page tables of whichever
+   * parked vCPU maps it. A loaded host can park no vCPU within the freeze's bound: try again.
+   */
   private async physical(va: bigint, what: string): Promise<bigint> {
     const vm = this.vm;
     if (!vm) throw new Error(`${what}: no VM attached`);
-    const [cr3] = await vm.pageTableRoots();
-    if (cr3 === undefined) throw new Error(`${what}: the VM ended before it could be armed`);
-    const t = translate(vm.memory, cr3, va);
-    if ('error' in t) throw new Error(`${what}: ${t.error}`);
-    return t.gpa;
+    let last = 'no vCPU parked to read its page-table root';
+    for (let attempt = 0; attempt < PEEK_ATTEMPTS; attempt++) {
+      for (const cr3 of await vm.pageTableRoots()) {
+        const t = translate(vm.memory, cr3, va);
+        if ('gpa' in t) return t.gpa;
+        last = `${t.error} (cr3 0x${cr3.toString(16)})`;
+      }
+      if (vm.ended) throw new Error(`${what}: the VM ended before it could be armed`);
+    }
+    throw new Error(`${what}: ${last}`);
   }
 
   private async armSymbol(w: SymbolWatch): Promise<void> {

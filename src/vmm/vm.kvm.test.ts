@@ -29,7 +29,7 @@ describe('bare-metal guests on KVM', () => {
   it('com2 greets on COM2 only', async () => {
     const r = await boot('com2');
     expect(r.exitAction).toBe('Shutdown');
-    expect(r.console).toEqual({ com1: '', com2: 'Hello from COM2!\n' });
+    expect(r.console).toEqual({ com1: '', com2: 'Hello from COM2!\n', hvc0: '' });
   });
 
   it('a triple fault is a Shutdown', async () => {

@@ -196,6 +196,11 @@ export class Vm {
     this.memslots = next;
   }
 
+  /** The guest is stopping or stopped (an exit action was decided, or the VM was freed). */
+  get ended(): boolean {
+    return this.disposed || this.control.killed || this.vcpus.every((_, i) => this.control.state(i) === VcpuState.Done);
+  }
+
   /** Every vCPU's page-table root (CR3) right now: a brief freeze, not kept as snapshots. */
   async pageTableRoots(): Promise<bigint[]> {
     const snaps = await this.freeze('peek', false);
