@@ -29,17 +29,18 @@ const runs = Number(args.runs);
 const only = args.only?.split(',');
 const selected = (name: string) => !only || only.some((w) => name.includes(w));
 
-async function runPhase(phase: Phase): Promise<PhaseResult> {
+async function runPhase(phase: Phase, save?: (r: PhaseResult) => void): Promise<PhaseResult> {
   const environment = describeEnvironment();
   const out: PhaseResult = { environment, cases: [], skipped: [] };
   for (const c of CASES.filter((c) => c.phase === phase && selected(c.id))) {
-    process.stderr.write(`bench: ${c.id} (${environment.where}, ${runs} runs)\n`);
+    process.stderr.write(`bench: ${c.id} (${environment.where})\n`);
     try {
       out.cases.push(...(await c.run(runs, environment.where)));
     } catch (e) {
       process.stderr.write(`bench: ${c.id} failed: ${(e as Error).stack}\n`);
       out.skipped.push({ name: c.id, reason: `failed: ${(e as Error).message.split('\n')[0]}` });
     }
+    save?.(out); // what is done survives a phase stopped later
   }
   await shutdownVcpuPool();
   return out;
@@ -62,13 +63,15 @@ async function inSandbox(phase: Phase): Promise<PhaseResult> {
   const self = fileURLToPath(import.meta.url);
   const child = spawn(process.execPath, [cli, 'sandbox', '--force', '--', process.execPath, '--import', 'tsx', self, '--phase', phase, '--out', file, '--runs', String(runs), ...(args.only ? ['--only', args.only] : [])], { stdio: 'inherit' });
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`sandbox phase ${phase} exited ${code}`);
-  return JSON.parse(readFileSync(file, 'utf8')) as PhaseResult;
+  const saved = readFileSync(file, 'utf8');
+  if (!saved) throw new Error(`sandbox phase ${phase} exited ${code} before any case finished`);
+  const result = JSON.parse(saved) as PhaseResult;
+  if (code !== 0) result.skipped.push({ name: `rest of the ${phase} phase`, reason: `the sandbox exited ${code}` });
+  return result;
 }
 
 if (args.phase) {
-  const result = await runPhase(args.phase as Phase);
-  writeFileSync(args.out!, JSON.stringify(result));
+  await runPhase(args.phase as Phase, (r) => writeFileSync(args.out!, JSON.stringify(r)));
 } else {
   const phases: PhaseResult[] = [];
   phases.push(devKvmOpens() ? await runPhase('bare') : await inSandbox('bare'));
