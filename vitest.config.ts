@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // the sandbox's: see src/sandbox); `host` needs this host's tools or network.
 export default defineConfig({
   test: {
+    // The slow reporter names long-running KVM files every minute (see src/runner/slow-reporter.ts).
+    reporters: ['default', './src/runner/slow-reporter.ts'],
     projects: [
       {
         extends: true,

@@ -13,7 +13,7 @@ import { kvmUsable } from '../src/sandbox/detect.ts';
 import { shutdownVcpuPool } from '../src/vmm/vcpu/pool.ts';
 import { CASES, type Phase } from './cases/index.ts';
 import { describeEnvironment, type Environment } from './environment.ts';
-import { writeReport, type Report } from './report.ts';
+import { mergeReports, readReport, writeReport, type Report } from './report.ts';
 import type { CaseResult } from './stats.ts';
 
 interface PhaseResult {
@@ -82,6 +82,6 @@ if (args.phase) {
     report.cases.push(...p.cases);
     report.skipped.push(...p.skipped);
   }
-  writeReport(report);
+  writeReport(mergeReports(readReport(), report));
   process.stderr.write(`bench: wrote bench/report.md and bench/report.json\n`);
 }

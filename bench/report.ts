@@ -1,5 +1,5 @@
 // bench/report.json, bench/report.md, and the table between the README's bench markers.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Environment } from './environment.ts';
 import type { CaseResult, Figure, Where } from './stats.ts';
@@ -27,18 +27,40 @@ const fig = (f: Figure) => `${num(f.median)} (${num(f.min)}–${num(f.max)})`;
 export function markdownTable(r: Report): string {
   const envLine = (w: Where, e: Environment) => `- **${w}**: ${e.cpu}, ${e.cores} cores, kernel ${e.kernel}, /dev/kvm from ${e.kvm}, node ${e.node}`;
   const lines = [
-    `Measured ${r.generatedAt}. Median (min–max) over the runs shown, ours and the reference interleaved; ratio = ours / reference (below 1: schedvm faster or smaller).`,
+    `Last run ${r.generatedAt}. Median (min–max) over the runs shown, ours and the reference interleaved; ratio = ours / reference (below 1: schedvm faster or smaller).`,
     '',
     ...Object.entries(r.environments).map(([w, e]) => envLine(w as Where, e!)),
     '',
-    '| case | where | unit | schedvm | reference | reference figure | ratio | runs |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.cases.map((c) => `| ${c.name} | ${c.environment} | ${c.unit} | ${fig(c.ours)} | ${c.reference.name} | ${fig(c.reference)} | ${num(c.ratio)} | ${c.ours.runs} |`),
+    '| case | where | unit | schedvm | reference | reference figure | ratio | runs | measured |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.cases.map((c) => `| ${c.name} | ${c.environment} | ${c.unit} | ${fig(c.ours)} | ${c.reference.name} | ${fig(c.reference)} | ${num(c.ratio)} | ${c.ours.runs} | ${(c.measuredAt ?? r.generatedAt).slice(0, 10)} |`),
   ];
   const notes = r.cases.filter((c) => c.note).map((c) => `- ${c.name}: ${c.note}`);
   if (notes.length) lines.push('', ...notes);
   if (r.skipped.length) lines.push('', 'Not measured:', ...r.skipped.map((s) => `- ${s.name}: ${s.reason}`));
   return lines.join('\n');
+}
+
+/**
+ * `fresh` over the report already written: a run of some cases (`--only`) keeps the other
+ * cases' figures, each with the date it was measured.
+ */
+export function mergeReports(previous: Report | undefined, fresh: Report): Report {
+  const stamp = (c: CaseResult, at: string): CaseResult => ({ ...c, measuredAt: c.measuredAt ?? at });
+  const cases = fresh.cases.map((c) => stamp(c, fresh.generatedAt));
+  const measured = new Set([...cases.map((c) => c.name), ...fresh.skipped.map((s) => s.name)]);
+  const kept = (previous?.cases ?? []).filter((c) => !measured.has(c.name)).map((c) => stamp(c, previous!.generatedAt));
+  const skippedNow = new Set(fresh.skipped.map((s) => s.name));
+  return {
+    generatedAt: fresh.generatedAt,
+    environments: { ...previous?.environments, ...fresh.environments },
+    cases: [...kept, ...cases],
+    skipped: [...(previous?.skipped ?? []).filter((s) => !skippedNow.has(s.name) && !cases.some((c) => c.name.startsWith(s.name))), ...fresh.skipped],
+  };
+}
+
+export function readReport(): Report | undefined {
+  return existsSync(here('report.json')) ? (JSON.parse(readFileSync(here('report.json'), 'utf8')) as Report) : undefined;
 }
 
 export function writeReport(r: Report): void {

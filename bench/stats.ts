@@ -19,6 +19,8 @@ export interface CaseResult {
   /** ours / reference: below 1 means schedvm is faster (or smaller). */
   ratio: number;
   note?: string;
+  /** When it was measured (ISO), where a report merges runs of different cases. */
+  measuredAt?: string;
 }
 
 export function summarize(samples: number[]): Figure {

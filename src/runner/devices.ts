@@ -3,8 +3,9 @@
 import { UserError } from '../errors.ts';
 import { moduleInsmodPaths } from '../fixtures/initramfs/builder.ts';
 import type { Kernel } from '../fixtures/kernels/index.ts';
-import type { InProcessPeer } from '../vmm/devices/virtio/net/backend.ts';
+import type { InProcessPeer, NetBackend } from '../vmm/devices/virtio/net/backend.ts';
 import { gatewayPeer } from '../vmm/devices/virtio/net/gateway.ts';
+import { TapBackend } from '../vmm/devices/virtio/net/tap.ts';
 import type { ConsolePort, VmDevices } from '../vmm/vm.ts';
 import type { Scenario } from './scenario/schema.ts';
 
@@ -16,31 +17,36 @@ export interface ScenarioDevices {
   drivers: string[];
   /** The in-process host behind `net: { backend: peer }`: what the guest sent, and ARP/ping answers. */
   netPeer?: InProcessPeer;
+  /** The host TAP behind `net: { backend: tap }` (opened when the VM starts). */
+  netTap?: TapBackend;
 }
 
 export function scenarioDevices(s: Scenario): ScenarioDevices {
   const d = s.devices;
   const virtioConsole = d?.console === 'virtio';
   const blk = d?.blk ?? [];
-  if (d?.net?.backend === 'tap') {
-    throw new UserError(`${s.name}: devices.net.backend: tap is not available in this build; use backend: peer (an in-process host, no privileges)`);
-  }
-  const netPeer = d?.net ? gatewayPeer() : undefined;
+  const net = d?.net;
+  const netPeer = net?.backend === 'peer' ? gatewayPeer() : undefined;
+  const netTap = net?.backend === 'tap'
+    ? new TapBackend({ name: net.tap?.name ?? 'schedvm%d', ...(net.tap?.host_address ? { hostAddress: net.tap.host_address } : {}) })
+    : undefined;
+  const netBackend: NetBackend | undefined = netPeer ?? netTap;
   const drivers = [
     ...(virtioConsole ? ['virtio_console'] : []),
     ...(blk.length > 0 ? ['virtio_blk'] : []),
-    ...(netPeer ? ['virtio_net'] : []),
+    ...(netBackend ? ['virtio_net'] : []),
   ];
   return {
     devices: {
       serial: d?.serial ?? ['com1', 'com2'],
       ...(virtioConsole ? { console: true } : {}),
       ...(blk.length > 0 ? { blk: blk.map((b) => ({ path: b.path, readOnly: b.readonly })) } : {}),
-      ...(netPeer ? { net: { backend: netPeer } } : {}),
+      ...(netBackend ? { net: { backend: netBackend } } : {}),
     },
     console: virtioConsole ? 'hvc0' : 'com1',
     drivers: drivers.length > 0 ? ['virtio_mmio', ...drivers] : [],
     ...(netPeer ? { netPeer } : {}),
+    ...(netTap ? { netTap } : {}),
   };
 }
 

@@ -12,13 +12,32 @@ describe('planSymbols and kallsymsShell', () => {
 
   it('prints matching kallsyms lines with the prefix, then done', () => {
     const kallsyms = 'ffffffff8f000010 D system_state\nffffffff8f000020 d system_state_old\nffffffff8f000030 B scx_root\nffffffffc0000000 t scx_root\t[mod]\n';
-    const script = kallsymsShell(['system_state', 'scx_root']).replace('/proc/kallsyms', '-').replace(/^echo 0 > .*\n/, '');
+    const script = kallsymsShell(['system_state', 'scx_root'])
+      .replace('/proc/kallsyms', '-')
+      .split('\n')
+      .filter((l) => !l.startsWith('echo 0 >') && !l.includes('vmcoreinfo'))
+      .join('\n');
     const out = execFileSync('sh', ['-c', script], { input: kallsyms, encoding: 'utf8' });
     expect(out).toBe(`${SYMBOL_PREFIX} ffffffff8f000010 D system_state\n${SYMBOL_PREFIX} ffffffff8f000030 B scx_root\n${SYMBOL_PREFIX} done\n`);
+  });
+
+  it('always reports where VMCOREINFO is; greps kallsyms only for symbols to watch', () => {
+    const script = kallsymsShell([]);
+    expect(script).not.toContain('/proc/kallsyms');
+    const out = execFileSync('sh', ['-c', script.replace('/sys/kernel/vmcoreinfo', '-')], { input: '1f2e3000 1000\n', encoding: 'utf8' });
+    expect(out).toBe(`${SYMBOL_PREFIX} vmcoreinfo 1f2e3000 1000\n${SYMBOL_PREFIX} done\n`);
   });
 });
 
 describe('KernelWatch', () => {
+  it('notes a kernel without VMCOREINFO: no symbol table, nothing else changes', () => {
+    const kw = new KernelWatch({ watches: [] });
+    kw.watch('com1', `${SYMBOL_PREFIX} vmcoreinfo \n${SYMBOL_PREFIX} done\n`);
+    expect(kw.symbolsNote).toBe('no symbols: the guest kernel has no /sys/kernel/vmcoreinfo');
+    expect(kw.kernelSymbols).toBeUndefined();
+    expect(kw.notes).toEqual([]);
+  });
+
   it('reads symbol lines split across console chunks, from COM1 or hvc0 only', () => {
     const kw = new KernelWatch({ watches: [] });
     kw.watch('com1', `[ 1.0] x\r\n${SYMBOL_PREFIX} ffffffff8f00`);

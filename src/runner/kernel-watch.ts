@@ -4,6 +4,7 @@
 // scheduler is enabled, scx_root points to its scx_sched, whose exit_kind (offset from the
 // kernel's BTF) goes into slot 0.
 import { SCHED_PREFIX } from '../fixtures/schedulers/index.ts';
+import { imageReader, KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText } from './kallsyms.ts';
 import type { WatchLen } from '../vmm/x86_64/debugregs.ts';
 import { translate } from '../vmm/x86_64/page-walk.ts';
 import type { ConsolePort, Vm } from '../vmm/vm.ts';
@@ -36,11 +37,16 @@ export function planSymbols(plan: KernelWatchPlan): string[] {
   return [...new Set([...plan.watches.map((w) => w.symbol), ...(plan.exitKindOffset !== undefined ? [SCX_ROOT] : [])])];
 }
 
-/** /init lines printing the kallsyms entry of each symbol (its address under KASLR). */
+/**
+ * /init lines reporting where the VMCOREINFO note is (the host decodes the kernel's symbol
+ * table from it, to symbolise snapshots) and the kallsyms entry of each symbol to watch.
+ */
 export function kallsymsShell(symbols: string[]): string {
   return [
-    'echo 0 > /proc/sys/kernel/kptr_restrict 2>/dev/null',
-    `grep -E ' (${symbols.join('|')})$' /proc/kallsyms | sed 's/^/${SYMBOL_PREFIX} /'`,
+    `echo "${SYMBOL_PREFIX} vmcoreinfo $(cat /sys/kernel/vmcoreinfo 2>/dev/null)"`,
+    ...(symbols.length > 0
+      ? ['echo 0 > /proc/sys/kernel/kptr_restrict 2>/dev/null', `grep -E ' (${symbols.join('|')})$' /proc/kallsyms | sed 's/^/${SYMBOL_PREFIX} /'`]
+      : []),
     `echo "${SYMBOL_PREFIX} done"`,
   ].join('\n');
 }
@@ -52,6 +58,10 @@ export class KernelWatch {
   /** What happened to each watch: `armed ...` or why not. */
   readonly notes: string[] = [];
   exitKindArmed = false;
+  /** The guest kernel's symbol table, once decoded from its memory. */
+  kernelSymbols?: KernelSymbols;
+  /** How decoding the symbol table went (`N symbols in M ms`, or why it failed). */
+  symbolsNote?: string;
   private vm?: Vm;
   private partial = '';
   private work: Promise<void> = Promise.resolve();
@@ -79,8 +89,12 @@ export class KernelWatch {
   private line(line: string): void {
     const sym = line.indexOf(SYMBOL_PREFIX);
     if (sym >= 0) {
-      const m = /^([0-9a-f]+) \w (\S+)$/.exec(line.slice(sym + SYMBOL_PREFIX.length).trim());
+      const rest = line.slice(sym + SYMBOL_PREFIX.length).trim();
+      const m = /^([0-9a-f]+) \w (\S+)$/.exec(rest);
+      const note = /^vmcoreinfo ([0-9a-f]+) ([0-9a-f]+)$/.exec(rest);
       if (m) this.symbols.set(m[2]!, BigInt(`0x${m[1]}`));
+      else if (note) this.enqueue(async () => this.readSymbolTable(Number(`0x${note[1]}`), Number(`0x${note[2]}`)));
+      else if (rest.startsWith('vmcoreinfo')) this.symbolsNote = 'no symbols: the guest kernel has no /sys/kernel/vmcoreinfo';
       else if (line.endsWith(`${SYMBOL_PREFIX} done`)) this.onSymbolsDone();
       return;
     }
@@ -91,6 +105,22 @@ export class KernelWatch {
     if (this.symbolsDone) return;
     this.symbolsDone = true;
     for (const w of this.plan.watches) this.enqueue(() => this.armSymbol(w));
+  }
+
+  /** Decodes kallsyms out of guest memory; the tables are read-only, so the guest runs on. */
+  private readSymbolTable(pa: number, size: number): void {
+    const vm = this.vm;
+    if (!vm) return;
+    const t0 = performance.now();
+    try {
+      const info = parseVmcoreinfo(vmcoreinfoNoteText(vm.memory.read(pa, size)));
+      const physBase = info.get('NUMBER(phys_base)');
+      if (physBase === undefined) throw new Error('VMCOREINFO has no NUMBER(phys_base)');
+      this.kernelSymbols = KernelSymbols.decode(info, imageReader((a, n) => vm.memory.read(a, n), BigInt(physBase)));
+      this.symbolsNote = `${this.kernelSymbols.size} symbols in ${Math.round(performance.now() - t0)} ms`;
+    } catch (e) {
+      this.symbolsNote = `no symbols: ${(e as Error).message}`;
+    }
   }
 
   private enqueue(fn: () => Promise<void>): void {

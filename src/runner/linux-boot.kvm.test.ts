@@ -4,6 +4,7 @@ import { allPlacements, formatTopology, numaDistances, parseTopologyShorthand, t
 import { Vm } from '../vmm/vm.ts';
 import { BootClock, prepareScenario, scenarioResult } from './prepare.ts';
 import { parseScenario } from './scenario/load.ts';
+import './matchers.ts';
 
 async function boot(yaml: string) {
   const scenario = parseScenario(yaml, 'inline.yaml');
@@ -79,5 +80,12 @@ describe('a watchpoint on a kernel symbol', () => {
     // /init's `reboot -f` ends in kernel_restart_prepare(): system_state = SYSTEM_RESTART (6).
     expect(r.watchpoints.state).toMatchObject({ slot: 1, hit: true, value: 6 });
     expect(r.snapshots.filter((x) => x.trigger === 'watchpoint:state').map((x) => x.vcpu).sort()).toEqual([0, 1]);
+    // Symbolised from the guest's own kallsyms (read out of its memory through VMCOREINFO).
+    expect(r.kernelSymbols).toMatch(/^\d{5,} symbols in \d+ ms$/);
+    const hit = r.snapshots.find((x) => x.trigger === 'watchpoint:state' && x.vcpu === r.watchpoints.state!.vcpu)!;
+    process.stderr.write(`system_state latch: ${hit.text}\n`);
+    expect(hit.symbol, hit.text).toMatch(/^kernel_restart_prepare\+0x[0-9a-f]+$/);
+    expect(hit.text).toMatch(/^ip=0x[0-9a-f]{16} \(kernel_restart_prepare\+0x[0-9a-f]+\) sp=/);
+    expect(r).toHaveSnapshotAt('kernel_restart_prepare', { trigger: 'watchpoint:state' });
   }, BOOT_TEST_TIMEOUT_MS);
 });

@@ -92,6 +92,15 @@ describe('toHaveSnapshotAt', () => {
     expect(msg).toContain('expected a snapshot (trigger timeout) with its ip in _start [0x100000, 0x100001); 0 of 1 matching snapshots are there');
     expect(msg).toContain('vcpu 1 [api] ip=0x0000000000100010');
   });
+  it('matches a Linux kernel function through the snapshots\' symbols', () => {
+    const linux = result({
+      snapshots: [{ ...snap(0, 0x100001, 'watchpoint:state'), symbol: 'kernel_restart_prepare+0x2b' }, { ...snap(1, 0x100010, 'watchpoint:state'), symbol: 'do_idle+0x1a4' }],
+    });
+    expect(linux).toHaveSnapshotAt('kernel_restart_prepare', { vcpu: 0 });
+    expect(linux).toHaveSnapshotAt('do_idle');
+    expect(linux).not.toHaveSnapshotAt('kernel_restart'); // a prefix of another function is not that function
+    expect(failure(() => expect(linux).toHaveSnapshotAt('do_idle', { vcpu: 0 }))).toContain('with its ip in kernel function do_idle; 0 of 1');
+  });
   it('needs a symbol table for a symbol', () => {
     expect(failure(() => expect(result()).toHaveSnapshotAt('_start'))).toMatch(/no symbol table for this guest/);
   });

@@ -18,8 +18,8 @@ export interface SchedvmMatchers<R = unknown> {
   /** The watchpoint latched (use `.not` for a clean run). */
   toHaveLatched(watchpoint: string): R;
   /**
-   * Some vCPU snapshot has its instruction pointer in the range: a symbol of a bare-metal
-   * guest (from it up to the next symbol) or `{ from, to }` (to excluded).
+   * Some snapshot's ip is at `where`: a bare guest's symbol, a Linux kernel function (its
+   * snapshots are symbolised from the guest's kallsyms), or an address range.
    */
   toHaveSnapshotAt(where: string | AddressRange, filter?: SnapshotFilter): R;
   /** The scenario's sched_ext scheduler exited with this kind (`unreg` for a clean stop, `error_stall`, ...). */
@@ -163,9 +163,12 @@ expect.extend({
     const got = received(actual);
     if (typeof got === 'string') return { pass: false, message: () => got };
     const r = got.result;
-    let range: { from: bigint; to: bigint };
+    let range: { from: bigint; to: bigint } | undefined;
     let label: string;
-    if (typeof where === 'string') {
+    const kernelSymbolized = r.snapshots.some((s) => s.symbol !== undefined);
+    if (typeof where === 'string' && kernelSymbolized && got.symbols[where] === undefined) {
+      label = `kernel function ${where}`; // a Linux guest: its snapshots carry func+0x.. symbols
+    } else if (typeof where === 'string') {
       const sym = symbolRange(got.symbols, where);
       if (typeof sym === 'string') return { pass: false, message: () => `toHaveSnapshotAt('${where}'): ${sym}` };
       range = { from: BigInt(sym.from), to: BigInt(sym.to) };
@@ -176,6 +179,7 @@ expect.extend({
     }
     const candidates = r.snapshots.filter((s) => matchesFilter(s, filter));
     const inRange = candidates.filter((s) => {
+      if (!range) return s.symbol?.startsWith(`${String(where)}+`) ?? false;
       const ip = BigInt(s.instruction_pointer);
       return ip >= range.from && ip < range.to;
     });

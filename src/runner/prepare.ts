@@ -8,9 +8,11 @@ import { kernelBtf } from '../fixtures/schedulers/vmlinux.ts';
 import { INIT_START_MARKER, initScript } from '../fixtures/linux/init-script.ts';
 import { parseGuestReport, type GuestReport } from '../fixtures/linux/report.ts';
 import { flatTopology } from '../vmm/topology.ts';
-import type { ConsolePort, Vm, VmConfig, VmResult } from '../vmm/vm.ts';
+import type { ConsolePort, SnapshotRecord, Vm, VmConfig, VmResult } from '../vmm/vm.ts';
 import type { InProcessPeer } from '../vmm/devices/virtio/net/backend.ts';
+import type { TapBackend } from '../vmm/devices/virtio/net/tap.ts';
 import { consoleArg, driverModules, guestConsoleText, scenarioDevices } from './devices.ts';
+import type { KernelSymbols } from './kallsyms.ts';
 import { kallsymsShell, KernelWatch, planSymbols, type KernelWatchPlan, type SymbolWatch } from './kernel-watch.ts';
 import type { Scenario } from './scenario/schema.ts';
 import { schedulerPayload, schedulerResult, type SchedulerResult } from './scheduler.ts';
@@ -42,7 +44,9 @@ export interface PreparedScenario {
   warnings: string[];
   /** The in-process host on the guest's network (devices.net.backend: peer). */
   netPeer?: InProcessPeer;
-  /** Watchpoints on kernel variables, armed while the guest runs (see BootClock). */
+  /** The host TAP on the guest's network (devices.net.backend: tap); its name once the VM runs. */
+  netTap?: TapBackend;
+  /** Linux guests: the kernel's symbol table and watchpoints on its variables, read and armed while it runs (see BootClock). */
   kernelWatch?: KernelWatchPlan;
 }
 
@@ -60,6 +64,8 @@ export interface ScenarioResult extends VmResult {
   scheduler?: SchedulerResult;
   /** What became of each kernel-symbol watch (armed where, or why not). */
   kernelWatch?: string[];
+  /** Linux guests: how reading the kernel's symbol table went (`N symbols in M ms`, or why not). */
+  kernelSymbols?: string;
 }
 
 export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
@@ -82,13 +88,13 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
   const needsSched = s.scheduler !== undefined;
   const warnings = [...kernelWarnings(kernel, { numa: topology.numa_nodes > 1, schedExt: needsSched, btf: needsSched }), ...(sandbox.warning ? [sandbox.warning] : [])];
   const kernelWatch = await kernelWatchPlan(s, kernel, warnings);
-  const symbols = kernelWatch ? planSymbols(kernelWatch) : [];
+  const symbols = planSymbols(kernelWatch);
   const sched = needsSched ? await schedulerPayload(s, kernel, kernelWatch?.exitKindOffset !== undefined) : undefined;
   const initrd = await buildInitramfs({
     init: initScript({
       ...(drivers ? { modules: drivers.paths } : {}), ...(dev.console === 'hvc0' ? { console: 'hvc0' as const } : {}),
       ...(s.run !== undefined ? { run: s.run } : {}), ...(sched ? { scheduler: sched.script } : {}),
-      ...(symbols.length > 0 ? { early: kallsymsShell(symbols) } : {}) }),
+      early: kallsymsShell(symbols) }),
     ...(sched ? { files: sched.files } : {}),
     ...(drivers ? { modules: { dir: drivers.dir, names: drivers.names } } : {}),
     gzip: true,
@@ -102,16 +108,18 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
     kernel: { name: kernel.name, version: kernel.version },
     warnings,
     ...(dev.netPeer ? { netPeer: dev.netPeer } : {}),
-    ...(kernelWatch ? { kernelWatch } : {}),
+    ...(dev.netTap ? { netTap: dev.netTap } : {}),
+    kernelWatch,
   };
 }
 
 /**
- * What the host arms on kernel variables for `s`: its symbol watchpoints, and with a scheduler
+ * What the host watches in a Linux guest's kernel for `s`: always its symbol table (to
+ * symbolise snapshots); its symbol watchpoints; and with a scheduler
  * the exit-kind watch (scx_sched.exit_kind from the kernel's BTF; without it: a warning, and
  * the exit kind comes from the guest's report alone).
  */
-async function kernelWatchPlan(s: Scenario, kernel: Kernel, warnings: string[]): Promise<KernelWatchPlan | undefined> {
+async function kernelWatchPlan(s: Scenario, kernel: Kernel, warnings: string[]): Promise<KernelWatchPlan> {
   const watches: SymbolWatch[] = s.watchpoints.flatMap((w) =>
     w.symbol !== undefined ? [{ name: w.name, symbol: w.symbol, offset: w.offset ?? 0, len: w.len, kind: w.kind, freeze: w.freeze }] : []);
   let exitKindOffset: number | undefined;
@@ -122,7 +130,6 @@ async function kernelWatchPlan(s: Scenario, kernel: Kernel, warnings: string[]):
       warnings.push(`no host-side exit-kind watch: ${(e as Error).message}`);
     }
   }
-  if (watches.length === 0 && exitKindOffset === undefined) return undefined;
   return { watches, ...(exitKindOffset !== undefined ? { exitKindOffset } : {}) };
 }
 
@@ -166,9 +173,11 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   const text = guestConsoleText(s, r.console);
   const guest = s.kernel !== undefined ? parseGuestReport(text) : undefined;
   const panic = s.kernel !== undefined ? kernelPanic(text) : undefined;
+  const symbols = clock?.kernelWatch?.kernelSymbols;
   return {
     scenario: s.name,
     ...r,
+    ...(symbols ? { snapshots: r.snapshots.map((snap) => symbolizeSnapshot(snap, symbols)) } : {}),
     ...(prepared.kernel ? { kernel: prepared.kernel } : {}),
     warnings: prepared.warnings,
     ...(clock?.bootMs !== undefined ? { bootMs: clock.bootMs } : {}),
@@ -176,5 +185,12 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     ...(panic ? { panic } : {}),
     ...(s.scheduler ? { scheduler: schedulerResult(s, text, exitKindLatched(r), exitKindWatchNote(clock?.kernelWatch)) } : {}),
     ...(clock?.kernelWatch ? { kernelWatch: clock.kernelWatch.notes } : {}),
+    ...(clock?.kernelWatch?.symbolsNote ? { kernelSymbols: clock.kernelWatch.symbolsNote } : {}),
   };
+}
+
+/** `ip=0x... (func+0x37) sp=...` and `symbol` when the ip is in the guest kernel's text. */
+function symbolizeSnapshot(snap: SnapshotRecord, symbols: KernelSymbols): SnapshotRecord {
+  const symbol = symbols.symbolize(BigInt(snap.instruction_pointer));
+  return symbol ? { ...snap, symbol, text: snap.text.replace(/^ip=(\S+)/, `ip=$1 (${symbol})`) } : snap;
 }

@@ -7,7 +7,7 @@ import { CpioWriter } from '../fixtures/initramfs/cpio.ts';
 import { cacheDir } from '../fixtures/cache.ts';
 import type { SandboxHost } from './host-tools.ts';
 import { INIT_APPLETS, initScript, INIT_SCRIPT_VERSION } from './init-script.ts';
-import { moduleLoadOrder, readModule, readModuleIndex, SANDBOX_MODULES } from './kernel-modules.ts';
+import { missingModules, moduleLoadOrder, readModule, readModuleIndex, SANDBOX_MODULES, SANDBOX_OPTIONAL_MODULES } from './kernel-modules.ts';
 
 /**
  * 9p mount options for the host root. cache=loose lets the guest keep file data and
@@ -28,7 +28,9 @@ export interface BuiltInitramfs {
 }
 
 export function sandboxInitramfs(host: SandboxHost): BuiltInitramfs {
-  const modulePaths = moduleLoadOrder(readModuleIndex(host.kernel.modulesDir), SANDBOX_MODULES);
+  const index = readModuleIndex(host.kernel.modulesDir);
+  const optional = SANDBOX_OPTIONAL_MODULES.filter((m) => missingModules(index, [m]).length === 0);
+  const modulePaths = moduleLoadOrder(index, [...SANDBOX_MODULES, ...optional]);
   const modules = modulePaths.map((p) => ({ path: p, name: basename(p).replace(/\.(gz|xz|zst)$/, '') }));
   const init = initScript({ modules: modules.map((m) => m.name), ninepOptions: NINEP_OPTIONS });
   const busybox = readFileSync(host.busybox);

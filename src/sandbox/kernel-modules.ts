@@ -7,6 +7,8 @@ import { gunzipSync } from 'node:zlib';
 
 /** What the sandbox loads: KVM for the emulated AMD SVM CPU, then virtio-pci + 9p for the host root. */
 export const SANDBOX_MODULES = ['kvm-amd', 'virtio_pci', '9pnet_virtio', '9p'] as const;
+/** Loaded when the kernel has them: tun gives the command /dev/net/tun (virtio-net's TAP backend). */
+export const SANDBOX_OPTIONAL_MODULES = ['tun'] as const;
 
 export interface ModuleIndex {
   /** module name -> path relative to /lib/modules/<ver>, and its dependencies' paths */

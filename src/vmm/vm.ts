@@ -68,8 +68,10 @@ export interface SnapshotRecord extends VcpuRegSnapshotHex {
   vcpu: number;
   /** `api` (vm.freeze()), `timeout`, `fatal`, or `watchpoint:<name>`. */
   trigger: string;
-  /** ip=... sp=... ptroot=... */
+  /** ip=... sp=... ptroot=...; a Linux guest's kernel ip carries its symbol: ip=0x... (func+0x37) */
   text: string;
+  /** `func+0x37` when the ip is in a Linux guest kernel's text (symbols from its kallsyms). */
+  symbol?: string;
 }
 
 export interface VcpuResult {

@@ -67,6 +67,18 @@ describe('scenario devices', () => {
     expect(problems(`${LINUX}devices: { serial: [com1, com1] }\n`)).toMatch(/devices\.serial: lists a port twice/);
     expect(problems(`${LINUX}devices: { net: { backend: slirp } }\n`)).toMatch(/devices\.net\.backend: .*"peer"\|"tap"/);
   });
+
+  it('takes TAP settings only with backend: tap, and checks them', () => {
+    const net = (n: string) => `${LINUX}devices:\n  net: ${n}\n`;
+    expect(parseScenario(net('{ backend: tap }'), 'x.yaml').devices?.net).toEqual({ backend: 'tap' });
+    expect(parseScenario(net('{ backend: tap, tap: { host_address: 10.0.2.2/24 } }'), 'x.yaml').devices?.net?.tap).toEqual({
+      name: 'schedvm%d',
+      host_address: '10.0.2.2/24',
+    });
+    expect(problems(net('{ backend: peer, tap: { name: tap0 } }'))).toMatch(/x\.yaml:4:\d+: devices\.net\.tap: is only for backend: tap/);
+    expect(problems(net('{ backend: tap, tap: { name: my tap } }'))).toMatch(/devices\.net\.tap\.name: must be 1\.\.15 characters/);
+    expect(problems(net('{ backend: tap, tap: { host_address: 10.0.2.2 } }'))).toMatch(/devices\.net\.tap\.host_address: must be an IPv4 address with a prefix length/);
+  });
 });
 
 describe('scheduler binary', () => {

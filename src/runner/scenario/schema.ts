@@ -110,8 +110,24 @@ const devicesSchema = z.strictObject({
       backend: z
         .enum(['peer', 'tap'])
         .default('peer')
-        .describe('`peer`: an in-process host at 10.0.2.2 that answers ARP and ping (no privileges); `tap`: a host TAP device (needs CAP_NET_ADMIN).'),
+        .describe('`peer`: an in-process host at 10.0.2.2 that answers ARP and ping (no privileges); `tap`: a host TAP device (needs CAP_NET_ADMIN, or a TAP you own named in `tap.name`).'),
+      tap: z
+        .strictObject({
+          name: z
+            .string()
+            .regex(/^[^\s/]{1,15}$/, 'must be 1..15 characters, without spaces or /')
+            .default('schedvm%d')
+            .describe('Host interface name; `%d` picks a free number. A TAP schedvm creates is brought up and vanishes with the VM; an existing one (ip tuntap add NAME mode tap user $USER) is used as it is.'),
+          host_address: z
+            .string()
+            .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 address with a prefix length, like 10.0.2.2/24')
+            .optional()
+            .describe('An address the host takes on the TAP (CIDR), so the guest can reach the host at it.'),
+        })
+        .optional()
+        .describe('TAP settings, with backend: tap.'),
     })
+    .refine((n) => n.backend === 'tap' || n.tap === undefined, { path: ['tap'], message: 'is only for backend: tap' })
     .optional()
     .describe('A virtio-net card (eth0 in the guest, MAC 52:54:00:12:34:56).'),
 });

@@ -6,6 +6,8 @@ export interface NetBackend {
   send(frame: Uint8Array): void;
   /** Registers where the backend delivers frames for the guest. */
   onFrame(cb: (frame: Uint8Array) => void): void;
+  /** Releases what the backend holds (a TAP's fd); called when the device's link stops. */
+  close?(): void;
 }
 
 /** Answers a frame from the guest with frames back to it (or nothing). */

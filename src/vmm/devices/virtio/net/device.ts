@@ -191,7 +191,13 @@ export class VirtioNet implements VirtioDevice {
     };
     const timer = setInterval(pump, pollMs);
     timer.unref();
-    return { pump, stop: () => clearInterval(timer) };
+    return {
+      pump,
+      stop: () => {
+        clearInterval(timer);
+        backend.close?.();
+      },
+    };
   }
 
   get stats(): NetStats {

@@ -1,0 +1,71 @@
+// A vitest reporter for long KVM runs: every minute it names the test files that have been
+// running for over two minutes, and the test (or hook) each is in. A hung guest or a stuck
+// freeze then shows up in a CI log's tail, before a CI time limit kills the run unexplained.
+import { relative } from 'node:path';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
+
+export interface SlowReporterOptions {
+  /** A file counts as slow after this long. */
+  afterMs?: number;
+  /** How often slow files are listed. */
+  everyMs?: number;
+  write?: (line: string) => void;
+}
+
+export default class SlowTestReporter implements Reporter {
+  private readonly modules = new Map<string, number>();
+  private readonly cases = new Map<string, { module: string; name: string; since: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly afterMs: number;
+  private readonly everyMs: number;
+  private readonly write: (line: string) => void;
+
+  constructor(o: SlowReporterOptions = {}) {
+    this.afterMs = o.afterMs ?? 120_000;
+    this.everyMs = o.everyMs ?? 60_000;
+    this.write = o.write ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  onTestRunStart(): void {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.report(Date.now()), this.everyMs);
+    this.timer.unref();
+  }
+
+  onTestModuleStart(m: TestModule): void {
+    this.modules.set(m.moduleId, Date.now());
+  }
+
+  onTestModuleEnd(m: TestModule): void {
+    this.modules.delete(m.moduleId);
+    for (const [id, c] of this.cases) if (c.module === m.moduleId) this.cases.delete(id);
+  }
+
+  onTestCaseReady(c: TestCase): void {
+    this.cases.set(c.id, { module: c.module.moduleId, name: c.fullName, since: Date.now() });
+  }
+
+  onTestCaseResult(c: TestCase): void {
+    this.cases.delete(c.id);
+  }
+
+  onTestRunEnd(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Lines for the files running longer than afterMs at `now` (also printed). */
+  report(now: number): string[] {
+    const lines: string[] = [];
+    for (const [module, since] of this.modules) {
+      if (now - since < this.afterMs) continue;
+      const running = [...this.cases.values()].filter((c) => c.module === module);
+      const where = running.length > 0
+        ? running.map((c) => `in "${c.name}" for ${Math.round((now - c.since) / 1000)} s`).join('; ')
+        : 'in its hooks (beforeAll/afterAll)';
+      lines.push(`schedvm: still running after ${Math.round((now - since) / 1000)} s: ${relative(process.cwd(), module)}, ${where}`);
+    }
+    for (const l of lines) this.write(l);
+    return lines;
+  }
+}
