@@ -1,6 +1,7 @@
 // A vitest reporter for long KVM runs: every minute it names the test files that have been
 // running for over two minutes, and the test (or hook) each is in. A hung guest or a stuck
 // freeze then shows up in a CI log's tail, before a CI time limit kills the run unexplained.
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 
@@ -38,6 +39,8 @@ export default class SlowTestReporter implements Reporter {
 
   onTestModuleEnd(m: TestModule): void {
     this.modules.delete(m.moduleId);
+    const progress = process.env.SCHEDVM_PROGRESS_FILE;
+    if (progress) appendDurably(progress, `${m.state()} ${m.moduleId}\n`);
     for (const [id, c] of this.cases) if (c.module === m.moduleId) this.cases.delete(id);
   }
 
@@ -67,5 +70,16 @@ export default class SlowTestReporter implements Reporter {
     }
     for (const l of lines) this.write(l);
     return lines;
+  }
+}
+
+/** Appends and fsyncs: the file may sit on the sandbox's 9p share, read by the host. */
+function appendDurably(path: string, line: string): void {
+  const fd = openSync(path, 'a');
+  try {
+    writeSync(fd, line);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

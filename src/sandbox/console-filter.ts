@@ -1,5 +1,5 @@
 // Splits the sandbox VM's serial console into boot noise, the command's output and the
-// init's marker lines (`SCHEDVM-<nonce> start|exit <status>|failed`). Works on bytes, so
+// init's marker lines (`SCHEDVM-<nonce> start|alive|exit <status>|failed`). Works on bytes, so
 // the command's output passes through unchanged except for the CR the guest's tty adds
 // before each LF.
 import { MARKER_PREFIX } from './init-script.ts';
@@ -10,7 +10,9 @@ export type ConsoleEvent =
   | { kind: 'start' }
   | { kind: 'exit'; status: number }
   /** The init could not set the sandbox up; the reason is in bootLog(). */
-  | { kind: 'failed' };
+  | { kind: 'failed' }
+  /** The init's heartbeat: the VM is still making progress. */
+  | { kind: 'alive' };
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -76,6 +78,7 @@ export class ConsoleFilter {
       this.phase = 'done';
       return [{ kind: 'exit', status: Number(exit[1]) }];
     }
+    if (word === 'alive') return this.phase === 'command' ? [{ kind: 'alive' }] : [];
     if (word === 'failed') {
       this.phase = 'done';
       return [{ kind: 'failed' }];

@@ -7,13 +7,15 @@
 //   schedvm_cols, schedvm_rows  that terminal's size
 
 /** Bump when the script's behaviour changes: it is part of the initramfs cache key. */
-export const INIT_SCRIPT_VERSION = 1;
+export const INIT_SCRIPT_VERSION = 2;
 
 /** Busybox applets the script calls, installed as /bin symlinks. */
-export const INIT_APPLETS = ['sh', 'mount', 'insmod', 'mkdir', 'ip', 'chmod', 'stty', 'env', 'chroot', 'cat', 'sync', 'poweroff'];
+export const INIT_APPLETS = ['sh', 'mount', 'insmod', 'mkdir', 'ip', 'chmod', 'stty', 'env', 'chroot', 'cat', 'sync', 'poweroff', 'sleep'];
 
 /** Lines the init prints, `SCHEDVM-<nonce> <word> [status]`, parsed by console-filter.ts. */
 export const MARKER_PREFIX = 'SCHEDVM-';
+/** Seconds between the init's `alive` markers while the command runs. */
+export const HEARTBEAT_S = 15;
 
 export interface InitScriptOptions {
   /** Module file names under /lib/modules in the initramfs, in load order. */
@@ -50,6 +52,8 @@ ip link set lo up
 [ "$schedvm_tty" = 1 ] && stty cols "$schedvm_cols" rows "$schedvm_rows"
 set -o pipefail
 marker start
+# A heartbeat the host watches: it stops only when this VM has stopped making progress.
+( while :; do sleep ${HEARTBEAT_S}; marker alive; done ) &
 if [ "$schedvm_tty" = 1 ]; then
   env -i /bin/chroot /host /bin/sh "$schedvm_job/job.sh" </dev/null
 else

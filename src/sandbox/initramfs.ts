@@ -1,10 +1,10 @@
 // Builds the sandbox VM's initramfs (static busybox, /init, the .ko files it loads) and
 // caches it under cacheDir('sandbox'), keyed by a hash of everything that goes into it.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CpioWriter } from '../fixtures/initramfs/cpio.ts';
-import { cacheDir } from '../fixtures/cache.ts';
+import { cachedFile, cacheDir, writeFileDurably } from '../fixtures/cache.ts';
 import type { SandboxHost } from './host-tools.ts';
 import { INIT_APPLETS, initScript, INIT_SCRIPT_VERSION } from './init-script.ts';
 import { missingModules, moduleLoadOrder, readModule, readModuleIndex, SANDBOX_MODULES, SANDBOX_OPTIONAL_MODULES } from './kernel-modules.ts';
@@ -41,7 +41,7 @@ export function sandboxInitramfs(host: SandboxHost): BuiltInitramfs {
   const dir = cacheDir('sandbox');
   const file = `initramfs-${host.kernel.version}-${hash.digest('hex').slice(0, 16)}.cpio`;
   const path = join(dir, file);
-  if (existsSync(path)) return { path, built: false };
+  if (cachedFile(path)) return { path, built: false };
 
   const cpio = new CpioWriter();
   for (const d of ['dev', 'host', 'lib/modules']) cpio.addDir(d);
@@ -50,10 +50,8 @@ export function sandboxInitramfs(host: SandboxHost): BuiltInitramfs {
   for (const applet of INIT_APPLETS) cpio.addSymlink(`bin/${applet}`, 'busybox');
   for (const m of modules) cpio.addFile(`lib/modules/${m.name}`, readModule(host.kernel.modulesDir, m.path));
 
-  // Write then rename: a concurrent run never sees a half-written image.
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, cpio.finish());
-  renameSync(tmp, path);
+  // A concurrent run never sees a half-written image.
+  writeFileDurably(path, cpio.finish());
   for (const old of readdirSync(dir)) {
     if (old.startsWith('initramfs-') && old.endsWith('.cpio') && old !== file) rmSync(join(dir, old), { force: true });
   }

@@ -4,10 +4,10 @@
 // both the real-mode setup and the decompressor.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { cacheDir } from '../fixtures/cache.ts';
+import { cachedFile, cacheDir, writeFileDurably } from '../fixtures/cache.ts';
 import type { SandboxKernel } from './host-tools.ts';
 
 const XEN_ELFNOTE_PHYS32_ENTRY = 18;
@@ -26,13 +26,11 @@ export function bootableKernel(kernel: SandboxKernel): BootableKernel {
   const dir = cacheDir('sandbox');
   const file = `vmlinux-${kernel.version}-${createHash('sha256').update(bzImage).digest('hex').slice(0, 16)}`;
   const path = join(dir, file);
-  if (existsSync(path)) return { path, pvh: true };
+  if (cachedFile(path)) return { path, pvh: true };
   try {
     const elf = unpackBzImage(bzImage);
     if (!hasPvhEntry(elf)) return { path: kernel.vmlinuz, pvh: false, note: 'kernel has no PVH entry point' };
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, elf);
-    renameSync(tmp, path);
+    writeFileDurably(path, elf);
     for (const old of readdirSync(dir)) {
       if (old.startsWith('vmlinux-') && old !== file && !old.endsWith('.tmp')) rmSync(join(dir, old), { force: true });
     }

@@ -3,15 +3,15 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { UserError } from '../errors.ts';
-import { sandboxCpus, superviseQemu } from './run-in-vm.ts';
+import { SandboxStalledError, sandboxCpus, sandboxStallMs, superviseQemu } from './run-in-vm.ts';
 
 const NONCE = 'feedface';
 
-function fakeQemu(script: string) {
+function fakeQemu(script: string, stallMs?: number) {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (b: Buffer) => chunks.push(b));
-  const status = superviseQemu({ file: '/bin/sh', args: ['-c', script], nonce: NONCE, stdout: out });
+  const status = superviseQemu({ file: '/bin/sh', args: ['-c', script], nonce: NONCE, stdout: out, ...(stallMs ? { stallMs } : {}) });
   return { status, output: () => Buffer.concat(chunks).toString() };
 }
 
@@ -45,6 +45,31 @@ describe('superviseQemu', () => {
     expect(await run.status).toBe(143);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(process.listenerCount('SIGTERM')).toBe(listeners);
+  });
+});
+
+describe('the heartbeat watchdog', () => {
+  test('kills a VM that stops sending heartbeats, with a SandboxStalledError', async () => {
+    const started = Date.now();
+    const run = fakeQemu(`printf 'SCHEDVM-${NONCE} start\\r\\nworking\\r\\n'; exec sleep 60`, 400);
+    const err = await run.status.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SandboxStalledError);
+    expect((err as Error).message).toMatch(/no heartbeat from its init for 0 s, so QEMU was killed/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(run.output()).toBe('working\n');
+  });
+
+  test('heartbeats keep a quiet command alive, and are not part of its output', async () => {
+    const beats = Array.from({ length: 8 }, () => `printf 'SCHEDVM-${NONCE} alive\\r\\n'; sleep 0.1`).join('; ');
+    const run = fakeQemu(`printf 'SCHEDVM-${NONCE} start\\r\\nx'; ${beats}; printf 'y\\r\\nSCHEDVM-${NONCE} exit 0\\r\\n'`, 400);
+    expect(await run.status).toBe(0);
+    expect(run.output()).toBe('xy\n');
+  });
+
+  test('SCHEDVM_SANDBOX_STALL_S sets the limit, and is checked', () => {
+    expect(sandboxStallMs({})).toBe(300_000);
+    expect(sandboxStallMs({ SCHEDVM_SANDBOX_STALL_S: '120' })).toBe(120_000);
+    expect(() => sandboxStallMs({ SCHEDVM_SANDBOX_STALL_S: '5' })).toThrow(/at least 30/);
   });
 });
 

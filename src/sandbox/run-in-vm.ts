@@ -12,6 +12,7 @@ import { bootableKernel } from './kernel-image.ts';
 import { createJobDir, type Job, removeJobDir, sweepStaleJobDirs } from './job.ts';
 import { kernelCmdline, qemuArgs, sandboxMemMb } from './qemu-args.ts';
 import { forwardSignals, signalExitStatus, type StopSignal } from './signals.ts';
+import { HEARTBEAT_S } from './init-script.ts';
 
 export interface VmRunOptions {
   cwd: string;
@@ -64,10 +65,30 @@ export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promis
     const [file, fileArgs] = host.setpriv
       ? [host.setpriv, ['--pdeathsig', 'KILL', '--', host.qemu, ...args]]
       : [host.qemu, args];
-    return await superviseQemu({ file, args: fileArgs, nonce, stdout, log, t0 });
+    return await superviseQemu({ file, args: fileArgs, nonce, stdout, log, t0, stallMs: sandboxStallMs() });
   } finally {
     removeJobDir(jobDir);
   }
+}
+
+/** The sandbox VM stopped making progress (no heartbeat): QEMU was killed. */
+export class SandboxStalledError extends UserError {
+  constructor(readonly silentMs: number) {
+    super(
+      `the sandbox VM stopped responding: no heartbeat from its init for ${Math.round(silentMs / 1000)} s, so QEMU was killed ` +
+        '(QEMU TCG can livelock while a nested guest runs; SCHEDVM_SANDBOX_STALL_S sets the limit)',
+    );
+    this.name = 'SandboxStalledError';
+  }
+}
+
+/** How long the running command's VM may go without a heartbeat: SCHEDVM_SANDBOX_STALL_S, default 300. */
+export function sandboxStallMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SCHEDVM_SANDBOX_STALL_S;
+  if (raw === undefined || raw === '') return 300_000;
+  const s = Number(raw);
+  if (!Number.isFinite(s) || s < 2 * HEARTBEAT_S) throw new UserError(`SCHEDVM_SANDBOX_STALL_S=${raw}: must be a number of seconds, at least ${2 * HEARTBEAT_S}`);
+  return s * 1000;
 }
 
 export interface SuperviseOptions {
@@ -80,20 +101,24 @@ export interface SuperviseOptions {
   log?: Log;
   /** When the whole run started, for the timings. */
   t0?: number;
+  /** Kill QEMU when the running command's VM sends no heartbeat for this long. */
+  stallMs?: number;
 }
 
 /**
  * Streams the command's output from QEMU's console and resolves to its exit status once
  * QEMU has exited; a stop signal kills QEMU and resolves to 128+signal.
  */
-export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance.now() }: SuperviseOptions): Promise<number> {
+export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance.now(), stallMs }: SuperviseOptions): Promise<number> {
   return new Promise((resolve, reject) => {
     const tSpawn = performance.now();
     let tStart = 0;
     let status: number | undefined;
     let failed = false;
     let stoppedBy: StopSignal | undefined;
+    let stalledFor: number | undefined;
     let qemuStderr = '';
+    let lastAlive = 0;
 
     // Own process group: a terminal's Ctrl-C reaches only us, and we stop QEMU ourselves.
     const qemu = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -103,11 +128,23 @@ export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance
       qemu.kill('SIGKILL');
     });
 
+    const watchdog = stallMs === undefined ? undefined : setInterval(() => {
+      const silent = performance.now() - lastAlive;
+      if (lastAlive === 0 || status !== undefined || silent < stallMs) return;
+      stalledFor ??= silent;
+      log?.(`no heartbeat for ${ms(lastAlive)}: killing QEMU`);
+      qemu.kill('SIGKILL');
+    }, Math.min(5000, stallMs / 4));
+
     const filter = new ConsoleFilter(nonce);
     const handle = (events: ReturnType<ConsoleFilter['push']>) => {
       for (const e of events) {
-        if (e.kind === 'output') stdout.write(e.data);
+        if (e.kind === 'output') {
+          stdout.write(e.data);
+          lastAlive = performance.now();
+        } else if (e.kind === 'alive') lastAlive = performance.now();
         else if (e.kind === 'start') {
+          lastAlive = performance.now();
           tStart = performance.now();
           log?.(`command running ${ms(t0)} after start (QEMU boot to command ${ms(tSpawn)})`);
         } else if (e.kind === 'exit') {
@@ -124,13 +161,16 @@ export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance
 
     qemu.on('error', (err: NodeJS.ErrnoException) => {
       stopSignals();
+      clearInterval(watchdog);
       reject(err.code === 'ENOENT' ? new UserError(`cannot run ${file}: install it with: ${INSTALL_HINT}`) : err);
     });
     qemu.on('close', (code, signal) => {
       stopSignals();
+      clearInterval(watchdog);
       handle(filter.end());
       log?.(`QEMU exited (${signal ?? code}) ${ms(t0)} after start`);
       if (stoppedBy) return resolve(signalExitStatus(stoppedBy));
+      if (stalledFor !== undefined && status === undefined) return reject(new SandboxStalledError(stalledFor));
       if (status !== undefined) return resolve(status);
       const what = failed ? 'the sandbox VM could not be set up' : `the sandbox VM stopped (QEMU ${signal ?? `exit ${code}`}) before the command finished`;
       reject(new UserError(`${what}\n${tail('QEMU', qemuStderr)}${tail('console', filter.bootLog())}`.trimEnd()));

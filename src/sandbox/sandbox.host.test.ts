@@ -110,6 +110,20 @@ describe.skipIf(process.env.SCHEDVM_IN_SANDBOX === '1')('schedvm sandbox --force
     expect(jobDirs()).toEqual([]);
   });
 
+  test('a VM that stops making progress is killed by the heartbeat watchdog, with a clear error', async () => {
+    const run = sandbox(['--force', '--', 'sh', '-c', 'echo started; sleep 300'], { env: { SCHEDVM_SANDBOX_STALL_S: '30' } });
+    expect(await until(() => run.lines.some((l) => l.text === 'started'), 120_000)).toBe(true);
+    // A frozen VM, as a QEMU TCG livelock looks from outside: no console output at all.
+    for (const pid of processesMentioning(tmp)) process.kill(pid, 'SIGSTOP');
+    const stopped = Date.now();
+    const { code } = await run.exit;
+    expect(code).toBe(1);
+    expect(run.stderr()).toMatch(/the sandbox VM stopped responding: no heartbeat from its init for \d+ s, so QEMU was killed/);
+    expect(Date.now() - stopped).toBeLessThan(60_000);
+    expect(processesMentioning(tmp)).toEqual([]);
+    expect(jobDirs()).toEqual([]);
+  });
+
   test('Ctrl-C stops QEMU, removes the job dir and exits 130', async () => {
     const run = sandbox(['--force', '--', 'sleep', '60']);
     expect(await until(() => run.stderr().includes('command running'), 60_000), run.stderr()).toBe(true);
