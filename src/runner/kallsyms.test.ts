@@ -16,7 +16,7 @@ const SYMS: Array<[string, bigint]> = [
   ['T_einittext', 0xd000n],
 ];
 
-type Encoding = 'text-relative' | 'base-relative' | 'absolute-percpu';
+type Encoding = 'text-relative' | 'base-relative' | 'absolute-percpu' | 'place-relative';
 
 function image(encoding: Encoding) {
   // Tokens: 0x00..0x7f stand for themselves (ASCII), 0x80 for "do_", 0x81 for "text".
@@ -43,8 +43,10 @@ function image(encoding: Encoding) {
   }));
   const relativeBase = TEXT;
   const offsets = Buffer.alloc(SYMS.length * 4);
+  const OFFSETS_VA = 0xffffffff9b400000n; // where the layout below puts kallsyms_offsets
   SYMS.forEach(([, o], i) => {
     if (encoding === 'absolute-percpu') offsets.writeInt32LE(Number(-(o) - 1n), i * 4); // relative_base - 1 - off
+    else if (encoding === 'place-relative') offsets.writeInt32LE(Number(TEXT + o - (OFFSETS_VA + BigInt(i * 4))), i * 4);
     else offsets.writeUInt32LE(Number(o), i * 4);
   });
   const blobs: Record<string, Buffer> = {
@@ -64,7 +66,9 @@ function image(encoding: Encoding) {
     va += 0x100000n;
   }
   const info = new Map<string, string>();
-  for (const [name, v] of where) if (name !== 'kallsyms_relative_base' || encoding !== 'text-relative') info.set(`SYMBOL(${name})`, v.toString(16));
+  expect(where.get('kallsyms_offsets')).toBe(OFFSETS_VA);
+  const hasBase = encoding === 'base-relative' || encoding === 'absolute-percpu';
+  for (const [name, v] of where) if (name !== 'kallsyms_relative_base' || hasBase) info.set(`SYMBOL(${name})`, v.toString(16));
   info.set('SYMBOL(_stext)', (TEXT + 0x1000n).toString(16));
   info.set('SYMBOL(system_state)', (TEXT + 0xa000n).toString(16));
   const read = (addr: bigint, len: number) => {
@@ -81,7 +85,7 @@ function image(encoding: Encoding) {
 }
 
 describe('kallsyms decoding', () => {
-  for (const encoding of ['text-relative', 'base-relative', 'absolute-percpu'] as const) {
+  for (const encoding of ['text-relative', 'base-relative', 'absolute-percpu', 'place-relative'] as const) {
     it(`symbolizes text addresses (${encoding} offsets)`, () => {
       const { info, read } = image(encoding);
       const syms = KernelSymbols.decode(info, read);

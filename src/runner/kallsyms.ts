@@ -78,8 +78,9 @@ export class KernelSymbols {
 
   /**
    * Decodes kallsyms from a running (or frozen) guest kernel. `info` is its VMCOREINFO; the
-   * address formula is the one whose `_stext` agrees with VMCOREINFO's (it changed across
-   * kernel versions: absolute-percpu, base-relative, _text-relative).
+   * address formula is the one that puts every symbol VMCOREINFO also names where VMCOREINFO
+   * has it (it changed across kernel versions: absolute-percpu, base-relative, _text- and
+   * place-relative).
    */
   static decode(info: Map<string, string>, read: KernelReader): KernelSymbols {
     const sym = (name: string): bigint => {
@@ -145,6 +146,9 @@ export class KernelSymbols {
         return o >= 0 ? BigInt(o) : (relativeBase - 1n - BigInt(o)) & U64;
       });
     }
+    // Place-relative (6.15+ on 64-bit): each entry holds its symbol's distance from itself.
+    const offsetsVa = sym('kallsyms_offsets');
+    candidates.push((i) => (offsetsVa + BigInt(i * 4) + BigInt(offsets.getInt32(i * 4, true))) & U64);
     // Relative to _text, which has no base symbol of its own: place _stext, check the rest.
     const textBase = sym('_stext') - BigInt(offsets.getInt32(stextAt * 4, true));
     candidates.push((i) => (textBase + BigInt(offsets.getInt32(i * 4, true))) & U64);
