@@ -13,7 +13,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
 const KVM_PROJECTS = ['kvm', 'examples'];
 /** Sandbox restarts after a stall (each reruns only the files not finished). */
-const STALL_RESTARTS = 2;
+const STALL_RESTARTS = 3;
 
 function runHere(argv: string[]): Promise<number> {
   return new Promise((resolve, reject) => {

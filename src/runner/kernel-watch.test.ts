@@ -38,6 +38,14 @@ describe('KernelWatch', () => {
     expect(kw.notes).toEqual([]);
   });
 
+  it('reads the VMCOREINFO line the kernel prints (%pa: 0x-prefixed), and decodes once a VM is attached', () => {
+    const kw = new KernelWatch({ watches: [] });
+    kw.watch('com1', `${SYMBOL_PREFIX} vmcoreinfo 0x0000000100c66000 1024\n`);
+    expect(kw.symbolsNote).toBeUndefined(); // queued; without a VM there is nothing to read
+    kw.watch('com1', `${SYMBOL_PREFIX} vmcoreinfo what\n`);
+    expect(kw.symbolsNote).toBe('no symbols: unexpected /sys/kernel/vmcoreinfo: what');
+  });
+
   it('reads symbol lines split across console chunks, from COM1 or hvc0 only', () => {
     const kw = new KernelWatch({ watches: [] });
     kw.watch('com1', `[ 1.0] x\r\n${SYMBOL_PREFIX} ffffffff8f00`);

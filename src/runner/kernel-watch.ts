@@ -91,10 +91,11 @@ export class KernelWatch {
     if (sym >= 0) {
       const rest = line.slice(sym + SYMBOL_PREFIX.length).trim();
       const m = /^([0-9a-f]+) \w (\S+)$/.exec(rest);
-      const note = /^vmcoreinfo ([0-9a-f]+) ([0-9a-f]+)$/.exec(rest);
+      const note = /^vmcoreinfo (?:0x)?([0-9a-f]+) ([0-9a-f]+)$/.exec(rest); // `%pa %x`: 0x0000000100c66000 1024
       if (m) this.symbols.set(m[2]!, BigInt(`0x${m[1]}`));
       else if (note) this.enqueue(async () => this.readSymbolTable(Number(`0x${note[1]}`), Number(`0x${note[2]}`)));
-      else if (rest.startsWith('vmcoreinfo')) this.symbolsNote = 'no symbols: the guest kernel has no /sys/kernel/vmcoreinfo';
+      else if (rest === 'vmcoreinfo') this.symbolsNote = 'no symbols: the guest kernel has no /sys/kernel/vmcoreinfo';
+      else if (rest.startsWith('vmcoreinfo ')) this.symbolsNote = `no symbols: unexpected /sys/kernel/vmcoreinfo: ${rest.slice(11)}`;
       else if (line.endsWith(`${SYMBOL_PREFIX} done`)) this.onSymbolsDone();
       return;
     }

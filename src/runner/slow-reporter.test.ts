@@ -1,5 +1,7 @@
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { TestCase, TestModule } from 'vitest/node';
 import SlowTestReporter from './slow-reporter.ts';
 
@@ -26,5 +28,28 @@ describe('SlowTestReporter', () => {
     r.onTestModuleEnd(a);
     expect(r.report(t0 + 6000).map((l) => l.includes('a.kvm'))).toEqual([false]);
     r.onTestRunEnd();
+  });
+});
+
+describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'schedvm-progress-'));
+  afterEach(() => {
+    delete process.env.SCHEDVM_PROGRESS_FILE;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('records each ended file with its state, and prints a failed file\'s errors at once', () => {
+    process.env.SCHEDVM_PROGRESS_FILE = join(dir, 'progress');
+    const printed: string[] = [];
+    const r = new SlowTestReporter({ write: (l) => printed.push(l) });
+    const failedTest = { fullName: 'boots > 2n2l', result: () => ({ errors: [{ message: 'expected Shutdown\nto be Timeout' }] }) };
+    const ended = (name: string, state: string, failed: unknown[]) =>
+      ({ moduleId: join(process.cwd(), name), state: () => state, children: { allTests: () => failed } }) as unknown as TestModule;
+    r.onTestModuleEnd(ended('src/a.kvm.test.ts', 'passed', []));
+    r.onTestModuleEnd(ended('src/b.kvm.test.ts', 'failed', [failedTest]));
+    expect(readFileSync(join(dir, 'progress'), 'utf8')).toBe(
+      `passed ${join(process.cwd(), 'src/a.kvm.test.ts')}\nfailed ${join(process.cwd(), 'src/b.kvm.test.ts')}\n`,
+    );
+    expect(printed).toEqual(['schedvm: FAILED src/b.kvm.test.ts > boots > 2n2l: expected Shutdown\nto be Timeout']);
   });
 });

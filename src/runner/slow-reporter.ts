@@ -40,7 +40,14 @@ export default class SlowTestReporter implements Reporter {
   onTestModuleEnd(m: TestModule): void {
     this.modules.delete(m.moduleId);
     const progress = process.env.SCHEDVM_PROGRESS_FILE;
-    if (progress) appendDurably(progress, `${m.state()} ${m.moduleId}\n`);
+    if (!progress) return;
+    appendDurably(progress, `${m.state()} ${m.moduleId}\n`);
+    // Under schedvm test a stalled sandbox is killed before vitest's closing summary: say why
+    // this file failed now.
+    for (const t of m.children.allTests('failed')) {
+      const first = t.result().errors?.[0];
+      this.write(`schedvm: FAILED ${relative(process.cwd(), m.moduleId)} > ${t.fullName}: ${(first?.message ?? 'no error recorded').split('\n').slice(0, 12).join('\n')}`);
+    }
     for (const [id, c] of this.cases) if (c.module === m.moduleId) this.cases.delete(id);
   }
 

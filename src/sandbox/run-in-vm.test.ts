@@ -54,7 +54,7 @@ describe('the heartbeat watchdog', () => {
     const run = fakeQemu(`printf 'SCHEDVM-${NONCE} start\\r\\nworking\\r\\n'; exec sleep 60`, 400);
     const err = await run.status.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SandboxStalledError);
-    expect((err as Error).message).toMatch(/no heartbeat from its init for 0 s, so QEMU was killed/);
+    expect((err as Error).message).toMatch(/no heartbeat from its init for \d+ s, so QEMU was killed/);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(run.output()).toBe('working\n');
   });
@@ -67,7 +67,7 @@ describe('the heartbeat watchdog', () => {
   });
 
   test('SCHEDVM_SANDBOX_STALL_S sets the limit, and is checked', () => {
-    expect(sandboxStallMs({})).toBe(300_000);
+    expect(sandboxStallMs({})).toBe(180_000);
     expect(sandboxStallMs({ SCHEDVM_SANDBOX_STALL_S: '120' })).toBe(120_000);
     expect(() => sandboxStallMs({ SCHEDVM_SANDBOX_STALL_S: '5' })).toThrow(/at least 30/);
   });
