@@ -38,12 +38,16 @@ export function imageReader(readPhysical: (pa: number, len: number) => Uint8Arra
 }
 
 export class KernelSymbols {
-  /** Ascending. */
+  /**
+   * Addresses are kept as plain numbers relative to `base` (exact: a kernel image spans far
+   * less than 2^53), ascending: BigInt work on ~200k symbols is slow inside the sandbox.
+   */
   private constructor(
-    private readonly addrs: BigUint64Array,
+    private readonly base: bigint,
+    private readonly rels: Float64Array,
     private readonly names: string[],
     private readonly types: string,
-    private readonly textRanges: Array<[bigint, bigint]>,
+    private readonly textRanges: Array<[number, number]>,
   ) {}
 
   get size(): number {
@@ -53,27 +57,31 @@ export class KernelSymbols {
   /** The address of `name` (the first symbol of that name), if the kernel has it. */
   address(name: string): bigint | undefined {
     const i = this.names.indexOf(name);
-    return i < 0 ? undefined : this.addrs[i];
+    return i < 0 ? undefined : this.base + BigInt(this.rels[i]!);
   }
 
   /** `func+0x37` for an address inside the kernel's text, else undefined. */
   symbolize(addr: bigint): string | undefined {
-    if (!this.textRanges.some(([lo, hi]) => addr >= lo && addr < hi)) return undefined;
+    const d = addr - this.base;
+    if (d < -(2n ** 52n) || d > 2n ** 52n) return undefined;
+    const r = Number(d);
+    if (!this.textRanges.some(([lo, hi]) => r >= lo && r < hi)) return undefined;
+    const rels = this.rels;
     let lo = 0;
-    let hi = this.addrs.length - 1;
-    if (hi < 0 || addr < this.addrs[0]!) return undefined;
+    let hi = rels.length - 1;
+    if (hi < 0 || r < rels[0]!) return undefined;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.addrs[mid]! <= addr) lo = mid;
+      if (rels[mid]! <= r) lo = mid;
       else hi = mid - 1;
     }
     // Among symbols at one address prefer a function over __pfx_ padding or a label.
     let best = lo;
-    for (let i = lo; i >= 0 && this.addrs[i] === this.addrs[lo]; i--) {
+    for (let i = lo; i >= 0 && rels[i] === rels[lo]; i--) {
       if (TEXT_TYPES.has(this.types[i]!) && !this.names[i]!.startsWith('__pfx_')) best = i;
     }
     if (!TEXT_TYPES.has(this.types[best]!)) return undefined;
-    return `${this.names[best]}+0x${(addr - this.addrs[best]!).toString(16)}`;
+    return `${this.names[best]}+0x${(r - rels[best]!).toString(16)}`;
   }
 
   /**
@@ -127,52 +135,70 @@ export class KernelSymbols {
 
     const offsetsBytes = read(sym('kallsyms_offsets'), count * 4);
     const offsets = new DataView(offsetsBytes.buffer, offsetsBytes.byteOffset, count * 4);
-    // Anchors: every VMCOREINFO symbol kallsyms also lists (_stext, init_top_pgt, ...).
-    const anchors = [...info].flatMap(([k, v]) => {
+    // Anchors: every VMCOREINFO symbol kallsyms also lists (_stext, init_top_pgt, ...). A name
+    // can be there twice (static symbols of different files): any of its entries may match.
+    const wanted = new Map<string, bigint>();
+    for (const [k, v] of info) {
       const m = /^SYMBOL\((\w+)\)$/.exec(k);
-      const i = m ? names.indexOf(m[1]!) : -1;
-      return i < 0 ? [] : [{ i, va: BigInt(`0x${v}`) }];
+      if (m) wanted.set(m[1]!, BigInt(`0x${v}`));
+    }
+    const anchors: Array<{ name: string; at: number[]; va: bigint }> = [];
+    names.forEach((n, i) => {
+      const va = wanted.get(n);
+      if (va === undefined) return;
+      const a = anchors.find((x) => x.name === n);
+      if (a) a.at.push(i);
+      else anchors.push({ name: n, at: [i], va });
     });
     const stextAt = names.indexOf('_stext');
     if (stextAt < 0) throw new Error('kallsyms has no _stext');
-    const U64 = (1n << 64n) - 1n;
-    const candidates: Array<(i: number) => bigint> = [];
+    // Each encoding: a base, and every symbol's distance from it (a number).
+    const candidates: Array<{ base: bigint; rel: (i: number) => number }> = [];
     const base = info.get('SYMBOL(kallsyms_relative_base)');
     if (base !== undefined) {
       const relativeBase = new DataView(read(BigInt(`0x${base}`), 8).buffer).getBigUint64(0, true);
-      candidates.push((i) => (relativeBase + BigInt(offsets.getUint32(i * 4, true))) & U64);
-      candidates.push((i) => {
-        const o = offsets.getInt32(i * 4, true);
-        return o >= 0 ? BigInt(o) : (relativeBase - 1n - BigInt(o)) & U64;
+      candidates.push({ base: relativeBase, rel: (i) => offsets.getUint32(i * 4, true) });
+      candidates.push({
+        base: relativeBase,
+        rel: (i) => {
+          const o = offsets.getInt32(i * 4, true);
+          return o >= 0 ? Number(BigInt(o) - relativeBase) : -1 - o; // o >= 0: absolute per-cpu offsets
+        },
       });
     }
     // Place-relative (6.15+ on 64-bit): each entry holds its symbol's distance from itself.
-    const offsetsVa = sym('kallsyms_offsets');
-    candidates.push((i) => (offsetsVa + BigInt(i * 4) + BigInt(offsets.getInt32(i * 4, true))) & U64);
+    candidates.push({ base: sym('kallsyms_offsets'), rel: (i) => i * 4 + offsets.getInt32(i * 4, true) });
     // Relative to _text, which has no base symbol of its own: place _stext, check the rest.
-    const textBase = sym('_stext') - BigInt(offsets.getInt32(stextAt * 4, true));
-    candidates.push((i) => (textBase + BigInt(offsets.getInt32(i * 4, true))) & U64);
-    const address = candidates.find((f) => anchors.every((a) => f(a.i) === a.va));
-    if (!address) throw new Error('kallsyms: no known address encoding puts its symbols where VMCOREINFO has them');
+    candidates.push({ base: sym('_stext') - BigInt(offsets.getInt32(stextAt * 4, true)), rel: (i) => offsets.getInt32(i * 4, true) });
+    const matched = (c: (typeof candidates)[number]) => anchors.filter((a) => a.at.some((i) => c.base + BigInt(c.rel(i)) === a.va));
+    const chosen = candidates.find((c) => matched(c).length === anchors.length);
+    if (!chosen) {
+      const tried = candidates.map((c) => `${matched(c).map((a) => a.name).join('/') || 'none'}`).join('; ');
+      const want = anchors.map((a) => `${a.name}=0x${a.va.toString(16)}@${a.at.join('|')}`).join(', ');
+      throw new Error(`kallsyms: no known address encoding puts its symbols where VMCOREINFO has them (anchors ${want}; matched per encoding: ${tried})`);
+    }
 
-    const order = [...names.keys()];
-    const addrs = order.map(address);
-    order.sort((a, b) => (addrs[a]! < addrs[b]! ? -1 : addrs[a]! > addrs[b]! ? 1 : a - b));
+    const rels = new Float64Array(count);
+    for (let i = 0; i < count; i++) rels[i] = chosen.rel(i);
+    const order = Uint32Array.from({ length: count }, (_, i) => i).sort((a, b) => rels[a]! - rels[b]! || a - b);
     const at = (n: string) => {
       const i = names.indexOf(n);
-      return i < 0 ? undefined : addrs[i];
+      return i < 0 ? undefined : rels[i]!;
     };
-    const ranges: Array<[bigint, bigint]> = [];
+    const ranges: Array<[number, number]> = [];
     for (const [from, to] of [['_stext', '_etext'], ['_sinittext', '_einittext']] as const) {
       const lo = at(from);
       const hi = at(to);
       if (lo !== undefined && hi !== undefined && lo < hi) ranges.push([lo, hi]);
     }
-    return new KernelSymbols(
-      BigUint64Array.from(order.map((i) => addrs[i]!)),
-      order.map((i) => names[i]!),
-      order.map((i) => types[i]!).join(''),
-      ranges,
-    );
+    const sortedNames = new Array<string>(count);
+    const sortedRels = new Float64Array(count);
+    let sortedTypes = '';
+    order.forEach((i, k) => {
+      sortedNames[k] = names[i]!;
+      sortedRels[k] = rels[i]!;
+      sortedTypes += types[i]!;
+    });
+    return new KernelSymbols(chosen.base, sortedRels, sortedNames, sortedTypes, ranges);
   }
 }
