@@ -71,6 +71,7 @@ function image(encoding: Encoding) {
   for (const [name, v] of where) if (name !== 'kallsyms_relative_base' || hasBase) info.set(`SYMBOL(${name})`, v.toString(16));
   info.set('SYMBOL(_stext)', (TEXT + 0x1000n).toString(16));
   info.set('SYMBOL(system_state)', (TEXT + 0xa000n).toString(16));
+  info.set('SYMBOL(do_idle)', 'ffff8a7b7fecdf80'); // a pointer's value, as VMCOREINFO gives mem_section: not an anchor
   const read = (addr: bigint, len: number) => {
     for (const [base, b] of mem) {
       if (addr >= base && addr < base + 0x100000n) {

@@ -140,7 +140,9 @@ export class KernelSymbols {
     const wanted = new Map<string, bigint>();
     for (const [k, v] of info) {
       const m = /^SYMBOL\((\w+)\)$/.exec(k);
-      if (m) wanted.set(m[1]!, BigInt(`0x${v}`));
+      // Only image addresses: some entries hold a pointer's value (mem_section: a direct-map address).
+      const va = m ? BigInt(`0x${v}`) : 0n;
+      if (m && va >= START_KERNEL_MAP) wanted.set(m[1]!, va);
     }
     const anchors: Array<{ name: string; at: number[]; va: bigint }> = [];
     names.forEach((n, i) => {
