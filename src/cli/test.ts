@@ -59,8 +59,9 @@ async function runKvmProjects(args: string[]): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       try {
         const status = await runWithKvm(vitest(KVM_PROJECTS, filters), { cwd: ROOT, env: { SCHEDVM_PROGRESS_FILE: progress } });
-        const failedBefore = [...readProgress(read(progress))].some(([, state]) => state === 'failed');
-        return status === 0 && failedBefore ? 1 : status;
+        // A file that failed in an attempt a stall cut short fails the run too.
+        const anyFailed = [...readProgress(read(progress)).values()].includes('failed');
+        return status === 0 && anyFailed ? 1 : status;
       } catch (e) {
         // With the caller's own filters there is no telling which files are left: no restart.
         if (!(e instanceof SandboxStalledError) || attempt >= STALL_RESTARTS || args.length > 0) throw e;

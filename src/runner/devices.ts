@@ -28,7 +28,7 @@ export function scenarioDevices(s: Scenario): ScenarioDevices {
   const net = d?.net;
   const netPeer = net?.backend === 'peer' ? gatewayPeer() : undefined;
   const netTap = net?.backend === 'tap'
-    ? new TapBackend({ name: net.tap?.name ?? 'schedvm%d', ...(net.tap?.host_address ? { hostAddress: net.tap.host_address } : {}) })
+    ? new TapBackend({ ...(net.tap ? { name: net.tap.name } : {}), ...(net.tap?.host_address ? { hostAddress: net.tap.host_address } : {}) })
     : undefined;
   const netBackend: NetBackend | undefined = netPeer ?? netTap;
   const drivers = [

@@ -83,7 +83,7 @@ describe('a watchpoint on a kernel symbol', () => {
     // Symbolised from the guest's own kallsyms (read out of its memory through VMCOREINFO).
     expect(r.kernelSymbols, r.kernelSymbols).toMatch(/^\d{5,} symbols in \d+ ms$/);
     const hit = r.snapshots.find((x) => x.trigger === 'watchpoint:state' && x.vcpu === r.watchpoints.state!.vcpu)!;
-    process.stderr.write(`system_state latch: ${hit.text}\n`);
+    process.stderr.write(`system_state latch: ${hit.text}; kernel symbols: ${r.kernelSymbols}\n`);
     // The store is in kernel_restart_prepare(), which the compiler may inline into kernel_restart().
     expect(hit.symbol, hit.text).toMatch(/^kernel_restart(_prepare)?\+0x[0-9a-f]+$/);
     expect(hit.text).toMatch(/^ip=0x[0-9a-f]{16} \(kernel_restart(_prepare)?\+0x[0-9a-f]+\) sp=/);

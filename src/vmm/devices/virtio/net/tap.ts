@@ -13,6 +13,7 @@ const IFNAMSIZ = 16;
 const IFREQ_SIZE = 40;
 const O_NONBLOCK = 0o4000;
 const MAX_FRAME = 65_536;
+const EIO = 5;
 
 export interface TapOptions {
   /** Interface name; a `%d` in it lets the kernel pick a free number. Default `schedvm%d`. */
@@ -98,7 +99,7 @@ export class TapBackend implements NetBackend {
     if (write(this.fd, frame, frame.length) < 0) {
       const err = errno();
       // EAGAIN: the host's queue is full; EIO: the link is down. Either way the frame is lost.
-      if (err === EAGAIN || err === 5) this.dropped++;
+      if (err === EAGAIN || err === EIO) this.dropped++;
       else throw new OsError(`writing a frame to TAP ${this.ifname}`, err);
     }
   }
