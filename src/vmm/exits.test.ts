@@ -71,6 +71,16 @@ describe('classifyExit: port reads', () => {
     expect(classifyExit(e, bus())).toEqual({ kind: 'Continue' });
     expect((e as { data: Uint8Array }).data[0]! & 0x60).toBe(0x60);
   });
+  it('reads COM2 registers from the COM2 UART, not COM1', () => {
+    const b = bus();
+    classifyExit(out(COM2_BASE + 7, [0x5a]), b); // the scratch register keeps what was written
+    const com2 = inp(COM2_BASE + 7, Uint8Array.of(0));
+    const com1 = inp(COM1_BASE + 7, Uint8Array.of(0));
+    expect(classifyExit(com2, b)).toEqual({ kind: 'Continue' });
+    classifyExit(com1, b);
+    expect((com2 as { data: Uint8Array }).data[0]).toBe(0x5a);
+    expect((com1 as { data: Uint8Array }).data[0]).toBe(0);
+  });
 });
 
 describe('classifyExit: MMIO', () => {
@@ -117,6 +127,9 @@ describe('classifyExit: lifecycle exits', () => {
   });
   it('turns InternalError into Fatal without a reason', () => {
     expect(classifyExit({ kind: 'InternalError', suberror: 1 }, bus())).toEqual({ kind: 'Fatal' });
+  });
+  it('gives no action for an exit reason nothing here handles', () => {
+    expect(classifyExit({ kind: 'Other', reason: ExitReason.IRQ_WINDOW_OPEN }, bus())).toBeUndefined();
   });
   it('leaves Debug exits to the watchpoint dispatch', () => {
     expect(classifyExit({ kind: 'Debug', exception: 1, pc: 0n, dr6: 1n, dr7: 0n }, bus())).toBeUndefined();

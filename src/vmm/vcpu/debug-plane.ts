@@ -17,7 +17,7 @@ export function captureRegs(vcpu: VcpuFd, control: VmControl, index: number): vo
 }
 
 /** Re-arms this vCPU's debug registers when the published armed set changes. */
-export function watchpointArmer(vcpu: VcpuFd, latch: WatchpointLatch): () => void {
+export function watchpointArmer(vcpu: Pick<VcpuFd, 'setGuestDebug'>, latch: WatchpointLatch): () => void {
   let armedGeneration = -1;
   return () => {
     if (!latch.anyArmed) return; // the gate: idle until something is published

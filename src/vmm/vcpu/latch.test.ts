@@ -104,24 +104,6 @@ describe('WatchpointLatch armed set', () => {
     expect(latch.readArmed().slots).toEqual([undefined, undefined, undefined, undefined]);
   });
 
-  it('lets a worker detect a new publish by comparing generations', () => {
-    const { latch } = counted();
-    let armedGen = latch.generation;
-    const rearms: number[] = [];
-    const tick = () => {
-      if (!latch.anyArmed || latch.generation === armedGen) return;
-      armedGen = latch.readArmed().generation;
-      rearms.push(armedGen);
-    };
-    tick();
-    latch.publish([exitKind]);
-    tick();
-    tick();
-    latch.publish([exitKind, user]);
-    tick();
-    expect(rearms).toEqual([2, 4]);
-  });
-
   it('rejects misaligned, oversized or malformed publications and leaves the set unchanged', () => {
     const { latch } = counted();
     expect(() => latch.publish([{ address: 0x1002n, len: 4, on: 'write' }])).toThrow('not aligned to its 4-byte length');

@@ -2,8 +2,6 @@
 // per-slot hit latches and the armed-slot set the workers (re)arm from.
 import { checkWatch, type HwWatch } from '../x86_64/debugregs.ts';
 
-export { dispatchDebugExit as dispatchX86DebugExit } from '../x86_64/debugregs.ts';
-
 export const WATCH_SLOTS = 4;
 /** Slot 0 watches the scheduler's u32 exit kind; slots 1..3 are user watchpoints. */
 export const EXIT_KIND_SLOT = 0;

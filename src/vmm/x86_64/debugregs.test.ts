@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { WatchpointLatch } from '../vcpu/latch.ts';
 import {
   buildDebugRegs,
   checkWatch,
   decodeDr6,
-  dispatchDebugExit,
   encodeDr7,
   KVM_GUESTDBG_ENABLE,
   KVM_GUESTDBG_USE_HW_BP,
@@ -97,40 +95,5 @@ describe('buildDebugRegs', () => {
 
   it('rejects a misaligned address before anything reaches KVM', () => {
     expect(() => buildDebugRegs([undefined, { address: 0x1006n, len: 4, on: 'write' }])).toThrow('watch slot 1: address 0x1006');
-  });
-});
-
-describe('dispatchDebugExit (x86)', () => {
-  const latched = (l: WatchpointLatch) => l.hitSlots();
-
-  it('latches user slot 2 only for DR6 B2, without reading the exit kind', () => {
-    const l = WatchpointLatch.create();
-    let reads = 0;
-    expect(dispatchDebugExit(0x4n, l, () => ++reads, 3)).toEqual([2]);
-    expect(latched(l)).toEqual([2]);
-    expect(l.hit(2)).toEqual({ vcpu: 3, value: 0 });
-    expect(reads).toBe(0);
-  });
-
-  it('latches slot 0 and slot 2 together for DR6 0x5 with an error kind', () => {
-    const l = WatchpointLatch.create();
-    dispatchDebugExit(0x5n, l, () => 1024, 1);
-    expect(latched(l)).toEqual([0, 2]);
-    expect(l.hit(0)).toEqual({ vcpu: 1, value: 1024 });
-  });
-
-  it('does not latch slot 0 for SCX_EXIT_DONE', () => {
-    const l = WatchpointLatch.create();
-    dispatchDebugExit(0x1n, l, () => 1, 0);
-    expect(latched(l)).toEqual([]);
-  });
-
-  it('ignores a DR6 with no trap bits', () => {
-    const l = WatchpointLatch.create();
-    let edges = 0;
-    const l2 = new WatchpointLatch(l.sab, { onEdge: () => edges++ });
-    expect(dispatchDebugExit(0x4000n, l2, () => 2048, 0)).toEqual([]);
-    expect(latched(l)).toEqual([]);
-    expect(edges).toBe(0);
   });
 });

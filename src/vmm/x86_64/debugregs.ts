@@ -1,7 +1,5 @@
 // x86 hardware watchpoints: DR7 encoding, DR6 decoding, and the debugreg[8] array
 // that KVM_SET_GUEST_DEBUG takes (DR0..DR3, two reserved words, DR6, DR7).
-import type { WatchpointLatch } from '../vcpu/latch.ts';
-
 export const KVM_GUESTDBG_ENABLE = 0x1;
 export const KVM_GUESTDBG_USE_HW_BP = 0x20000;
 export const HW_SLOTS = 4;
@@ -83,17 +81,4 @@ export function buildDebugRegs(slots: readonly (HwWatch | undefined)[]): GuestDe
   debugreg[7] = encodeDr7(slots);
   const control = debugreg[7] === 0n ? 0 : KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
   return { control, debugreg };
-}
-
-/**
- * Handles a KVM_EXIT_DEBUG: B0 is the exit-kind watch (latched only for an error kind,
- * read lazily), B1..B3 the user slots. Returns the slots DR6 named; none means spurious.
- */
-export function dispatchDebugExit(dr6: bigint | number, latch: WatchpointLatch, readKind: () => number, vcpu: number): number[] {
-  const fired = decodeDr6(dr6);
-  for (const slot of fired) {
-    if (slot === 0) latch.latchExitKind(readKind(), vcpu);
-    else latch.latch(slot, vcpu);
-  }
-  return fired;
 }

@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GuestMemory, GuestMemoryError } from './memory.ts';
+
+const SIZE = 0x3000;
+const HIGH = 0x10_0000; // a second region, with a hole below it
+
+let mem: GuestMemory | undefined;
+afterEach(() => {
+  mem?.release();
+  mem = undefined;
+});
+function allocate(): GuestMemory {
+  mem = GuestMemory.allocate([{ gpa: 0, size: SIZE }, { gpa: HIGH, size: SIZE }]);
+  return mem;
+}
+const allZero = (m: GuestMemory) => m.read(0, SIZE).every((b) => b === 0) && m.read(HIGH, SIZE).every((b) => b === 0);
+
+/** True when one mapping in /proc/self/maps holds all of [addr, addr + size). */
+function mapped(addr: bigint, size = 1): boolean {
+  return readFileSync('/proc/self/maps', 'utf8').split('\n').some((line) => {
+    const [start, end] = (line.split(' ')[0] ?? '').split('-').map((h) => BigInt(`0x${h || '0'}`));
+    return start !== undefined && end !== undefined && start <= addr && addr + BigInt(size) <= end;
+  });
+}
+
+describe('GuestMemory bounds', () => {
+  it('reads and writes up to the last byte of each region', () => {
+    const m = allocate();
+    for (const end of [SIZE, HIGH + SIZE]) {
+      m.writeU8(end - 1, 0xab);
+      expect(m.readU8(end - 1)).toBe(0xab);
+      m.writeU32(end - 4, 0x1234_5678);
+      expect(m.readU32(end - 4)).toBe(0x1234_5678);
+      m.writeU64(end - 8, 0x0102_0304_0506_0708n);
+      expect(m.readU64(end - 8)).toBe(0x0102_0304_0506_0708n);
+      m.write(end - 2, Uint8Array.of(9, 10));
+      expect([...m.read(end - 2, 2)]).toEqual([9, 10]);
+    }
+  });
+
+  it('refuses an access one byte past a region, without writing the part that fits', () => {
+    const m = allocate();
+    for (const end of [SIZE, HIGH + SIZE]) {
+      expect(() => m.readU8(end)).toThrow(GuestMemoryError);
+      expect(() => m.readU32(end - 3)).toThrow(GuestMemoryError);
+      expect(() => m.writeU8(end, 1)).toThrow(GuestMemoryError);
+      expect(() => m.writeU32(end - 3, 0xffff_ffff)).toThrow(GuestMemoryError);
+      expect(() => m.writeU64(end - 7, -1n)).toThrow(GuestMemoryError);
+      expect(() => m.write(end - 1, Uint8Array.of(1, 2))).toThrow(GuestMemoryError);
+      expect(() => m.slice(end - SIZE, SIZE + 1)).toThrow(GuestMemoryError);
+    }
+    expect(allZero(m)).toBe(true);
+  });
+
+  it('refuses negative, fractional, non-finite, overflowing and in-hole addresses', () => {
+    const m = allocate();
+    const bad = [-1, -4, 0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.MAX_SAFE_INTEGER, 2 ** 64, SIZE + 0x1000, HIGH - 1];
+    for (const gpa of bad) {
+      expect(() => m.readU32(gpa), `read at ${gpa}`).toThrow(GuestMemoryError);
+      expect(() => m.writeU32(gpa, 0xffff_ffff), `write at ${gpa}`).toThrow(GuestMemoryError);
+    }
+    expect(() => m.slice(0, -1)).toThrow(GuestMemoryError);
+    expect(allZero(m)).toBe(true);
+  });
+
+  it('names the refused range in its error', () => {
+    expect(() => allocate().readU32(SIZE - 2)).toThrow('guest-physical range 0x2ffe+0x4 is outside guest RAM');
+  });
+});
+
+describe('GuestMemory release', () => {
+  it('unmaps the RAM, and any later access throws instead of touching it', () => {
+    const m = allocate();
+    const [low] = m.regions;
+    expect(mapped(low!.hostAddr, SIZE)).toBe(true);
+    m.release();
+    expect(mapped(low!.hostAddr)).toBe(false);
+    expect(() => m.readU8(0)).toThrow('guest memory already released');
+    expect(() => m.writeU8(0, 1)).toThrow('guest memory already released');
+  });
+
+  it('leaves the RAM mapped when an attached handle is released', () => {
+    const owner = allocate();
+    const other = GuestMemory.attach(owner.regions);
+    other.writeU32(0x100, 0xfeed);
+    expect(owner.readU32(0x100)).toBe(0xfeed); // the same pages
+    other.release();
+    expect(() => other.readU32(0x100)).toThrow('guest memory already released');
+    expect(owner.readU32(0x100)).toBe(0xfeed);
+    expect(mapped(owner.regions[0]!.hostAddr, SIZE)).toBe(true);
+  });
+});

@@ -1,0 +1,136 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { GuestMemory } from '../memory.ts';
+import { KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP } from '../x86_64/debugregs.ts';
+import { VmControl } from './control.ts';
+import { debugExitHandler, watchpointArmer } from './debug-plane.ts';
+import { WatchpointLatch, type ArmedSlot } from './latch.ts';
+
+// DR6 as the CPU reports it: reserved bits read as 1, B0..B3 name the slots that fired.
+const DR6_FIXED = 0xffff0ff0n;
+const dr6 = (...slots: number[]) => slots.reduce((v, s) => v | (1n << BigInt(s)), DR6_FIXED);
+
+const KIND_GPA = 0x1000;
+const exitKind: ArmedSlot = { address: 0xffff_ffff_8234_5678n, len: 4, on: 'write', kindGpa: BigInt(KIND_GPA) };
+const user = (gpa: number, extra: Partial<ArmedSlot> = {}): ArmedSlot => ({ address: BigInt(gpa), len: 4, on: 'write', ...extra });
+
+let memory: GuestMemory | undefined;
+afterEach(() => {
+  memory?.release();
+  memory = undefined;
+});
+
+/** debugExitHandler for vCPU 1 over 8 KiB of real RAM, recording edges and freeze requests. */
+function dispatcher(freezeMask = 0) {
+  const edges: number[] = [];
+  const freezeRequests: number[] = [];
+  const latch = WatchpointLatch.create({ onEdge: (slot) => edges.push(slot) });
+  const control = VmControl.create(2);
+  memory = GuestMemory.allocate([{ gpa: 0, size: 0x2000 }]);
+  const onDebug = debugExitHandler({
+    index: 1, latch, memory, freezeMask, control, onFreezeRequest: (slot) => freezeRequests.push(slot),
+  });
+  return { latch, control, memory, onDebug, edges, freezeRequests };
+}
+
+describe('debugExitHandler', () => {
+  it('latches exactly the armed slots DR6 bits 0..3 name, with the value at each address', () => {
+    const d = dispatcher();
+    d.latch.publish([undefined, user(0x1008), user(0x1010), user(0x1018)]);
+    d.memory.writeU32(0x1008, 0x11);
+    d.memory.writeU32(0x1018, 0x33);
+    d.onDebug(dr6(1, 3));
+    expect(d.latch.hitSlots()).toEqual([1, 3]);
+    expect(d.latch.hit(1)).toEqual({ vcpu: 1, value: 0x11 });
+    expect(d.latch.hit(3)).toEqual({ vcpu: 1, value: 0x33 });
+    expect(d.edges).toEqual([1, 3]);
+  });
+
+  it('ignores a spurious DR6 (no slot bits) and a bit for a slot nothing armed', () => {
+    const d = dispatcher(0b1111);
+    d.latch.publish([exitKind, user(0x1008)]);
+    d.memory.writeU32(KIND_GPA, 1024);
+    d.onDebug(DR6_FIXED);
+    d.onDebug(dr6(2));
+    expect(d.latch.hitSlots()).toEqual([]);
+    expect(d.edges).toEqual([]);
+    expect(d.freezeRequests).toEqual([]);
+  });
+
+  it('latches slot 0 only once the u32 at its kind address is an error kind (>= 1024)', () => {
+    const d = dispatcher();
+    d.latch.publish([exitKind]);
+    for (const clean of [1, 1023]) {
+      d.memory.writeU32(KIND_GPA, clean);
+      d.onDebug(dr6(0));
+    }
+    expect(d.latch.hit(0)).toBeUndefined();
+    // A byte or halfword read of 0x10000 would see 0: the whole u32 is the kind.
+    d.memory.writeU32(KIND_GPA, 0x1_0000);
+    d.onDebug(dr6(0));
+    expect(d.latch.hit(0)).toEqual({ vcpu: 1, value: 0x1_0000 });
+    expect(d.edges).toEqual([0]);
+  });
+
+  it('asks for one freeze on the first latch of a freezing slot, and later latches write no second edge', () => {
+    const d = dispatcher();
+    d.latch.publish([undefined, user(0x1008, { freeze: true })]);
+    d.onDebug(dr6(1));
+    expect(d.control.freezeRequested).toBe(true);
+    d.control.clearFreeze();
+    d.onDebug(dr6(1));
+    d.onDebug(dr6(1));
+    expect(d.edges).toEqual([1]);
+    expect(d.freezeRequests).toEqual([1]);
+    expect(d.control.freezeRequested).toBe(false);
+  });
+
+  it('freezes for a slot in freezeMask and not for one outside it', () => {
+    const d = dispatcher(0b100);
+    d.latch.publish([undefined, user(0x1008), user(0x1010)]);
+    d.onDebug(dr6(1));
+    expect(d.control.freezeRequested).toBe(false);
+    d.onDebug(dr6(2));
+    expect(d.freezeRequests).toEqual([2]);
+    expect(d.control.freezeRequested).toBe(true);
+  });
+});
+
+describe('watchpointArmer', () => {
+  function armer() {
+    const latch = WatchpointLatch.create();
+    const armed: { control: number; debugreg: bigint[] }[] = [];
+    const arm = watchpointArmer({ setGuestDebug: (control, debugreg) => armed.push({ control, debugreg: [...debugreg] }) }, latch);
+    return { latch, armed, arm };
+  }
+
+  it('stays idle until something is published', () => {
+    const a = armer();
+    a.arm();
+    a.arm();
+    expect(a.armed).toEqual([]);
+  });
+
+  it('sets guest debug once per published generation', () => {
+    const a = armer();
+    a.latch.publish([exitKind]);
+    a.arm();
+    a.arm();
+    expect(a.armed).toEqual([
+      { control: KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, debugreg: [exitKind.address, 0n, 0n, 0n, 0n, 0n, 0n, 0xd0703n] },
+    ]);
+    a.latch.publish([exitKind, user(0x1008)]);
+    a.arm();
+    a.arm();
+    expect(a.armed).toHaveLength(2);
+    expect(a.armed[1]!.debugreg.slice(0, 2)).toEqual([exitKind.address, 0x1008n]);
+  });
+
+  it('turns guest debugging off when the armed set is emptied', () => {
+    const a = armer();
+    a.latch.publish([exitKind]);
+    a.arm();
+    a.latch.publish([]);
+    a.arm();
+    expect(a.armed.at(-1)).toEqual({ control: 0, debugreg: [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n] });
+  });
+});

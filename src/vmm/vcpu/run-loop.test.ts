@@ -1,0 +1,172 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ExitReason, kvmRun } from '../sys/kvm-abi.ts';
+import { close, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, eventfd, eventfdDrain } from '../sys/libc.ts';
+import { ActionCode, FATAL_FAIL_ENTRY, FATAL_INTERNAL_ERROR, VmControl } from './control.ts';
+import { vcpuRunLoop, type RunLoopContext, type RunnableVcpu } from './run-loop.ts';
+
+const EBADF = 9;
+
+/** One KVM_RUN: an errno it fails with, or the exit it leaves in kvm_run. */
+type Step = { errno: number } | { exit: (run: DataView) => void };
+const fail = (errno: number): Step => ({ errno });
+const exitWith = (reason: number, fill: (run: DataView) => void = () => {}): Step => ({
+  exit: (run) => {
+    run.setUint32(kvmRun.exit_reason, reason, true);
+    fill(run);
+  },
+});
+const hlt = exitWith(ExitReason.HLT);
+const shutdown = exitWith(ExitReason.SHUTDOWN);
+
+/** A vCPU that plays `steps` and throws if the loop asks for one more run than scripted. */
+class FakeVcpu implements RunnableVcpu {
+  readonly runBytes = new Uint8Array(4096);
+  readonly run = new DataView(this.runBytes.buffer);
+  runs = 0;
+  /** Called before each run: lets a test kill or freeze the VM "from another thread". */
+  onRun: (n: number) => void = () => {};
+
+  constructor(private readonly steps: Step[]) {}
+
+  get immediateExit(): boolean {
+    return this.runBytes[kvmRun.immediate_exit] !== 0;
+  }
+  setImmediateExit(on: boolean): void {
+    this.runBytes[kvmRun.immediate_exit] = on ? 1 : 0;
+  }
+  runOnce(): number {
+    const step = this.steps[this.runs++];
+    if (!step) throw new Error(`KVM_RUN #${this.runs} was not scripted: the loop should have left`);
+    this.onRun(this.runs);
+    if ('errno' in step) return step.errno;
+    step.exit(this.run);
+    return 0;
+  }
+}
+
+let killEventFd = -1;
+afterEach(() => {
+  if (killEventFd >= 0) close(killEventFd);
+  killEventFd = -1;
+});
+
+function loopWith(steps: Step[], extra: Partial<RunLoopContext> = {}) {
+  const vcpu = new FakeVcpu(steps);
+  const control = VmControl.create(2);
+  killEventFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  const ctx: RunLoopContext = { index: 1, vcpu, bus: { mmio: [] }, control, killEventFd, ...extra };
+  return { vcpu, control, run: () => vcpuRunLoop(ctx), killEdges: () => eventfdDrain(killEventFd) };
+}
+
+describe('vcpuRunLoop: KVM_RUN results', () => {
+  it.each([['EINTR', EINTR], ['EAGAIN', EAGAIN]])('clears immediate_exit after %s and runs again', (_, errno) => {
+    const t = loopWith([fail(errno), shutdown]);
+    t.vcpu.setImmediateExit(true); // as a kick leaves it
+    let immediateExitAtSecondRun: boolean | undefined;
+    t.vcpu.onRun = (n) => {
+      if (n === 2) immediateExitAtSecondRun = t.vcpu.immediateExit;
+    };
+    const stats = t.run();
+    expect(t.vcpu.runs).toBe(2);
+    expect(immediateExitAtSecondRun).toBe(false);
+    expect(stats).toEqual({ exits: 1, runErrors: 0 });
+  });
+
+  it('leaves after an EINTR when the kick was a kill', () => {
+    const t = loopWith([fail(EINTR)]);
+    t.vcpu.onRun = () => t.control.kill();
+    expect(t.run()).toEqual({ exits: 0, runErrors: 0 });
+  });
+
+  it('counts other KVM_RUN errors and keeps running', () => {
+    const t = loopWith([fail(EBADF), shutdown]);
+    expect(t.run()).toEqual({ exits: 1, runErrors: 1, lastRunError: EBADF });
+  });
+});
+
+describe('vcpuRunLoop: exits', () => {
+  it('re-enters the guest after Hlt, counting each exit', () => {
+    const t = loopWith([hlt, hlt, shutdown]);
+    expect(t.run().exits).toBe(3);
+    expect(t.control.exits(1)).toBe(3);
+    expect(t.control.action.code).toBe(ActionCode.Shutdown);
+  });
+
+  it('on Shutdown sets the kill flag, records the action, writes one kill edge and leaves', () => {
+    const t = loopWith([shutdown]);
+    t.run();
+    expect(t.control.killed).toBe(true);
+    expect(t.control.action).toEqual({ code: ActionCode.Shutdown, vcpu: 1, fatalKind: 0, detail: 0n });
+    expect(t.killEdges()).toBe(1n);
+    expect(t.control.snapshotOnExit).toBe(false);
+  });
+
+  it('on a FailEntry exit records Fatal with the hardware reason, asks for snapshots, kills and leaves', () => {
+    const t = loopWith([exitWith(ExitReason.FAIL_ENTRY, (r) => r.setBigUint64(kvmRun.fail_entry.hardware_entry_failure_reason, 0x80000021n, true))]);
+    t.run();
+    expect(t.control.killed).toBe(true);
+    expect(t.control.action).toEqual({ code: ActionCode.Fatal, vcpu: 1, fatalKind: FATAL_FAIL_ENTRY, detail: 0x80000021n });
+    expect(t.control.snapshotOnExit).toBe(true);
+    expect(t.killEdges()).toBe(1n);
+  });
+
+  it('on an InternalError exit records Fatal (internal error), asks for snapshots, kills and leaves', () => {
+    const t = loopWith([exitWith(ExitReason.INTERNAL_ERROR)]);
+    t.run();
+    expect(t.control.killed).toBe(true);
+    expect(t.control.action).toMatchObject({ code: ActionCode.Fatal, fatalKind: FATAL_INTERNAL_ERROR });
+    expect(t.control.snapshotOnExit).toBe(true);
+    expect(t.killEdges()).toBe(1n);
+  });
+
+  it('hands a Debug exit DR6 to onDebug and runs on', () => {
+    const seen: bigint[] = [];
+    const debug = exitWith(ExitReason.DEBUG, (r) => r.setBigUint64(kvmRun.debug.dr6, 0xffff0ff4n, true));
+    const t = loopWith([debug, shutdown], { onDebug: (dr6) => seen.push(dr6) });
+    t.run();
+    expect(seen).toEqual([0xffff0ff4n]);
+    expect(t.vcpu.runs).toBe(2);
+  });
+});
+
+describe('vcpuRunLoop: kill and freeze', () => {
+  it('never runs when the kill flag is already set', () => {
+    const t = loopWith([]);
+    t.control.kill();
+    expect(t.run()).toEqual({ exits: 0, runErrors: 0 });
+    expect(t.vcpu.runs).toBe(0);
+  });
+
+  it('stops before the next run once another vCPU set the kill flag', () => {
+    const t = loopWith([hlt]);
+    t.vcpu.onRun = () => t.control.kill();
+    expect(t.run().exits).toBe(1);
+    expect(t.killEdges()).toBe(0n); // the killer signals, not this vCPU
+  });
+
+  it('parks for a freeze, then re-arms, then runs', () => {
+    const order: string[] = [];
+    const t = loopWith([shutdown], {
+      onFreeze: () => {
+        order.push('freeze');
+        t.control.clearFreeze(); // thawed
+      },
+      beforeRun: () => order.push('arm'),
+    });
+    t.vcpu.onRun = () => order.push('run');
+    t.control.requestFreeze();
+    t.run();
+    expect(order).toEqual(['freeze', 'arm', 'run']);
+  });
+
+  it('does not run when killed while parked', () => {
+    const t = loopWith([], {
+      onFreeze: () => {
+        t.control.kill();
+      },
+    });
+    t.control.requestFreeze();
+    t.run();
+    expect(t.vcpu.runs).toBe(0);
+  });
+});
