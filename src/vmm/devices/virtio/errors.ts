@@ -3,6 +3,7 @@
 /** What was wrong with what the guest handed the device. */
 export const FAULTS = [
   'queue-layout', // QueueReady with a bad size or rings outside RAM / misaligned
+  'queue-index', // QueueNotify of a queue the device does not have
   'avail-index', // the available index ran more than a queue ahead
   'head-index', // an available ring entry past the descriptor table
   'descriptor-index', // a `next` past the (indirect) table

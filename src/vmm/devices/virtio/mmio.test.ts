@@ -183,13 +183,40 @@ describe('MmioTransport', () => {
     expect(q0.takeUsed()).toEqual([{ id: 0, len: 2 }]);
   });
 
-  it('ignores notifications of queues that are not ready or do not exist', () => {
-    const { dev, drv } = setup();
+  it('ignores notifications of queues it has that are not ready', () => {
+    const { dev, mmio, drv } = setup();
     drv.start([8]);
     dev.processed = [];
     drv.setReg(Reg.QueueNotify, 1);
-    drv.setReg(Reg.QueueNotify, 7);
     expect(dev.processed).toEqual([]);
+    expect(mmio.fault).toBeUndefined();
+  });
+
+  it.each([2, 0xffff, 0x1_0000])('needs a reset (queue-index) on a notification of queue %i, which it does not have', (index) => {
+    const { dev, mmio, drv } = setup();
+    const [q0] = drv.start([8, 4]);
+    dev.processed = [];
+    q0!.add([{ data: new Uint8Array(1) }]); // 0x1_0000 must not reach queue 0 through its low 16 bits
+    drv.setReg(Reg.QueueNotify, index);
+    expect(dev.processed).toEqual([]);
+    expect(drv.status).toBe(ALL | Status.NeedsReset);
+    expect(mmio.fault).toBe('queue-index');
+    expect(drv.reg(Reg.InterruptStatus)).toBe(INT_CONFIG_CHANGE);
+    expect(t.reasons).toEqual([`queue-index: notify of queue ${index}; the device has 2`]);
+  });
+
+  it('ignores queue register writes, QueueReady included, while QueueSel names a queue it does not have', () => {
+    const { mmio, drv } = setup();
+    drv.negotiate(F_VERSION_1);
+    drv.setReg(Reg.QueueSel, 2);
+    drv.setReg(Reg.QueueNum, 4);
+    drv.setReg(Reg.QueueDescLow, 0x2000);
+    drv.setReg(Reg.QueueReady, 1);
+    expect(drv.reg(Reg.QueueNum)).toBe(0);
+    expect(drv.reg(Reg.QueueDescLow)).toBe(0);
+    expect(drv.reg(Reg.QueueReady)).toBe(0);
+    expect(drv.status & Status.NeedsReset).toBe(0);
+    expect(mmio.fault).toBeUndefined();
   });
 
   it('resets everything on a status write of 0', () => {

@@ -7,7 +7,7 @@ import {
   VIRTIO_MMIO_SIZE,
 } from './constants.ts';
 import type { VirtioDevice, VirtioEnv } from './device.ts';
-import { FAULTS, faultOf, type Fault } from './errors.ts';
+import { FAULTS, faultOf, GuestInputError, type Fault } from './errors.ts';
 import { SplitQueue } from './queue.ts';
 import type { GuestRam } from './ram.ts';
 import {
@@ -211,7 +211,9 @@ export class MmioTransport implements MmioDevice {
         }
         return;
       case Reg.QueueNotify:
-        this.processQueue(v & 0xffff);
+        // Without VIRTIO_F_NOTIFICATION_DATA (never offered) the whole value is the queue index.
+        if (v >= this.queues.length) this.fail(new GuestInputError('queue-index', `notify of queue ${v}; the device has ${this.queues.length}`));
+        else this.processQueue(v);
         return;
       case Reg.InterruptAck:
         s[W_INTERRUPT_STATUS] = s[W_INTERRUPT_STATUS]! & ~v;

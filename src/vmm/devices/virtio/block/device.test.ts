@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fsyncSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DeviceId, F_INDIRECT_DESC, F_VERSION_1, Reg, Status } from '../constants.ts';
 import { TestDriver, type TestQueue } from '../testing/driver.ts';
 import { testEnv, type TestEnv } from '../testing/fixture.ts';
@@ -9,6 +9,12 @@ import { BLK_F_FLUSH, BLK_F_RO, BLK_F_SEG_MAX, VirtioBlock, type VirtioBlockShar
 import {
   BLK_S_IOERR, BLK_S_OK, BLK_S_UNSUPP, BLK_T_FLUSH, BLK_T_GET_ID, BLK_T_IN, BLK_T_OUT,
 } from './request.ts';
+
+// fsync watched (and failed on demand) where the backend calls it; everything else is the real fs.
+vi.mock('node:fs', async (real) => {
+  const fs = await real<typeof import('node:fs')>();
+  return { ...fs, fsyncSync: vi.fn(fs.fsyncSync) };
+});
 
 const SECTORS = 16;
 let dir: string;
@@ -116,9 +122,28 @@ describe('VirtioBlock', () => {
     expect(readFileSync(image).equals(before)).toBe(true);
   });
 
-  it.each([false, true])('answers FLUSH with OK (read-only: %s)', (readOnly) => {
-    const { q } = setup({ readOnly });
+  it('syncs the image file on FLUSH and answers OK', () => {
+    const { blk, q } = setup();
+    vi.mocked(fsyncSync).mockClear();
     expect(request(q, BLK_T_FLUSH, 0, {}).status).toBe(BLK_S_OK);
+    expect(vi.mocked(fsyncSync).mock.calls).toEqual([[blk.shared.fd]]);
+  });
+
+  it('answers FLUSH with IOERR when the sync fails, and keeps working', () => {
+    const { drv, q } = setup();
+    vi.mocked(fsyncSync).mockImplementationOnce(() => {
+      throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    });
+    expect(request(q, BLK_T_FLUSH, 0, {}).status).toBe(BLK_S_IOERR);
+    expect(drv.status & Status.NeedsReset).toBe(0);
+    expect(request(q, BLK_T_FLUSH, 0, {}).status).toBe(BLK_S_OK);
+  });
+
+  it('answers FLUSH on a read-only disk with OK without syncing: nothing of ours to write back', () => {
+    const { q } = setup({ readOnly: true });
+    vi.mocked(fsyncSync).mockClear();
+    expect(request(q, BLK_T_FLUSH, 0, {}).status).toBe(BLK_S_OK);
+    expect(fsyncSync).not.toHaveBeenCalled();
   });
 
   it('answers GET_ID with the NUL-padded id string', () => {

@@ -110,6 +110,7 @@ export class VirtioBlock implements VirtioDevice {
         return { status: this.io(() => this.file.write(req.data.views(), pos)), used: 1 };
       }
       case 'flush':
+        // Read-only: no write of ours to make durable, so OK without an fsync.
         return { status: this.shared.readOnly ? BLK_S_OK : this.io(() => this.file.flush()), used: 1 };
       case 'get-id':
         req.data.fill(0);

@@ -14,7 +14,13 @@ export const RAM = [{ gpa: 0, size: 0x20000 }, { gpa: 0x20000, size: 0x4000 }]; 
 const RAM_END = 0x24000; // then a hole
 const RINGS = [0x1000, 0x8000] as const;
 const HEAP = [0x8000, RAM_END] as const;
-export const ITERATIONS = Number(process.env.VIRTIO_FUZZ_ITERATIONS ?? 14_000);
+/** Issue 5's bar per device: chains the fuzzer built and judged (valid + rejected), random ones aside. */
+export const DIRECTED_CHAINS = 10_000;
+/** Enough for every device to clear DIRECTED_CHAINS (virtio-blk directs ~70% of its iterations). */
+const FULL_ITERATIONS = 16_000;
+export const ITERATIONS = Number(process.env.VIRTIO_FUZZ_ITERATIONS ?? FULL_ITERATIONS);
+/** False for a shorter VIRTIO_FUZZ_ITERATIONS: a quick look, held to no coverage bar. */
+export const FULL_RUN = ITERATIONS >= FULL_ITERATIONS;
 
 export class Rng {
   constructor(private s: number) {}
@@ -98,7 +104,6 @@ export interface Case {
 }
 
 export interface Stats {
-  chains: number;
   valid: number;
   rejected: number;
   chaos: number;
@@ -108,6 +113,11 @@ export interface Stats {
   faults: Map<Fault | 'none', number>;
   mutations: Map<string, number>;
   ms: number;
+}
+
+/** Chains built to be valid or mutated to one known fault, each checked for its outcome. */
+export function directed(s: Stats): number {
+  return s.valid + s.rejected;
 }
 
 export type Mutation =
@@ -148,7 +158,7 @@ export class Fuzzer {
   private indirect = true;
   private memoryErrorSeen = false;
   readonly stats: Stats = {
-    chains: 0, valid: 0, rejected: 0, chaos: 0, registerOps: 0, memoryErrors: 0, skipped: 0, faults: new Map(), mutations: new Map(), ms: 0,
+    valid: 0, rejected: 0, chaos: 0, registerOps: 0, memoryErrors: 0, skipped: 0, faults: new Map(), mutations: new Map(), ms: 0,
   };
 
   /** The test's own access to RAM, across the region boundary. */
@@ -308,7 +318,6 @@ export class Fuzzer {
     req.before?.();
     q.kick();
     this.c.pump();
-    this.stats.chains++;
 
     const status = this.c.mmio.status;
     if (this.memoryErrorSeen) is(status & Status.NeedsReset, Status.NeedsReset, 'needs reset after a GuestMemory error');
@@ -387,7 +396,6 @@ export class Fuzzer {
     this.c.chaosHost?.(r);
     for (let k = 0; k < 3; k++) this.drv.setReg(Reg.QueueNotify, r.chance(0.9) ? r.int(this.c.queueCount) : r.int(0x10000));
     this.c.pump();
-    this.stats.chains++;
     if (this.memoryErrorSeen) is(this.c.mmio.status & Status.NeedsReset, Status.NeedsReset, 'needs reset after a GuestMemory error');
     for (const q of this.queues) is(q.takeUsed().length <= q.size * 4, true, 'used entries per queue');
     if (this.c.mmio.fault) this.count(this.stats.faults, this.c.mmio.fault);
@@ -422,7 +430,7 @@ const REGISTERS = Object.values(Reg);
 
 export function summary(name: string, s: Stats): string {
   const faults = [...s.faults].map(([k, v]) => `${k}=${v}`).join(' ');
-  return `${name}: ${s.chains} chains (${s.valid} valid, ${s.rejected} rejected, ${s.chaos} random), ${s.registerOps} register ops, ` +
+  return `${name}: ${directed(s)} directed chains (${s.valid} valid, ${s.rejected} rejected), ${s.chaos} random, ${s.registerOps} register ops, ` +
     `${s.skipped} skipped, ${s.memoryErrors} GuestMemory errors, ${s.ms.toFixed(0)} ms | ${faults}`;
 }
 
