@@ -11,7 +11,7 @@ const fakeVm = (name: string, ended: boolean) => ({
   state: ended ? 'ended' : 'running',
   result: ended ? { scenario: name, exitAction: 'Shutdown', snapshots: [] } : undefined,
   snapshots: [],
-  console: { com1: `${name} says hi\n`, com2: ended ? '' : 'on com2\n' },
+  console: { com1: `${name} says hi\n`, com2: ended ? '' : 'on com2\n', hvc0: '' },
 }) as unknown as SchedVm;
 
 describe('failure artifacts', () => {
@@ -40,6 +40,15 @@ describe('failure artifacts', () => {
     expect(readdirSync(dir).sort()).toEqual(['1-a', '2-b']);
     expect(JSON.parse(readFileSync(join(dir, '2-b', 'result.json'), 'utf8'))).toMatchObject({ state: 'running', scenario: 'b' });
     expect(readFileSync(join(dir, '2-b', 'com2.log'), 'utf8')).toBe('on com2\n');
+  });
+
+  it('writes the virtio console (hvc0) and COM2 only when the guest used them', () => {
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const virtio = { ...fakeVm('v', true), console: { com1: '', com2: '', hvc0: 'on hvc0\n' } } as SchedVm;
+    saveFailureArtifacts(root, { file: join(process.cwd(), 'x.test.ts'), name: 'virtio' }, [virtio], []);
+    const dir = join(root, 'x.test.ts', 'virtio');
+    expect(readFileSync(join(dir, 'hvc0.log'), 'utf8')).toBe('on hvc0\n');
+    expect(readdirSync(dir).sort()).toEqual(['console.log', 'hvc0.log', 'result.json']);
   });
 
   it('writes bigints as hex', () => {

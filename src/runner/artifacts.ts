@@ -1,5 +1,5 @@
 // A failed test leaves its VM's console and result in a folder of its own, for CI to keep:
-// <artifacts>/<test file>/<test name>/{console.log,com2.log,result.json,errors.txt}.
+// <artifacts>/<test file>/<test name>/{console.log,com2.log,hvc0.log,result.json,errors.txt}.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { SchedVm } from './types.ts';
@@ -21,7 +21,9 @@ export function writeArtifacts(dir: string, vm: SchedVm, errors: string[]): stri
   mkdirSync(dir, { recursive: true });
   const console = vm.console;
   writeFileSync(join(dir, 'console.log'), console.com1);
+  // The other ports only when used: COM2 by guests that write there, hvc0 by console: virtio.
   if (console.com2) writeFileSync(join(dir, 'com2.log'), console.com2);
+  if (console.hvc0) writeFileSync(join(dir, 'hvc0.log'), console.hvc0);
   const result = vm.result ?? { state: vm.state, scenario: vm.scenario.name, snapshots: vm.snapshots };
   writeFileSync(join(dir, 'result.json'), toJson({ ...result, scenarioFile: vm.file }));
   if (errors.length > 0) writeFileSync(join(dir, 'errors.txt'), `${errors.join('\n\n')}\n`);

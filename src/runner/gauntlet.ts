@@ -1,8 +1,9 @@
 // gauntlet(): the same test on every topology of a scenario's `topologies`, one VM each,
-// one test each named by the topology's shorthand.
+// one test each named by the topology's shorthand; expect.scheduler_exit gates each of them.
 import { test } from 'vitest';
 import { saveFailureArtifacts } from './artifacts.ts';
 import { host, testTitle } from './fixtures.ts';
+import { schedulerExitGate } from './matchers.ts';
 import type { Scenario, SchedVm } from './types.ts';
 
 export interface GauntletContext {
@@ -15,6 +16,13 @@ export interface GauntletContext {
 
 export type GauntletFn = (ctx: GauntletContext) => unknown;
 
+const declared = new Set<string>();
+
+/** Whether this test file declared a gauntlet of `file` (so its topologies are gated). */
+export function gauntletDeclared(file: string): boolean {
+  return declared.has(file);
+}
+
 /** Declares one test per topology of `file` (default: the environment's scenario). */
 export function gauntlet(fn: GauntletFn): void;
 export function gauntlet(file: string, fn: GauntletFn): void;
@@ -22,6 +30,7 @@ export function gauntlet(a: string | GauntletFn, b?: GauntletFn): void {
   const [file, fn] = typeof a === 'string' ? [a, b!] : [undefined, a];
   const h = host();
   const g = h.gauntlet(file); // a broken scenario fails the file here, at collection
+  declared.add(g.file);
   for (const entry of g.entries) {
     test(entry.name, async ({ onTestFailed, task }) => {
       const vm = await h.boot(entry.scenario, g.file);
@@ -30,6 +39,11 @@ export function gauntlet(a: string | GauntletFn, b?: GauntletFn): void {
       });
       try {
         await fn({ vm, topology: entry.name, scenario: entry.scenario });
+        const expected = entry.scenario.expect.scheduler_exit;
+        if (expected !== undefined) {
+          const failure = schedulerExitGate(`${g.file} (${entry.name})`, expected, await vm.run());
+          if (failure) throw new Error(failure);
+        }
       } finally {
         await h.release(vm);
       }

@@ -1,7 +1,8 @@
 // `import { test, expect } from 'schedvm'`: vitest's API plus schedvm's fixtures, matchers and
 // gauntlet, for test files running in the schedvm environment.
 import { afterAll } from 'vitest';
-import { schedulerExitMismatch } from './matchers.ts';
+import { gauntletDeclared } from './gauntlet.ts';
+import { schedulerExitGate } from './matchers.ts';
 import { currentHost } from './types.ts';
 
 export { afterAll, afterEach, beforeAll, beforeEach, describe, expect, vi } from 'vitest';
@@ -16,13 +17,18 @@ const setupError = currentHost()?.error;
 if (setupError) throw setupError;
 
 // The CI gate: a scenario's expect.scheduler_exit fails the file without a hand-written
-// assertion (the VM is run here if no test ran it).
+// assertion (the VM is run here if no test ran it). gauntlet() gates each topology in its own
+// test; a gauntlet scenario whose file never declares one would otherwise go ungated.
 const gated = currentHost();
-const gateKind = gated?.scenario && !gated.scenario.topologies ? gated.scenario.expect.scheduler_exit : undefined;
-if (gated && gateKind !== undefined) {
+const gateKind = gated?.scenario?.expect.scheduler_exit;
+if (gated?.scenario && gated.scenarioFile && gateKind !== undefined) {
+  const { scenario, scenarioFile } = gated;
   afterAll(async () => {
-    const r = await (await gated.vm()).run();
-    const mismatch = schedulerExitMismatch(r, gateKind);
-    if (mismatch) throw new Error(`expect.scheduler_exit of ${gated.scenarioFile}: ${mismatch}`);
-  }, (gated.scenario!.timeout_s + 120) * 1000);
+    if (scenario.topologies) {
+      if (!gauntletDeclared(scenarioFile)) throw new Error(`expect.scheduler_exit of ${scenarioFile}: a gauntlet (topologies) is gated in the tests of gauntlet(), and this file declares none`);
+      return;
+    }
+    const failure = schedulerExitGate(scenarioFile, gateKind, await (await gated.vm()).run());
+    if (failure) throw new Error(failure);
+  }, (scenario.timeout_s + 120) * 1000);
 }

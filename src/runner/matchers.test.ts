@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { symbolRange } from './matchers.ts';
+import { schedulerExitGate, symbolRange } from './matchers.ts';
 import './matchers.ts';
 import type { ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
 
@@ -129,6 +129,26 @@ describe('toHaveSchedulerExit', () => {
   it('says when the scenario runs no scheduler, or the kind is not one', () => {
     expect(failure(() => expect(result()).toHaveSchedulerExit('unreg'))).toContain('demo runs no scheduler (add scheduler: to the scenario)');
     expect(failure(() => expect(sched('unreg')).toHaveSchedulerExit('crashed' as 'unreg'))).toContain("'crashed' is not an exit kind");
+  });
+});
+
+describe('schedulerExitGate (the CI gate of expect.scheduler_exit)', () => {
+  const ran = (exitKind: NonNullable<ScenarioResult['scheduler']>['exitKind']) => result({
+    scheduler: { name: 'scx_fault', state: 'enabled', exitKind, dump: [], dmesg: [], watchpointLatched: false, exitKindWatch: 'not armed: test' },
+  });
+
+  it('fails a mismatch, naming the file, the expected and the actual kind', () => {
+    const verdict = schedulerExitGate('sched/fault.yaml', 'unreg', ran('error_bpf'));
+    expect(verdict).toMatch(/^expect\.scheduler_exit of sched\/fault\.yaml: expected scheduler scx_fault of demo to exit with unreg, it exited with error_bpf\n/);
+  });
+
+  it('passes a match, and a scenario that expects nothing', () => {
+    expect(schedulerExitGate('sched/fault.yaml', 'error_bpf', ran('error_bpf'))).toBeUndefined();
+    expect(schedulerExitGate('sched/fault.yaml', undefined, ran('error_bpf'))).toBeUndefined();
+  });
+
+  it('fails a run without a scheduler', () => {
+    expect(schedulerExitGate('x.yaml', 'unreg', result())).toContain('demo runs no scheduler');
   });
 });
 

@@ -92,6 +92,16 @@ export function schedulerExitMismatch(r: ScenarioResult, kind: SchedulerExitKind
   return `expected scheduler ${r.scheduler.name} of ${r.scenario} to exit with ${kind}, it exited with ${r.scheduler.exitKind}\n\n${describeRun(r)}`;
 }
 
+/**
+ * The CI gate's verdict on a finished run of `file` (its expect.scheduler_exit): why it fails,
+ * or undefined when the scheduler exited as expected (or nothing is expected).
+ */
+export function schedulerExitGate(file: string, expected: SchedulerExitKind | undefined, r: ScenarioResult): string | undefined {
+  if (expected === undefined) return undefined;
+  const mismatch = schedulerExitMismatch(r, expected);
+  return mismatch && `expect.scheduler_exit of ${file}: ${mismatch}`;
+}
+
 /** [from, to) for a symbol: up to the next symbol above it. */
 export function symbolRange(symbols: Readonly<Record<string, number>>, name: string): { from: number; to: number } | string {
   const at = symbols[name];

@@ -164,9 +164,9 @@ function exitKindWatchNote(kw: KernelWatch | undefined): string {
   return kw.notes.find((n) => n.startsWith('exit-kind watch:')) ?? 'not armed: the scheduler was never reported enabled';
 }
 
-/** Whether the exit-kind watchpoint (slot 0) latched: an error kind was stored. */
-function exitKindLatched(r: VmResult): boolean {
-  return Object.values(r.watchpoints).some((w) => w.slot === 0 && w.hit);
+/** Slot 0 (the exit-kind watch), when it latched. */
+function exitKindHit(r: VmResult): VmResult['watchpoints'][string] | undefined {
+  return Object.values(r.watchpoints).find((w) => w.slot === 0 && w.hit);
 }
 
 export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmResult, clock?: BootClock): ScenarioResult {
@@ -174,6 +174,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   const guest = s.kernel !== undefined ? parseGuestReport(text) : undefined;
   const panic = s.kernel !== undefined ? kernelPanic(text) : undefined;
   const symbols = clock?.kernelWatch?.kernelSymbols;
+  const kindHit = exitKindHit(r);
   return {
     scenario: s.name,
     ...r,
@@ -183,7 +184,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     ...(clock?.bootMs !== undefined ? { bootMs: clock.bootMs } : {}),
     ...(guest ? { guest } : {}),
     ...(panic ? { panic } : {}),
-    ...(s.scheduler ? { scheduler: schedulerResult(s, text, exitKindLatched(r), exitKindWatchNote(clock?.kernelWatch)) } : {}),
+    ...(s.scheduler ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value) } : {}),
     ...(clock?.kernelWatch ? { kernelWatch: clock.kernelWatch.notes } : {}),
     ...(clock?.kernelWatch?.symbolsNote ? { kernelSymbols: clock.kernelWatch.symbolsNote } : {}),
   };

@@ -88,15 +88,29 @@ export async function schedulerPayload(s: Scenario, kernel: Kernel, hostWatch = 
   return { files, script };
 }
 
-/** The scheduler's part of the result, from the run shell's console lines. */
-export function schedulerResult(s: Scenario, consoleText: string, watchpointLatched: boolean, exitKindWatch: string): SchedulerResult {
+/**
+ * The exit kind of a run: the guest's report, unless it saw none (or one this schema does not
+ * name) while the host's slot-0 watch latched a value: the kernel stored an error kind the
+ * guest did not live to report.
+ */
+export function schedulerExitKind(reported: number | undefined, latched: number | undefined): SchedulerExitKind {
+  const named = reported === undefined ? 'none' : schedulerExitKindName(reported);
+  if (named !== undefined && named !== 'none') return named;
+  if (latched !== undefined) return schedulerExitKindName(latched) ?? 'error'; // slot 0 latches only >= SCX_EXIT_ERROR
+  return named ?? 'error';
+}
+
+/**
+ * The scheduler's part of the result, from the run shell's console lines; `latchedKind` is the
+ * value the exit-kind watchpoint (slot 0) latched, when it did and its value is known.
+ */
+export function schedulerResult(s: Scenario, consoleText: string, watchpointLatched: boolean, exitKindWatch: string, latchedKind?: number): SchedulerResult {
   const r = parseSchedulerRun(consoleText);
   const name = s.scheduler!.name ?? basename(s.scheduler!.binary!);
-  const kind = r.exitKind === undefined ? 'none' : (schedulerExitKindName(r.exitKind) ?? 'error');
   return {
     name,
     state: r.enabled ? 'enabled' : 'not_enabled',
-    exitKind: kind,
+    exitKind: schedulerExitKind(r.exitKind, watchpointLatched ? latchedKind : undefined),
     ...(r.exitReason !== undefined ? { reason: r.exitReason } : {}),
     dump: r.output,
     dmesg: r.dmesg,

@@ -2,8 +2,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import type { z } from 'zod';
 import { UserError } from '../../errors.ts';
+import { fieldIssues } from './issues.ts';
 import { scenarioSchema, type Scenario } from './schema.ts';
 
 export interface ScenarioProblem {
@@ -68,49 +68,6 @@ function locate(chain: Source[], path: PropertyKey[], atKey = false): { file: st
   return { file: best.source.file, line: pos.line, column: pos.col };
 }
 
-/** The field names the schema allows at `path` (for did-you-mean). */
-function knownKeys(path: PropertyKey[]): string[] {
-  let schema: z.ZodType = scenarioSchema;
-  for (const key of [...path, undefined]) {
-    for (;;) {
-      const def = (schema as { def?: { innerType?: z.ZodType; in?: z.ZodType } }).def;
-      const inner = def?.innerType ?? def?.in; // unwrap default/optional/pipe
-      if (!inner) break;
-      schema = inner;
-    }
-    const shape = (schema as { shape?: Record<string, z.ZodType> }).shape;
-    if (!shape) return [];
-    if (key === undefined) return Object.keys(shape);
-    const next = shape[String(key)];
-    if (!next) return [];
-    schema = next;
-  }
-  return [];
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
-function unknownKeyMessage(key: string, known: string[]): string {
-  const lower = key.toLowerCase();
-  const best = known
-    .map((k) => ({ k, d: k.startsWith(lower) ? 1 : editDistance(lower, k.toLowerCase()) }))
-    .sort((x, y) => x.d - y.d)[0];
-  const hint = best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? `did you mean '${best.k}'?` : `allowed: ${known.join(', ')}`;
-  return `unknown field (${hint})`;
-}
-
 /** Parses one file of a chain (its YAML, not yet the schema). */
 function parseSource(text: string, file: string): Source {
   const lc = new LineCounter();
@@ -171,16 +128,9 @@ export function parseScenario(text: string, file: string): Scenario {
   delete data.extends; // resolved: the result stands alone
   const parsed = scenarioSchema.safeParse(data);
   if (parsed.success) return resolveHostFiles(parsed.data, chain);
-  throw new ScenarioError(parsed.error.issues.flatMap((issue): ScenarioProblem[] => {
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => {
-        const path = [...issue.path, key];
-        return { ...locate(chain, path, true), path: path.join('.'), message: unknownKeyMessage(key, knownKeys(issue.path)) };
-      });
-    }
-    return [{ ...locate(chain, issue.path), path: issue.path.join('.'), message: issue.message }];
-  }));
+  throw new ScenarioError(fieldIssues(parsed.error.issues, data).map((i) => ({ ...locate(chain, i.path, i.atKey), path: i.path.join('.'), message: i.message })));
 }
+
 /**
  * A file named in the scenario, made absolute (relative to the file of the chain that names
  * it); a problem when it is missing or not a regular file.

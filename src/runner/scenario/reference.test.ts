@@ -12,6 +12,16 @@ describe('generated scenario reference', () => {
     expect(md).toContain('`Shutdown` \\| `Fatal` \\| `Timeout`');
   });
 
+  it('lists the fields of list items and of a union\'s mapping', () => {
+    const md = scenarioReferenceMarkdown();
+    for (const f of ['watchpoints[].name', 'watchpoints[].address', 'devices.blk[].readonly', 'topology.numa_nodes', 'topologies[].llcs']) {
+      expect(md).toContain(`| \`${f}\` |`);
+    }
+    expect(md).toContain('| `topology` | string \\| object |');
+    expect(md).toContain('| `watchpoints[].address` | integer (>= 0) \\| string |');
+    expect(md).not.toMatch(/\| any \||9007199254740991/);
+  });
+
   it('README.md is up to date (run `npx schedvm docs`)', () => {
     const readme = readFileSync(README, 'utf8');
     expect(withReference(readme)).toBe(readme);

@@ -15,30 +15,44 @@ interface JsonSchemaNode {
   minLength?: number;
   properties?: Record<string, JsonSchemaNode>;
   required?: string[];
+  items?: JsonSchemaNode;
+  anyOf?: JsonSchemaNode[];
 }
 
 export function scenarioJsonSchema(): object {
   return z.toJSONSchema(scenarioSchema, { io: 'input', target: 'draft-2020-12' });
 }
 
-function typeOf(node: JsonSchemaNode, field: string): string {
-  if (field === 'guest') return guestNames().map((g) => `\`${g}\``).join(' \\| ');
+/** zod's integer bounds when none were set: not worth a column's space. */
+const unbounded = (n: number | undefined) => n === undefined || Math.abs(n) === Number.MAX_SAFE_INTEGER;
+
+function typeOf(node: JsonSchemaNode): string {
   if (node.enum) return node.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
-  const t = Array.isArray(node.type) ? node.type.join(' | ') : (node.type ?? 'any');
+  if (node.anyOf) return node.anyOf.map(typeOf).join(' \\| ');
+  if (node.items) return `array of ${node.items.anyOf || node.items.enum ? `(${typeOf(node.items)})` : typeOf(node.items)}`;
+  const t = Array.isArray(node.type) ? node.type.join(' \\| ') : (node.type ?? 'any');
   const bounds = [
-    node.minimum !== undefined ? `>= ${node.minimum}` : node.exclusiveMinimum !== undefined ? `> ${node.exclusiveMinimum}` : '',
-    node.maximum !== undefined ? `<= ${node.maximum}` : '',
+    node.minimum !== undefined && !unbounded(node.minimum) ? `>= ${node.minimum}` : node.exclusiveMinimum !== undefined ? `> ${node.exclusiveMinimum}` : '',
+    !unbounded(node.maximum) ? `<= ${node.maximum}` : '',
   ].filter(Boolean);
   return bounds.length ? `${t} (${bounds.join(', ')})` : t;
+}
+
+/** The mappings a value may be: itself, its list's items (`field[]`), a union's options. */
+function nested(node: JsonSchemaNode, field: string): Array<{ node: JsonSchemaNode; prefix: string }> {
+  if (node.properties) return [{ node, prefix: `${field}.` }];
+  if (node.items) return nested(node.items, `${field}[]`);
+  return (node.anyOf ?? []).flatMap((option) => nested(option, field));
 }
 
 function rows(node: JsonSchemaNode, prefix: string): string[] {
   const required = new Set(node.required ?? []);
   return Object.entries(node.properties ?? {}).flatMap(([key, child]) => {
     const field = `${prefix}${key}`;
+    const type = field === 'guest' ? guestNames().map((g) => `\`${g}\``).join(' \\| ') : typeOf(child);
     const dflt = child.default !== undefined && child.type !== 'object' ? `\`${JSON.stringify(child.default)}\`` : required.has(key) ? 'required' : '';
-    const row = `| \`${field}\` | ${typeOf(child, field)} | ${dflt} | ${child.description ?? ''} |`;
-    return child.properties ? [row, ...rows(child, `${field}.`)] : [row];
+    const row = `| \`${field}\` | ${type} | ${dflt} | ${child.description ?? ''} |`;
+    return [row, ...nested(child, field).flatMap((n) => rows(n.node, n.prefix))];
   });
 }
 

@@ -70,7 +70,7 @@ const topologyObject = z.strictObject({
 
 const topologySchema = z
   .union([
-    z.string().describe('Shorthand <N>n<L>l<C>c<T>t, e.g. 2n4l2c2t.'),
+    z.string().describe('a shorthand <N>n<L>l<C>c<T>t such as 2n4l2c2t'),
     topologyObject,
   ])
   .transform((v, ctx): Topology => {
