@@ -21,6 +21,8 @@ export async function bootScenario(scenario: Scenario, file: string, opts: BootO
     scenario.guest !== undefined ? buildGuestWithSymbols(scenario.guest).then((b) => b.symbols) : {},
     warmVcpuPool(scenario.vcpus),
   ]);
+  // What the chosen kernel lacks (sched_ext, BTF, NUMA) would otherwise only sit in the result.
+  for (const w of prepared.warnings) process.stderr.write(`schedvm: warning [${scenario.name}]: ${w}\n`);
   const clock = new BootClock(prepared);
   const vm = await Vm.create({
     ...prepared.config,
