@@ -3,9 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
 import { loadScenario } from '../runner/scenario/load.ts';
-import { BootClock, prepareScenario, scenarioResult } from '../runner/prepare.ts';
+import { runScenario } from '../runner/run-scenario.ts';
 import { runWithKvm, shouldUseSandbox } from '../sandbox/index.ts';
-import { Vm, type VmResult } from '../vmm/vm.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/schedvm.mjs', import.meta.url));
 
@@ -27,33 +26,33 @@ export async function main(args: string[]): Promise<number> {
   // No KVM here: run this same command where there is one (the sandbox).
   if (shouldUseSandbox()) return runWithKvm([process.execPath, BIN, 'run', ...args]);
 
-  const prepared = await prepareScenario(scenario);
-  for (const w of prepared.warnings) process.stderr.write(`schedvm: warning: ${w}\n`);
-  const clock = new BootClock(prepared);
   let atLineStart = true;
-  const vm = await Vm.create({
-    ...prepared.config,
-    timeoutMs: timeoutS * 1000,
-    onConsole: (port, text) => {
-      clock.watch(port, text);
-      const shown = port === 'com2' ? text.replace(/^(?=.)/gm, '[com2] ') : text; // COM1 or hvc0: the guest console
-      process.stdout.write(shown);
-      atLineStart = shown.endsWith('\n');
-    },
-  });
-  const onSignal = () => vm.stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let vmResult: VmResult;
+  // Ctrl-C stops a running VM (the result still prints); before it runs, the default applies.
+  let stopVm: (() => void) | undefined;
+  let result;
   try {
-    clock.start(vm);
-    vmResult = await vm.run();
+    result = await runScenario(scenario, {
+      timeoutMs: timeoutS * 1000,
+      onPrepared: (prepared) => {
+        for (const w of prepared.warnings) process.stderr.write(`schedvm: warning: ${w}\n`);
+      },
+      onStarted: (vm) => {
+        stopVm = () => vm.stop();
+        process.once('SIGINT', stopVm);
+        process.once('SIGTERM', stopVm);
+      },
+      onConsole: (port, text) => {
+        const shown = port === 'com2' ? text.replace(/^(?=.)/gm, '[com2] ') : text; // COM1 or hvc0: the guest console
+        process.stdout.write(shown);
+        atLineStart = shown.endsWith('\n');
+      },
+    });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    if (stopVm) {
+      process.off('SIGINT', stopVm);
+      process.off('SIGTERM', stopVm);
+    }
   }
-  await clock.kernelWatch?.settled();
-  const result = scenarioResult(scenario, prepared, vmResult, clock);
   if (!atLineStart) process.stdout.write('\n');
   const wantKind = scenario.expect.scheduler_exit;
   const schedOk = wantKind === undefined || result.scheduler?.exitKind === wantKind;

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARP_REQUEST, IPPROTO_ICMP, parseArp } from '../vmm/devices/virtio/net/frames.ts';
 import { PEER_IP } from '../vmm/devices/virtio/net/gateway.ts';
-import { Vm } from '../vmm/vm.ts';
-import { BootClock, prepareScenario, scenarioResult, type PreparedScenario, type ScenarioResult } from './prepare.ts';
+import type { PreparedScenario, ScenarioResult } from './prepare.ts';
+import { runScenario } from './run-scenario.ts';
 import { parseScenario } from './scenario/load.ts';
 
 const BOOT_TIMEOUT_MS = 900_000;
@@ -79,11 +79,7 @@ beforeAll(async () => {
     ...RUN.trim().split('\n').map((l) => `  ${l}`),
   ].join('\n');
   const scenario = parseScenario(`${yaml}\n`, join(dir, 'devices.yaml'));
-  prepared = await prepareScenario(scenario);
-  const clock = new BootClock(prepared);
-  const vm = await Vm.create({ ...prepared.config, onConsole: clock.watch });
-  clock.start(vm);
-  result = scenarioResult(scenario, prepared, await vm.run(), clock);
+  result = await runScenario(scenario, { onPrepared: (p) => (prepared = p) });
   process.stderr.write(`virtio boot: wall ${Math.round(result.wallMs)} ms, boot to init ${Math.round(result.bootMs ?? -1)} ms\n`);
 }, BOOT_TIMEOUT_MS);
 

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { GuestReport } from '../fixtures/linux/report.ts';
 import { allPlacements, numaDistances, parseTopologyShorthand, type Topology } from '../vmm/topology.ts';
-import { Vm } from '../vmm/vm.ts';
-import { BootClock, prepareScenario, scenarioResult } from './prepare.ts';
+import { runScenario } from './run-scenario.ts';
 import { parseScenario } from './scenario/load.ts';
 import './matchers.ts';
 
-async function boot(yaml: string) {
-  const scenario = parseScenario(yaml, 'inline.yaml');
-  const prepared = await prepareScenario(scenario);
-  const clock = new BootClock(prepared);
-  const vm = await Vm.create({ ...prepared.config, onConsole: clock.watch });
-  clock.start(vm);
-  const r = await vm.run();
-  await clock.kernelWatch?.settled();
-  return scenarioResult(scenario, prepared, r, clock);
-}
+const boot = (yaml: string) => runScenario(parseScenario(yaml, 'inline.yaml'));
 
 /** What Linux must report for topology `t`, derived from the same placement the VMM uses. */
 function expectedReport(t: Topology): Omit<GuestReport, 'schedExtState'> {

@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Vm } from '../vmm/vm.ts';
-import { BootClock, prepareScenario, scenarioResult, type PreparedScenario, type ScenarioResult } from './prepare.ts';
+import type { ScenarioResult } from './prepare.ts';
+import { runScenario } from './run-scenario.ts';
 import { parseScenario } from './scenario/load.ts';
 
 const HOST_IP = '10.0.2.2';
@@ -14,7 +14,6 @@ const canTap = existsSync('/dev/net/tun') && process.getuid?.() === 0;
 if (!canTap) process.stderr.write('tap.kvm.test: no /dev/net/tun or not root here: the TAP backend is not tested\n');
 
 let dir: string;
-let prepared: PreparedScenario;
 let result: ScenarioResult;
 let tapName = '';
 
@@ -39,12 +38,9 @@ run: |
   echo "neigh $(ip neigh show ${HOST_IP})"
 `;
   const scenario = parseScenario(yaml, join(dir, 'tap.yaml'));
-  prepared = await prepareScenario(scenario);
-  const clock = new BootClock(prepared);
-  const vm = await Vm.create({ ...prepared.config, onConsole: clock.watch });
-  tapName = prepared.netTap!.name;
-  clock.start(vm);
-  result = scenarioResult(scenario, prepared, await vm.run(), clock);
+  result = await runScenario(scenario, {
+    onPrepared: (p) => (tapName = p.netTap!.name),
+  });
 }, 900_000);
 
 afterAll(() => {

@@ -67,7 +67,7 @@ describe('the heartbeat watchdog', () => {
   });
 
   test('SCHEDVM_SANDBOX_STALL_S sets the limit, and is checked', () => {
-    expect(sandboxStallMs({})).toBe(180_000);
+    expect(sandboxStallMs({})).toBe(90_000);
     expect(sandboxStallMs({ SCHEDVM_SANDBOX_STALL_S: '120' })).toBe(120_000);
     expect(() => sandboxStallMs({ SCHEDVM_SANDBOX_STALL_S: '5' })).toThrow(/at least 30/);
   });

@@ -82,10 +82,10 @@ export class SandboxStalledError extends UserError {
   }
 }
 
-/** How long the running command's VM may go without a heartbeat: SCHEDVM_SANDBOX_STALL_S, default 180. */
+/** How long the running command's VM may go without a heartbeat: SCHEDVM_SANDBOX_STALL_S, default 90 (six missed heartbeats). */
 export function sandboxStallMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.SCHEDVM_SANDBOX_STALL_S;
-  if (raw === undefined || raw === '') return 180_000;
+  if (raw === undefined || raw === '') return 90_000;
   const s = Number(raw);
   if (!Number.isFinite(s) || s < 2 * HEARTBEAT_S) throw new UserError(`SCHEDVM_SANDBOX_STALL_S=${raw}: must be a number of seconds, at least ${2 * HEARTBEAT_S}`);
   return s * 1000;

@@ -1,0 +1,29 @@
+// Our scx_fault scheduler's faults, each caught as the exit kind it stands for, with the
+// host-side exit-kind watch (slot 0) latched and every vCPU frozen for an error kind.
+import { describe, expect, it } from 'vitest';
+import { runScenario } from './run-scenario.ts';
+import { loadScenario } from './scenario/load.ts';
+
+const TEST_TIMEOUT_MS = 900_000;
+const tail = (text: string) => text.slice(-4000);
+
+describe('scx_fault: each fault is caught as its exit kind', () => {
+  it.each([
+    ['fault-error.yaml', 'error_bpf', /scx_bpf_error/],
+    ['fault-stall.yaml', 'error_stall', /runnable task stall/],
+    ['fault-clean.yaml', 'unreg', /unregistered from user space/],
+  ] as const)('%s -> %s', async (file, kind, reason) => {
+    const s = loadScenario(`scenarios/sched/${file}`);
+    const r = await runScenario(s);
+    expect(r.exitAction, tail(r.console.com1)).toBe('Shutdown');
+    expect(r.scheduler, tail(r.console.com1)).toMatchObject({ name: 'scx_fault', state: 'enabled', exitKind: kind });
+    expect(r.scheduler!.reason).toMatch(reason);
+    // The host watched scx_root->exit_kind: an error kind latched slot 0 and froze every vCPU.
+    expect(r.scheduler!.exitKindWatch, r.kernelWatch?.join('\n')).toMatch(/^exit-kind watch: armed/);
+    const isError = kind.startsWith('error');
+    expect(r.scheduler!.watchpointLatched).toBe(isError);
+    const frozen = r.snapshots.filter((x) => x.trigger === 'watchpoint:scx_exit_kind').map((x) => x.vcpu).sort();
+    expect(frozen).toEqual(isError ? [...Array(s.vcpus).keys()] : []);
+    if (isError) expect(r.watchpoints.scx_exit_kind).toMatchObject({ slot: 0, hit: true, value: kind === 'error_bpf' ? 1025 : 1026 });
+  }, TEST_TIMEOUT_MS);
+});
