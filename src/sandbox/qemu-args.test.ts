@@ -25,6 +25,12 @@ describe('qemuArgs', () => {
   test('shares the host root over 9p with remapped inode numbers', () => {
     expect(flag(args, '-virtfs')).toBe('local,path=/,mount_tag=host,security_model=passthrough,id=host,multidevs=remap');
   });
+
+  test('points a QEMU from outside the system paths at its own firmware, first', () => {
+    const own = qemuArgs({ kernel: '/k', initrd: '/i', cpus: 1, memMb: 512, append: '', securityModel: 'none', firmware: ['/c/usr/share/qemu', '/c/usr/share/seabios'] });
+    expect(own.slice(0, 4)).toEqual(['-L', '/c/usr/share/qemu', '-L', '/c/usr/share/seabios']);
+    expect(args).not.toContain('-L');
+  });
 });
 
 describe('kernelCmdline', () => {

@@ -13,10 +13,13 @@ export interface QemuArgsOptions {
   append: string;
   /** `passthrough` needs root on the host; `none` keeps the caller's ownership otherwise. */
   securityModel: 'passthrough' | 'none';
+  /** Firmware directories (`-L`) of a QEMU that does not live in the system's paths. */
+  firmware?: string[];
 }
 
 export function qemuArgs(o: QemuArgsOptions): string[] {
   return [
+    ...(o.firmware ?? []).flatMap((dir) => ['-L', dir]),
     // TCG with -cpu max emulates AMD SVM with nested paging, so kvm-amd loads in the guest.
     '-accel', 'tcg,thread=multi',
     '-cpu', 'max',

@@ -11,6 +11,7 @@ import { sandboxInitramfs } from './initramfs.ts';
 import { bootableKernel } from './kernel-image.ts';
 import { createJobDir, type Job, removeJobDir, sweepStaleJobDirs } from './job.ts';
 import { kernelCmdline, qemuArgs, sandboxMemMb } from './qemu-args.ts';
+import { sandboxQemu } from './qemu-fetch.ts';
 import { forwardSignals, signalExitStatus, type StopSignal } from './signals.ts';
 import { HEARTBEAT_S } from './init-script.ts';
 
@@ -31,6 +32,8 @@ export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promis
   const log: Log = opts.verbose ? (msg) => process.stderr.write(`schedvm sandbox: ${msg}\n`) : undefined;
   const t0 = performance.now();
   const host = findSandboxHost();
+  const qemu = await sandboxQemu(host.qemu, log);
+  log?.(`QEMU ${qemu.path} (${qemu.origin})`);
   const memMb = sandboxMemMb();
   const kernel = bootableKernel(host.kernel);
   const initramfs = sandboxInitramfs(host);
@@ -58,13 +61,14 @@ export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promis
       cpus,
       memMb,
       append,
+      firmware: qemu.firmware,
       securityModel: process.getuid?.() === 0 ? 'passthrough' : 'none',
     });
     log?.(`${cpus} vCPUs, ${memMb} MiB, job dir ${jobDir}`);
     // setpriv makes the kernel SIGKILL QEMU when we die, even by SIGKILL.
     const [file, fileArgs] = host.setpriv
-      ? [host.setpriv, ['--pdeathsig', 'KILL', '--', host.qemu, ...args]]
-      : [host.qemu, args];
+      ? [host.setpriv, ['--pdeathsig', 'KILL', '--', qemu.path, ...args]]
+      : [qemu.path, args];
     return await superviseQemu({ file, args: fileArgs, nonce, stdout, log, t0, stallMs: sandboxStallMs() });
   } finally {
     removeJobDir(jobDir);
