@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runWithKvm } from '../sandbox/index.ts';
 import { SandboxStalledError } from '../sandbox/run-in-vm.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
 const KVM_PROJECTS = ['kvm', 'examples'];
 /** Sandbox restarts after a stall (each reruns only the files not finished). */
@@ -23,7 +23,7 @@ function runHere(argv: string[]): Promise<number> {
   });
 }
 
-const vitest = (projects: string[], args: string[]) => [process.execPath, VITEST, 'run', ...projects.flatMap((p) => ['--project', p]), ...args];
+export const vitest = (projects: string[], args: string[]) => [process.execPath, VITEST, 'run', ...projects.flatMap((p) => ['--project', p]), ...args];
 
 /** Test files of the projects, as vitest resolves them. */
 function listFiles(projects: string[]): string[] {

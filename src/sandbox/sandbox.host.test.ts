@@ -105,6 +105,8 @@ describe.skipIf(process.env.SCHEDVM_IN_SANDBOX === '1')('schedvm sandbox --force
     const at = (text: string) => run.lines.find((l) => l.text === text)!.at;
     expect(at('second') - at('first')).toBeGreaterThan(1500);
     expect(run.stderr()).toMatch(/command running .* after start/);
+    // Reported, not asserted: speed targets live in the benchmarks, not in timed tests.
+    process.stderr.write(`sandbox start: the command's first line ${Math.round(at(cwd))} ms after \`schedvm sandbox\` was spawned\n`);
 
     expect(processesMentioning(tmp)).toEqual([]);
     expect(jobDirs()).toEqual([]);
