@@ -9,6 +9,8 @@ test('hello greets on COM1 and shuts down', async ({ vm }) => {
   const result = await vm.run();
   expect(result).toExitWith('Shutdown');
   expect(result.console.com1).toBe('Hello from schedvm!\n');
+  // Guest RAM by symbol: the string hello.S printed, at its label.
+  expect(new TextDecoder().decode(vm.read('msg', 19))).toBe('Hello from schedvm!');
 });
 
 test('spin never exits: stopped at its timeout, each vCPU caught inside its loop', async ({ boot }) => {

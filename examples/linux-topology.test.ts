@@ -30,6 +30,11 @@ test('SMT siblings share a core, each node its own LLC', async ({ vm }) => {
   ]);
 });
 
+test('kernel memory by symbol: /init rebooted, so system_state is SYSTEM_RESTART (6)', async ({ vm }) => {
+  await vm.run();
+  expect(vm.readU32('system_state')).toBe(6);
+});
+
 test('sched_ext is built in, with no scheduler loaded yet', async ({ vm }) => {
   const { guest } = await vm.run();
   expect(guest?.schedExtState).toBe('disabled');

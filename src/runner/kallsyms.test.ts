@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText } from './kallsyms.ts';
+import { imageReader, KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText } from './kallsyms.ts';
 
 // A small kernel image: kallsyms tables encoded the way scripts/kallsyms.c lays them out.
 const TEXT = 0xffffffff9a000000n; // _text under some KASLR slide
@@ -131,5 +131,19 @@ describe('VMCOREINFO note', () => {
     expect(info.get('SYMBOL(_stext)')).toBe('ffffffff81000000');
     expect(info.get('NUMBER(phys_base)')).toBe('16777216');
     expect(() => vmcoreinfoNoteText(Buffer.alloc(64))).toThrow(/unexpected header/);
+  });
+});
+
+describe('imageReader', () => {
+  const ram = new Uint8Array(0x3000).map((_, i) => i & 0xff);
+  const read = imageReader((pa, len) => ram.slice(pa, pa + len), 0x1000n);
+
+  it('maps the kernel image address to guest-physical through phys_base', () => {
+    expect([...read(0xffffffff80000010n, 2)]).toEqual([0x10, 0x11]); // pa 0x1010
+  });
+
+  it('refuses addresses outside the image mapping, naming them', () => {
+    expect(() => read(0xffff888000000000n, 4)).toThrow(/0xffff888000000000 is outside the kernel image mapping/);
+    expect(() => read(0xffffffffc0000000n, 4)).toThrow(/outside the kernel image mapping/); // modules
   });
 });

@@ -34,7 +34,13 @@ export type KernelReader = (va: bigint, len: number) => Uint8Array;
 
 /** A reader for kernel-image addresses through the fixed image mapping (no page walk). */
 export function imageReader(readPhysical: (pa: number, len: number) => Uint8Array, physBase: bigint): KernelReader {
-  return (va, len) => readPhysical(Number(va - START_KERNEL_MAP + physBase), len);
+  return (va, len) => {
+    // The image mapping spans at most 1 GiB (KERNEL_IMAGE_SIZE); modules and the heap need a page walk.
+    if (va < START_KERNEL_MAP || va + BigInt(len) > START_KERNEL_MAP + 0x40000000n) {
+      throw new Error(`0x${va.toString(16)} is outside the kernel image mapping (module or heap memory is not readable by symbol)`);
+    }
+    return readPhysical(Number(va - START_KERNEL_MAP + physBase), len);
+  };
 }
 
 export class KernelSymbols {

@@ -4,7 +4,7 @@
 // scheduler is enabled, scx_root points to its scx_sched, whose exit_kind (offset from the
 // kernel's BTF) goes into slot 0.
 import { SCHED_PREFIX } from '../fixtures/schedulers/index.ts';
-import { imageReader, KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText } from './kallsyms.ts';
+import { imageReader, KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText, type KernelReader } from './kallsyms.ts';
 import type { WatchLen } from '../vmm/x86_64/debugregs.ts';
 import { translate } from '../vmm/x86_64/page-walk.ts';
 import type { ConsolePort, Vm } from '../vmm/vm.ts';
@@ -63,6 +63,7 @@ export class KernelWatch {
   /** How decoding the symbol table went (`N symbols in M ms`, or why it failed). */
   symbolsNote?: string;
   private vm?: Vm;
+  private readImage?: KernelReader;
   private partial = '';
   private work: Promise<void> = Promise.resolve();
   private symbolsDone = false;
@@ -117,11 +118,20 @@ export class KernelWatch {
       const info = parseVmcoreinfo(vmcoreinfoNoteText(vm.memory.read(pa, size)));
       const physBase = info.get('NUMBER(phys_base)');
       if (physBase === undefined) throw new Error('VMCOREINFO has no NUMBER(phys_base)');
-      this.kernelSymbols = KernelSymbols.decode(info, imageReader((a, n) => vm.memory.read(a, n), BigInt(physBase)));
+      this.readImage = imageReader((a, n) => vm.memory.read(a, n), BigInt(physBase));
+      this.kernelSymbols = KernelSymbols.decode(info, this.readImage);
       this.symbolsNote = `${this.kernelSymbols.size} symbols in ${Math.round(performance.now() - t0)} ms`;
     } catch (e) {
       this.symbolsNote = `no symbols: ${(e as Error).message}`;
     }
+  }
+
+  /** `len` bytes of the guest kernel's image at `symbol` + `offset` (its static data: no page walk needed). */
+  readSymbol(symbol: string, len: number, offset = 0): Uint8Array {
+    if (!this.kernelSymbols || !this.readImage) throw new Error(`kernel symbol ${symbol}: the guest kernel's symbols are not known (${this.symbolsNote ?? 'its /init has not reported them yet'})`);
+    const base = this.kernelSymbols.address(symbol);
+    if (base === undefined) throw new Error(`the guest kernel has no symbol ${symbol}`);
+    return this.readImage(base + BigInt(offset), len);
   }
 
   private enqueue(fn: () => Promise<void>): void {

@@ -5,7 +5,7 @@ import { warmVcpuPool } from '../vmm/vcpu/pool.ts';
 import { Vm, type ConsolePort, type SnapshotRecord } from '../vmm/vm.ts';
 import { BootClock, prepareScenario, scenarioResult, type PreparedScenario, type ScenarioResult } from './prepare.ts';
 import type { Scenario } from './scenario/schema.ts';
-import type { SchedVm, VmState } from './types.ts';
+import type { GuestAddress, SchedVm, VmState } from './types.ts';
 
 const CONSOLE_POLL_MS = 20;
 
@@ -100,14 +100,21 @@ export class ScenarioVm implements SchedVm {
     return this.ended?.snapshots ?? this.vm.snapshots;
   }
 
-  read(gpa: number | bigint, len: number): Uint8Array {
-    return this.vm.memory.read(Number(gpa), len);
+  read(at: GuestAddress, len: number): Uint8Array {
+    if (typeof at !== 'string') return this.vm.memory.read(Number(at), len);
+    if (this.scenario.guest !== undefined) {
+      const gpa = this.symbols[at];
+      if (gpa === undefined) throw new Error(`guest ${this.scenario.guest} has no symbol ${at} (it has: ${Object.keys(this.symbols).join(', ')})`);
+      return this.vm.memory.read(gpa, len);
+    }
+    if (!this.clock.kernelWatch) throw new Error(`kernel symbol ${at}: this VM has no kernel symbols`);
+    return this.clock.kernelWatch.readSymbol(at, len);
   }
-  readU32(gpa: number | bigint): number {
-    return this.vm.memory.readU32(Number(gpa));
+  readU32(at: GuestAddress): number {
+    return new DataView(copy(this.read(at, 4))).getUint32(0, true);
   }
-  readU64(gpa: number | bigint): bigint {
-    return this.vm.memory.readU64(Number(gpa));
+  readU64(at: GuestAddress): bigint {
+    return new DataView(copy(this.read(at, 8))).getBigUint64(0, true);
   }
 
   get console(): Record<ConsolePort, string> {
@@ -145,4 +152,9 @@ export class ScenarioVm implements SchedVm {
     })();
     return this.closed;
   }
+}
+
+/** An ArrayBuffer of its own: views over guest RAM may start anywhere in a larger buffer. */
+function copy(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer;
 }

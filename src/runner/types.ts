@@ -27,6 +27,9 @@ export type VmState = 'created' | 'running' | 'ended';
  * it, and every later run() resolves with the same result. Guest RAM stays readable after
  * the end, until the test file is done.
  */
+/** A guest-physical address, or a symbol name (see SchedVm.read). */
+export type GuestAddress = number | bigint | string;
+
 export interface SchedVm {
   readonly scenario: Scenario;
   /** The scenario file (or the gauntlet entry's file). */
@@ -49,10 +52,13 @@ export interface SchedVm {
   stop(): void;
   /** Snapshots taken so far (freezes, watchpoints, timeout, Fatal). */
   readonly snapshots: readonly SnapshotRecord[];
-  /** Guest RAM by guest-physical address. */
-  read(gpa: number | bigint, len: number): Uint8Array;
-  readU32(gpa: number | bigint): number;
-  readU64(gpa: number | bigint): bigint;
+  /**
+   * Guest RAM by guest-physical address, or by symbol: a bare-metal guest's label, or a Linux
+   * guest kernel's symbol in its image (static data such as `jiffies` or `system_state`).
+   */
+  read(at: GuestAddress, len: number): Uint8Array;
+  readU32(at: GuestAddress): number;
+  readU64(at: GuestAddress): bigint;
   /** The console so far (live while the VM runs). */
   readonly console: Record<ConsolePort, string>;
   /** Resolves with the console so far once `pattern` appears on COM1 (rejects at the VM's end or after timeoutMs). */
