@@ -65,4 +65,44 @@ describe('KernelWatch', () => {
     ]);
     expect(kw.exitKindArmed).toBe(false);
   });
+
+  it('arms the exit-kind watch on each scheduler that attaches, and disarms it once its loader exits', async () => {
+    // Guest memory: every kernel address maps through 1 GiB pages; scx_root points at 0x40001000's va.
+    const PML4 = 0x1000;
+    const sched = 0xffff_8880_4000_1000n;
+    const memory = {
+      readU64: (gpa: number) => {
+        if (gpa >= PML4 && gpa < PML4 + 0x1000) return 0x2000n | 1n;
+        if (gpa >= 0x2000 && gpa < 0x3000) return (BigInt((gpa - 0x2000) / 8) << 30n) | 1n | (1n << 7n);
+        return sched;
+      },
+    };
+    const calls: string[] = [];
+    const vm = {
+      memory,
+      ended: false,
+      pageTableRoots: async () => [BigInt(PML4)],
+      armWatchpoint: async (w: { name: string; gpa: bigint }) => void calls.push(`arm ${w.name} 0x${w.gpa.toString(16)}`),
+      disarmWatchpoint: async (name: string) => void calls.push(`disarm ${name}`),
+    };
+    const kw = new KernelWatch({ watches: [], exitKindOffset: 0x10 });
+    kw.attach(vm as unknown as Parameters<KernelWatch['attach']>[0]);
+    const run = async (text: string) => {
+      kw.watch('com1', text);
+      await kw.settled();
+    };
+    await run(`${SYMBOL_PREFIX} ffffffff8f000030 B scx_root\n${SYMBOL_PREFIX} done\nschedvm-sched: enabled ops=simple uptime=1.0\n`);
+    expect(calls).toEqual(['arm scx_exit_kind 0x40001010']); // (va & 1 GiB-1) of scx_sched + exit_kind's offset
+    expect(kw.exitKindArmed).toBe(true);
+    await run('schedvm-sched: exit-status 0\n');
+    expect(calls.at(-1)).toBe('disarm scx_exit_kind');
+    expect(kw.exitKindArmed).toBe(false);
+    await run('schedvm-sched: enabled ops=central uptime=9.0\n');
+    expect(calls).toEqual(['arm scx_exit_kind 0x40001010', 'disarm scx_exit_kind', 'arm scx_exit_kind 0x40001010']);
+    expect(kw.notes.filter((n) => n.startsWith('exit-kind watch:')).map((n) => n.split(' ').slice(0, 3).join(' '))).toEqual([
+      'exit-kind watch: armed',
+      'exit-kind watch: disarmed,',
+      'exit-kind watch: armed',
+    ]);
+  });
 });

@@ -100,7 +100,11 @@ export class KernelWatch {
       else if (line.endsWith(`${SYMBOL_PREFIX} done`)) this.onSymbolsDone();
       return;
     }
-    if (this.plan.exitKindOffset !== undefined && line.includes(`${SCHED_PREFIX} enabled`)) this.enqueue(() => this.armExitKind(this.plan.exitKindOffset!));
+    if (this.plan.exitKindOffset === undefined) return;
+    // Each scheduler that attaches gets the watch on its own scx_sched; once its loader has
+    // exited (the exit kind is stored by then), the watch leaves memory the kernel frees.
+    if (line.includes(`${SCHED_PREFIX} enabled`)) this.enqueue(() => this.armExitKind(this.plan.exitKindOffset!));
+    else if (line.includes(`${SCHED_PREFIX} exit-status`)) this.enqueue(() => this.disarmExitKind());
   }
 
   private onSymbolsDone(): void {
@@ -167,7 +171,7 @@ export class KernelWatch {
   }
 
   private async armExitKind(offset: number): Promise<void> {
-    if (this.exitKindArmed) return; // one scheduler per run
+    if (this.exitKindArmed) return; // this scheduler's: armed already
     const root = this.symbols.get(SCX_ROOT);
     if (root === undefined) throw new Error(`exit-kind watch: this kernel has no ${SCX_ROOT}; the exit kind comes from the guest's report only`);
     const rootPa = await this.physical(root, 'exit-kind watch');
@@ -178,5 +182,12 @@ export class KernelWatch {
     await this.vm!.armWatchpoint({ name: EXIT_KIND_WATCH, kind: 'exit_kind', len: 4, freeze: true, gva, gpa });
     this.exitKindArmed = true;
     this.notes.push(`exit-kind watch: armed on ${SCX_ROOT}->exit_kind (va 0x${gva.toString(16)}, pa 0x${gpa.toString(16)})`);
+  }
+
+  private async disarmExitKind(): Promise<void> {
+    if (!this.exitKindArmed || !this.vm) return;
+    await this.vm.disarmWatchpoint(EXIT_KIND_WATCH);
+    this.exitKindArmed = false;
+    this.notes.push('exit-kind watch: disarmed, the scheduler has exited');
   }
 }

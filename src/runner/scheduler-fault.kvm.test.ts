@@ -20,6 +20,8 @@ describe('scx_fault: each fault is caught as its exit kind', () => {
     expect(r.scheduler!.reason).toMatch(reason);
     // The host watched scx_root->exit_kind: an error kind latched slot 0 and froze every vCPU.
     expect(r.scheduler!.exitKindWatch, r.kernelWatch?.join('\n')).toMatch(/^exit-kind watch: armed/);
+    // Once the loader has exited the watch leaves scx_sched, which the kernel frees; a latch stays.
+    expect(r.kernelWatch, r.kernelWatch?.join('\n')).toContain('exit-kind watch: disarmed, the scheduler has exited');
     const isError = kind.startsWith('error');
     expect(r.scheduler!.watchpointLatched).toBe(isError);
     const frozen = r.snapshots.filter((x) => x.trigger === 'watchpoint:scx_exit_kind').map((x) => x.vcpu).sort();

@@ -169,21 +169,43 @@ export class Vm {
    */
   async armWatchpoint(w: Omit<WatchpointSpec, 'address' | 'on'> & { gva: bigint; gpa: bigint }): Promise<void> {
     const spec: WatchpointSpec = { name: w.name, address: w.gpa, len: w.len, on: 'write', kind: w.kind, freeze: w.freeze };
-    const slots = assignSlots([...this.specs, spec]); // the same rules as at create
-    const slot = slots.get(w.name)!;
+    // Armed again (a new scheduler attached): the same slot, so its result stays one entry.
+    const known = this.slots.get(w.name);
+    const slot = known ?? assignSlots([...this.specs, spec]).get(w.name)!; // the same rules as at create
     const writetrap = this.mechanism === 'writetrap';
     if (writetrap && this.kvm.checkExtension(KVM_CAP_READONLY_MEM) <= 0) throw new Error('this KVM has no read-only memslots (KVM_CAP_READONLY_MEM): writetrap watchpoints are unavailable');
-    this.specs.push(spec);
-    this.slots.set(w.name, slot);
+    if (known === undefined) {
+      this.specs.push(spec);
+      this.slots.set(w.name, slot);
+    } else {
+      this.specs[this.specs.findIndex((x) => x.name === w.name)] = spec;
+    }
     this.armed[slot] = { address: writetrap ? w.gpa : w.gva, len: w.len, on: 'write', kindGpa: w.gpa, freeze: w.freeze };
     // Published first: a trapped store must find its slot the moment the page turns read-only.
     this.latch.publish(this.armed);
-    if (!writetrap) return;
+    await this.replanWriteTraps(w.name);
+  }
+
+  /**
+   * Stops watching `name` (armed at run time): its slot goes idle and, under writetrap, its page
+   * writable again. Its result (a hit it latched) stays; arming the name again reuses the slot.
+   */
+  async disarmWatchpoint(name: string): Promise<void> {
+    const slot = this.slots.get(name);
+    if (slot === undefined || !this.armed[slot]) return;
+    this.armed[slot] = undefined;
+    this.latch.publish(this.armed);
+    await this.replanWriteTraps(name);
+  }
+
+  /** Under writetrap, makes exactly the armed pages read-only: every vCPU parked meanwhile. */
+  private async replanWriteTraps(name: string): Promise<void> {
+    if (this.mechanism !== 'writetrap') return;
     await this.freeze('arm', false);
     try {
       // A vCPU still inside KVM_RUN would see RAM vanish between the delete and the re-add.
       if (!this.vcpus.every((_, i) => this.control.state(i) === VcpuState.Done || this.control.parked(i))) {
-        throw new Error(`watchpoint '${w.name}': not every vCPU parked within ${PARK_TIMEOUT_MS} ms; the page stays writable`);
+        throw new Error(`watchpoint '${name}': not every vCPU parked within ${PARK_TIMEOUT_MS} ms; the memslots stay as they were`);
       }
       this.setMemslots(planMemslots(this.memory.regions, this.armed.flatMap((a) => (a ? pagesOf(a.address, a.len) : []))));
     } finally {
