@@ -8,8 +8,6 @@ import { memory } from './memory.ts';
 import { virtioConsole } from './virtio-console.ts';
 import { scale, testFileOverhead } from './vitest.ts';
 
-const linuxRuns = (n: number, w: Where) => (w === 'sandbox' ? Math.min(n, 3) : n);
-
 export type Phase = 'bare' | 'linux';
 
 export interface Case {
@@ -24,7 +22,6 @@ export const CASES: Case[] = [
   { id: 'test-file', phase: 'bare', run: async (n, w) => [await testFileOverhead(n, w)] },
   { id: 'memory', phase: 'bare', run: async (n, w) => [await memory(n, w, 1), await memory(n, w, 16)] },
   { id: 'scale', phase: 'bare', run: async (n, w) => [...(await scale(n, w, 1)), ...(await scale(n, w, 2)), ...(await scale(n, w, 4))] },
-  // Linux boots cost tens of seconds each in the sandbox: 3 per side there (the report says so).
-  { id: 'boot', phase: 'linux', run: (n, w) => boot(linuxRuns(n, w), w) },
-  { id: 'virtio-console', phase: 'linux', run: async (n, w) => [await virtioConsole(linuxRuns(n, w), w)] },
+  { id: 'boot', phase: 'linux', run: (n, w) => boot(n, w) },
+  { id: 'virtio-console', phase: 'linux', run: async (n, w) => [await virtioConsole(n, w)] },
 ];
