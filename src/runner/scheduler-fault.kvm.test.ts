@@ -26,6 +26,14 @@ describe('scx_fault: each fault is caught as its exit kind', () => {
     expect(r.scheduler!.watchpointLatched).toBe(isError);
     const frozen = r.snapshots.filter((x) => x.trigger === 'watchpoint:scx_exit_kind').map((x) => x.vcpu).sort();
     expect(frozen).toEqual(isError ? [...Array(s.vcpus).keys()] : []);
-    if (isError) expect(r.watchpoints.scx_exit_kind).toMatchObject({ slot: 0, hit: true, value: kind === 'error_bpf' ? 1025 : 1026 });
+    // The loader's exit report, with the kernel's debug dump for an error kind.
+    const dump = r.scheduler!.dump.join('\n');
+    expect(dump).toMatch(/EXIT: /);
+    if (!isError) return;
+    expect(dump).toContain('DEBUG DUMP');
+    expect(r.watchpoints.scx_exit_kind).toMatchObject({ slot: 0, hit: true, value: kind === 'error_bpf' ? 1025 : 1026 });
+    // The vCPU that stored the kind was in the kernel: its snapshot is symbolised.
+    const storer = r.snapshots.find((x) => x.trigger === 'watchpoint:scx_exit_kind' && x.vcpu === r.watchpoints.scx_exit_kind!.vcpu)!;
+    expect(storer.symbol, storer.text).toMatch(/^\w+\+0x[0-9a-f]+$/);
   }, TEST_TIMEOUT_MS);
 });

@@ -180,7 +180,7 @@ export class Vm {
     } else {
       this.specs[this.specs.findIndex((x) => x.name === w.name)] = spec;
     }
-    this.armed[slot] = { address: writetrap ? w.gpa : w.gva, len: w.len, on: 'write', kindGpa: w.gpa, freeze: w.freeze };
+    this.armed[slot] = { address: writetrap ? w.gpa : w.gva, len: w.len, on: 'write', valueGpa: w.gpa, freeze: w.freeze };
     // Published first: a trapped store must find its slot the moment the page turns read-only.
     this.latch.publish(this.armed);
     await this.replanWriteTraps(w.name);

@@ -10,7 +10,7 @@ const DR6_FIXED = 0xffff0ff0n;
 const dr6 = (...slots: number[]) => slots.reduce((v, s) => v | (1n << BigInt(s)), DR6_FIXED);
 
 const KIND_GPA = 0x1000;
-const exitKind: ArmedSlot = { address: 0xffff_ffff_8234_5678n, len: 4, on: 'write', kindGpa: BigInt(KIND_GPA) };
+const exitKind: ArmedSlot = { address: 0xffff_ffff_8234_5678n, len: 4, on: 'write', valueGpa: BigInt(KIND_GPA) };
 const user = (gpa: number, extra: Partial<ArmedSlot> = {}): ArmedSlot => ({ address: BigInt(gpa), len: 4, on: 'write', ...extra });
 
 let memory: GuestMemory | undefined;
@@ -43,6 +43,14 @@ describe('debugExitHandler', () => {
     expect(d.latch.hit(1)).toEqual({ vcpu: 1, value: 0x11 });
     expect(d.latch.hit(3)).toEqual({ vcpu: 1, value: 0x33 });
     expect(d.edges).toEqual([1, 3]);
+  });
+
+  it('reads a user watch armed on a guest-virtual address (a kernel symbol) at its guest-physical twin', () => {
+    const d = dispatcher();
+    d.latch.publish([undefined, user(0x1008, { address: 0xffff_ffff_8250_0008n, valueGpa: 0x1008n })]);
+    d.memory.writeU32(0x1008, 6);
+    d.onDebug(dr6(1));
+    expect(d.latch.hit(1)).toEqual({ vcpu: 1, value: 6 });
   });
 
   it('ignores a spurious DR6 (no slot bits) and a bit for a slot nothing armed', () => {

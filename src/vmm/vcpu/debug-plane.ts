@@ -56,10 +56,10 @@ export interface DebugDispatchOptions {
 function fire(o: DebugDispatchOptions, slot: number, w: ArmedSlot): void {
   let first: boolean;
   if (slot === EXIT_KIND_SLOT) {
-    const kind = readWatched(o.memory, w.kindGpa ?? w.address, 4);
+    const kind = readWatched(o.memory, w.valueGpa ?? w.address, 4);
     first = kind !== undefined && o.latch.latchExitKind(kind, o.index);
   } else {
-    first = o.latch.latch(slot, o.index, readWatched(o.memory, w.address, w.len) ?? 0);
+    first = o.latch.latch(slot, o.index, readWatched(o.memory, w.valueGpa ?? w.address, w.len) ?? 0);
   }
   if (first && (w.freeze || o.freezeMask & (1 << slot))) {
     o.control.requestFreeze();

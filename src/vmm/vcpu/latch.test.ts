@@ -74,7 +74,7 @@ describe('WatchpointLatch latching', () => {
 });
 
 describe('WatchpointLatch armed set', () => {
-  const exitKind: ArmedSlot = { address: 0xffff_ffff_8234_5678n, len: 4, on: 'write', kindGpa: 0x2345_6678n };
+  const exitKind: ArmedSlot = { address: 0xffff_ffff_8234_5678n, len: 4, on: 'write', valueGpa: 0x2345_6678n };
   const user: ArmedSlot = { address: 0xffff_8880_0000_1000n, len: 8, on: 'readwrite' };
 
   it('starts unarmed at generation 0 with every slot empty', () => {

@@ -9,8 +9,11 @@ export const EXIT_KIND_SLOT = 0;
 export const SCX_EXIT_ERROR = 1024;
 
 export interface ArmedSlot extends HwWatch {
-  /** Guest-physical address of the u32 exit kind, read when slot 0 fires (slot 0 only). */
-  kindGpa?: bigint;
+  /**
+   * Guest-physical address of the watched value, when `address` is a guest-virtual one (armed
+   * at run time through the guest's page tables): slot 0 reads the exit kind there, others their value.
+   */
+  valueGpa?: bigint;
   /** A first latch of this slot freezes the VM (published with the slot: arming at run time). */
   freeze?: boolean;
 }
@@ -131,12 +134,12 @@ export class WatchpointLatch {
     for (let i = 0; i < WATCH_SLOTS; i++) {
       const w = slots[i];
       const at = SLOT_BASE + i * SLOT_WORDS;
-      Atomics.store(this.i32, at + ARMED, w ? (w.kindGpa === undefined ? 1 : 2) : 0);
+      Atomics.store(this.i32, at + ARMED, w ? (w.valueGpa === undefined ? 1 : 2) : 0);
       Atomics.store(this.i32, at + LEN, w?.len ?? 0);
       Atomics.store(this.i32, at + ON, w ? ON_CODES.indexOf(w.on) : 0);
       Atomics.store(this.i32, at + FREEZE, w?.freeze ? 1 : 0);
       Atomics.store(this.u64, i * U64_PER_SLOT, w?.address ?? 0n);
-      Atomics.store(this.u64, i * U64_PER_SLOT + 1, w?.kindGpa ?? 0n);
+      Atomics.store(this.u64, i * U64_PER_SLOT + 1, w?.valueGpa ?? 0n);
     }
     Atomics.store(this.i32, ANY_ARMED, 1);
     const next = (g + 2) | 0;
@@ -162,7 +165,7 @@ export class WatchpointLatch {
           len: Atomics.load(this.i32, at + LEN) as ArmedSlot['len'],
           on: ON_CODES[Atomics.load(this.i32, at + ON)] ?? 'write',
         };
-        if (armed === 2) slot.kindGpa = Atomics.load(this.u64, i * U64_PER_SLOT + 1);
+        if (armed === 2) slot.valueGpa = Atomics.load(this.u64, i * U64_PER_SLOT + 1);
         if (Atomics.load(this.i32, at + FREEZE) === 1) slot.freeze = true;
         slots.push(slot);
       }
