@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ScenarioResult } from './prepare.ts';
+import type { PreparedScenario, ScenarioResult } from './prepare.ts';
 import { runScenario } from './run-scenario.ts';
 import { parseScenario } from './scenario/load.ts';
 
@@ -38,8 +38,10 @@ run: |
   echo "neigh $(ip neigh show ${HOST_IP})"
 `;
   const scenario = parseScenario(yaml, join(dir, 'tap.yaml'));
+  let tap: PreparedScenario['netTap'];
   result = await runScenario(scenario, {
-    onPrepared: (p) => (tapName = p.netTap!.name),
+    onPrepared: (p) => (tap = p.netTap),
+    onStarted: () => (tapName = tap!.name), // named once the VM's device has joined it
   });
 }, 900_000);
 
@@ -58,6 +60,7 @@ describe.runIf(canTap)('virtio-net with backend: tap', () => {
   });
 
   it('the TAP it created is gone once the VM has stopped', () => {
+    expect(tapName).toMatch(/^schedvm\d+$/); // else the path below is /sys/class/net itself
     expect(existsSync(`/sys/class/net/${tapName}`)).toBe(false);
   });
 });
