@@ -183,7 +183,7 @@ export class Vm {
     this.armed[slot] = { address: writetrap ? w.gpa : w.gva, len: w.len, on: 'write', valueGpa: w.gpa, freeze: w.freeze };
     // Published first: a trapped store must find its slot the moment the page turns read-only.
     this.latch.publish(this.armed);
-    await this.replanWriteTraps(w.name);
+    await this.applyArmedSet(w.name);
   }
 
   /**
@@ -195,15 +195,22 @@ export class Vm {
     if (slot === undefined || !this.armed[slot]) return;
     this.armed[slot] = undefined;
     this.latch.publish(this.armed);
-    await this.replanWriteTraps(name);
+    await this.applyArmedSet(name);
   }
 
-  /** Under writetrap, makes exactly the armed pages read-only: every vCPU parked meanwhile. */
-  private async replanWriteTraps(name: string): Promise<void> {
-    if (this.mechanism !== 'writetrap') return;
+  /**
+   * Makes the published armed set take effect on every vCPU now, with all of them parked
+   * meanwhile: debug registers are loaded by each vCPU before its next KVM_RUN, and a vCPU
+   * that never leaves the guest on its own (spinning, or halted inside KVM) would keep its old
+   * ones; under writetrap, exactly the armed pages become read-only memslots.
+   */
+  private async applyArmedSet(name: string): Promise<void> {
     await this.freeze('arm', false);
     try {
-      // A vCPU still inside KVM_RUN would see RAM vanish between the delete and the re-add.
+      // A vCPU parked late still loads the debug registers before it runs again; memslots,
+      // though, must not change under a vCPU inside KVM_RUN (RAM would vanish between the
+      // delete and the re-add).
+      if (this.mechanism !== 'writetrap') return;
       if (!this.vcpus.every((_, i) => this.control.state(i) === VcpuState.Done || this.control.parked(i))) {
         throw new Error(`watchpoint '${name}': not every vCPU parked within ${PARK_TIMEOUT_MS} ms; the memslots stay as they were`);
       }
