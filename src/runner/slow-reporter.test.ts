@@ -52,4 +52,28 @@ describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
     );
     expect(printed).toEqual(['schedvm: FAILED src/b.kvm.test.ts > boots > 2n2l: expected Shutdown\nto be Timeout']);
   });
+
+  it('in the sandbox, a test past the hang limit is recorded as failed and ends the run', () => {
+    const own = mkdtempSync(join(tmpdir(), 'schedvm-progress-'));
+    process.env.SCHEDVM_PROGRESS_FILE = join(own, 'progress');
+    process.env.SCHEDVM_IN_SANDBOX = '1';
+    try {
+      const printed: string[] = [];
+      let ended = 0;
+      const r = new SlowTestReporter({ afterMs: 1000, hungMs: 10_000, write: (l) => printed.push(l), onHung: () => ended++ });
+      const t0 = Date.now();
+      const a = mod('src/a.kvm.test.ts');
+      r.onTestModuleStart(a);
+      r.onTestCaseReady(testCase('1', a, 'boots > 2n2l'));
+      r.report(t0 + 9000);
+      expect(ended).toBe(0);
+      r.report(t0 + 11_000);
+      expect(ended).toBe(1);
+      expect(readFileSync(join(own, 'progress'), 'utf8')).toBe(`failed ${join(process.cwd(), 'src/a.kvm.test.ts')}\n`);
+      expect(printed.at(-1)).toMatch(/^schedvm: HUNG src\/a\.kvm\.test\.ts > boots > 2n2l: running for 1[01] s/);
+    } finally {
+      delete process.env.SCHEDVM_IN_SANDBOX;
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
 });

@@ -11,6 +11,14 @@ export interface SlowReporterOptions {
   /** How often slow files are listed. */
   everyMs?: number;
   write?: (line: string) => void;
+  /**
+   * Under schedvm test in the sandbox (SCHEDVM_PROGRESS_FILE set): a test running this long is
+   * past every test timeout, so its worker no longer answers (a nested guest can wedge it). The
+   * file is recorded as failed and `onHung` ends this vitest run; schedvm test then runs the
+   * files not ended in a fresh sandbox, and the failed ones once more. Default 1200 s.
+   */
+  hungMs?: number;
+  onHung?: () => void;
 }
 
 export default class SlowTestReporter implements Reporter {
@@ -20,11 +28,16 @@ export default class SlowTestReporter implements Reporter {
   private readonly afterMs: number;
   private readonly everyMs: number;
   private readonly write: (line: string) => void;
+  private readonly hungMs: number;
+  private readonly onHung: () => void;
 
   constructor(o: SlowReporterOptions = {}) {
     this.afterMs = o.afterMs ?? 120_000;
     this.everyMs = o.everyMs ?? 60_000;
     this.write = o.write ?? ((line) => process.stderr.write(`${line}\n`));
+    this.hungMs = o.hungMs ?? 1_200_000;
+    // The sandbox VM powers off after the run, taking the wedged worker with it.
+    this.onHung = o.onHung ?? (() => process.exit(1));
   }
 
   onTestRunStart(): void {
@@ -76,7 +89,21 @@ export default class SlowTestReporter implements Reporter {
       lines.push(`schedvm: still running after ${Math.round((now - since) / 1000)} s: ${relative(process.cwd(), module)}, ${where}`);
     }
     for (const l of lines) this.write(l);
+    this.endIfHung(now);
     return lines;
+  }
+
+  private endIfHung(now: number): void {
+    const progress = process.env.SCHEDVM_PROGRESS_FILE;
+    if (!progress || process.env.SCHEDVM_IN_SANDBOX !== '1') return;
+    const hung = [...this.cases.values()].find((c) => now - c.since >= this.hungMs);
+    if (!hung) return;
+    appendDurably(progress, `failed ${hung.module}\n`);
+    this.write(
+      `schedvm: HUNG ${relative(process.cwd(), hung.module)} > ${hung.name}: running for ${Math.round((now - hung.since) / 1000)} s, ` +
+        'past its timeout, so its worker no longer answers; the file counts as failed and this run ends here',
+    );
+    this.onHung();
   }
 }
 
