@@ -1,7 +1,7 @@
 // A vitest reporter for long KVM runs: every minute it names the test files that have been
 // running for over two minutes, and the test (or hook) each is in. A hung guest or a stuck
 // freeze then shows up in a CI log's tail, before a CI time limit kills the run unexplained.
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 
@@ -36,8 +36,7 @@ export default class SlowTestReporter implements Reporter {
     this.everyMs = o.everyMs ?? 60_000;
     this.write = o.write ?? ((line) => process.stderr.write(`${line}\n`));
     this.hungMs = o.hungMs ?? 1_200_000;
-    // The sandbox VM powers off after the run, taking the wedged worker with it.
-    this.onHung = o.onHung ?? (() => process.exit(1));
+    this.onHung = o.onHung ?? endRun;
   }
 
   onTestRunStart(): void {
@@ -105,6 +104,23 @@ export default class SlowTestReporter implements Reporter {
     );
     this.onHung();
   }
+}
+
+/**
+ * Ends vitest and its workers at once: a wedged worker would otherwise keep the sandbox's
+ * console pipe open after vitest itself has gone (the VM then powers off with the rest).
+ */
+function endRun(): never {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  process.exit(1);
 }
 
 /** Appends and fsyncs: the file may sit on the sandbox's 9p share, read by the host. */
