@@ -54,12 +54,14 @@ export interface DebugDispatchOptions {
 
 /** Latches `slot` (slot 0 through the exit-kind gate) and asks for a freeze on a first latch. */
 function fire(o: DebugDispatchOptions, slot: number, w: ArmedSlot): void {
+  // Where the value sits in guest-physical memory (`address` is guest-virtual when armed through page tables).
+  const at = w.valueGpa ?? w.address;
   let first: boolean;
   if (slot === EXIT_KIND_SLOT) {
-    const kind = readWatched(o.memory, w.valueGpa ?? w.address, 4);
+    const kind = readWatched(o.memory, at, 4);
     first = kind !== undefined && o.latch.latchExitKind(kind, o.index);
   } else {
-    first = o.latch.latch(slot, o.index, readWatched(o.memory, w.valueGpa ?? w.address, w.len) ?? 0);
+    first = o.latch.latch(slot, o.index, readWatched(o.memory, at, w.len) ?? 0);
   }
   if (first && (w.freeze || o.freezeMask & (1 << slot))) {
     o.control.requestFreeze();
