@@ -1,9 +1,9 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { Kvm, KvmError } from './kvm.ts';
+import { Kvm, KvmError, retryInterrupted } from './kvm.ts';
 import { OsError } from './sys/libc.ts';
 
-const { EACCES, EEXIST, EINVAL, ENOENT } = constants.errno;
+const { EACCES, EEXIST, EINTR, EINVAL, ENOENT } = constants.errno;
 
 describe('KvmError', () => {
   it('tells a user who may not open /dev/kvm what to check', () => {
@@ -38,5 +38,21 @@ describe('KvmError', () => {
       errno: ENOENT,
       message: `open(${path}) failed: ENOENT (this host has no KVM: run through \`npx schedvm sandbox -- ...\`)`,
     });
+  });
+});
+
+describe('retryInterrupted', () => {
+  it('repeats an ioctl a signal interrupted, and returns what it returns once through', () => {
+    const results = [-1, -1, 7];
+    let calls = 0;
+    expect(retryInterrupted('KVM_CREATE_VM', () => results[calls++]!, () => EINTR)).toBe(7);
+    expect(calls).toBe(3);
+  });
+
+  it('throws any other failure at once, naming the ioctl', () => {
+    let calls = 0;
+    const call = () => (calls++, -1);
+    expect(() => retryInterrupted('KVM_CREATE_VCPU', call, () => EEXIST)).toThrow(/KVM_CREATE_VCPU failed: EEXIST/);
+    expect(calls).toBe(1);
   });
 });

@@ -31,15 +31,24 @@ function hintFor(code: string): string | undefined {
   }
 }
 
+/**
+ * Issues an ioctl other than KVM_RUN, again while it fails with EINTR: a signal that lands
+ * during a slow one (KVM_CREATE_VM, under a profiler's SIGPROF) interrupts it, and it is
+ * safe to repeat, as QEMU does. Any other failure is a KvmError.
+ */
+export function retryInterrupted(name: string, call: () => number, lastErrno: () => number = errno): number {
+  for (;;) {
+    const r = call();
+    if (r >= 0) return r;
+    const err = lastErrno();
+    if (err !== EINTR) throw new KvmError(name, err);
+  }
+}
 function ioctl(fd: number, name: abi.IoctlName, arg: Uint8Array | null): number {
-  const r = ioctlPtr(fd, abi.ioctls[name], arg);
-  if (r < 0) throw new KvmError(name, errno());
-  return r;
+  return retryInterrupted(name, () => ioctlPtr(fd, abi.ioctls[name], arg));
 }
 function ioctlWithInt(fd: number, name: abi.IoctlName, arg: number): number {
-  const r = ioctlInt(fd, abi.ioctls[name], arg);
-  if (r < 0) throw new KvmError(name, errno());
-  return r;
+  return retryInterrupted(name, () => ioctlInt(fd, abi.ioctls[name], arg));
 }
 
 /** Every u64 field koffi decoded as number-or-bigint, as bigint. */
