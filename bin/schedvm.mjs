@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx, so there is no build step to forget.
-import { register } from 'tsx/esm/api';
+// The CLI is TypeScript, loaded as a bundle rebuilt when a source changes (src/launch/bundle.mjs),
+// so there is no build step to forget.
+import { entryUrl } from '../src/launch/bundle.mjs';
 
-register();
-await import('../src/cli/main.ts');
+await import(await entryUrl('cli'));

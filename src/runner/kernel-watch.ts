@@ -58,10 +58,11 @@ export class KernelWatch {
   /** What happened to each watch: `armed ...` or why not. */
   readonly notes: string[] = [];
   exitKindArmed = false;
-  /** The guest kernel's symbol table, once decoded from its memory. */
-  kernelSymbols?: KernelSymbols;
   /** How decoding the symbol table went (`N symbols in M ms`, or why it failed). */
   symbolsNote?: string;
+  private decoded?: KernelSymbols;
+  /** VMCOREINFO, once found: the symbol table is decoded from it on first use. */
+  private vmcoreinfo?: Map<string, string>;
   private vm?: Vm;
   private readImage?: KernelReader;
   private partial = '';
@@ -94,7 +95,7 @@ export class KernelWatch {
       const m = /^([0-9a-f]+) \w (\S+)$/.exec(rest);
       const note = /^vmcoreinfo (?:0x)?([0-9a-f]+) ([0-9a-f]+)$/.exec(rest); // `%pa %x`: 0x0000000100c66000 1024
       if (m) this.symbols.set(m[2]!, BigInt(`0x${m[1]}`));
-      else if (note) this.enqueue(async () => this.readSymbolTable(Number(`0x${note[1]}`), Number(`0x${note[2]}`)));
+      else if (note) this.enqueue(async () => this.locateSymbolTable(Number(`0x${note[1]}`), Number(`0x${note[2]}`)));
       else if (rest === 'vmcoreinfo') this.symbolsNote = 'no symbols: the guest kernel has no /sys/kernel/vmcoreinfo';
       else if (rest.startsWith('vmcoreinfo ')) this.symbolsNote = `no symbols: unexpected /sys/kernel/vmcoreinfo: ${rest.slice(11)}`;
       else if (line.endsWith(`${SYMBOL_PREFIX} done`)) this.onSymbolsDone();
@@ -113,27 +114,45 @@ export class KernelWatch {
     for (const w of this.plan.watches) this.enqueue(() => this.armSymbol(w));
   }
 
-  /** Decodes kallsyms out of guest memory; the tables are read-only, so the guest runs on. */
-  private readSymbolTable(pa: number, size: number): void {
+  /** Finds the symbol table through VMCOREINFO; decoding waits for a first use. */
+  private locateSymbolTable(pa: number, size: number): void {
     const vm = this.vm;
     if (!vm) return;
-    const t0 = performance.now();
     try {
       const info = parseVmcoreinfo(vmcoreinfoNoteText(vm.memory.read(pa, size)));
       const physBase = info.get('NUMBER(phys_base)');
       if (physBase === undefined) throw new Error('VMCOREINFO has no NUMBER(phys_base)');
       this.readImage = imageReader((a, n) => vm.memory.read(a, n), BigInt(physBase));
-      this.kernelSymbols = KernelSymbols.decode(info, this.readImage);
-      this.symbolsNote = `${this.kernelSymbols.size} symbols in ${Math.round(performance.now() - t0)} ms`;
+      this.vmcoreinfo = info;
     } catch (e) {
       this.symbolsNote = `no symbols: ${(e as Error).message}`;
     }
   }
 
+  /**
+   * The guest kernel's symbol table, decoded out of its memory on first use (a snapshot to
+   * symbolise, a symbol to read): seconds of host CPU under the sandbox's TCG that a run
+   * needing neither does not pay. The tables are read-only, so the guest may run on; guest
+   * RAM must still be mapped.
+   */
+  get kernelSymbols(): KernelSymbols | undefined {
+    if (this.decoded || !this.vmcoreinfo || !this.readImage) return this.decoded;
+    const t0 = performance.now();
+    try {
+      this.decoded = KernelSymbols.decode(this.vmcoreinfo, this.readImage);
+      this.symbolsNote = `${this.decoded.size} symbols in ${Math.round(performance.now() - t0)} ms`;
+    } catch (e) {
+      this.symbolsNote = `no symbols: ${(e as Error).message}`;
+    }
+    this.vmcoreinfo = undefined; // decoded or failed: once
+    return this.decoded;
+  }
+
   /** `len` bytes of the guest kernel's image at `symbol` + `offset` (its static data: no page walk needed). */
   readSymbol(symbol: string, len: number, offset = 0): Uint8Array {
-    if (!this.kernelSymbols || !this.readImage) throw new Error(`kernel symbol ${symbol}: the guest kernel's symbols are not known (${this.symbolsNote ?? 'its /init has not reported them yet'})`);
-    const base = this.kernelSymbols.address(symbol);
+    const symbols = this.kernelSymbols;
+    if (!symbols || !this.readImage) throw new Error(`kernel symbol ${symbol}: the guest kernel's symbols are not known (${this.symbolsNote ?? 'its /init has not reported them yet'})`);
+    const base = symbols.address(symbol);
     if (base === undefined) throw new Error(`the guest kernel has no symbol ${symbol}`);
     return this.readImage(base + BigInt(offset), len);
   }

@@ -1,5 +1,6 @@
 // One scenario from start to result, outside the vitest environment: `schedvm run` and the kvm
 // tests that boot a scenario of their own. (The environment keeps its VM between tests: session.ts.)
+import { warmVcpuPool } from '../vmm/vcpu/pool.ts';
 import { Vm, type ConsolePort } from '../vmm/vm.ts';
 import { BootClock, prepareScenario, scenarioResult, type PreparedScenario, type ScenarioResult } from './prepare.ts';
 import type { Scenario } from './scenario/schema.ts';
@@ -16,20 +17,26 @@ export interface RunScenarioOptions {
 }
 
 export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioResult> {
-  const prepared = await prepareScenario(scenario);
+  // vCPU threads start meanwhile: a thread's own start-up is seconds under the sandbox's TCG.
+  const [prepared] = await Promise.all([prepareScenario(scenario), warmVcpuPool(scenario.vcpus)]);
   opts.onPrepared?.(prepared);
   const clock = new BootClock(prepared);
   const vm = await Vm.create({
     ...prepared.config,
+    keepMemory: true, // snapshots are symbolised from guest RAM after the run
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     onConsole: (port, text) => {
       clock.watch(port, text);
       opts.onConsole?.(port, text);
     },
   });
-  clock.start(vm);
-  opts.onStarted?.(vm);
-  const r = await vm.run();
-  await clock.kernelWatch?.settled();
-  return scenarioResult(scenario, prepared, r, clock);
+  try {
+    clock.start(vm);
+    opts.onStarted?.(vm);
+    const r = await vm.run();
+    await clock.kernelWatch?.settled();
+    return scenarioResult(scenario, prepared, r, clock);
+  } finally {
+    await vm.dispose();
+  }
 }

@@ -1,5 +1,5 @@
 // Guest RAM: anonymous host mappings, with bounds-checked access by guest-physical address.
-import { hostView, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, mmap, munmap, PROT_READ, PROT_WRITE, errno, errnoName } from './sys/libc.ts';
+import { hostView, MADV_HUGEPAGE, madvise, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, mmap, munmap, PROT_READ, PROT_WRITE, errno, errnoName } from './sys/libc.ts';
 
 export interface RamRegion {
   /** Guest-physical start. */
@@ -7,6 +7,26 @@ export interface RamRegion {
   size: number;
   /** Host virtual address of the mapping. */
   hostAddr: bigint;
+}
+
+const HUGE_PAGE = 2 << 20;
+
+/**
+ * Anonymous RAM at a 2 MiB-aligned address, marked for transparent huge pages, as QEMU maps
+ * guest RAM: KVM then maps the guest through 2 MiB pages and the guest's first touch of each
+ * 2 MiB is one fault, not 512 (each an exit to the host kernel; very costly when nested).
+ */
+function mapHugeAligned(size: number): bigint {
+  const span = size + HUGE_PAGE;
+  const raw = mmap(null, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw === 0xffffffffffffffffn) throw new Error(`mmap of ${size} bytes of guest RAM failed: ${errnoName(errno())}`);
+  const huge = BigInt(HUGE_PAGE);
+  const start = (raw + huge - 1n) & ~(huge - 1n);
+  const head = Number(start - raw);
+  if (head > 0) munmap(raw, head);
+  if (HUGE_PAGE - head > 0) munmap(start + BigInt(size), HUGE_PAGE - head);
+  madvise(start, size, MADV_HUGEPAGE); // advice only: a kernel without THP says EINVAL, and 4 KiB pages do
+  return start;
 }
 
 export class GuestMemoryError extends RangeError {
@@ -37,9 +57,7 @@ export class GuestMemory {
     const regions: RamRegion[] = [];
     try {
       for (const { gpa, size } of layout) {
-        const hostAddr = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (hostAddr === 0xffffffffffffffffn) throw new Error(`mmap of ${size} bytes of guest RAM failed: ${errnoName(errno())}`);
-        regions.push({ gpa, size, hostAddr });
+        regions.push({ gpa, size, hostAddr: mapHugeAligned(size) });
       }
     } catch (e) {
       for (const r of regions) munmap(r.hostAddr, r.size);

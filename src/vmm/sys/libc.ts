@@ -41,6 +41,8 @@ export const mmap = libc.func('void *mmap(void *addr, size_t len, int prot, int 
   off: number,
 ) => bigint;
 export const munmap = libc.func('int munmap(void *addr, size_t len)') as (addr: bigint, len: number) => number;
+export const madvise = libc.func('int madvise(void *addr, size_t len, int advice)') as (addr: bigint, len: number, advice: number) => number;
+export const MADV_HUGEPAGE = 14;
 export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)') as (init: number, flags: number) => number;
 export const read = libc.func('long read(int fd, void *buf, size_t n)') as (fd: number, buf: Uint8Array, n: number) => number;
 export const write = libc.func('long write(int fd, const void *buf, size_t n)') as (

@@ -1,6 +1,5 @@
-// The vCPU pool's thread module: threads load TypeScript through tsx, as the CLI does.
-import { register } from 'tsx/esm/api';
+// The vCPU pool's thread module: threads load the vCPU code as the CLI does (src/launch/bundle.mjs).
+import { entryUrl } from '../../launch/bundle.mjs';
 
-register();
-const { default: runTask } = await import('./worker.ts');
+const { default: runTask } = await import(await entryUrl('worker'));
 export default runTask;

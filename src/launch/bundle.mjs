@@ -1,0 +1,116 @@
+// How the CLI and the vCPU threads load schedvm's TypeScript. Through tsx every module costs
+// a round trip to tsx's loader thread and a file read: about 0.3 s for the CLI on a host,
+// but 10 s and more under the sandbox's TCG over 9p, paid again by every vCPU thread. So the
+// two entry points are bundled by esbuild into one file each, rebuilt whenever a source
+// file changed (no build step to forget), and tsx is the fallback. Plain JavaScript: it runs
+// before anything can load TypeScript.
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Inside node_modules, so the bundles' bare imports (koffi, zod, ...) resolve as the sources' do. */
+export const BUNDLE_DIR = join(ROOT, 'node_modules', '.cache', 'schedvm-bundle');
+const MANIFEST = join(BUNDLE_DIR, 'manifest.json');
+
+/** The bundled entry points, by name. */
+export const ENTRIES = {
+  cli: join(ROOT, 'src', 'cli', 'main.ts'),
+  worker: join(ROOT, 'src', 'vmm', 'vcpu', 'worker.ts'),
+};
+
+/**
+ * Packages that stay outside the bundles: native code (koffi), files found beside their own
+ * modules (tinypool's worker entry), and the tools themselves. zod and yaml are bundled: loaded
+ * file by file they cost seconds in the sandbox.
+ */
+const EXTERNAL = ['koffi', 'tinypool', 'vitest', 'vitest/*', 'tsx', 'tsx/*', 'esbuild'];
+
+/** Size and mtime of each source a bundle was built from; a bundle is fresh while none changed. */
+function fingerprint(path) {
+  const s = statSync(path);
+  return `${s.size}:${s.mtimeMs}`;
+}
+
+/** Whether the bundles on disk were built from the sources as they are now. */
+export function bundlesFresh(manifestPath = MANIFEST) {
+  let manifest;
+  try {
+    manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (manifest.root !== ROOT) return false;
+  try {
+    return Object.entries(manifest.inputs).every(([path, print]) => fingerprint(path) === print);
+  } catch {
+    return false; // a source was removed
+  }
+}
+
+/**
+ * Each source keeps its own import.meta.url in the bundle: the code finds files beside it
+ * (guest assembly, pool-entry.mjs, the README) and resolves packages from where it lives.
+ */
+const ownImportMetaUrl = {
+  name: 'own-import-meta-url',
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, (args) => ({
+      contents: readFileSync(args.path, 'utf8').replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
+      loader: 'ts',
+    }));
+  },
+};
+
+/** Builds both bundles and their manifest; each file appears whole (renamed into place). */
+export async function buildBundles() {
+  const { build } = await import('esbuild');
+  const staging = `${BUNDLE_DIR}.${process.pid}.tmp`;
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    const result = await build({
+      entryPoints: ENTRIES, outdir: staging, outExtension: { '.js': '.mjs' },
+      bundle: true, platform: 'node', format: 'esm', target: 'node20', external: EXTERNAL,
+      // CommonJS dependencies (yaml) bundled into ESM call require() for node's built-ins.
+      banner: { js: "import { createRequire as __schedvmRequire } from 'node:module'; const require = __schedvmRequire(import.meta.url);" },
+      sourcemap: 'linked', metafile: true, logLevel: 'silent', absWorkingDir: ROOT, plugins: [ownImportMetaUrl],
+    });
+    const inputs = Object.fromEntries(Object.keys(result.metafile.inputs).map((p) => {
+      const abs = join(ROOT, p);
+      return [abs, fingerprint(abs)];
+    }));
+    mkdirSync(BUNDLE_DIR, { recursive: true });
+    for (const name of Object.keys(ENTRIES)) {
+      for (const ext of ['.mjs', '.mjs.map']) renameSync(join(staging, name + ext), join(BUNDLE_DIR, name + ext));
+    }
+    // The manifest last: until it names these inputs, nobody takes the files for fresh.
+    const tmp = `${MANIFEST}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ root: ROOT, inputs }));
+    renameSync(tmp, MANIFEST);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The URL to import for entry `name`: its bundle, built first if a source changed; or, where
+ * no bundle can be had (SCHEDVM_BUNDLE=0, esbuild missing, node_modules read-only), the
+ * TypeScript itself through tsx.
+ */
+export async function entryUrl(name) {
+  if (process.env.SCHEDVM_BUNDLE !== '0') {
+    try {
+      if (!bundlesFresh()) await buildBundles();
+      // Source maps stay off unless asked for (NODE_OPTIONS=--enable-source-maps): parsing
+      // them costs each process and each vCPU thread 0.3 s under the sandbox's TCG.
+      return pathToFileURL(join(BUNDLE_DIR, `${name}.mjs`)).href;
+    } catch (e) {
+      if (process.env.SCHEDVM_BUNDLE === '1') throw e;
+      // A read-only install is a choice, not news; anything else says why startup is slower.
+      if (!['EACCES', 'EPERM', 'EROFS'].includes(e.code)) process.stderr.write(`schedvm: no bundle (${e.message.split('\n')[0]}); loading the TypeScript through tsx\n`);
+    }
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  return pathToFileURL(ENTRIES[name]).href;
+}
