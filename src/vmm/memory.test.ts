@@ -91,3 +91,17 @@ describe('GuestMemory release', () => {
     expect(mapped(owner.regions[0]!.hostAddr, SIZE)).toBe(true);
   });
 });
+
+describe('GuestMemory placement', () => {
+  it('maps each region at a 2 MiB boundary, marked for huge pages (so KVM maps the guest through them)', () => {
+    const m = allocate();
+    for (const r of m.regions) {
+      expect(r.hostAddr % (2n << 20n)).toBe(0n);
+      expect(mapped(r.hostAddr, r.size)).toBe(true);
+    }
+    const smaps = readFileSync('/proc/self/smaps', 'utf8');
+    const start = m.regions[0]!.hostAddr.toString(16).padStart(8, '0');
+    const block = smaps.slice(smaps.indexOf(`${start}-`)).split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)[0]!;
+    expect(block).toMatch(/^VmFlags:.* hg/m); // MADV_HUGEPAGE
+  });
+});
