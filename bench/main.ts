@@ -2,7 +2,7 @@
 // README's table. Bare-metal cases run on whatever /dev/kvm opens here (a software KVM
 // included: both sides see the same one); Linux cases need hardware KVM, so without one they
 // run inside the sandbox, in a child of this script that hands its results back in a file.
-// usage: node --import tsx bench/main.ts [--runs N] [--only word,...] [--phase bare|linux --out FILE]
+// usage: node --import tsx bench/main.ts [--runs N] [--only id,...] (ids: bench/cases/index.ts) [--phase bare|linux --out FILE]
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +27,12 @@ const { values: args } = parseArgs({
 });
 const runs = Number(args.runs);
 const only = args.only?.split(',');
-const selected = (name: string) => !only || only.some((w) => name.includes(w));
+const unknown = only?.filter((id) => !CASES.some((c) => c.id === id)) ?? [];
+if (unknown.length) {
+  process.stderr.write(`bench: --only: no case ${unknown.join(', ')}; the cases are ${CASES.map((c) => c.id).join(', ')}\n`);
+  process.exit(2);
+}
+const selected = (id: string) => !only || only.includes(id);
 
 async function runPhase(phase: Phase, save?: (r: PhaseResult) => void): Promise<PhaseResult> {
   const environment = describeEnvironment();
