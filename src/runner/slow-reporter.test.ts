@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TestCase, TestModule } from 'vitest/node';
 import SlowTestReporter from './slow-reporter.ts';
 
@@ -22,7 +22,7 @@ describe('SlowTestReporter', () => {
     const lines = r.report(t0 + 5000);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^schedvm: still running after [45] s: src\/a\.kvm\.test\.ts, in "boots > 2n2l" for [45] s$/);
-    expect(lines[1]).toMatch(/src\/b\.kvm\.test\.ts, in its hooks/);
+    expect(lines[1]).toMatch(/src\/b\.kvm\.test\.ts, in its hooks or before its first test$/);
     expect(printed).toEqual(lines);
     r.onTestCaseResult(testCase('1', a, 'boots > 2n2l'));
     r.onTestModuleEnd(a);
@@ -70,8 +70,42 @@ describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
       r.report(t0 + 11_000);
       expect(ended).toBe(1);
       expect(readFileSync(join(own, 'progress'), 'utf8')).toBe(`failed ${join(process.cwd(), 'src/a.kvm.test.ts')}\n`);
-      expect(printed.at(-1)).toMatch(/^schedvm: HUNG src\/a\.kvm\.test\.ts > boots > 2n2l: running for 1[01] s/);
+      expect(printed.at(-1)).toMatch(/^schedvm: HUNG src\/a\.kvm\.test\.ts > boots > 2n2l: no news for 1[01] s/);
     } finally {
+      delete process.env.SCHEDVM_IN_SANDBOX;
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
+  it('counts a file as hung when its worker went silent before reporting any test, and not while tests keep ending', () => {
+    const own = mkdtempSync(join(tmpdir(), 'schedvm-progress-'));
+    process.env.SCHEDVM_PROGRESS_FILE = join(own, 'progress');
+    process.env.SCHEDVM_IN_SANDBOX = '1';
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const printed: string[] = [];
+      let ended = 0;
+      const r = new SlowTestReporter({ afterMs: 1000, hungMs: 10_000, write: (l) => printed.push(l), onHung: () => ended++ });
+      const a = mod('src/a.kvm.test.ts');
+      const b = mod('src/b.kvm.test.ts');
+      const t0 = Date.now();
+      r.onTestModuleStart(a);
+      r.onTestModuleStart(b);
+      // a: one 4 s test after another, 16 s in all (past the limit): alive. b: never a test.
+      for (let i = 0; i < 4; i++) {
+        vi.setSystemTime(t0 + 4000 * i);
+        r.onTestCaseReady(testCase(`a${i}`, a, `step ${i}`));
+        vi.setSystemTime(t0 + 4000 * (i + 1));
+        r.onTestCaseResult(testCase(`a${i}`, a, `step ${i}`));
+        r.report(Math.min(Date.now(), t0 + 9000));
+      }
+      expect(ended).toBe(0);
+      r.report(t0 + 16_000);
+      expect(ended).toBe(1);
+      expect(readFileSync(join(own, 'progress'), 'utf8')).toBe(`failed ${join(process.cwd(), 'src/b.kvm.test.ts')}\n`);
+      expect(printed.at(-1)).toMatch(/^schedvm: HUNG src\/b\.kvm\.test\.ts > \(no test reported: its hooks, or before its first test\): no news for 16 s/);
+    } finally {
+      vi.useRealTimers();
       delete process.env.SCHEDVM_IN_SANDBOX;
       rmSync(own, { recursive: true, force: true });
     }

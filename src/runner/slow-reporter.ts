@@ -12,10 +12,12 @@ export interface SlowReporterOptions {
   everyMs?: number;
   write?: (line: string) => void;
   /**
-   * Under schedvm test in the sandbox (SCHEDVM_PROGRESS_FILE set): a test running this long is
-   * past every test timeout, so its worker no longer answers (a nested guest can wedge it). The
-   * file is recorded as failed and `onHung` ends this vitest run; schedvm test then runs the
-   * files not ended in a fresh sandbox, and the failed ones once more. Default 1200 s.
+   * Under schedvm test in the sandbox (SCHEDVM_PROGRESS_FILE set): a file with no news this long
+   * (no test started or ended) is past every test and hook timeout, so its worker no longer
+   * answers (a nested guest can wedge it; a worker blocked before it reports its first test
+   * shows no test at all). The file is recorded as failed and `onHung` ends this vitest run;
+   * schedvm test then runs the files not ended in a fresh sandbox, and the failed ones once
+   * more. Default 1200 s.
    */
   hungMs?: number;
   onHung?: () => void;
@@ -23,6 +25,8 @@ export interface SlowReporterOptions {
 
 export default class SlowTestReporter implements Reporter {
   private readonly modules = new Map<string, number>();
+  /** When each running file last reported a test starting or ending. */
+  private readonly lastNews = new Map<string, number>();
   private readonly cases = new Map<string, { module: string; name: string; since: number }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly afterMs: number;
@@ -47,10 +51,12 @@ export default class SlowTestReporter implements Reporter {
 
   onTestModuleStart(m: TestModule): void {
     this.modules.set(m.moduleId, Date.now());
+    this.lastNews.set(m.moduleId, Date.now());
   }
 
   onTestModuleEnd(m: TestModule): void {
     this.modules.delete(m.moduleId);
+    this.lastNews.delete(m.moduleId);
     const progress = process.env.SCHEDVM_PROGRESS_FILE;
     if (!progress) return;
     appendDurably(progress, `${m.state()} ${m.moduleId}\n`);
@@ -65,10 +71,12 @@ export default class SlowTestReporter implements Reporter {
 
   onTestCaseReady(c: TestCase): void {
     this.cases.set(c.id, { module: c.module.moduleId, name: c.fullName, since: Date.now() });
+    this.lastNews.set(c.module.moduleId, Date.now());
   }
 
   onTestCaseResult(c: TestCase): void {
     this.cases.delete(c.id);
+    if (this.modules.has(c.module.moduleId)) this.lastNews.set(c.module.moduleId, Date.now());
   }
 
   onTestRunEnd(): void {
@@ -84,7 +92,7 @@ export default class SlowTestReporter implements Reporter {
       const running = [...this.cases.values()].filter((c) => c.module === module);
       const where = running.length > 0
         ? running.map((c) => `in "${c.name}" for ${Math.round((now - c.since) / 1000)} s`).join('; ')
-        : 'in its hooks (beforeAll/afterAll)';
+        : 'in its hooks or before its first test';
       lines.push(`schedvm: still running after ${Math.round((now - since) / 1000)} s: ${relative(process.cwd(), module)}, ${where}`);
     }
     for (const l of lines) this.write(l);
@@ -95,12 +103,14 @@ export default class SlowTestReporter implements Reporter {
   private endIfHung(now: number): void {
     const progress = process.env.SCHEDVM_PROGRESS_FILE;
     if (!progress || process.env.SCHEDVM_IN_SANDBOX !== '1') return;
-    const hung = [...this.cases.values()].find((c) => now - c.since >= this.hungMs);
+    const hung = [...this.lastNews].find(([, at]) => now - at >= this.hungMs);
     if (!hung) return;
-    appendDurably(progress, `failed ${hung.module}\n`);
+    const [module, at] = hung;
+    const test = [...this.cases.values()].find((c) => c.module === module);
+    appendDurably(progress, `failed ${module}\n`);
     this.write(
-      `schedvm: HUNG ${relative(process.cwd(), hung.module)} > ${hung.name}: running for ${Math.round((now - hung.since) / 1000)} s, ` +
-        'past its timeout, so its worker no longer answers; the file counts as failed and this run ends here',
+      `schedvm: HUNG ${relative(process.cwd(), module)} > ${test ? test.name : '(no test reported: its hooks, or before its first test)'}: ` +
+        `no news for ${Math.round((now - at) / 1000)} s, past every timeout, so its worker no longer answers; the file counts as failed and this run ends here`,
     );
     this.onHung();
   }
