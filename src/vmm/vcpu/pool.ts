@@ -1,7 +1,7 @@
 // vCPU threads come from one tinypool per process and are reused across VMs: a fresh
-// worker thread has to load tsx and the vCPU modules first (about 0.4 s on a host, 8 s and
-// more under the sandbox's TCG), a pooled one starts the next vCPU at once. Each task runs
-// one vCPU from creation to close on one thread, as KVM wants.
+// worker thread has to start node's worker runtime and load the vCPU bundle first (tens of
+// ms on a host, about 0.6 s under the sandbox's TCG), a pooled one starts the next vCPU at
+// once. Each task runs one vCPU from creation to close on one thread, as KVM wants.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import Tinypool from 'tinypool';
 import type { VcpuWorkerInit } from './protocol.ts';

@@ -1,4 +1,4 @@
-// Entry of the threads test's workers: TypeScript through tsx, as the vCPU threads load it.
+// Entry of the threads test's workers: TypeScript through tsx (the vCPU threads' fallback loader).
 import { register } from 'tsx/esm/api';
 
 register();
