@@ -17,7 +17,7 @@ export interface RunScenarioOptions {
 }
 
 export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioResult> {
-  // vCPU threads start meanwhile: a thread's own start-up is seconds under the sandbox's TCG.
+  // vCPU threads start meanwhile: a thread's own start-up is about 0.5 s under the sandbox's TCG.
   const [prepared] = await Promise.all([prepareScenario(scenario), warmVcpuPool(scenario.vcpus)]);
   opts.onPrepared?.(prepared);
   const clock = new BootClock(prepared);
