@@ -58,6 +58,7 @@ export async function main(args: string[]): Promise<number> {
   const schedOk = wantKind === undefined || result.scheduler?.exitKind === wantKind;
   const pass = result.exitAction === scenario.expect.exit_action && !result.panic && schedOk;
   if (result.panic) process.stderr.write(`schedvm: the guest kernel panicked: ${result.panic}\n`);
+  if (result.bootStalled) process.stderr.write(`schedvm: the boot stalled: ${result.bootStalled}\n`);
   if (result.scheduler) {
     const s = result.scheduler;
     process.stderr.write(

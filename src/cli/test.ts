@@ -1,13 +1,14 @@
 // `schedvm test` (what `npm test` runs): the unit and host projects here, the kvm and examples
 // projects wherever /dev/kvm works (this host, or the sandbox: one sandbox run for both).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runWithKvm, shouldUseSandbox } from '../sandbox/index.ts';
 import { SandboxStalledError } from '../sandbox/run-in-vm.ts';
+import { failedFiles, readOrEmpty, readProgress } from '../runner/progress.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
@@ -35,21 +36,6 @@ function listFiles(projects: string[]): string[] {
   return (JSON.parse(out) as Array<{ file: string }>).map((f) => f.file);
 }
 
-/** `passed|failed|skipped <file>` lines the slow reporter appended (SCHEDVM_PROGRESS_FILE). */
-export function readProgress(text: string): Map<string, string> {
-  const ended = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^(\w+) (.+)$/.exec(line);
-    if (m) ended.set(m[2]!, m[1]!);
-  }
-  return ended;
-}
-
-/** Files whose last verdict in the progress text is `failed`. */
-export function failedFiles(text: string): string[] {
-  return [...readProgress(text)].filter(([, state]) => state === 'failed').map(([file]) => file);
-}
-
 /**
  * The kvm and examples projects through runWithKvm. A sandbox run can end before every file
  * did: its VM stalled (QEMU TCG can livelock under a nested guest; the heartbeat watchdog kills
@@ -71,7 +57,7 @@ async function runKvmProjects(args: string[], progress: string): Promise<number>
     }
     // With the caller's own filters there is no telling which files are left: no restart.
     if (stalled && args.length > 0) throw stalled;
-    const ended = readProgress(read(progress));
+    const ended = readProgress(readOrEmpty(progress));
     const anyFailed = [...ended.values()].includes('failed');
     const remaining = args.length > 0 ? [] : listFiles(KVM_PROJECTS).filter((f) => !ended.has(f));
     // Every file ended: their verdicts decide (a stall after the last one changes nothing).
@@ -90,14 +76,6 @@ async function runKvmProjects(args: string[], progress: string): Promise<number>
   }
 }
 
-function read(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 /**
  * In the sandbox only, the files that failed get one more run in a fresh sandbox VM: nested
  * emulation now and then leaves a guest stalled for many minutes (see README, troubleshooting),
@@ -105,11 +83,11 @@ function read(path: string): string {
  * its rerun is named, so the flake stays visible.
  */
 async function rerunFailedOnce(firstStatus: number, args: string[], progress: string): Promise<number> {
-  const failed = failedFiles(read(progress)).map((file) => relative(ROOT, file));
+  const failed = failedFiles(readOrEmpty(progress)).map((file) => relative(ROOT, file));
   if (firstStatus === 0 || args.length > 0 || failed.length === 0 || !shouldUseSandbox()) return firstStatus;
   process.stderr.write(`schedvm test: ${failed.length} test files failed in the sandbox; running them once more in a fresh one: ${failed.join(', ')}\n`);
   const status = await runKvmProjects(failed, progress);
-  const ended = readProgress(read(progress));
+  const ended = readProgress(readOrEmpty(progress));
   const recovered = failed.filter((f) => ended.get(join(ROOT, f)) === 'passed');
   if (recovered.length) process.stderr.write(`schedvm test: passed on their second run (flaky under emulation): ${recovered.join(', ')}\n`);
   return status;

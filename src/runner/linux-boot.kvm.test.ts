@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import type { GuestReport } from '../fixtures/linux/report.ts';
 import { allPlacements, numaDistances, parseTopologyShorthand, type Topology } from '../vmm/topology.ts';
 import { runScenario } from './run-scenario.ts';
@@ -31,7 +34,7 @@ function oopsOf(console: string): string {
   return console.slice(at < 0 ? -4000 : at, (at < 0 ? console.length : at) + 8000);
 }
 
-// Emulated (the sandbox) a boot takes 20 s to a few minutes; the guest's own timeout is 600 s.
+// Emulated (the sandbox) a boot takes 10 s to a minute or two; the guest's own timeout is 300 s.
 const BOOT_TEST_TIMEOUT_MS = 900_000;
 // 2n4l2c2t is 16 vCPUs (llcs counts every LLC in the VM); 2n2l2c2t carries its own SLIT distances.
 // examples/linux-topology.test.ts spells one shape out by hand, independent of allPlacements.
@@ -53,7 +56,7 @@ function topologyYaml(shape: string, distances?: number[][]): string {
 describe('Linux sees the declared topology (Debian sched_ext kernel)', () => {
   it.each(SHAPES)('%s', async (shape, distances) => {
     const t = { ...parseTopologyShorthand(shape), ...(distances ? { distances } : {}) };
-    const r = await boot(`name: topo-${shape}\nkernel: debian-sched-ext\n${topologyYaml(shape, distances)}memory_mb: 1024\ntimeout_s: 600\n`);
+    const r = await boot(`name: topo-${shape}\nkernel: debian-sched-ext\n${topologyYaml(shape, distances)}memory_mb: 1024\ntimeout_s: 300\n`);
     expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
     expect(r.panic, oopsOf(r.console.com1)).toBeUndefined();
     expect(r.guest, 'the guest printed no report').toBeDefined();
@@ -66,7 +69,7 @@ describe('Linux sees the declared topology (Debian sched_ext kernel)', () => {
 
 describe('the host kernel', () => {
   it('boots to init and shuts down', async () => {
-    const r = await boot('name: host-kernel\nkernel: host\ntopology: 1n1l2c1t\nmemory_mb: 512\ntimeout_s: 600\n');
+    const r = await boot('name: host-kernel\nkernel: host\ntopology: 1n1l2c1t\nmemory_mb: 512\ntimeout_s: 300\n');
     expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
     expect(r.guest?.online).toEqual([0, 1]);
     expect(r.bootMs).toBeGreaterThan(0);
@@ -94,3 +97,28 @@ describe('a watchpoint on a kernel symbol', () => {
     expect(r).toHaveSnapshotAt(hit.symbol!.split('+')[0]!, { trigger: 'watchpoint:state', vcpu: hit.vcpu });
   }, BOOT_TEST_TIMEOUT_MS);
 });
+
+describe('a boot that never reaches /init', () => {
+  it('is stopped at boot_timeout_s with its vCPUs snapshotted, and noted for schedvm test', async () => {
+    // busybox's shell as init: the kernel boots, then waits at a prompt, never running /init.
+    const progress = join(mkdtempSync(join(tmpdir(), 'schedvm-stall-')), 'progress');
+    vi.stubEnv('SCHEDVM_PROGRESS_FILE', progress); // this test's own file: the run's reporter must not see it
+    vi.stubEnv('SCHEDVM_IN_SANDBOX', '1');
+    try {
+      const r = await boot('name: stall\nkernel: debian-sched-ext\nvcpus: 1\nmemory_mb: 512\ncmdline: rdinit=/bin/sh\nboot_timeout_s: 60\ntimeout_s: 300\n');
+      expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Timeout');
+      expect(r.console.com1).toContain('Run /bin/sh as init process');
+      expect(r.bootMs).toBeUndefined();
+      expect(r.bootStalled).toMatch(/^\/init had not started after boot_timeout_s \(60 s\); the console's last line: "/);
+      expect(r.wallMs).toBeLessThan(120_000);
+      const snap = r.snapshots.find((x) => x.trigger === 'boot-timeout');
+      expect(snap, JSON.stringify(r.snapshots)).toBeDefined();
+      expect(snap!.text).toMatch(/^ip=0xffffffff[0-9a-f]{8} /); // in the kernel, waiting (unsymbolised: /init reports the symbol table)
+      expect(readFileSync(progress, 'utf8')).toBe('boot-stalled stall\n');
+    } finally {
+      vi.unstubAllEnvs();
+      rmSync(dirname(progress), { recursive: true, force: true });
+    }
+  }, BOOT_TEST_TIMEOUT_MS);
+});
+

@@ -65,7 +65,8 @@ const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 
 /** What a failure prints about the VM: how it ended, where its vCPUs were, its console. */
 export function describeRun(r: ScenarioResult): string {
-  const parts = [`exit: ${r.exitAction}${r.fatalReason ? ` (${r.fatalReason})` : ''} after ${r.wallMs.toFixed(0)} ms`];
+  const why = r.fatalReason ?? r.bootStalled;
+  const parts = [`exit: ${r.exitAction}${why ? ` (${why})` : ''} after ${r.wallMs.toFixed(0)} ms`];
   parts.push(r.snapshots.length > 0
     ? `snapshots:\n${r.snapshots.map((s) => `  vcpu ${s.vcpu} [${s.trigger}] ${s.text}`).join('\n')}`
     : 'snapshots: none');

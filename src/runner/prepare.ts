@@ -17,6 +17,7 @@ import { kallsymsShell, KernelWatch, planSymbols, type KernelWatchPlan, type Sym
 import type { Scenario } from './scenario/schema.ts';
 import { schedulerPayload, schedulerResult, type SchedulerResult } from './scheduler.ts';
 import { resolveWatchMechanism } from './watch-mechanism.ts';
+import { noteBootStall } from './progress.ts';
 
 /** What every Linux guest gets besides its console=: i8042 reboot (Shutdown), no PCI probing. */
 export const BASE_CMDLINE = 'reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd';
@@ -48,6 +49,8 @@ export interface PreparedScenario {
   netTap?: TapBackend;
   /** Linux guests: the kernel's symbol table and watchpoints on its variables, read and armed while it runs (see BootClock). */
   kernelWatch?: KernelWatchPlan;
+  /** Linux guests: how long /init may take to start (boot_timeout_s). */
+  bootTimeoutMs?: number;
 }
 
 export interface ScenarioResult extends VmResult {
@@ -56,6 +59,8 @@ export interface ScenarioResult extends VmResult {
   warnings: string[];
   /** Milliseconds from VM start to the first line of the Linux guest's /init. */
   bootMs?: number;
+  /** Set when the VM was stopped because /init had not started within boot_timeout_s: says so, with the console's last line. */
+  bootStalled?: string;
   /** What the Linux guest reported seeing (CPUs, caches, NUMA nodes). */
   guest?: GuestReport;
   /** The kernel's panic line, if it panicked. */
@@ -110,6 +115,7 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
     ...(dev.netPeer ? { netPeer: dev.netPeer } : {}),
     ...(dev.netTap ? { netTap: dev.netTap } : {}),
     kernelWatch,
+    bootTimeoutMs: s.boot_timeout_s * 1000,
   };
 }
 
@@ -134,28 +140,57 @@ async function kernelWatchPlan(s: Scenario, kernel: Kernel, warnings: string[]):
 }
 
 /**
- * Follows a run's console: times the first /init line, and arms the scenario's kernel
- * watchpoints as the guest reports their addresses. Pass `watch` as the VM's onConsole, then
- * start(vm) when it runs.
+ * Follows a run's console: times the first /init line, stops a Linux guest whose /init has not
+ * started within its boot timeout, and arms the scenario's kernel watchpoints as the guest
+ * reports their addresses. Pass `watch` as the VM's onConsole, start(vm) when it runs, and
+ * end() when it has ended.
  */
 export class BootClock {
   private t0 = performance.now();
   private seen = '';
+  private deadline?: NodeJS.Timeout;
   bootMs?: number;
+  /** The boot timeout stopped the VM: why, for the result. */
+  bootStalled?: string;
   readonly kernelWatch?: KernelWatch;
-  constructor(prepared?: Pick<PreparedScenario, 'kernelWatch'>) {
-    if (prepared?.kernelWatch) this.kernelWatch = new KernelWatch(prepared.kernelWatch);
+  constructor(
+    private readonly prepared: Pick<PreparedScenario, 'kernelWatch' | 'bootTimeoutMs'> = {},
+    private readonly scenario = 'scenario',
+  ) {
+    if (prepared.kernelWatch) this.kernelWatch = new KernelWatch(prepared.kernelWatch);
   }
   start(vm?: Vm): void {
     this.t0 = performance.now();
-    if (vm) this.kernelWatch?.attach(vm);
+    if (!vm) return;
+    this.kernelWatch?.attach(vm);
+    const ms = this.prepared.bootTimeoutMs;
+    if (ms !== undefined) this.deadline = setTimeout(() => void this.stall(vm, ms), ms);
+  }
+  end(): void {
+    clearTimeout(this.deadline);
   }
   watch = (port: ConsolePort, text: string): void => {
     this.kernelWatch?.watch(port, text);
     if (this.bootMs !== undefined || port === 'com2') return; // COM1 or hvc0: the guest console
     this.seen = (this.seen + text).slice(-4096);
-    if (this.seen.includes(INIT_START_MARKER)) this.bootMs = performance.now() - this.t0;
+    if (!this.seen.includes(INIT_START_MARKER)) return;
+    this.bootMs = performance.now() - this.t0;
+    this.end();
   };
+
+  /** Stopped as a timeout is: each vCPU snapshotted first (where was the boot stuck?). */
+  private async stall(vm: Vm, ms: number): Promise<void> {
+    if (this.bootMs !== undefined || vm.ended) return;
+    const last = this.seen.trimEnd().split('\n').at(-1)?.trim();
+    this.bootStalled = `/init had not started after boot_timeout_s (${ms / 1000} s); the console's last line: ${last ? JSON.stringify(last) : '(none)'}`;
+    noteBootStall(this.scenario);
+    try {
+      await vm.freeze('boot-timeout');
+    } catch {
+      // it ended meanwhile
+    }
+    vm.stop();
+  }
 }
 
 /** How the host-side exit-kind watch went: armed where, or why not. */
@@ -183,6 +218,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     ...(prepared.kernel ? { kernel: prepared.kernel } : {}),
     warnings: prepared.warnings,
     ...(clock?.bootMs !== undefined ? { bootMs: clock.bootMs } : {}),
+    ...(clock?.bootStalled !== undefined ? { bootStalled: clock.bootStalled } : {}),
     ...(guest ? { guest } : {}),
     ...(panic ? { panic } : {}),
     ...(s.scheduler ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value) } : {}),

@@ -20,7 +20,7 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
   // vCPU threads start meanwhile: a thread's own start-up is about 0.5 s under the sandbox's TCG.
   const [prepared] = await Promise.all([prepareScenario(scenario), warmVcpuPool(scenario.vcpus)]);
   opts.onPrepared?.(prepared);
-  const clock = new BootClock(prepared);
+  const clock = new BootClock(prepared, scenario.name);
   const vm = await Vm.create({
     ...prepared.config,
     keepMemory: true, // snapshots are symbolised from guest RAM after the run
@@ -33,7 +33,7 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
   try {
     clock.start(vm);
     opts.onStarted?.(vm);
-    const r = await vm.run();
+    const r = await vm.run().finally(() => clock.end());
     await clock.kernelWatch?.settled();
     return scenarioResult(scenario, prepared, r, clock);
   } finally {

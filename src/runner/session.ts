@@ -23,7 +23,7 @@ export async function bootScenario(scenario: Scenario, file: string, opts: BootO
   ]);
   // What the chosen kernel lacks (sched_ext, BTF, NUMA) would otherwise only sit in the result.
   for (const w of prepared.warnings) process.stderr.write(`schedvm: warning [${scenario.name}]: ${w}\n`);
-  const clock = new BootClock(prepared);
+  const clock = new BootClock(prepared, scenario.name);
   const vm = await Vm.create({
     ...prepared.config,
     keepMemory: true,
@@ -63,7 +63,7 @@ export class ScenarioVm implements SchedVm {
     if (this.closed) throw new Error('this VM was closed: its test file is done');
     if (!this.running) {
       this.clock.start(this.vm);
-      this.running = this.vm.run().then(async (r) => {
+      this.running = this.vm.run().finally(() => this.clock.end()).then(async (r) => {
         await this.clock.kernelWatch?.settled();
         return (this.ended = scenarioResult(this.scenario, this.prepared, r, this.clock));
       });

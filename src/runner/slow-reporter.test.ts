@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TestCase, TestModule } from 'vitest/node';
+import { appendDurably, noteBootStall } from './progress.ts';
 import SlowTestReporter from './slow-reporter.ts';
 
 const mod = (name: string) => ({ moduleId: join(process.cwd(), name) }) as TestModule;
@@ -110,4 +111,31 @@ describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
       rmSync(own, { recursive: true, force: true });
     }
   });
+
+  it('in the sandbox, a boot stall noted after this run started ends it; one from an earlier sandbox does not', () => {
+    const own = mkdtempSync(join(tmpdir(), 'schedvm-progress-'));
+    const progress = join(own, 'progress');
+    process.env.SCHEDVM_PROGRESS_FILE = progress;
+    process.env.SCHEDVM_IN_SANDBOX = '1';
+    try {
+      appendDurably(progress, 'boot-stalled topo-old\nfailed /r/x.kvm.test.ts\n'); // the sandbox before this one
+      const printed: string[] = [];
+      let ended = 0;
+      const r = new SlowTestReporter({ afterMs: 60_000, write: (l) => printed.push(l), onHung: () => ended++ });
+      r.onTestRunStart();
+      const a = mod('src/a.kvm.test.ts');
+      r.onTestModuleStart(a);
+      r.report(Date.now());
+      expect(ended).toBe(0);
+      expect(noteBootStall('topo-1n1l1c1t')).toBe(true);
+      r.report(Date.now());
+      expect(ended).toBe(1);
+      expect(printed.at(-1)).toMatch(/^schedvm: STALLED boot of topo-1n1l1c1t: no \/init within its boot_timeout_s\..*with src\/a\.kvm\.test\.ts not ended$/);
+      r.onTestRunEnd();
+    } finally {
+      delete process.env.SCHEDVM_IN_SANDBOX;
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
 });
+

@@ -1,9 +1,10 @@
 // A vitest reporter for long KVM runs: every minute it names the test files that have been
 // running for over two minutes, and the test (or hook) each is in. A hung guest or a stuck
 // freeze then shows up in a CI log's tail, before a CI time limit kills the run unexplained.
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import { appendDurably, bootStalls, readOrEmpty } from './progress.ts';
 
 export interface SlowReporterOptions {
   /** A file counts as slow after this long. */
@@ -20,6 +21,12 @@ export interface SlowReporterOptions {
    * more. Default 1200 s.
    */
   hungMs?: number;
+  /**
+   * Ends this vitest run (default: kills it and its workers). Also called, under schedvm test in
+   * the sandbox, when a Linux guest notes a stalled boot in the progress file (see progress.ts):
+   * the guests after it in this sandbox VM would stall too, so schedvm test restarts the sandbox
+   * for the files not ended.
+   */
   onHung?: () => void;
 }
 
@@ -34,6 +41,8 @@ export default class SlowTestReporter implements Reporter {
   private readonly write: (line: string) => void;
   private readonly hungMs: number;
   private readonly onHung: () => void;
+  /** Boot stalls already in the progress file when this run started (an earlier sandbox's). */
+  private stallsBefore = 0;
 
   constructor(o: SlowReporterOptions = {}) {
     this.afterMs = o.afterMs ?? 120_000;
@@ -44,6 +53,8 @@ export default class SlowTestReporter implements Reporter {
   }
 
   onTestRunStart(): void {
+    const progress = process.env.SCHEDVM_PROGRESS_FILE;
+    this.stallsBefore = progress ? bootStalls(readOrEmpty(progress)).length : 0;
     clearInterval(this.timer);
     this.timer = setInterval(() => this.report(Date.now()), this.everyMs);
     this.timer.unref();
@@ -97,7 +108,21 @@ export default class SlowTestReporter implements Reporter {
     }
     for (const l of lines) this.write(l);
     this.endIfHung(now);
+    this.endIfBootStalled();
     return lines;
+  }
+
+  private endIfBootStalled(): void {
+    const progress = process.env.SCHEDVM_PROGRESS_FILE;
+    if (!progress || process.env.SCHEDVM_IN_SANDBOX !== '1') return;
+    const stalls = bootStalls(readOrEmpty(progress)).slice(this.stallsBefore);
+    if (stalls.length === 0) return;
+    const running = [...this.modules.keys()].map((m) => relative(process.cwd(), m));
+    this.write(
+      `schedvm: STALLED boot of ${stalls.join(', ')}: no /init within its boot_timeout_s. The nested emulation of this sandbox VM has wedged, ` +
+        `and every guest after it would stall too: this run ends here${running.length ? `, with ${running.join(', ')} not ended` : ''}`,
+    );
+    this.onHung();
   }
 
   private endIfHung(now: number): void {
@@ -131,15 +156,4 @@ function endRun(): never {
     }
   }
   process.exit(1);
-}
-
-/** Appends and fsyncs: the file may sit on the sandbox's 9p share, read by the host. */
-function appendDurably(path: string, line: string): void {
-  const fd = openSync(path, 'a');
-  try {
-    writeSync(fd, line);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -16,7 +16,7 @@ const problems = (text: string) => {
 describe('parseScenario', () => {
   it('applies defaults in one place', () => {
     expect(parseScenario('name: a\nguest: hello\n', 'a.yaml')).toEqual({
-      name: 'a', guest: 'hello', cmdline: '', vcpus: 1, memory_mb: 64, timeout_s: 30, watchpoints: [], expect: { exit_action: 'Shutdown' },
+      name: 'a', guest: 'hello', cmdline: '', vcpus: 1, memory_mb: 64, timeout_s: 30, boot_timeout_s: 300, watchpoints: [], expect: { exit_action: 'Shutdown' },
     });
   });
 

@@ -161,6 +161,12 @@ export const scenarioSchema = z
       .describe('Gauntlet: the same scenario on each topology, one VM and one test each, named by its shorthand. Instead of topology.'),
     memory_mb: z.int().min(8).max(65536).optional().describe('Guest RAM in MiB (default 64 for bare guests, 512 for Linux).'),
     timeout_s: z.number().positive().max(86_400).default(30).describe('The VM is stopped (exit action Timeout) after this many seconds.'),
+    boot_timeout_s: z
+      .number()
+      .positive()
+      .max(86_400)
+      .default(300)
+      .describe("Linux guests: the VM is stopped (exit action Timeout, with bootStalled saying so) if /init has not started after this many seconds. A boot takes about a second on hardware KVM and up to a few minutes in the sandbox; a stalled one then fails early instead of using all of timeout_s."),
     guest_arg: z.int().min(0).max(0xffff_ffff).optional().describe('Value passed to the guest in rdx (port-flood: number of port writes).'),
     watchpoints: z
       .array(watchpointSchema)

@@ -1,0 +1,58 @@
+// The progress file of `schedvm test` (SCHEDVM_PROGRESS_FILE), shared by the host and the
+// sandbox over 9p: the slow reporter appends each test file's verdict, and a Linux guest whose
+// boot stalled in the sandbox appends a note, so that the run is ended and the sandbox restarted.
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+
+const VERDICT_LINE = /^(passed|failed|skipped) (.+)$/;
+const STALL_PREFIX = 'boot-stalled ';
+
+/** Appends and fsyncs: the file may sit on the sandbox's 9p share, read by the host. */
+export function appendDurably(path: string, line: string): void {
+  const fd = openSync(path, 'a');
+  try {
+    writeSync(fd, line);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Each test file's last verdict (`passed|failed|skipped <file>` lines); other lines are ignored. */
+export function readProgress(text: string): Map<string, string> {
+  const ended = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = VERDICT_LINE.exec(line);
+    if (m) ended.set(m[2]!, m[1]!);
+  }
+  return ended;
+}
+
+/** Files whose last verdict in the progress text is `failed`. */
+export function failedFiles(text: string): string[] {
+  return [...readProgress(text)].filter(([, state]) => state === 'failed').map(([file]) => file);
+}
+
+/** The scenarios whose boot stalled, in the order noted. */
+export function bootStalls(text: string): string[] {
+  return text.split('\n').flatMap((l) => (l.startsWith(STALL_PREFIX) ? [l.slice(STALL_PREFIX.length)] : []));
+}
+
+/**
+ * Notes a stalled boot for the slow reporter, under `schedvm test` in the sandbox only: there a
+ * Linux guest stalled before /init means the nested emulation itself wedged (the README's
+ * troubleshooting), and the guests after it in the same sandbox VM stall too.
+ */
+export function noteBootStall(scenario: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const progress = env.SCHEDVM_PROGRESS_FILE;
+  if (!progress || env.SCHEDVM_IN_SANDBOX !== '1') return false;
+  appendDurably(progress, `${STALL_PREFIX}${scenario.replace(/\s+/g, ' ')}\n`);
+  return true;
+}
+
+export function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
