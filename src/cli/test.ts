@@ -43,11 +43,15 @@ function listFiles(projects: string[]): string[] {
  * that had not ended run in a fresh sandbox, at most RESTARTS times; ended files keep their
  * verdict, and a run cut short fails if any file failed.
  */
+/** How many times the kvm projects were started (each a sandbox VM of its own there): for the summary. */
+let kvmRuns = 0;
+
 async function runKvmProjects(args: string[], progress: string): Promise<number> {
   let filters = args;
   for (let attempt = 0; ; attempt++) {
     let status: number;
     let stalled: SandboxStalledError | undefined;
+    kvmRuns++;
     try {
       status = await runWithKvm(vitest(KVM_PROJECTS, filters), { cwd: ROOT, env: { SCHEDVM_PROGRESS_FILE: progress } });
     } catch (e) {
@@ -103,6 +107,7 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stderr.write(`schedvm test: unit+host ${unit === 0 ? 'passed' : 'FAILED'}, kvm+examples ${kvm === 0 ? 'passed' : 'FAILED'}\n`);
+  const where = shouldUseSandbox() ? `in the sandbox, ${kvmRuns} ${kvmRuns === 1 ? 'VM' : 'VMs'}` : "on this host's /dev/kvm";
+  process.stderr.write(`schedvm test: unit+host ${unit === 0 ? 'passed' : 'FAILED'}, kvm+examples ${kvm === 0 ? 'passed' : 'FAILED'} (${where})\n`);
   return unit === 0 && kvm === 0 ? 0 : 1;
 }
