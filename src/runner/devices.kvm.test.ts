@@ -34,7 +34,7 @@ echo "ro-dd-exit $?"
 ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0
 echo "net-mac $(cat /sys/class/net/eth0/address)"
-ping -c 2 -W 5 ${PEER_IP}
+ping -c 2 -W 30 ${PEER_IP}  # emulated (the sandbox), a reply can take seconds
 echo "ping-exit $?"
 `;
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GuestMemory, GuestMemoryError } from './memory.ts';
+import { GuestMemory, GuestMemoryError, thpWantsAdvice } from './memory.ts';
 
 const SIZE = 0x3000;
 const HIGH = 0x10_0000; // a second region, with a hole below it
@@ -93,7 +93,7 @@ describe('GuestMemory release', () => {
 });
 
 describe('GuestMemory placement', () => {
-  it('maps each region at a 2 MiB boundary, marked for huge pages (so KVM maps the guest through them)', () => {
+  it('maps each region at a 2 MiB boundary, advised for huge pages where the THP policy wants it (so KVM maps the guest through them)', () => {
     const m = allocate();
     for (const r of m.regions) {
       expect(r.hostAddr % (2n << 20n)).toBe(0n);
@@ -102,6 +102,14 @@ describe('GuestMemory placement', () => {
     const smaps = readFileSync('/proc/self/smaps', 'utf8');
     const start = m.regions[0]!.hostAddr.toString(16).padStart(8, '0');
     const block = smaps.slice(smaps.indexOf(`${start}-`)).split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)[0]!;
-    expect(block).toMatch(/^VmFlags:.* hg/m); // MADV_HUGEPAGE
+    const advised = thpWantsAdvice(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'));
+    if (advised) expect(block).toMatch(/^VmFlags:.* hg/m); // MADV_HUGEPAGE
+    else expect(block).not.toMatch(/^VmFlags:.* hg/m);
+  });
+
+  it('advises huge pages only under the madvise policy (always: they come unasked, with no compaction stall at fault time)', () => {
+    expect(thpWantsAdvice('always [madvise] never\n')).toBe(true);
+    expect(thpWantsAdvice('[always] madvise never\n')).toBe(false);
+    expect(thpWantsAdvice('always madvise [never]\n')).toBe(false);
   });
 });

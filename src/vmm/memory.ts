@@ -1,4 +1,5 @@
 // Guest RAM: anonymous host mappings, with bounds-checked access by guest-physical address.
+import { readFileSync } from 'node:fs';
 import { hostView, MADV_HUGEPAGE, madvise, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, mmap, munmap, PROT_READ, PROT_WRITE, errno, errnoName } from './sys/libc.ts';
 
 export interface RamRegion {
@@ -12,9 +13,31 @@ export interface RamRegion {
 const HUGE_PAGE = 2 << 20;
 
 /**
- * Anonymous RAM at a 2 MiB-aligned address, marked for transparent huge pages, as QEMU maps
- * guest RAM, so KVM can map the guest through 2 MiB pages. (In the sandbox, whose THP is
- * `always`, this changed no measured boot time.)
+ * The host kernel's transparent-huge-page policy needs MADV_HUGEPAGE for guest RAM to get huge
+ * pages: `[madvise]`, as QEMU assumes. Under `[always]` (the sandbox's) the advice adds nothing
+ * but direct reclaim and compaction at page-fault time (the default `defrag` policy for advised
+ * regions), which under emulation can hold a guest's vCPU for a long time; under `[never]`,
+ * or without THP, it is refused anyway.
+ */
+export function thpWantsAdvice(policy: string): boolean {
+  return /\[madvise\]/.test(policy);
+}
+
+let adviseHugePages: boolean | undefined;
+function hugePageAdvice(): boolean {
+  if (adviseHugePages === undefined) {
+    try {
+      adviseHugePages = thpWantsAdvice(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'));
+    } catch {
+      adviseHugePages = false;
+    }
+  }
+  return adviseHugePages;
+}
+
+/**
+ * Anonymous RAM at a 2 MiB-aligned address, as QEMU maps guest RAM, so KVM can map the guest
+ * through 2 MiB pages wherever the host's THP policy gives them (see thpWantsAdvice).
  */
 function mapHugeAligned(size: number): bigint {
   const span = size + HUGE_PAGE;
@@ -25,7 +48,7 @@ function mapHugeAligned(size: number): bigint {
   const head = Number(start - raw);
   if (head > 0) munmap(raw, head);
   munmap(start + BigInt(size), HUGE_PAGE - head); // the slack past the end: never empty (head < 2 MiB)
-  madvise(start, size, MADV_HUGEPAGE); // advice only: a kernel without THP says EINVAL, and 4 KiB pages do
+  if (hugePageAdvice()) madvise(start, size, MADV_HUGEPAGE); // advice only: 4 KiB pages do if refused
   return start;
 }
 
