@@ -68,7 +68,7 @@ beforeAll(async () => {
     'kernel: debian-sched-ext',
     'vcpus: 2',
     'memory_mb: 512',
-    'timeout_s: 600',
+    'timeout_s: 300',
     'devices:',
     '  console: virtio',
     '  blk:',

@@ -79,7 +79,7 @@ describe('the host kernel', () => {
 describe('a watchpoint on a kernel symbol', () => {
   it('latches when the kernel writes system_state on its way down, and freezes every vCPU', async () => {
     const r = await boot(
-      'name: sym-watch\nkernel: debian-sched-ext\nvcpus: 2\nmemory_mb: 1024\ntimeout_s: 600\n' +
+      'name: sym-watch\nkernel: debian-sched-ext\nvcpus: 2\nmemory_mb: 1024\ntimeout_s: 300\n' +
         'watchpoints:\n  - { name: state, symbol: system_state, len: 4, freeze: true }\n',
     );
     expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');

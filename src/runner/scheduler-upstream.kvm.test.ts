@@ -21,7 +21,7 @@ describe('upstream schedulers run healthy', () => {
   const cases = Object.entries(shapes).flatMap(([name, list]) => list.map((shape) => [name, shape] as const));
   it.each(cases)('%s on %s', async (name, shape) => {
     const s = parseScenario(
-      `name: ${name}-${shape}\nkernel: debian-sched-ext\ntopology: ${shape}\nmemory_mb: 1024\ntimeout_s: 600\n` +
+      `name: ${name}-${shape}\nkernel: debian-sched-ext\ntopology: ${shape}\nmemory_mb: 1024\ntimeout_s: 300\n` +
         `scheduler: { name: ${name} }\nworkload: { duration_s: 3 }\n`,
       `${name}-${shape}.yaml`,
     );
@@ -47,7 +47,7 @@ describe('a scheduler binary of your own', () => {
       copyFileSync(built.binaries.scx_simple!, join(dir, 'my_sched'));
       chmodSync(join(dir, 'my_sched'), 0o755);
       const s = parseScenario(
-        'name: own-scheduler\nkernel: debian-sched-ext\ntopology: 1n1l2c1t\nmemory_mb: 1024\ntimeout_s: 600\n' +
+        'name: own-scheduler\nkernel: debian-sched-ext\ntopology: 1n1l2c1t\nmemory_mb: 1024\ntimeout_s: 300\n' +
           'scheduler: { binary: ./my_sched, ops: simple }\nworkload: { duration_s: 3 }\n',
         join(dir, 'own.yaml'),
       );

@@ -27,7 +27,7 @@ name: virtio-net-tap
 kernel: debian-sched-ext
 vcpus: 1
 memory_mb: 512
-timeout_s: 600
+timeout_s: 300
 devices:
   net: { backend: tap, tap: { host_address: ${HOST_IP}/24 } }
 run: |
