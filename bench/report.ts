@@ -43,18 +43,21 @@ export function markdownTable(r: Report): string {
 
 /**
  * `fresh` over the report already written: a run of some cases (`--only`) keeps the other
- * cases' figures, each with the date it was measured.
+ * cases' figures, each with the date it was measured; a re-measured case keeps its row.
  */
 export function mergeReports(previous: Report | undefined, fresh: Report): Report {
   const stamp = (c: CaseResult, at: string): CaseResult => ({ ...c, measuredAt: c.measuredAt ?? at });
   const cases = fresh.cases.map((c) => stamp(c, fresh.generatedAt));
-  const measured = new Set([...cases.map((c) => c.name), ...fresh.skipped.map((s) => s.name)]);
-  const kept = (previous?.cases ?? []).filter((c) => !measured.has(c.name)).map((c) => stamp(c, previous!.generatedAt));
+  // A case is its figure against one reference: one name can be measured against several.
+  const key = (c: CaseResult) => `${c.name}\n${c.reference.name}`;
+  const byKey = new Map(cases.map((c) => [key(c), c]));
   const skippedNow = new Set(fresh.skipped.map((s) => s.name));
+  const before = (previous?.cases ?? []).flatMap((c) => (skippedNow.has(c.name) ? [] : [byKey.get(key(c)) ?? stamp(c, previous!.generatedAt)]));
+  const known = new Set(before.map(key));
   return {
     generatedAt: fresh.generatedAt,
     environments: { ...previous?.environments, ...fresh.environments },
-    cases: [...kept, ...cases],
+    cases: [...before, ...cases.filter((c) => !known.has(key(c)))],
     skipped: [...(previous?.skipped ?? []).filter((s) => !skippedNow.has(s.name) && !cases.some((c) => c.name.startsWith(s.name))), ...fresh.skipped],
   };
 }
