@@ -1,6 +1,6 @@
 // The progress file of `schedvm test` (SCHEDVM_PROGRESS_FILE), shared by the host and the
-// sandbox over 9p: the slow reporter appends each test file's verdict, and a Linux guest whose
-// boot stalled in the sandbox appends a note, so that the run is ended and the sandbox restarted.
+// sandbox over 9p: the slow reporter appends each test file's verdict, and a test worker whose
+// Linux guest stalled before /init appends a note, so that the run is ended and the sandbox restarted.
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 
 const VERDICT_LINE = /^(passed|failed|skipped) (.+)$/;
@@ -39,8 +39,8 @@ export function bootStalls(text: string): string[] {
 
 /**
  * Notes a stalled boot for the slow reporter, under `schedvm test` in the sandbox only: there a
- * Linux guest stalled before /init means the nested emulation itself wedged (the README's
- * troubleshooting), and the guests after it in the same sandbox VM stall too.
+ * Linux guest stalled before /init most likely means the nested emulation wedged (the README's
+ * troubleshooting), and in stop 10's CI every guest after it in the same sandbox VM stalled too.
  */
 export function noteBootStall(scenario: string, env: NodeJS.ProcessEnv = process.env): boolean {
   const progress = env.SCHEDVM_PROGRESS_FILE;
