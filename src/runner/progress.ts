@@ -40,7 +40,7 @@ export function bootStalls(text: string): string[] {
 /**
  * Notes a stalled boot for the slow reporter, under `schedvm test` in the sandbox only: there a
  * Linux guest stalled before /init most likely means the nested emulation wedged (the README's
- * troubleshooting), and in stop 10's CI every guest after it in the same sandbox VM stalled too.
+ * troubleshooting); once seen in CI, every guest after it in the same sandbox VM stalled too.
  */
 export function noteBootStall(scenario: string, env: NodeJS.ProcessEnv = process.env): boolean {
   const progress = env.SCHEDVM_PROGRESS_FILE;
