@@ -17,6 +17,11 @@ export function appendDurably(path: string, line: string): void {
   }
 }
 
+/** The progress file when this process runs under `schedvm test` inside the sandbox: the runs it may end early. */
+export function sandboxProgressFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.SCHEDVM_IN_SANDBOX === '1' && env.SCHEDVM_PROGRESS_FILE ? env.SCHEDVM_PROGRESS_FILE : undefined;
+}
+
 /** Each test file's last verdict (`passed|failed|skipped <file>` lines); other lines are ignored. */
 export function readProgress(text: string): Map<string, string> {
   const ended = new Map<string, string>();
@@ -43,8 +48,8 @@ export function bootStalls(text: string): string[] {
  * troubleshooting); once seen in CI, every guest after it in the same sandbox VM stalled too.
  */
 export function noteBootStall(scenario: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  const progress = env.SCHEDVM_PROGRESS_FILE;
-  if (!progress || env.SCHEDVM_IN_SANDBOX !== '1') return false;
+  const progress = sandboxProgressFile(env);
+  if (!progress) return false;
   appendDurably(progress, `${STALL_PREFIX}${scenario.replace(/\s+/g, ' ')}\n`);
   return true;
 }

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
-import { appendDurably, bootStalls, readOrEmpty } from './progress.ts';
+import { appendDurably, bootStalls, readOrEmpty, sandboxProgressFile } from './progress.ts';
 
 export interface SlowReporterOptions {
   /** A file counts as slow after this long. */
@@ -23,9 +23,9 @@ export interface SlowReporterOptions {
   hungMs?: number;
   /**
    * Ends this vitest run (default: kills it and its workers). Also called, under schedvm test in
-   * the sandbox, when a Linux guest notes a stalled boot in the progress file (see progress.ts):
-   * the guests after it in this sandbox VM would stall too, so schedvm test restarts the sandbox
-   * for the files not ended.
+   * the sandbox, when a test worker notes a Linux guest's stalled boot in the progress file (see
+   * progress.ts): the guests after it in this sandbox VM would most likely stall too, so
+   * schedvm test restarts the sandbox for the files not ended.
    */
   onHung?: () => void;
 }
@@ -113,21 +113,21 @@ export default class SlowTestReporter implements Reporter {
   }
 
   private endIfBootStalled(): void {
-    const progress = process.env.SCHEDVM_PROGRESS_FILE;
-    if (!progress || process.env.SCHEDVM_IN_SANDBOX !== '1') return;
+    const progress = sandboxProgressFile();
+    if (!progress) return;
     const stalls = bootStalls(readOrEmpty(progress)).slice(this.stallsBefore);
     if (stalls.length === 0) return;
     const running = [...this.modules.keys()].map((m) => relative(process.cwd(), m));
     this.write(
-      `schedvm: STALLED boot of ${stalls.join(', ')}: no /init within its boot_timeout_s. The nested emulation of this sandbox VM has wedged, ` +
-        `and every guest after it would stall too: this run ends here${running.length ? `, with ${running.join(', ')} not ended` : ''}`,
+      `schedvm: STALLED boot of ${stalls.join(', ')}: no /init within its boot_timeout_s. The nested emulation of this sandbox VM has most likely wedged, ` +
+        `and the guests after it would stall too: this run ends here${running.length ? `, with ${running.join(', ')} not ended` : ''}`,
     );
     this.onHung();
   }
 
   private endIfHung(now: number): void {
-    const progress = process.env.SCHEDVM_PROGRESS_FILE;
-    if (!progress || process.env.SCHEDVM_IN_SANDBOX !== '1') return;
+    const progress = sandboxProgressFile();
+    if (!progress) return;
     const hung = [...this.lastNews].find(([, at]) => now - at >= this.hungMs);
     if (!hung) return;
     const [module, at] = hung;
