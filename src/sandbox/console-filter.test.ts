@@ -24,6 +24,12 @@ describe('ConsoleFilter', () => {
     expect(filter.bootLog()).toContain('Linux version');
   });
 
+  test('a heartbeat carries its counters, with or without them, and is not output', () => {
+    const { output, markers } = feed(`${M}start\r\n${M}alive\r\nx\r\n${M}alive exits=12 load=0.50 0.20\r\n${M}exit 0\r\n`, 4);
+    expect(output).toBe('x\n');
+    expect(markers).toEqual([{ kind: 'start' }, { kind: 'alive', stats: '' }, { kind: 'alive', stats: 'exits=12 load=0.50 0.20' }, { kind: 'exit', status: 0 }]);
+  });
+
   test.each([1, 5, 1000])('finds the exit marker after output without a final newline (%i-byte chunks)', (size) => {
     const { output, markers } = feed(`${M}start\r\nno newline${M}exit 0\r\n`, size);
     expect(output).toBe('no newline');

@@ -11,8 +11,8 @@ export type ConsoleEvent =
   | { kind: 'exit'; status: number }
   /** The init could not set the sandbox up; the reason is in bootLog(). */
   | { kind: 'failed' }
-  /** The init's heartbeat: the VM is still making progress. */
-  | { kind: 'alive' };
+  /** The init's heartbeat: the VM is still making progress; `stats` are its KVM counters. */
+  | { kind: 'alive'; stats: string };
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -78,7 +78,8 @@ export class ConsoleFilter {
       this.phase = 'done';
       return [{ kind: 'exit', status: Number(exit[1]) }];
     }
-    if (word === 'alive') return this.phase === 'command' ? [{ kind: 'alive' }] : [];
+    const alive = /^alive(?: (.*))?$/.exec(word);
+    if (alive) return this.phase === 'command' ? [{ kind: 'alive', stats: alive[1] ?? '' }] : [];
     if (word === 'failed') {
       this.phase = 'done';
       return [{ kind: 'failed' }];

@@ -12,10 +12,20 @@ describe('initScript', () => {
     execFileSync('busybox', ['sh', '-n'], { input: script });
   });
 
-  test('runs as busybox sh with its console opened before anything prints', () => {
+  test('runs as busybox sh with ttyS0 opened before anything prints (the kernel has ttyS1)', () => {
     expect(lines[0]).toBe('#!/bin/busybox sh');
-    expect(indexOf(/devtmpfs/)).toBeLessThan(indexOf(/^exec <\/dev\/console/));
-    expect(indexOf(/^exec <\/dev\/console/)).toBeLessThan(indexOf(/^insmod/));
+    expect(indexOf(/devtmpfs/)).toBeLessThan(indexOf(/^exec <\/dev\/ttyS0 >\/dev\/ttyS0 2>&1$/));
+    expect(indexOf(/^exec <\/dev\/ttyS0/)).toBeLessThan(indexOf(/^insmod/));
+  });
+
+  test('heartbeats carry KVM counters from debugfs and the load average', () => {
+    expect(indexOf(/^mount -t debugfs debugfs \/dbg$/)).toBeLessThan(indexOf(/marker alive \$\(counters\)/));
+    expect(script).toContain('for c in exits irq_exits halt_exits');
+    expect(script).toContain('cat /dbg/kvm/$c');
+  });
+
+  test('copies kallsyms into the job dir only when asked', () => {
+    expect(script).toContain('[ "$schedvm_kallsyms" = 1 ] && cat /proc/kallsyms > "/host$schedvm_job/kallsyms.tmp" && mv');
   });
 
   test('loads the modules in the given order, each failure reported', () => {
@@ -45,7 +55,7 @@ describe('initScript', () => {
     const called = new Set(
       lines.filter((l) => !l.startsWith('#')).flatMap((l) => [...l.matchAll(/(?:^\s*|[;|&]\s*)([a-z]+)\b/g)].map((m) => m[1]!)),
     );
-    const shellWords = new Set(['exec', 'export', 'marker', 'fail', 'echo', 'if', 'then', 'else', 'fi', 'set', 'status', 'while', 'do', 'done']);
+    const shellWords = new Set(['exec', 'export', 'marker', 'fail', 'echo', 'if', 'then', 'else', 'fi', 'set', 'status', 'while', 'do', 'done', 'for', 'counters', 't']);
     expect(called).toContain('insmod');
     for (const word of called) if (!shellWords.has(word)) expect(INIT_APPLETS).toContain(word);
   });

@@ -5,7 +5,7 @@ import { DEFAULT_MEM_MB, kernelCmdline, qemuArgs, sandboxMemMb } from './qemu-ar
 const flag = (args: string[], name: string) => args[args.indexOf(name) + 1];
 
 describe('qemuArgs', () => {
-  const args = qemuArgs({ kernel: '/k', initrd: '/i', cpus: 2, memMb: 6144, append: 'console=ttyS0', securityModel: 'passthrough' });
+  const args = qemuArgs({ kernel: '/k', initrd: '/i', cpus: 2, memMb: 6144, append: 'console=ttyS0', securityModel: 'passthrough', kernelLog: '/j/kernel.log', qmpSocket: '/j/qmp' });
 
   test('emulates an SVM-capable CPU under multi-threaded TCG', () => {
     expect(flag(args, '-accel')).toBe('tcg,thread=multi');
@@ -14,8 +14,10 @@ describe('qemuArgs', () => {
     expect(flag(args, '-m')).toBe('6144');
   });
 
-  test('boots the given kernel and initramfs on a serial console, exiting instead of rebooting', () => {
-    expect(args).toContain('-nographic');
+  test('boots the given kernel and initramfs, ttyS0 on stdio and ttyS1 into the kernel log, exiting instead of rebooting', () => {
+    expect(args.filter((a, i) => args[i - 1] === '-serial')).toEqual(['stdio', 'file:/j/kernel.log']);
+    expect(flag(args, '-display')).toBe('none');
+    expect(flag(args, '-monitor')).toBe('none');
     expect(args).toContain('-no-reboot');
     expect(flag(args, '-kernel')).toBe('/k');
     expect(flag(args, '-initrd')).toBe('/i');
@@ -26,17 +28,29 @@ describe('qemuArgs', () => {
     expect(flag(args, '-virtfs')).toBe('local,path=/,mount_tag=host,security_model=passthrough,id=host,multidevs=remap');
   });
 
+  test('names its threads, so a stall report can tell the vCPU thread', () => {
+    expect(flag(args, '-name')).toBe('schedvm-sandbox,debug-threads=on');
+  });
+
+  test('opens QMP on the given socket only', () => {
+    expect(flag(args, '-qmp')).toBe('unix:/j/qmp,server=on,wait=off');
+    expect(qemuArgs({ kernel: '/k', initrd: '/i', cpus: 1, memMb: 512, append: '', securityModel: 'none', kernelLog: '/l' })).not.toContain('-qmp');
+  });
+
   test('points a QEMU from outside the system paths at its own firmware, first', () => {
-    const own = qemuArgs({ kernel: '/k', initrd: '/i', cpus: 1, memMb: 512, append: '', securityModel: 'none', firmware: ['/c/usr/share/qemu', '/c/usr/share/seabios'] });
+    const own = qemuArgs({ kernel: '/k', initrd: '/i', cpus: 1, memMb: 512, append: '', securityModel: 'none', kernelLog: '/l', firmware: ['/c/usr/share/qemu', '/c/usr/share/seabios'] });
     expect(own.slice(0, 4)).toEqual(['-L', '/c/usr/share/qemu', '-L', '/c/usr/share/seabios']);
     expect(args).not.toContain('-L');
   });
 });
 
 describe('kernelCmdline', () => {
-  test('keeps the kernel quiet and carries the job dir and nonce, not the command', () => {
+  test('sends kernel warnings to ttyS1 without KASLR and carries the job dir and nonce, not the command', () => {
     const line = kernelCmdline({ jobDir: '/tmp/schedvm-sandbox-Ab_1', nonce: '0123abcd' });
-    expect(line.split(' ')).toEqual(expect.arrayContaining(['console=ttyS0', 'quiet', 'loglevel=0', 'panic=-1', 'schedvm_job=/tmp/schedvm-sandbox-Ab_1', 'schedvm_nonce=0123abcd', 'schedvm_tty=0']));
+    expect(line.split(' ')).toEqual(
+      expect.arrayContaining(['console=ttyS1', 'loglevel=5', 'nokaslr', 'panic=-1', 'schedvm_job=/tmp/schedvm-sandbox-Ab_1', 'schedvm_nonce=0123abcd', 'schedvm_tty=0', 'schedvm_kallsyms=0']),
+    );
+    expect(kernelCmdline({ jobDir: '/t', nonce: 'n', kallsyms: true })).toContain('schedvm_kallsyms=1');
   });
 
   test('passes the terminal size when our stdout is a terminal', () => {

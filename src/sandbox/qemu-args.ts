@@ -15,6 +15,10 @@ export interface QemuArgsOptions {
   securityModel: 'passthrough' | 'none';
   /** Firmware directories (`-L`) of a QEMU that does not live in the system's paths. */
   firmware?: string[];
+  /** File that receives the sandbox kernel's own console (ttyS1): its warnings, for stall reports. */
+  kernelLog: string;
+  /** QMP socket, read when the VM stalls (see stall-report.ts); none when its path is too long. */
+  qmpSocket?: string;
 }
 
 export function qemuArgs(o: QemuArgsOptions): string[] {
@@ -22,11 +26,18 @@ export function qemuArgs(o: QemuArgsOptions): string[] {
     ...(o.firmware ?? []).flatMap((dir) => ['-L', dir]),
     // TCG with -cpu max emulates AMD SVM with nested paging, so kvm-amd loads in the guest.
     '-accel', 'tcg,thread=multi',
+    // Names QEMU's threads ("CPU 0/TCG"): a stall report tells a spinning vCPU from an idle one.
+    '-name', 'schedvm-sandbox,debug-threads=on',
     '-cpu', 'max',
     '-smp', String(o.cpus),
     '-m', String(o.memMb),
-    // Serial console on our stdio (and no display); our stdin is /dev/null.
-    '-nographic',
+    // ttyS0 carries the init's markers and the command's output on our stdio; ttyS1 the
+    // kernel's messages into a file; our stdin is /dev/null. No display, no HMP monitor.
+    '-display', 'none',
+    '-monitor', 'none',
+    '-serial', 'stdio',
+    '-serial', `file:${o.kernelLog}`,
+    ...(o.qmpSocket ? ['-qmp', `unix:${o.qmpSocket},server=on,wait=off`] : []),
     '-no-reboot',
     // No network card: the guest needs none, and its option ROM costs boot time.
     '-nic', 'none',
@@ -41,23 +52,27 @@ export function qemuArgs(o: QemuArgsOptions): string[] {
 export interface KernelCmdlineOptions {
   jobDir: string;
   nonce: string;
+  /** Ask the init to copy /proc/kallsyms into the job dir (no cached copy yet). */
+  kallsyms?: boolean;
   /** Our stdout's size when it is a terminal. */
   terminal?: { cols: number; rows: number };
 }
 
 /**
- * Serial console; no kernel messages in the command's output; a panic ends QEMU at once
- * (with -no-reboot). Speculation mitigations only slow emulated syscalls and VM exits in
- * a throwaway VM that runs nothing but the caller's own command.
+ * The kernel's console is ttyS1 (a file on the host), never the command's output; warnings
+ * and worse reach it (soft lockups, RCU stalls, hung tasks: what a stall report needs). A
+ * panic ends QEMU at once (with -no-reboot). nokaslr keeps kernel text where the cached
+ * kallsyms copy says it is. Speculation mitigations only slow emulated syscalls and VM exits
+ * in a throwaway VM that runs nothing but the caller's own command.
  */
-export const BASE_CMDLINE = 'console=ttyS0 quiet loglevel=0 panic=-1 mitigations=off';
+export const BASE_CMDLINE = 'console=ttyS1 loglevel=5 panic=-1 nokaslr mitigations=off';
 
 export function kernelCmdline(o: KernelCmdlineOptions): string {
   // The kernel splits its command line on spaces and has no escapes for init's variables.
   if (!/^[\w./+@-]+$/.test(o.jobDir)) {
     throw new UserError(`the sandbox's temp dir '${o.jobDir}' has characters the guest kernel command line cannot carry; point TMPDIR at a plain path`);
   }
-  const words = [BASE_CMDLINE, `schedvm_job=${o.jobDir}`, `schedvm_nonce=${o.nonce}`];
+  const words = [BASE_CMDLINE, `schedvm_job=${o.jobDir}`, `schedvm_nonce=${o.nonce}`, `schedvm_kallsyms=${o.kallsyms ? 1 : 0}`];
   if (o.terminal) words.push('schedvm_tty=1', `schedvm_cols=${o.terminal.cols}`, `schedvm_rows=${o.terminal.rows}`);
   else words.push('schedvm_tty=0');
   return words.join(' ');

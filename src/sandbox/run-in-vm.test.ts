@@ -3,15 +3,15 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { UserError } from '../errors.ts';
-import { SandboxStalledError, sandboxCpus, sandboxStallMs, superviseQemu } from './run-in-vm.ts';
+import { SandboxStalledError, sandboxCpus, sandboxStallMs, type StallHandler, superviseQemu } from './run-in-vm.ts';
 
 const NONCE = 'feedface';
 
-function fakeQemu(script: string, stallMs?: number) {
+function fakeQemu(script: string, stallMs?: number, onStall?: StallHandler) {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (b: Buffer) => chunks.push(b));
-  const status = superviseQemu({ file: '/bin/sh', args: ['-c', script], nonce: NONCE, stdout: out, ...(stallMs ? { stallMs } : {}) });
+  const status = superviseQemu({ file: '/bin/sh', args: ['-c', script], nonce: NONCE, stdout: out, ...(stallMs ? { stallMs } : {}), ...(onStall ? { onStall } : {}) });
   return { status, output: () => Buffer.concat(chunks).toString() };
 }
 
@@ -57,6 +57,35 @@ describe('the heartbeat watchdog', () => {
     expect((err as Error).message).toMatch(/no heartbeat from its init for \d+ s, so QEMU was killed/);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(run.output()).toBe('working\n');
+  });
+
+  test('captures the stalled VM (its pid, the last beat counters) before killing it, and names the report', async () => {
+    const seen: Array<{ alive: boolean; silentMs: number; stats: string | undefined }> = [];
+    const onStall: StallHandler = async (pid, silentMs, beat) => {
+      let alive = true;
+      try {
+        process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      seen.push({ alive, silentMs, stats: beat?.stats });
+      return '/artifacts/stall.txt';
+    };
+    const run = fakeQemu(`printf 'SCHEDVM-${NONCE} start\r\nSCHEDVM-${NONCE} alive exits=42 load=1.00\r\n'; exec sleep 60`, 400, onStall);
+    const err = (await run.status.catch((e: unknown) => e)) as SandboxStalledError;
+    expect(err).toBeInstanceOf(SandboxStalledError);
+    expect(err.reportFile).toBe('/artifacts/stall.txt');
+    expect(err.message).toContain('what it was doing: /artifacts/stall.txt');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ alive: true, stats: 'exits=42 load=1.00' });
+    expect(seen[0]!.silentMs).toBeGreaterThanOrEqual(400);
+  });
+
+  test('a capture that fails still kills QEMU with a SandboxStalledError', async () => {
+    const run = fakeQemu(`printf 'SCHEDVM-${NONCE} start\r\n'; exec sleep 60`, 400, () => Promise.reject(new Error('no QMP')));
+    const err = (await run.status.catch((e: unknown) => e)) as SandboxStalledError;
+    expect(err).toBeInstanceOf(SandboxStalledError);
+    expect(err.reportFile).toBeUndefined();
   });
 
   test('heartbeats keep a quiet command alive, and are not part of its output', async () => {

@@ -2,9 +2,12 @@
 // kernel with kvm-amd loaded, the host root shared over 9p) and returns its exit status.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UserError } from '../errors.ts';
+import { cacheDir, writeFileDurably } from '../fixtures/cache.ts';
 import { ConsoleFilter } from './console-filter.ts';
 import { findSandboxHost, INSTALL_HINT } from './host-tools.ts';
 import { sandboxInitramfs } from './initramfs.ts';
@@ -14,6 +17,7 @@ import { kernelCmdline, qemuArgs, sandboxMemMb } from './qemu-args.ts';
 import { sandboxQemu } from './qemu-fetch.ts';
 import { forwardSignals, signalExitStatus, type StopSignal } from './signals.ts';
 import { HEARTBEAT_S } from './init-script.ts';
+import { captureStall } from './stall-report.ts';
 
 export interface VmRunOptions {
   cwd: string;
@@ -45,9 +49,16 @@ export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promis
   const jobDir = createJobDir(job);
   try {
     const nonce = randomBytes(8).toString('hex');
+    // The sandbox kernel's symbols for stall reports: copied by the init once per kernel and
+    // module set (nokaslr keeps them valid for every later boot).
+    const kallsymsCache = join(cacheDir('sandbox'), `kallsyms-${basename(kernel.path)}-${basename(initramfs.path, '.cpio')}`);
+    const haveKallsyms = existsSync(kallsymsCache);
+    const kernelLog = join(jobDir, 'kernel.log');
+    const qmpSocket = join(jobDir, 'qmp.sock');
     const append = kernelCmdline({
       jobDir,
       nonce,
+      kallsyms: !haveKallsyms,
       terminal: stdout.isTTY ? { cols: stdout.columns, rows: stdout.rows } : undefined,
     });
     // One vCPU by default: with several, QEMU's multi-threaded TCG can leave another vCPU
@@ -63,13 +74,31 @@ export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promis
       append,
       firmware: qemu.firmware,
       securityModel: process.getuid?.() === 0 ? 'passthrough' : 'none',
+      kernelLog,
+      // sun_path holds 108 bytes: a long TMPDIR goes without stall registers.
+      ...(Buffer.byteLength(qmpSocket) < 100 ? { qmpSocket } : {}),
     });
     log?.(`${cpus} vCPUs, ${memMb} MiB, job dir ${jobDir}`);
     // setpriv makes the kernel SIGKILL QEMU when we die, even by SIGKILL.
     const [file, fileArgs] = host.setpriv
       ? [host.setpriv, ['--pdeathsig', 'KILL', '--', qemu.path, ...args]]
       : [qemu.path, args];
-    return await superviseQemu({ file, args: fileArgs, nonce, stdout, log, t0, stallMs: sandboxStallMs() });
+    const onStall: StallHandler = async (pid, silentMs, lastHeartbeat) => {
+      const report = await captureStall({
+        qmpSocket,
+        qemuPid: pid,
+        kernelLog,
+        kallsyms: haveKallsyms ? kallsymsCache : join(jobDir, 'kallsyms'),
+        silentMs,
+        ...(lastHeartbeat ? { lastHeartbeat } : {}),
+      });
+      return saveStallReport(opts.cwd, `sandbox: ${host.kernel.version}, QEMU ${qemu.path}, ${cpus} vCPUs, ${memMb} MiB\ncommand: ${argv.join(' ')}\n${report}`);
+    };
+    try {
+      return await superviseQemu({ file, args: fileArgs, nonce, stdout, log, t0, stallMs: sandboxStallMs(), onStall, kernelLog });
+    } finally {
+      if (!haveKallsyms && existsSync(join(jobDir, 'kallsyms'))) writeFileDurably(kallsymsCache, readFileSync(join(jobDir, 'kallsyms')));
+    }
   } finally {
     removeJobDir(jobDir);
   }
@@ -77,12 +106,34 @@ export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promis
 
 /** The sandbox VM stopped making progress (no heartbeat): QEMU was killed. */
 export class SandboxStalledError extends UserError {
-  constructor(readonly silentMs: number) {
+  readonly code = 'SCHEDVM_SANDBOX_STALLED';
+  constructor(
+    readonly silentMs: number,
+    /** Where the stall report (registers, threads, kernel warnings) was written, if it was. */
+    readonly reportFile?: string,
+  ) {
     super(
       `the sandbox VM stopped responding: no heartbeat from its init for ${Math.round(silentMs / 1000)} s, so QEMU was killed ` +
-        '(QEMU TCG can livelock while a nested guest runs; SCHEDVM_SANDBOX_STALL_S sets the limit)',
+        `(SCHEDVM_SANDBOX_STALL_S sets the limit)${reportFile ? `; what it was doing: ${reportFile}` : ''}`,
     );
     this.name = 'SandboxStalledError';
+  }
+}
+
+/** Captures a stalled VM's state before QEMU is killed; resolves to the report's file. */
+export type StallHandler = (qemuPid: number, silentMs: number, lastHeartbeat: { stats: string; agoMs: number } | undefined) => Promise<string | undefined>;
+
+/** Writes a stall report under <cwd>/.schedvm-artifacts/sandbox-stalls and prints it to stderr (a CI log keeps it). */
+function saveStallReport(cwd: string, report: string): string | undefined {
+  process.stderr.write(`schedvm sandbox: STALL REPORT\n${report}\nschedvm sandbox: end of stall report\n`);
+  try {
+    const dir = join(cwd, '.schedvm-artifacts', 'sandbox-stalls');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.txt`);
+    writeFileSync(file, `${report}\n`);
+    return file;
+  } catch {
+    return undefined;
   }
 }
 
@@ -107,13 +158,19 @@ export interface SuperviseOptions {
   t0?: number;
   /** Kill QEMU when the running command's VM sends no heartbeat for this long. */
   stallMs?: number;
+  /** Runs before QEMU is killed for a stall (bounded: QEMU is killed after STALL_CAPTURE_MS regardless). */
+  onStall?: StallHandler;
+  /** The sandbox kernel's console file, whose tail goes into a setup failure's message. */
+  kernelLog?: string;
 }
+
+const STALL_CAPTURE_MS = 30_000;
 
 /**
  * Streams the command's output from QEMU's console and resolves to its exit status once
  * QEMU has exited; a stop signal kills QEMU and resolves to 128+signal.
  */
-export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance.now(), stallMs }: SuperviseOptions): Promise<number> {
+export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance.now(), stallMs, onStall, kernelLog }: SuperviseOptions): Promise<number> {
   return new Promise((resolve, reject) => {
     const tSpawn = performance.now();
     let tStart = 0;
@@ -123,6 +180,8 @@ export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance
     let stalledFor: number | undefined;
     let qemuStderr = '';
     let lastAlive = 0;
+    let lastBeat: { stats: string; at: number } | undefined;
+    let reportFile: string | undefined;
 
     // Own process group: a terminal's Ctrl-C reaches only us, and we stop QEMU ourselves.
     const qemu = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -134,10 +193,19 @@ export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance
 
     const watchdog = stallMs === undefined ? undefined : setInterval(() => {
       const silent = performance.now() - lastAlive;
-      if (lastAlive === 0 || status !== undefined || silent < stallMs) return;
-      stalledFor ??= silent;
-      log?.(`no heartbeat for ${ms(lastAlive)}: killing QEMU`);
-      qemu.kill('SIGKILL');
+      if (lastAlive === 0 || status !== undefined || silent < stallMs || stalledFor !== undefined) return;
+      stalledFor = silent;
+      log?.(`no heartbeat for ${ms(lastAlive)}: capturing its state, then killing QEMU`);
+      const kill = () => qemu.kill('SIGKILL');
+      if (!onStall || qemu.pid === undefined) return kill();
+      const deadline = setTimeout(kill, STALL_CAPTURE_MS);
+      const beat = lastBeat && { stats: lastBeat.stats, agoMs: performance.now() - lastBeat.at };
+      onStall(qemu.pid, silent, beat)
+        .then((f) => (reportFile = f), (err: Error) => log?.(`stall capture failed: ${err.message}`))
+        .finally(() => {
+          clearTimeout(deadline);
+          kill();
+        });
     }, Math.min(5000, stallMs / 4));
 
     const filter = new ConsoleFilter(nonce);
@@ -146,7 +214,10 @@ export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance
         if (e.kind === 'output') {
           stdout.write(e.data);
           lastAlive = performance.now();
-        } else if (e.kind === 'alive') lastAlive = performance.now();
+        } else if (e.kind === 'alive') {
+          lastAlive = performance.now();
+          lastBeat = { stats: e.stats, at: lastAlive };
+        }
         else if (e.kind === 'start') {
           lastAlive = performance.now();
           tStart = performance.now();
@@ -174,10 +245,11 @@ export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance
       handle(filter.end());
       log?.(`QEMU exited (${signal ?? code}) ${ms(t0)} after start`);
       if (stoppedBy) return resolve(signalExitStatus(stoppedBy));
-      if (stalledFor !== undefined && status === undefined) return reject(new SandboxStalledError(stalledFor));
+      if (stalledFor !== undefined && status === undefined) return reject(new SandboxStalledError(stalledFor, reportFile));
       if (status !== undefined) return resolve(status);
       const what = failed ? 'the sandbox VM could not be set up' : `the sandbox VM stopped (QEMU ${signal ?? `exit ${code}`}) before the command finished`;
-      reject(new UserError(`${what}\n${tail('QEMU', qemuStderr)}${tail('console', filter.bootLog())}`.trimEnd()));
+      const kernelText = kernelLog && existsSync(kernelLog) ? readFileSync(kernelLog, 'utf8') : '';
+      reject(new UserError(`${what}\n${tail('QEMU', qemuStderr)}${tail('console', filter.bootLog())}${tail('sandbox kernel', kernelText)}`.trimEnd()));
     });
   });
 }

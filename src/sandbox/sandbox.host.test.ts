@@ -126,6 +126,32 @@ describe.skipIf(process.env.SCHEDVM_IN_SANDBOX === '1')('schedvm sandbox --force
     expect(jobDirs()).toEqual([]);
   });
 
+  test('a stall report says where the stalled VM was: its threads, symbolised RIP samples, registers, code, kernel console', async () => {
+    // Stop the init's heartbeat loop (a child of pid 1 running /init): the VM itself keeps
+    // running, idle, so QMP answers as it would in a real stall.
+    const freeze = [
+      'for p in /proc/[0-9]*; do pid=${p#/proc/}; c=$(tr "\\0" " " < $p/cmdline 2>/dev/null)',
+      'case "$pid:$c" in 1:*) ;; *:"/bin/busybox sh /init"*) kill -STOP $pid; echo stopped;; esac; done',
+      'sleep 300',
+    ].join('; ');
+    const run = sandbox(['--force', '--', 'sh', '-c', freeze], { cwd: tmp, env: { SCHEDVM_SANDBOX_STALL_S: '30' } });
+    const { code } = await run.exit;
+    expect(code, run.stderr()).toBe(1);
+    expect(run.stdout()).toBe('stopped\n');
+    const file = /what it was doing: (\S+)/.exec(run.stderr())?.[1];
+    expect(file, run.stderr()).toMatch(new RegExp(`^${tmp}/\\.schedvm-artifacts/sandbox-stalls/.*\\.txt$`));
+    const report = readFileSync(file!, 'utf8');
+    expect(run.stderr()).toContain('STALL REPORT');
+    expect(report).toMatch(/CPU 0\/TCG\s+\d+\.\d\d s in the window/);
+    // An idle vCPU halts in the sandbox kernel's idle loop: kernel text, named by kallsyms.
+    expect(report).toMatch(/--- vCPU RIP samples ---\n\s+ffffffff[0-9a-f]{8} cpl=0 cr3=[0-9a-f]+\s+\w+\+0x[0-9a-f]+/);
+    expect(report).toMatch(/RIP=ffffffff[0-9a-f]{8} .*HLT=1/);
+    expect(report).toMatch(/--- x\/12i \$pc ---\n0xffffffff/);
+    expect(report).toContain('--- sandbox kernel console');
+    expect(processesMentioning(tmp)).toEqual([]);
+    expect(jobDirs()).toEqual([]);
+  });
+
   test('Ctrl-C stops QEMU, removes the job dir and exits 130', async () => {
     const run = sandbox(['--force', '--', 'sleep', '60']);
     expect(await until(() => run.stderr().includes('command running'), 60_000), run.stderr()).toBe(true);
