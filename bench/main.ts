@@ -79,8 +79,9 @@ if (args.phase) {
   await runPhase(args.phase as Phase, (r) => writeFileSync(args.out!, JSON.stringify(r)));
 } else {
   const phases: PhaseResult[] = [];
-  phases.push(devKvmOpens() ? await runPhase('bare') : await inSandbox('bare'));
+  if (CASES.some((c) => c.phase === 'bare' && selected(c.id))) phases.push(devKvmOpens() ? await runPhase('bare') : await inSandbox('bare'));
   if (CASES.some((c) => c.phase === 'linux' && selected(c.id))) phases.push(kvmUsable() ? await runPhase('linux') : await inSandbox('linux'));
+  if (CASES.some((c) => c.phase === 'sandbox' && selected(c.id))) phases.push(await runPhase('sandbox'));
   const report: Report = { generatedAt: new Date().toISOString(), environments: {}, cases: [], skipped: [] };
   for (const p of phases) {
     report.environments[p.environment.where] = p.environment;

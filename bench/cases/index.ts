@@ -1,14 +1,16 @@
 // Every case, and the phase it belongs to: `bare` runs on any /dev/kvm that opens, `linux`
-// needs hardware-backed KVM (the sandbox when this host has none).
+// needs hardware-backed KVM (the sandbox when this host has none), `sandbox` runs on the host
+// and starts sandbox VMs itself.
 import type { CaseResult, Where } from '../stats.ts';
 import { boot } from './boot.ts';
 import { uartThroughput } from './console.ts';
 import { exitRoundTrip } from './exits.ts';
 import { memory } from './memory.ts';
+import { sandboxStalls } from './sandbox-stalls.ts';
 import { virtioConsole } from './virtio-console.ts';
 import { scale, testFileOverhead } from './vitest.ts';
 
-export type Phase = 'bare' | 'linux';
+export type Phase = 'bare' | 'linux' | 'sandbox';
 
 export interface Case {
   id: string;
@@ -24,4 +26,6 @@ export const CASES: Case[] = [
   { id: 'scale', phase: 'bare', run: async (n, w) => [...(await scale(n, w, 1)), ...(await scale(n, w, 2)), ...(await scale(n, w, 4))] },
   { id: 'boot', phase: 'linux', run: (n, w) => boot(n, w) },
   { id: 'virtio-console', phase: 'linux', run: async (n, w) => [await virtioConsole(n, w)] },
+  // `--runs 30` for the issue's figure: 30 boots idle, then 30 with a core busy (about 1 h).
+  { id: 'sandbox-stalls', phase: 'sandbox', run: (n) => sandboxStalls(n) },
 ];

@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
 import { loadScenario } from '../runner/scenario/load.ts';
 import { runScenario } from '../runner/run-scenario.ts';
-import { runWithKvm, shouldUseSandbox } from '../sandbox/index.ts';
+import { shouldUseSandbox } from '../sandbox/index.ts';
+import { runWithKvmPrepared } from './with-kvm.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/schedvm.mjs', import.meta.url));
 
@@ -24,7 +25,7 @@ export async function main(args: string[]): Promise<number> {
   if (!(timeoutS > 0)) throw new UserError(`--timeout: expected a positive number of seconds, got '${values.timeout}'`);
 
   // No KVM here: run this same command where there is one (the sandbox).
-  if (shouldUseSandbox()) return runWithKvm([process.execPath, BIN, 'run', ...args]);
+  if (shouldUseSandbox()) return runWithKvmPrepared([process.execPath, BIN, 'run', ...args]);
 
   let atLineStart = true;
   // Ctrl-C stops a running VM (the result still prints); before it runs, the default applies.

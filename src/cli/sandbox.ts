@@ -1,6 +1,6 @@
 // `schedvm sandbox [--force] -- <cmd...>`: run a command where /dev/kvm works.
 import { UserError } from '../errors.ts';
-import { runWithKvm } from '../sandbox/index.ts';
+import { runWithKvmPrepared } from './with-kvm.ts';
 
 const usage = `usage: schedvm sandbox [--force] -- <cmd...>
   Runs <cmd> with a usable /dev/kvm: directly when this host has one, else inside a
@@ -34,5 +34,5 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const { force, argv } = parseSandboxArgs(args);
-  return runWithKvm(argv, { force });
+  return runWithKvmPrepared(argv, { force });
 }

@@ -6,7 +6,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runWithKvm, shouldUseSandbox } from '../sandbox/index.ts';
+import { shouldUseSandbox } from '../sandbox/index.ts';
+import { runWithKvmPrepared } from './with-kvm.ts';
 import { SandboxStalledError } from '../sandbox/run-in-vm.ts';
 import { failedFiles, readOrEmpty, readProgress } from '../runner/progress.ts';
 
@@ -47,7 +48,7 @@ export interface KvmPhaseDeps {
 }
 
 const realDeps: KvmPhaseDeps = {
-  run: (argv, env) => runWithKvm(argv, { cwd: ROOT, env }),
+  run: (argv, env) => runWithKvmPrepared(argv, { cwd: ROOT, env }),
   list: () => listFiles(KVM_PROJECTS),
   sandboxed: () => shouldUseSandbox(),
   log: (line) => process.stderr.write(`${line}\n`),

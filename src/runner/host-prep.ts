@@ -1,0 +1,84 @@
+// Before a command enters the sandbox VM (which has no network), fetch and build on this host
+// what its scenarios will need: Debian's sched_ext kernel, the kernel source, the schedulers.
+// Builds run natively here instead of under TCG, and later runs find everything in the cache.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { resolveKernel } from '../fixtures/kernels/index.ts';
+import { buildSchedulers } from '../fixtures/schedulers/build.ts';
+import { loadScenario } from './scenario/load.ts';
+
+/** Test files vitest would pick up (by name), skipping dependencies, VCS data and artifacts. */
+const TEST_FILE = /\.(test|spec)\.[cm]?[jt]sx?$/;
+const SKIP_DIRS = new Set(['node_modules', '.git', '.schedvm-artifacts', '.scratch', 'dist']);
+/** vitest options whose next word is their value, not a file filter. */
+const VALUE_OPTIONS = new Set(['--project', '--shard', '-t', '--testNamePattern', '--reporter', '--config', '-c', '--root', '-r', '--dir', '--outputFile', '--environment', '--pool', '--maxWorkers', '--exclude', '--mode']);
+const DOCBLOCK_OPTIONS = /@vitest-environment-options\s+(\{[^\n]*\})/;
+
+/**
+ * The scenario files a command will boot, as far as its words tell: `*.yaml` arguments (schedvm
+ * run), else the `scenario` docblock option of every test file under `cwd` whose path contains
+ * one of the command's other words (vitest's file filters are substrings; with none, every file).
+ * Over-inclusion only costs preparation time; the command itself still fails clearly on what is
+ * missing.
+ */
+export function scenariosOfCommand(argv: string[], cwd: string): string[] {
+  const yaml = argv.filter((a) => /\.ya?ml$/.test(a)).map((a) => resolve(cwd, a)).filter((f) => existsSync(f));
+  if (yaml.length > 0) return yaml;
+  if (!argv.some((a) => /vitest/.test(a))) return [];
+  const words = argv.slice(1).filter((a, i, rest) => !a.startsWith('-') && !VALUE_OPTIONS.has(rest[i - 1] ?? '') && !/vitest|^run$|^node$/.test(a));
+  const files = testFiles(cwd).filter((f) => {
+    const rel = relative(cwd, f);
+    return words.length === 0 || words.some((w) => rel.includes(w));
+  });
+  const scenarios = new Set<string>();
+  for (const file of files) {
+    const head = readFileSync(file, 'utf8').slice(0, 4096);
+    const json = DOCBLOCK_OPTIONS.exec(head)?.[1];
+    if (!json) continue;
+    try {
+      const scenario = (JSON.parse(json) as { scenario?: unknown }).scenario;
+      if (typeof scenario === 'string' && existsSync(resolve(cwd, scenario))) scenarios.add(resolve(cwd, scenario));
+    } catch {
+      // Not JSON: vitest reports that itself when it runs the file.
+    }
+  }
+  return [...scenarios];
+}
+
+function testFiles(dir: string, out: string[] = []): string[] {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) {
+      if (!SKIP_DIRS.has(entry.name)) testFiles(join(dir, entry.name), out);
+    } else if (TEST_FILE.test(entry.name)) out.push(join(dir, entry.name));
+  }
+  return out;
+}
+
+/** One thing made ready, for the log. */
+export interface Prepared {
+  what: string;
+  ms: number;
+}
+
+/** Fetches each scenario's kernel and builds its named scheduler, on this host; resolves to what was done. */
+export async function prepareScenariosOnHost(files: string[], log: (line: string) => void): Promise<Prepared[]> {
+  const needs = new Map<string, Set<string>>();
+  for (const file of files) {
+    const s = loadScenario(file);
+    if (!s.kernel) continue;
+    const schedulers = needs.get(s.kernel) ?? new Set<string>();
+    if (s.scheduler?.name !== undefined) schedulers.add(s.scheduler.name);
+    needs.set(s.kernel, schedulers);
+  }
+  const done: Prepared[] = [];
+  for (const [spec, schedulers] of needs) {
+    let t0 = Date.now();
+    const kernel = await resolveKernel(spec, { log });
+    done.push({ what: `kernel ${spec} (${kernel.version})`, ms: Date.now() - t0 });
+    if (schedulers.size === 0) continue;
+    t0 = Date.now();
+    await buildSchedulers(kernel, [...schedulers]);
+    done.push({ what: `schedulers ${[...schedulers].join(', ')} for ${kernel.version}`, ms: Date.now() - t0 });
+  }
+  return done;
+}
