@@ -1,9 +1,9 @@
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SandboxStalledError } from '../sandbox/run-in-vm.ts';
-import { KvmPhase, type KvmPhaseDeps } from './test.ts';
+import { KvmPhase, type KvmPhaseDeps, runKvmPhases } from './test.ts';
 
 const ROOT = '/r';
 const FILES = ['a', 'b', 'c'].map((f) => `${ROOT}/${f}.kvm.test.ts`);
@@ -40,6 +40,7 @@ describe('KvmPhase (schedvm test: the kvm and examples projects)', () => {
     return join(dir, 'progress');
   };
   afterEach(() => {
+    vi.unstubAllEnvs();
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
@@ -105,5 +106,54 @@ describe('KvmPhase (schedvm test: the kvm and examples projects)', () => {
     const own = progressFile();
     const g = fakeDeps(own, [() => { throw new SandboxStalledError(90_000); }]);
     await expect(new KvmPhase(own, g.deps, ROOT).run(['a.kvm.test.ts'])).rejects.toThrow(/stopped responding/);
+  });
+
+  it('in the sandbox the files are split across VMs running at once; a stall restarts only its own VM\'s unended files, and is counted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'schedvm-phases-'));
+    dirs.push(dir);
+    vi.stubEnv('SCHEDVM_CACHE', join(dir, 'cache')); // the durations it saves
+    const files = ['a', 'b', 'c', 'd'].map((f) => `${ROOT}/${f}.kvm.test.ts`);
+    const calls: string[][] = [];
+    let stalledOnce = false;
+    const deps: KvmPhaseDeps = {
+      run: async (argv, env) => {
+        const mine = argv.filter((a) => a.endsWith('.test.ts'));
+        calls.push(mine);
+        // The VM running a.kvm.test.ts ends a, then stalls during the next file, once.
+        for (const f of mine) {
+          if (f !== 'a.kvm.test.ts' && mine.includes('a.kvm.test.ts') && !stalledOnce) {
+            stalledOnce = true;
+            throw new SandboxStalledError(90_000, '/r/.schedvm-artifacts/sandbox-stalls/x.txt');
+          }
+          appendFileSync(env.SCHEDVM_PROGRESS_FILE!, `passed ${ROOT}/${f}\ntook 1000 ${ROOT}/${f}\n`);
+        }
+        return 0;
+      },
+      list: () => files,
+      sandboxed: () => true,
+      log: () => {},
+    };
+    const { status, phases } = await runKvmPhases([], dir, deps, 2, ROOT);
+    expect(status).toBe(0);
+    expect(phases).toHaveLength(2);
+    const firstRuns = calls.slice(0, 2).flat().sort();
+    expect(firstRuns).toEqual(['a.kvm.test.ts', 'b.kvm.test.ts', 'c.kvm.test.ts', 'd.kvm.test.ts']);
+    const stalledGroup = calls.slice(0, 2).find((c) => c.includes('a.kvm.test.ts'))!;
+    // The restart runs the stalled VM's files that had not ended, not a.
+    expect(calls[2]).toEqual(stalledGroup.filter((f) => f !== 'a.kvm.test.ts'));
+    expect(phases.map((p) => p.stalls).sort()).toEqual([0, 1]);
+    expect(phases.reduce((n, p) => n + p.runs, 0)).toBe(3);
+    expect(new Map(phases.flatMap((p) => [...p.durations()])).get('a.kvm.test.ts')).toBe(1000);
+  });
+
+  it('one VM with the caller\'s own filters, or on a host with KVM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'schedvm-phases-'));
+    dirs.push(dir);
+    vi.stubEnv('SCHEDVM_CACHE', join(dir, 'cache'));
+    const seen: string[][] = [];
+    const deps: KvmPhaseDeps = { run: async (argv) => (seen.push(argv.filter((a) => a.endsWith('.ts'))), 0), list: () => FILES, sandboxed: () => true, log: () => {} };
+    expect((await runKvmPhases(['a.kvm.test.ts'], dir, deps, 2, ROOT)).phases).toHaveLength(1);
+    expect((await runKvmPhases([], dir, { ...deps, sandboxed: () => false }, 2, ROOT)).phases).toHaveLength(1);
+    expect(seen).toEqual([['a.kvm.test.ts'], []]);
   });
 });

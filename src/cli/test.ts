@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { shouldUseSandbox } from '../sandbox/index.ts';
 import { runWithKvmPrepared } from './with-kvm.ts';
 import { SandboxStalledError } from '../sandbox/run-in-vm.ts';
-import { failedFiles, readOrEmpty, readProgress } from '../runner/progress.ts';
+import { bootStalls, failedFiles, readDurations, readOrEmpty, readProgress } from '../runner/progress.ts';
+import { balancedGroups, loadDurations, sandboxVms, saveDurations } from './kvm-groups.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
@@ -54,13 +55,19 @@ const realDeps: KvmPhaseDeps = {
   log: (line) => process.stderr.write(`${line}\n`),
 };
 
-/** The kvm and examples projects, with their restarts and reruns; `runs` counts the starts (sandbox VMs there). */
+/** The kvm and examples projects, with their restarts and reruns; `runs` counts the starts (sandbox VMs there), `stalls` the sandbox VMs that stalled. */
 export class KvmPhase {
   runs = 0;
+  stalls = 0;
+  /**
+   * `group`: the test files this phase owns (absolute), when the files are split across several
+   * sandbox VMs; by default, every file of the kvm projects.
+   */
   constructor(
     private readonly progress: string,
     private readonly deps: KvmPhaseDeps = realDeps,
     private readonly root = ROOT,
+    private readonly group?: string[],
   ) {}
 
   /** The whole phase: exit status 0 when every file passed (on its first run or its one rerun). */
@@ -69,15 +76,16 @@ export class KvmPhase {
   }
 
   /**
-   * One run through deps.run. A sandbox run can end before every file did: its VM stalled (QEMU
-   * TCG can livelock under a nested guest; the heartbeat watchdog kills it), a wedged test
-   * worker ended vitest (the slow reporter's hang guard), or a nested guest's boot stalled (the
-   * reporter ends the run: see progress.ts). Then the files that had not ended run in a fresh
-   * sandbox, at most RESTARTS times; ended files keep their verdict, and a run cut short fails
-   * if any file failed.
+   * One run through deps.run. A sandbox run can end before every file did: its VM stalled (its
+   * heartbeat stopped: the watchdog kills it after a stall report), a wedged test worker ended
+   * vitest (the slow reporter's hang guard), or a nested guest's boot stalled (the reporter ends
+   * the run: see progress.ts). Then only the files that had not ended run in a fresh sandbox, at
+   * most RESTARTS times; ended files keep their verdict, and a run cut short fails if any file failed.
    */
   private async runProjects(args: string[]): Promise<number> {
-    let filters = args;
+    // The caller's own filters: there is no telling which files are left, so no restarts.
+    const own = args.length > 0;
+    let filters = own ? args : (this.group?.map((f) => relative(this.root, f)) ?? []);
     for (let attempt = 0; ; attempt++) {
       let status: number;
       let stalled: SandboxStalledError | undefined;
@@ -87,13 +95,13 @@ export class KvmPhase {
       } catch (e) {
         if (!(e instanceof SandboxStalledError)) throw e;
         stalled = e;
+        this.stalls++;
         status = 1;
       }
-      // With the caller's own filters there is no telling which files are left: no restart.
-      if (stalled && args.length > 0) throw stalled;
+      if (stalled && own) throw stalled;
       const ended = readProgress(readOrEmpty(this.progress));
       const anyFailed = [...ended.values()].includes('failed');
-      const remaining = args.length > 0 ? [] : this.deps.list().filter((f) => !ended.has(f));
+      const remaining = own ? [] : (this.group ?? this.deps.list()).filter((f) => !ended.has(f));
       // Every file ended: their verdicts decide (a stall after the last one changes nothing).
       if (remaining.length === 0) return anyFailed ? 1 : stalled ? 0 : status;
       if (status === 0) return anyFailed ? 1 : 0;
@@ -126,19 +134,52 @@ export class KvmPhase {
     if (recovered.length) this.deps.log(`schedvm test: passed on their second run (flaky under emulation): ${recovered.join(', ')}`);
     return status;
   }
+
+  /** Boot stalls noted in this phase's progress file. */
+  bootStalls(): number {
+    return bootStalls(readOrEmpty(this.progress)).length;
+  }
+
+  /** How long each file ran, keyed by its path relative to the root (clones move). */
+  durations(): Map<string, number> {
+    return new Map([...readDurations(readOrEmpty(this.progress))].map(([f, ms]) => [relative(this.root, f), ms]));
+  }
+}
+
+/**
+ * The kvm phase: in the sandbox, without the caller's filters, the files are split across
+ * sandboxVms() VMs running at once, each group a KvmPhase of its own; else one KvmPhase.
+ */
+export async function runKvmPhases(args: string[], dir: string, deps: KvmPhaseDeps = realDeps, vms = sandboxVms(), root = ROOT): Promise<{ status: number; phases: KvmPhase[] }> {
+  const split = deps.sandboxed() && args.length === 0 && vms > 1;
+  const files = split ? deps.list() : [];
+  const known = loadDurations();
+  const groups = split ? balancedGroups(files, (f) => known.get(relative(root, f)), vms) : [undefined];
+  if (groups.length > 1) deps.log(`schedvm test: kvm+examples in ${groups.length} sandbox VMs at once: ${groups.map((g) => `${g!.length} files`).join(' + ')}`);
+  const phases = groups.map((g, i) => new KvmPhase(join(dir, `progress-${i}`), deps, root, g));
+  const statuses = await Promise.all(phases.map((p) => p.run(args)));
+  for (const p of phases) saveDurations(p.durations());
+  return { status: statuses.every((s) => s === 0) ? 0 : 1, phases };
 }
 
 export async function main(args: string[]): Promise<number> {
   const unit = await runHere(vitest(['unit', 'host'], args));
   const dir = mkdtempSync(join(tmpdir(), 'schedvm-test-'));
-  const phase = new KvmPhase(join(dir, 'progress'));
   let kvm: number;
+  let where: string;
   try {
-    kvm = await phase.run(args);
+    const started = Date.now();
+    const { status, phases } = await runKvmPhases(args, dir);
+    kvm = status;
+    const sum = (f: (p: KvmPhase) => number) => phases.reduce((n, p) => n + f(p), 0);
+    const starts = sum((p) => p.runs);
+    where = shouldUseSandbox()
+      ? `in the sandbox, ${phases.length > 1 ? `${phases.length} VMs at once, ` : ''}${starts} ${starts === 1 ? 'VM start' : 'VM starts'}, ` +
+        `${sum((p) => p.stalls)} sandbox stalls, ${sum((p) => p.bootStalls())} guest boot stalls, ${Math.round((Date.now() - started) / 1000)} s`
+      : "on this host's /dev/kvm";
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const where = shouldUseSandbox() ? `in the sandbox, ${phase.runs} ${phase.runs === 1 ? 'VM' : 'VMs'}` : "on this host's /dev/kvm";
   process.stderr.write(`schedvm test: unit+host ${unit === 0 ? 'passed' : 'FAILED'}, kvm+examples ${kvm === 0 ? 'passed' : 'FAILED'} (${where})\n`);
   return unit === 0 && kvm === 0 ? 0 : 1;
 }

@@ -5,6 +5,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs
 
 const VERDICT_LINE = /^(passed|failed|skipped) (.+)$/;
 const STALL_PREFIX = 'boot-stalled ';
+const TOOK_LINE = /^took (\d+) (.+)$/;
 
 /** Appends and fsyncs: the file may sit on the sandbox's 9p share, read by the host. */
 export function appendDurably(path: string, line: string): void {
@@ -30,6 +31,21 @@ export function readProgress(text: string): Map<string, string> {
     if (m) ended.set(m[2]!, m[1]!);
   }
   return ended;
+}
+
+/** The verdict line of a test file that ended, and how long it ran (for balancing sandbox VMs). */
+export function verdictLines(state: string, file: string, ms: number): string {
+  return `${state} ${file}\ntook ${Math.round(ms)} ${file}\n`;
+}
+
+/** Each test file's last `took <ms> <file>` line. */
+export function readDurations(text: string): Map<string, number> {
+  const took = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = TOOK_LINE.exec(line);
+    if (m) took.set(m[2]!, Number(m[1]));
+  }
+  return took;
 }
 
 /** Files whose last verdict in the progress text is `failed`. */

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
-import { appendDurably, bootStalls, readOrEmpty, sandboxProgressFile } from './progress.ts';
+import { appendDurably, bootStalls, readOrEmpty, sandboxProgressFile, verdictLines } from './progress.ts';
 
 export interface SlowReporterOptions {
   /** A file counts as slow after this long. */
@@ -66,11 +66,12 @@ export default class SlowTestReporter implements Reporter {
   }
 
   onTestModuleEnd(m: TestModule): void {
+    const started = this.modules.get(m.moduleId) ?? Date.now();
     this.modules.delete(m.moduleId);
     this.lastNews.delete(m.moduleId);
     const progress = process.env.SCHEDVM_PROGRESS_FILE;
     if (!progress) return;
-    appendDurably(progress, `${m.state()} ${m.moduleId}\n`);
+    appendDurably(progress, verdictLines(m.state(), m.moduleId, Date.now() - started));
     // Under schedvm test a stalled sandbox is killed before vitest's closing summary: say why
     // this file failed now.
     for (const t of m.children.allTests('failed')) {
