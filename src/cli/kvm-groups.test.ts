@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { balancedGroups, sandboxVms } from './kvm-groups.ts';
+import { balancedGroups, loadDurations, sandboxVms } from './kvm-groups.ts';
 
 describe('balancedGroups', () => {
   const ms: Record<string, number> = { boot: 330, plugin: 124, sched: 100, vm: 24, dev: 30, ex: 25 };
@@ -23,5 +23,14 @@ describe('sandboxVms', () => {
     expect(sandboxVms({ SCHEDVM_SANDBOX_VMS: '1' }, 2)).toBe(1);
     expect(() => sandboxVms({ SCHEDVM_SANDBOX_VMS: '3' }, 2)).toThrow(/SCHEDVM_SANDBOX_VMS='3': expected a whole number from 1 to 2/);
     expect(() => sandboxVms({ SCHEDVM_SANDBOX_VMS: 'two' }, 2)).toThrow(/SCHEDVM_SANDBOX_VMS/);
+  });
+});
+
+describe('loadDurations', () => {
+  test("a cold cache still knows this repository's kvm files: the longest go to different VMs", () => {
+    const known = loadDurations();
+    const files = ['src/runner/linux-boot.kvm.test.ts', 'src/runner/scheduler-upstream.kvm.test.ts', 'examples/bare-smoke.test.ts'];
+    const groups = balancedGroups(files, (f) => known.get(f), 2);
+    expect(groups.find((g) => g.includes('src/runner/linux-boot.kvm.test.ts'))).not.toContain('src/runner/scheduler-upstream.kvm.test.ts');
   });
 });

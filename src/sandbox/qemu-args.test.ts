@@ -45,10 +45,10 @@ describe('qemuArgs', () => {
 });
 
 describe('kernelCmdline', () => {
-  test('sends kernel warnings to ttyS1 without KASLR and carries the job dir and nonce, not the command', () => {
+  test('sends kernel warnings to ttyS1, with a periodic tick, without KASLR and carries the job dir and nonce, not the command', () => {
     const line = kernelCmdline({ jobDir: '/tmp/schedvm-sandbox-Ab_1', nonce: '0123abcd' });
     expect(line.split(' ')).toEqual(
-      expect.arrayContaining(['console=ttyS1', 'loglevel=5', 'nokaslr', 'panic=-1', 'schedvm_job=/tmp/schedvm-sandbox-Ab_1', 'schedvm_nonce=0123abcd', 'schedvm_tty=0', 'schedvm_kallsyms=0']),
+      expect.arrayContaining(['console=ttyS1', 'loglevel=5', 'nokaslr', 'highres=off', 'nohz=off', 'panic=-1', 'schedvm_job=/tmp/schedvm-sandbox-Ab_1', 'schedvm_nonce=0123abcd', 'schedvm_tty=0', 'schedvm_kallsyms=0']),
     );
     expect(kernelCmdline({ jobDir: '/t', nonce: 'n', kallsyms: true })).toContain('schedvm_kallsyms=1');
   });

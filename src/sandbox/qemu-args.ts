@@ -64,8 +64,15 @@ export interface KernelCmdlineOptions {
  * panic ends QEMU at once (with -no-reboot). nokaslr keeps kernel text where the cached
  * kallsyms copy says it is. Speculation mitigations only slow emulated syscalls and VM exits
  * in a throwaway VM that runs nothing but the caller's own command.
+ *
+ * highres=off nohz=off: a periodic LAPIC timer. QEMU before 10.2 sets a vCPU's interrupt
+ * request without atomics in two threads at once (the APIC timer from the main loop, VMRUN's
+ * virtual-interrupt request from the vCPU thread, which a nested guest's boot exercises all the
+ * time): the timer's request can be lost. With a one-shot timer nothing re-arms it and the VM
+ * waits forever (a stall: no heartbeat); a periodic timer raises the request again on its
+ * next tick. See README, troubleshooting.
  */
-export const BASE_CMDLINE = 'console=ttyS1 loglevel=5 panic=-1 nokaslr mitigations=off';
+export const BASE_CMDLINE = 'console=ttyS1 loglevel=5 panic=-1 nokaslr highres=off nohz=off mitigations=off';
 
 export function kernelCmdline(o: KernelCmdlineOptions): string {
   // The kernel splits its command line on spaces and has no escapes for init's variables.

@@ -83,11 +83,12 @@ export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promis
     const [file, fileArgs] = host.setpriv
       ? [host.setpriv, ['--pdeathsig', 'KILL', '--', qemu.path, ...args]]
       : [qemu.path, args];
-    const onStall: StallHandler = async (pid, silentMs, lastHeartbeat) => {
+    const onStall: StallHandler = async (pid, silentMs, lastHeartbeat, heartbeatSince) => {
       const report = await captureStall({
         qmpSocket,
         qemuPid: pid,
         kernelLog,
+        heartbeatSince,
         kallsyms: haveKallsyms ? kallsymsCache : join(jobDir, 'kallsyms'),
         silentMs,
         ...(lastHeartbeat ? { lastHeartbeat } : {}),
@@ -121,7 +122,13 @@ export class SandboxStalledError extends UserError {
 }
 
 /** Captures a stalled VM's state before QEMU is killed; resolves to the report's file. */
-export type StallHandler = (qemuPid: number, silentMs: number, lastHeartbeat: { stats: string; agoMs: number } | undefined) => Promise<string | undefined>;
+export type StallHandler = (
+  qemuPid: number,
+  silentMs: number,
+  lastHeartbeat: { stats: string; agoMs: number } | undefined,
+  /** Whether a heartbeat came after a performance.now() time (the capture's NMI probe). */
+  heartbeatSince: (t: number) => boolean,
+) => Promise<string | undefined>;
 
 /** Writes a stall report under <cwd>/.schedvm-artifacts/sandbox-stalls and prints it to stderr (a CI log keeps it). */
 function saveStallReport(cwd: string, report: string): string | undefined {
@@ -164,7 +171,7 @@ export interface SuperviseOptions {
   kernelLog?: string;
 }
 
-const STALL_CAPTURE_MS = 30_000;
+const STALL_CAPTURE_MS = 45_000;
 
 /**
  * Streams the command's output from QEMU's console and resolves to its exit status once
@@ -200,7 +207,7 @@ export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance
       if (!onStall || qemu.pid === undefined) return kill();
       const deadline = setTimeout(kill, STALL_CAPTURE_MS);
       const beat = lastBeat && { stats: lastBeat.stats, agoMs: performance.now() - lastBeat.at };
-      onStall(qemu.pid, silent, beat)
+      onStall(qemu.pid, silent, beat, (t) => lastAlive > t)
         .then((f) => (reportFile = f), (err: Error) => log?.(`stall capture failed: ${err.message}`))
         .finally(() => {
           clearTimeout(deadline);

@@ -147,6 +147,9 @@ describe.skipIf(process.env.SCHEDVM_IN_SANDBOX === '1')('schedvm sandbox --force
     expect(report).toMatch(/--- vCPU RIP samples ---\n\s+ffffffff[0-9a-f]{8} cpl=0 cr3=[0-9a-f]+\s+\w+\+0x[0-9a-f]+/);
     expect(report).toMatch(/RIP=ffffffff[0-9a-f]{8} .*HLT=1/);
     expect(report).toMatch(/--- x\/12i \$pc ---\n0xffffffff/);
+    expect(report).toMatch(/--- info lapic[^\n]*---\n[^\n]*local APIC state for CPU 0/);
+    // The heartbeat loop is stopped, not waiting on an interrupt: an NMI does not bring it back.
+    expect(report).toMatch(/--- NMI probe ---\n\s+no heartbeat within 15 s of an NMI/);
     expect(report).toContain('--- sandbox kernel console');
     expect(processesMentioning(tmp)).toEqual([]);
     expect(jobDirs()).toEqual([]);

@@ -69,6 +69,8 @@ describe('QEMU thread CPU time', () => {
   });
 });
 
+let nmis = 0;
+
 /** Answers QMP like QEMU: greeting, capabilities, human-monitor-command by a table. */
 function fakeQmp(socket: string, answers: Record<string, string>): void {
   const server = createServer((conn) => {
@@ -80,7 +82,10 @@ function fakeQmp(socket: string, answers: Record<string, string>): void {
         const req = JSON.parse(buf.slice(0, eol)) as { execute: string; arguments?: { 'command-line': string } };
         buf = buf.slice(eol + 1);
         if (req.execute === 'qmp_capabilities') conn.write('{"return": {}}\r\n{"event": "RESUME"}\r\n');
-        else conn.write(`${JSON.stringify({ return: answers[req.arguments!['command-line']] ?? '' })}\r\n`);
+        else if (req.execute === 'inject-nmi') {
+          nmis++;
+          conn.write('{"return": {}}\r\n');
+        } else conn.write(`${JSON.stringify({ return: answers[req.arguments!['command-line']] ?? '' })}\r\n`);
       }
     });
   });
@@ -96,6 +101,7 @@ describe('captureStall', () => {
       'info registers': 'RAX=0 RBX=0\nRIP=ffffffff81002040 RFL=00000246 [---Z-P-] CPL=0 II=0\nCR0=80050033 CR2=0 CR3=000000010a2b4000 CR4=00350ef0\n',
       'info registers -a': 'CPU#0\nRIP=ffffffff81002040\n',
       'x/12i $pc': '0xffffffff81002040:  pause\n',
+      'info lapic': 'dumping local APIC state for CPU 0\nIRR\t\t236\nISR\t\t(none)\n',
     });
     writeFileSync(join(dir, 'kallsyms'), KALLSYMS);
     writeFileSync(join(dir, 'kernel.log'), '[   61.0] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [node:123]\r\n');
@@ -107,6 +113,7 @@ describe('captureStall', () => {
       lastHeartbeat: { stats: 'exits=5 load=1.00', agoMs: 91_000 },
       silentMs: 91_000,
       sampleMs: 80,
+      heartbeatSince: () => true,
     });
     expect(report).toContain('no heartbeat for 91 s');
     expect(report).toContain('last heartbeat (91 s ago): exits=5 load=1.00');
@@ -115,15 +122,19 @@ describe('captureStall', () => {
     expect(report.match(/svm_vcpu_run\+0x40/g)!.length).toBe(8);
     expect(report).toContain('0xffffffff81002040:  pause');
     expect(report).toContain('watchdog: BUG: soft lockup - CPU#0 stuck for 22s!');
+    expect(report).toMatch(/--- info lapic[^\n]*---\ndumping local APIC state for CPU 0\nIRR\t\t236/);
+    expect(report).toMatch(/--- NMI probe ---\n\s+a heartbeat came [\d.]+ s after an NMI/);
+    expect(nmis).toBe(1);
   });
 
   test('says why each part is missing when nothing answers', async () => {
     const dir = tempDir();
-    const report = await captureStall({ qmpSocket: join(dir, 'none.sock'), qemuPid: 2 ** 22 + 1, kernelLog: join(dir, 'none.log'), silentMs: 90_000 });
+    const report = await captureStall({ qmpSocket: join(dir, 'none.sock'), qemuPid: 2 ** 22 + 1, kernelLog: join(dir, 'none.log'), silentMs: 90_000, heartbeatSince: () => false });
     expect(report).toContain('last heartbeat (none)');
     expect(report).toMatch(/--- QEMU threads[^\n]*---\n\s+\(unavailable: ENOENT/);
     expect(report).toMatch(/--- vCPU RIP samples ---\n\s+\(unavailable: /);
     expect(report).toContain('(symbols: no kallsyms copy cached yet');
+    expect(report).toMatch(/--- NMI probe ---\n\s+not sent: /);
     expect(report).toMatch(/--- sandbox kernel console \(last 60 lines\) ---\n\s+\(unavailable: ENOENT/);
   });
 });

@@ -4,6 +4,7 @@
 // kernel's kallsyms, the instructions at RIP, the sandbox kernel's own console (its
 // warnings: soft lockups, RCU stalls, hung tasks), and the KVM counters of the last heartbeat.
 import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QmpClient } from './qmp.ts';
 
@@ -20,6 +21,10 @@ export interface StallCaptureOptions {
   silentMs: number;
   /** How long to watch the threads' CPU time. */
   sampleMs?: number;
+  /** Whether a heartbeat arrived after the given performance.now() time (for the NMI probe). */
+  heartbeatSince?: (t: number) => boolean;
+  /** How long to wait for a heartbeat after the NMI probe. */
+  probeMs?: number;
 }
 
 const CLK_TCK = 100;
@@ -48,6 +53,11 @@ export async function captureStall(o: StallCaptureOptions): Promise<string> {
   if (symbols instanceof Error) sections.push(`  (symbols: ${symbols.message})`);
   sections.push(section('info registers -a (without FPU/vector state)', () => (registers instanceof Error ? throwIt(registers) : withoutVectorState(registers.full))));
   sections.push(section('x/12i $pc', () => (registers instanceof Error ? throwIt(registers) : registers.code.trimEnd())));
+  sections.push(section('info lapic (IRR with the timer vector 0xec set and ISR empty: a lost timer interrupt)', () => (registers instanceof Error ? throwIt(registers) : registers.lapic.trimEnd())));
+  if (o.heartbeatSince) {
+    const probe = await nmiProbe(o.qmpSocket, o.heartbeatSince, o.probeMs ?? 15_000);
+    sections.push(section('NMI probe', () => `  ${probe}`));
+  }
   sections.push(section('sandbox kernel console (last 60 lines)', () => lastLines(readFileSync(o.kernelLog, 'utf8'), 60) || '  (empty: no warnings)'));
   return sections.join('\n');
 }
@@ -62,6 +72,30 @@ interface Registers {
   rips: RipSample[];
   full: string;
   code: string;
+  lapic: string;
+}
+
+/**
+ * Injects an NMI and waits for a heartbeat. One that comes back means the VM was waiting for an
+ * interrupt it never got (QEMU before 10.2 can drop an interrupt request: see README,
+ * troubleshooting), not spinning; QEMU is killed either way, the stall counted.
+ */
+async function nmiProbe(socket: string, heartbeatSince: (t: number) => boolean, waitMs: number): Promise<string> {
+  const qmp = await QmpClient.connect(socket, 3000).catch((e: Error) => e);
+  if (qmp instanceof Error) return `not sent: ${qmp.message}`;
+  const t = performance.now();
+  try {
+    await qmp.execute('inject-nmi', undefined, 3000);
+  } catch (e) {
+    return `not sent: ${(e as Error).message}`;
+  } finally {
+    qmp.close();
+  }
+  while (performance.now() - t < waitMs) {
+    if (heartbeatSince(t)) return `a heartbeat came ${((performance.now() - t) / 1000).toFixed(1)} s after an NMI: the VM had been waiting for a lost interrupt`;
+    await sleep(250);
+  }
+  return `no heartbeat within ${waitMs / 1000} s of an NMI`;
 }
 
 async function sampleRegisters(socket: string, windowMs: number): Promise<Registers> {
@@ -78,7 +112,8 @@ async function sampleRegisters(socket: string, windowMs: number): Promise<Regist
     }
     const full = await qmp.human('info registers -a', 3000);
     const code = await qmp.human('x/12i $pc', 3000);
-    return { rips, full, code };
+    const lapic = await qmp.human('info lapic', 3000);
+    return { rips, full, code, lapic };
   } finally {
     qmp.close();
   }
