@@ -6,6 +6,7 @@ import { boot } from './boot.ts';
 import { uartThroughput } from './console.ts';
 import { exitRoundTrip } from './exits.ts';
 import { memory } from './memory.ts';
+import { kvmPhase } from './kvm-phase.ts';
 import { sandboxStalls } from './sandbox-stalls.ts';
 import { virtioConsole } from './virtio-console.ts';
 import { scale, testFileOverhead } from './vitest.ts';
@@ -28,4 +29,6 @@ export const CASES: Case[] = [
   { id: 'virtio-console', phase: 'linux', run: async (n, w) => [await virtioConsole(n, w)] },
   // `--runs 30` for the issue's figure: 30 boots idle, then 30 with a core busy (about 1 h).
   { id: 'sandbox-stalls', phase: 'sandbox', run: (n) => sandboxStalls(n) },
+  // `--runs 1` is enough for the figure: each run is a whole kvm phase (about 40 min for both sides).
+  { id: 'kvm-phase', phase: 'sandbox', run: (n) => kvmPhase(n) },
 ];

@@ -10,6 +10,7 @@ import { shouldUseSandbox } from '../sandbox/index.ts';
 import { runWithKvmPrepared } from './with-kvm.ts';
 import { SandboxStalledError } from '../sandbox/run-in-vm.ts';
 import { bootStalls, failedFiles, readDurations, readOrEmpty, readProgress } from '../runner/progress.ts';
+import { formatSandboxSummary } from './phase-summary.ts';
 import { balancedGroups, loadDurations, sandboxVms, saveDurations } from './kvm-groups.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -172,10 +173,8 @@ export async function main(args: string[]): Promise<number> {
     const { status, phases } = await runKvmPhases(args, dir);
     kvm = status;
     const sum = (f: (p: KvmPhase) => number) => phases.reduce((n, p) => n + f(p), 0);
-    const starts = sum((p) => p.runs);
     where = shouldUseSandbox()
-      ? `in the sandbox, ${phases.length > 1 ? `${phases.length} VMs at once, ` : ''}${starts} ${starts === 1 ? 'VM start' : 'VM starts'}, ` +
-        `${sum((p) => p.stalls)} sandbox stalls, ${sum((p) => p.bootStalls())} guest boot stalls, ${Math.round((Date.now() - started) / 1000)} s`
+      ? formatSandboxSummary({ vms: phases.length, starts: sum((p) => p.runs), stalls: sum((p) => p.stalls), bootStalls: sum((p) => p.bootStalls()), seconds: Math.round((Date.now() - started) / 1000) })
       : "on this host's /dev/kvm";
   } finally {
     rmSync(dir, { recursive: true, force: true });
