@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
 import { loadScenario } from '../runner/scenario/load.ts';
 import { runScenario } from '../runner/run-scenario.ts';
+import { threadTable, workloadGateMessage } from '../runner/workload-gates.ts';
 import { shouldUseSandbox } from '../sandbox/index.ts';
 import { runWithKvmPrepared } from './with-kvm.ts';
 
@@ -57,7 +58,8 @@ export async function main(args: string[]): Promise<number> {
   if (!atLineStart) process.stdout.write('\n');
   const wantKind = scenario.expect.scheduler_exit;
   const schedOk = wantKind === undefined || result.scheduler?.exitKind === wantKind;
-  const pass = result.exitAction === scenario.expect.exit_action && !result.panic && schedOk;
+  const gate = workloadGateMessage(file, scenario, result.workload);
+  const pass = result.exitAction === scenario.expect.exit_action && !result.panic && schedOk && gate === undefined;
   if (result.panic) process.stderr.write(`schedvm: the guest kernel panicked: ${result.panic}\n`);
   if (result.bootStalled) process.stderr.write(`schedvm: the boot stalled: ${result.bootStalled}\n`);
   if (result.scheduler) {
@@ -67,6 +69,8 @@ export async function main(args: string[]): Promise<number> {
         `${wantKind !== undefined ? `, expected ${wantKind}: ${schedOk ? 'pass' : 'FAIL'}` : ''}\n`,
     );
   }
+  if (result.workload) process.stderr.write(`schedvm: ${threadTable(result.workload).replace(/\n/g, '\nschedvm: ')}\n`);
+  if (gate) process.stderr.write(`schedvm: FAIL ${gate.split('\n\n')[0]}\n`);
   process.stderr.write(
     `schedvm: ${scenario.name}: ${result.exitAction}${result.fatalReason ? ` (${result.fatalReason})` : ''} after ` +
       `${result.wallMs.toFixed(0)} ms${result.bootMs !== undefined ? ` (init after ${result.bootMs.toFixed(0)} ms)` : ''}, expected ${scenario.expect.exit_action}: ${pass ? 'pass' : 'FAIL'}\n`,

@@ -1,9 +1,9 @@
 // gauntlet(): the same test on every topology of a scenario's `topologies`, one VM each,
-// one test each named by the topology's shorthand; expect.scheduler_exit gates each of them.
+// one test each named by the topology's shorthand; its expect gates (scheduler_exit, workload) hold for each of them.
 import { test } from 'vitest';
 import { saveFailureArtifacts } from './artifacts.ts';
 import { host, testTitle } from './fixtures.ts';
-import { schedulerExitGate } from './matchers.ts';
+import { hasScenarioGates, scenarioGate } from './matchers.ts';
 import type { Scenario, SchedVm } from './types.ts';
 
 export interface GauntletContext {
@@ -39,9 +39,8 @@ export function gauntlet(a: string | GauntletFn, b?: GauntletFn): void {
       });
       try {
         await fn({ vm, topology: entry.name, scenario: entry.scenario });
-        const expected = entry.scenario.expect.scheduler_exit;
-        if (expected !== undefined) {
-          const failure = schedulerExitGate(`${g.file} (${entry.name})`, expected, await vm.run());
+        if (hasScenarioGates(entry.scenario)) {
+          const failure = scenarioGate(`${g.file} (${entry.name})`, entry.scenario, await vm.run());
           if (failure) throw new Error(failure);
         }
       } finally {

@@ -2,7 +2,7 @@
 // gauntlet, for test files running in the schedvm environment.
 import { afterAll } from 'vitest';
 import { gauntletDeclared } from './gauntlet.ts';
-import { schedulerExitGate } from './matchers.ts';
+import { hasScenarioGates, scenarioGate } from './matchers.ts';
 import { currentHost } from './types.ts';
 
 export { afterAll, afterEach, beforeAll, beforeEach, describe, expect, vi } from 'vitest';
@@ -16,19 +16,18 @@ export type { ExitActionName, Scenario, ScenarioResult, SchedVm, SchedvmOptions,
 const setupError = currentHost()?.error;
 if (setupError) throw setupError;
 
-// The CI gate: a scenario's expect.scheduler_exit fails the file without a hand-written
-// assertion (the VM is run here if no test ran it). gauntlet() gates each topology in its own
-// test; a gauntlet scenario whose file never declares one would otherwise go ungated.
+// The CI gate: a scenario's expect.scheduler_exit and workload gates fail the file without a
+// hand-written assertion (the VM is run here if no test ran it). gauntlet() gates each topology
+// in its own test; a gauntlet scenario whose file never declares one would otherwise go ungated.
 const gated = currentHost();
-const gateKind = gated?.scenario?.expect.scheduler_exit;
-if (gated?.scenario && gated.scenarioFile && gateKind !== undefined) {
+if (gated?.scenario && gated.scenarioFile && hasScenarioGates(gated.scenario)) {
   const { scenario, scenarioFile } = gated;
   afterAll(async () => {
     if (scenario.topologies) {
-      if (!gauntletDeclared(scenarioFile)) throw new Error(`expect.scheduler_exit of ${scenarioFile}: a gauntlet (topologies) is gated in the tests of gauntlet(), and this file declares none`);
+      if (!gauntletDeclared(scenarioFile)) throw new Error(`the expect gates of ${scenarioFile}: a gauntlet (topologies) is gated in the tests of gauntlet(), and this file declares none`);
       return;
     }
-    const failure = schedulerExitGate(scenarioFile, gateKind, await (await gated.vm()).run());
+    const failure = scenarioGate(scenarioFile, scenario, await (await gated.vm()).run());
     if (failure) throw new Error(failure);
   }, (scenario.timeout_s + 120) * 1000);
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { schedulerExitGate, symbolRange } from './matchers.ts';
 import './matchers.ts';
 import type { ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
+import { parseWorkload } from '../fixtures/workload/metrics.ts';
 
 const snap = (vcpu: number, ip: number, trigger: string): SnapshotRecord => ({
   vcpu, trigger,
@@ -156,5 +157,40 @@ describe('describeRun', () => {
   it('shows hvc0 when the guest console is the virtio one', () => {
     const msg = failure(() => expect(result({ console: { com1: '', com2: '', hvc0: 'from hvc0' } })).toExitWith('Fatal'));
     expect(msg).toContain('console (hvc0, last 30 lines):\n  | from hvc0');
+  });
+});
+
+describe('workload matchers', () => {
+  const workload = parseWorkload([
+    'schedvm-wl: thread victim 0 cpu_ns=2000000000 rounds=1000 max_gap_ns=30000000',
+    'schedvm-wl: thread victim 1 cpu_ns=1800000000 rounds=900 max_gap_ns=1500000000',
+    'schedvm-wl: thread chat 0 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
+    'schedvm-wl: thread chat 1 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
+    'schedvm-wl: latency chat n=10000 kept=10000 p50_ns=20000 p99_ns=450000 max_ns=900000',
+    'schedvm-wl: done elapsed_ns=5000000000',
+  ].join('\n'), { victim: 'spin', chat: 'pingpong' })!;
+  const r = result({ workload });
+
+  it('toHaveNoStarvation names the starved group and shows the thread table', () => {
+    expect(r).toHaveNoStarvation({ maxGapMs: 2000 });
+    expect(r).toHaveNoStarvation({ maxGapMs: 100, group: 'chat' });
+    const msg = failure(() => expect(vmOf(r)).toHaveNoStarvation({ maxGapMs: 1000 }));
+    expect(msg).toMatch(/max_gap_ms: group victim: longest gap without a round of work 1500 ms is above 1000 ms/);
+    expect(msg).toMatch(/victim-1 +1800\.0/);
+    expect(r).not.toHaveNoStarvation({ maxGapMs: 1000 });
+  });
+
+  it('toBeFair and toHaveWakeLatency gate their own measure', () => {
+    expect(r).toBeFair({ spread: 0.2 });
+    expect(failure(() => expect(r).toBeFair({ spread: 0.05, group: 'victim' }))).toMatch(/fairness_spread: group victim: CPU-time spread \(max\/min - 1\) 0\.111 is above 0\.05/);
+    expect(r).toHaveWakeLatency({ p99BelowUs: 500 });
+    expect(failure(() => expect(r).toHaveWakeLatency({ p99BelowUs: 400 }))).toMatch(/group chat: wake latency p99 450 us is above 400 us/);
+  });
+
+  it('says what is wrong with the question: no such group, no measure, no workload, a bad limit', () => {
+    expect(failure(() => expect(r).toBeFair({ spread: 1, group: 'nope' }))).toMatch(/has no workload group 'nope' \(groups: victim, chat\)/);
+    expect(failure(() => expect(r).toHaveWakeLatency({ p99BelowUs: 1, group: 'victim' }))).toMatch(/no group of demo is measured for wake_latency_p99_us \(victim\)/);
+    expect(failure(() => expect(result()).toHaveNoStarvation({ maxGapMs: 1 }))).toMatch(/printed no measurements/);
+    expect(failure(() => expect(r).toHaveNoStarvation({ maxGapMs: '5' as unknown as number }))).toMatch(/the limit must be a non-negative number, got 5/);
   });
 });

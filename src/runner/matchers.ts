@@ -1,7 +1,8 @@
 // schedvm's matchers. Each takes the `vm` fixture (after its run) or a ScenarioResult; a failure
 // explains itself with the exit reason, the console's tail and the register snapshots.
 import { expect } from 'vitest';
-import { SCHEDULER_EXIT_KINDS, type SchedulerExitKind } from './scenario/schema.ts';
+import { SCHEDULER_EXIT_KINDS, type Scenario, type SchedulerExitKind } from './scenario/schema.ts';
+import { checkGroupGate, GROUP_GATES, hasWorkloadGates, threadTable, workloadGateMessage, workloadRunProblem, type GroupGateName } from './workload-gates.ts';
 import type { ExitActionName, ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
 
 export interface SnapshotFilter {
@@ -24,6 +25,12 @@ export interface SchedvmMatchers<R = unknown> {
   toHaveSnapshotAt(where: string | AddressRange, filter?: SnapshotFilter): R;
   /** The scenario's sched_ext scheduler exited with this kind (`unreg` for a clean stop, `error_stall`, ...). */
   toHaveSchedulerExit(kind: SchedulerExitKind): R;
+  /** No workload thread (of `group`, or of any group) went longer than `maxGapMs` without a round of work. */
+  toHaveNoStarvation(o: { maxGapMs: number; group?: string }): R;
+  /** Within each group (or `group`), the largest thread CPU time over the smallest is at most 1 + `spread`. */
+  toBeFair(o: { spread: number; group?: string }): R;
+  /** The wake latency of pingpong and periodic groups (or `group`): p99 below `p99BelowUs`. */
+  toHaveWakeLatency(o: { p99BelowUs: number; group?: string }): R;
 }
 
 declare module 'vitest' {
@@ -103,6 +110,17 @@ export function schedulerExitGate(file: string, expected: SchedulerExitKind | un
   return mismatch && `expect.scheduler_exit of ${file}: ${mismatch}`;
 }
 
+/** Whether `s` declares a CI gate: expect.scheduler_exit or workload gates. */
+export function hasScenarioGates(s: Scenario): boolean {
+  return s.expect.scheduler_exit !== undefined || hasWorkloadGates(s);
+}
+
+/** Every CI gate of `s` on a finished run of `file`: why it fails, or undefined when all hold. */
+export function scenarioGate(file: string, s: Scenario, r: ScenarioResult): string | undefined {
+  const failures = [schedulerExitGate(file, s.expect.scheduler_exit, r), workloadGateMessage(file, s, r.workload)].filter((f) => f !== undefined);
+  return failures.length ? failures.join('\n\n') : undefined;
+}
+
 /** [from, to) for a symbol: up to the next symbol above it. */
 export function symbolRange(symbols: Readonly<Record<string, number>>, name: string): { from: number; to: number } | string {
   const at = symbols[name];
@@ -121,7 +139,42 @@ function matchesFilter(s: SnapshotRecord, f: SnapshotFilter): boolean {
   return typeof f.trigger === 'string' ? s.trigger === f.trigger : f.trigger.test(s.trigger);
 }
 
+/** A workload matcher: one group gate over the run's measurements, the thread table on failure. */
+function workloadMatcher(isNot: boolean, actual: unknown, name: string, gate: GroupGateName, limit: unknown, group: string | undefined) {
+  if (typeof limit !== 'number' || !Number.isFinite(limit) || limit < 0) return { pass: false, message: () => `${name}: the limit must be a non-negative number, got ${String(limit)}` };
+  const got = received(actual);
+  if (typeof got === 'string') return { pass: false, message: () => got };
+  const r = got.result;
+  const problem = workloadRunProblem(r.workload);
+  if (problem) return { pass: false, message: () => `${name}: ${r.scenario}: ${problem}\n\n${describeRun(r)}` };
+  const w = r.workload!;
+  if (group !== undefined && !w.groups.some((g) => g.name === group)) {
+    return { pass: false, message: () => `${name}: ${r.scenario} has no workload group '${group}' (groups: ${w.groups.map((g) => g.name).join(', ')})` };
+  }
+  const applies = w.groups.filter((g) => (group === undefined || g.name === group) && GROUP_GATES[gate].measure(g) !== undefined);
+  if (applies.length === 0) return { pass: false, message: () => `${name}: no group of ${r.scenario} is measured for ${gate} (${group ?? 'any group'})` };
+  const failures = checkGroupGate(w, gate, limit, group);
+  return {
+    pass: failures.length === 0,
+    message: () => (isNot
+      ? `expected ${r.scenario} to fail ${gate} <= ${limit}, but every group held: ${applies.map((g) => `${g.name} ${GROUP_GATES[gate].measure(g)}`).join(', ')}`
+      : `${r.scenario}:\n${failures.map((f) => `  ${f.message}`).join('\n')}`) + `\n\n${threadTable(w)}`,
+  };
+}
+
 expect.extend({
+  toHaveNoStarvation(actual: unknown, o: { maxGapMs: number; group?: string }) {
+    return workloadMatcher(this.isNot ?? false, actual, 'toHaveNoStarvation', 'max_gap_ms', o?.maxGapMs, o?.group);
+  },
+
+  toBeFair(actual: unknown, o: { spread: number; group?: string }) {
+    return workloadMatcher(this.isNot ?? false, actual, 'toBeFair', 'fairness_spread', o?.spread, o?.group);
+  },
+
+  toHaveWakeLatency(actual: unknown, o: { p99BelowUs: number; group?: string }) {
+    return workloadMatcher(this.isNot ?? false, actual, 'toHaveWakeLatency', 'wake_latency_p99_us', o?.p99BelowUs, o?.group);
+  },
+
   toExitWith(actual: unknown, action: ExitActionName) {
     if (!EXIT_ACTIONS.includes(action)) {
       return { pass: false, message: () => `toExitWith: '${String(action)}' is not an exit action (${EXIT_ACTIONS.join(', ')})` };

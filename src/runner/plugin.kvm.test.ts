@@ -35,7 +35,9 @@ describe('schedvm environment, end to end', () => {
     rmSync(ARTIFACTS, { recursive: true, force: true });
     const tag = `schedvm-leak-${randomBytes(6).toString('hex')}`;
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [VITEST, 'run', '--config', CONFIG, 'failing.fixture', 'timeout.fixture'], {
+    // One file at a time: vitest gives a fork 60 s to start, and two starting at once on the
+    // sandbox's single emulated CPU, beside a busy host, once took longer (CI, 2026-12-04).
+    const r = spawnSync(process.execPath, [VITEST, 'run', '--config', CONFIG, '--no-file-parallelism', 'failing.fixture', 'timeout.fixture'], {
       cwd: ROOT, encoding: 'utf8', env: childEnv(tag), timeout: 550_000,
     });
     const out = stripVTControlCharacters(`${r.stdout}\n${r.stderr}`);

@@ -17,6 +17,8 @@ import { kallsymsShell, KernelWatch, planSymbols, type KernelWatchPlan, type Sym
 import type { Scenario } from './scenario/schema.ts';
 import { schedulerPayload, schedulerResult, type SchedulerResult } from './scheduler.ts';
 import { resolveWatchMechanism } from './watch-mechanism.ts';
+import { workloadPayload, workloadResult } from './workload.ts';
+import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
 import { noteBootStall } from './progress.ts';
 
 /** What every Linux guest gets besides its console=: i8042 reboot (Shutdown), no PCI probing. */
@@ -67,6 +69,8 @@ export interface ScenarioResult extends VmResult {
   panic?: string;
   /** The scenario's scheduler: whether it loaded, how it exited, the workload's progress. */
   scheduler?: SchedulerResult;
+  /** The workload program's measurements (per thread, per group, per CPU), when it ran and finished. */
+  workload?: WorkloadResult;
   /** What became of each kernel-symbol watch (armed where, or why not). */
   kernelWatch?: string[];
   /** Linux guests: how reading the kernel's symbol table went (`N symbols in M ms`, or why not). */
@@ -94,13 +98,16 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
   const warnings = [...kernelWarnings(kernel, { numa: topology.numa_nodes > 1, schedExt: needsSched, btf: needsSched }), ...(sandbox.warning ? [sandbox.warning] : [])];
   const kernelWatch = await kernelWatchPlan(s, kernel, warnings);
   const symbols = planSymbols(kernelWatch);
-  const sched = needsSched ? await schedulerPayload(s, kernel, kernelWatch?.exitKindOffset !== undefined) : undefined;
+  const program = await workloadPayload(s);
+  const sched = needsSched ? await schedulerPayload(s, kernel, program, kernelWatch?.exitKindOffset !== undefined) : undefined;
+  const files = [...(sched?.files ?? []), ...(program?.files ?? [])];
   const initrd = await buildInitramfs({
     init: initScript({
       ...(drivers ? { modules: drivers.paths } : {}), ...(dev.console === 'hvc0' ? { console: 'hvc0' as const } : {}),
       ...(s.run !== undefined ? { run: s.run } : {}), ...(sched ? { scheduler: sched.script } : {}),
+      ...(program && !sched ? { workload: program.shell } : {}),
       early: kallsymsShell(symbols) }),
-    ...(sched ? { files: sched.files } : {}),
+    ...(files.length ? { files } : {}),
     ...(drivers ? { modules: { dir: drivers.dir, names: drivers.names } } : {}),
     gzip: true,
   });
@@ -211,6 +218,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   // Decoding the guest's symbol table costs seconds in the sandbox: only for snapshots.
   const symbols = r.snapshots.length > 0 ? clock?.kernelWatch?.kernelSymbols : undefined;
   const kindHit = exitKindHit(r);
+  const workload = s.kernel !== undefined ? workloadResult(s, text) : undefined;
   return {
     scenario: s.name,
     ...r,
@@ -221,7 +229,8 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     ...(clock?.bootStalled !== undefined ? { bootStalled: clock.bootStalled } : {}),
     ...(guest ? { guest } : {}),
     ...(panic ? { panic } : {}),
-    ...(s.scheduler ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value) } : {}),
+    ...(s.scheduler ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value, workload) } : {}),
+    ...(workload ? { workload } : {}),
     ...(clock?.kernelWatch ? { kernelWatch: clock.kernelWatch.notes } : {}),
     ...(clock?.kernelWatch?.symbolsNote ? { kernelSymbols: clock.kernelWatch.symbolsNote } : {}),
   };

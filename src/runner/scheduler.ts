@@ -6,8 +6,9 @@ import type { Kernel } from '../fixtures/kernels/index.ts';
 import {
   buildSchedulers, GUEST_BIN_DIR, parseSchedulerRun, SCX_EXIT, schedulerGuestFiles, schedulerRunScript, type Workload,
 } from '../fixtures/schedulers/index.ts';
-import { buildWorker, WORKER_GUEST_PATH } from '../fixtures/workload/build.ts';
+import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
 import type { Scenario, SchedulerExitKind } from './scenario/schema.ts';
+import type { WorkloadPayload } from './workload.ts';
 
 export interface SchedulerPayload {
   /** Host files for the initramfs (their shared libraries come along). */
@@ -29,7 +30,7 @@ export interface SchedulerResult {
   dump: string[];
   /** The kernel's sched_ext lines from this run. */
   dmesg: string[];
-  /** Rounds each workload thread completed (workload program only). */
+  /** Rounds each workload thread completed (the workload program only; its full measurements are the result's `workload`). */
   progress?: number[];
   /** Whether the host's exit-kind watchpoint (slot 0) latched an error kind. */
   watchpointLatched: boolean;
@@ -46,12 +47,6 @@ export function schedulerExitKindName(kind: number): SchedulerExitKind | undefin
   return KIND_NAMES.get(kind);
 }
 
-function workloadOf(s: Scenario, vcpus: number): Workload {
-  const w = s.workload ?? { duration_s: 5 };
-  if (w.shell !== undefined) return { shell: w.shell };
-  return { worker: WORKER_GUEST_PATH, threads: w.threads ?? vcpus, seconds: w.duration_s };
-}
-
 /**
  * With the host watching the exit kind, the guest pauses this long once the scheduler is
  * enabled: the host arms the watch (a brief freeze, a page walk) before the workload can make
@@ -59,9 +54,10 @@ function workloadOf(s: Scenario, vcpus: number): Workload {
  */
 export const HOST_ARM_PAUSE_S = 2;
 
-export async function schedulerPayload(s: Scenario, kernel: Kernel, hostWatch = false): Promise<SchedulerPayload> {
+/** `program`: the workload program's payload, when the scenario runs it (else its workload shell runs, if any). */
+export async function schedulerPayload(s: Scenario, kernel: Kernel, program: WorkloadPayload | undefined, hostWatch = false): Promise<SchedulerPayload> {
   const sched = s.scheduler!;
-  const workload = workloadOf(s, s.vcpus);
+  const workload: Workload | undefined = program ? { program: program.shell } : s.workload?.shell !== undefined ? { shell: s.workload.shell } : undefined;
   const files: SchedulerPayload['files'] = [];
   let name: string;
   let binary: string;
@@ -74,7 +70,6 @@ export async function schedulerPayload(s: Scenario, kernel: Kernel, hostWatch = 
     binary = `${GUEST_BIN_DIR}/${name}`;
     files.push({ host: sched.binary!, guest: binary });
   }
-  if ('worker' in workload) files.push({ host: await buildWorker(), guest: WORKER_GUEST_PATH });
   const script = schedulerRunScript({
     name,
     binary,
@@ -83,7 +78,7 @@ export async function schedulerPayload(s: Scenario, kernel: Kernel, hostWatch = 
     enableTimeoutS: sched.enable_timeout_s,
     ...(hostWatch ? { afterEnableS: HOST_ARM_PAUSE_S } : {}),
     ...(sched.exit_wait_s !== undefined ? { exitWaitS: sched.exit_wait_s } : {}),
-    workload,
+    ...(workload ? { workload } : {}),
   });
   return { files, script };
 }
@@ -104,7 +99,7 @@ export function schedulerExitKind(reported: number | undefined, latched: number 
  * The scheduler's part of the result, from the run shell's console lines; `latchedKind` is the
  * value the exit-kind watchpoint (slot 0) latched, when it did and its value is known.
  */
-export function schedulerResult(s: Scenario, consoleText: string, watchpointLatched: boolean, exitKindWatch: string, latchedKind?: number): SchedulerResult {
+export function schedulerResult(s: Scenario, consoleText: string, watchpointLatched: boolean, exitKindWatch: string, latchedKind?: number, workload?: WorkloadResult): SchedulerResult {
   const r = parseSchedulerRun(consoleText);
   const name = s.scheduler!.name ?? basename(s.scheduler!.binary!);
   return {
@@ -114,7 +109,7 @@ export function schedulerResult(s: Scenario, consoleText: string, watchpointLatc
     ...(r.exitReason !== undefined ? { reason: r.exitReason } : {}),
     dump: r.output,
     dmesg: r.dmesg,
-    ...(r.progress ? { progress: r.progress } : {}),
+    ...(workload ? { progress: workload.threads.map((t) => t.rounds) } : {}),
     watchpointLatched,
     exitKindWatch,
   };

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadScenario, parseScenario, ScenarioError } from './load.ts';
+import { loadScenario, parseScenario } from './load.ts';
+import { scenarioProblems } from './problems.testing.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -12,15 +13,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const LINUX = 'name: d\nkernel: debian-sched-ext\n';
-const problems = (text: string, file = join(dir, 'x.yaml')) => {
-  try {
-    parseScenario(text, file);
-  } catch (e) {
-    if (e instanceof ScenarioError) return e.message;
-    throw e;
-  }
-  throw new Error('expected a ScenarioError');
-};
+const problems = (text: string, file = join(dir, 'x.yaml')) => scenarioProblems(text, file);
 
 describe('scenario devices', () => {
   it('fills the defaults: both UARTs, serial console, no disks, no network', () => {

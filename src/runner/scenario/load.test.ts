@@ -2,16 +2,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadScenario, parseScenario, ScenarioError } from './load.ts';
+import { scenarioProblems } from './problems.testing.ts';
 
-const problems = (text: string) => {
-  try {
-    parseScenario(text, 'x.yaml');
-  } catch (e) {
-    if (e instanceof ScenarioError) return e.message;
-    throw e;
-  }
-  throw new Error('expected a ScenarioError');
-};
+const problems = (text: string) => scenarioProblems(text, 'x.yaml');
 
 describe('parseScenario', () => {
   it('applies defaults in one place', () => {

@@ -1,7 +1,8 @@
 // The scenario file format: one zod schema, defaults applied here and nowhere else.
 import { z } from 'zod';
 import { guestNames } from '../../fixtures/guests/build.ts';
-import { formatTopology, parseTopologyShorthand, validateTopology, type Topology } from '../../vmm/topology.ts';
+import { workloadGatesSchema, workloadSchema } from './workload-schema.ts';
+import { flatTopology, formatTopology, parseTopologyShorthand, validateTopology, type Topology } from '../../vmm/topology.ts';
 
 export const EXIT_ACTIONS = ['Shutdown', 'Fatal', 'Timeout'] as const;
 /** enum scx_exit_kind, lower-cased without SCX_EXIT_; `none`: the scheduler never exited. */
@@ -45,20 +46,12 @@ const schedulerSchema = z
       .optional()
       .describe("A scheduler built from the kernel's own tools/sched_ext (scx_simple, scx_central, scx_flatcg, ...) or ours (scx_fault). Either name or binary."),
     binary: z.string().min(1).optional().describe('Your own scheduler loader (path relative to the scenario file), packed with its shared libraries. Either name or binary.'),
-    args: z.array(z.string()).default([]).describe('Arguments for the loader (scx_fault: --error-after N, --exit-after N, --stall, --clean).'),
+    args: z.array(z.string()).default([]).describe('Arguments for the loader (scx_fault: --error-after N, --exit-after N, --stall, --clean; behaviour faults --starve PREFIX:MS, --one-cpu).'),
     ops: z.string().min(1).optional().describe('What /sys/kernel/sched_ext/root/ops says once it is enabled (default: the name without scx_).'),
     enable_timeout_s: z.number().positive().max(3600).default(30).describe('Give up (and report its output) if the scheduler is not enabled within this long.'),
     exit_wait_s: z.number().min(0).max(3600).optional().describe('After the workload, wait up to this long for the scheduler to exit by itself (a fault) before stopping it.'),
   })
   .refine((s) => (s.name === undefined) !== (s.binary === undefined), { error: 'give exactly one of name (a built scheduler) or binary (your own)' });
-
-const workloadSchema = z
-  .strictObject({
-    threads: z.int().min(1).max(1024).optional().describe('Threads of the workload program, each spinning and yielding (default: one per vCPU).'),
-    duration_s: z.number().positive().max(3600).default(5).describe('How long the workload runs.'),
-    shell: z.string().min(1).optional().describe('Instead of the workload program: shell commands run while the scheduler is enabled.'),
-  })
-  .refine((w) => w.shell === undefined || w.threads === undefined, { error: 'give threads (the workload program) or shell, not both', path: ['threads'] });
 
 const topologyObject = z.strictObject({
   numa_nodes: z.int().min(1).describe('NUMA nodes (one package each).'),
@@ -184,12 +177,13 @@ export const scenarioSchema = z
       })
       .describe('Hardware watchpoints; their hits are latched into the result.'),
     scheduler: schedulerSchema.optional().describe('A sched_ext scheduler the guest runs: started by /init, waited for until enabled, stopped after the workload (Linux guests).'),
-    workload: workloadSchema.optional().describe('What runs while the scheduler is enabled (default: the workload program, one thread per vCPU, 5 s).'),
+    workload: workloadSchema.optional().describe("What runs while the scheduler is enabled, or after the guest's report without one (the kernel's default scheduler). Default with a scheduler: one spin thread per vCPU for 5 s."),
     devices: devicesSchema.optional().describe('Devices besides RAM and vCPUs: UARTs, and virtio-mmio console, disks and network (Linux guests).'),
     expect: z
       .strictObject({
         exit_action: z.enum(EXIT_ACTIONS).default('Shutdown').describe('Exit action that counts as a pass for `schedvm run`.'),
         scheduler_exit: z.enum(SCHEDULER_EXIT_KINDS).optional().describe("The scheduler's exit kind that counts as a pass: the schedvm environment fails the test file otherwise (the CI gate), as does `schedvm run`."),
+        workload: workloadGatesSchema.optional(),
       })
       .default({ exit_action: 'Shutdown' })
       .describe('What a passing run looks like.'),
@@ -226,8 +220,20 @@ export const scenarioSchema = z
     if (s.guest !== undefined && s.scheduler !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['scheduler'], message: 'only Linux guests (kernel:) run a scheduler' });
     }
-    if (s.scheduler === undefined && s.workload !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['workload'], message: 'a workload runs under a scheduler: add scheduler (or put the commands in run)' });
+    if (s.scheduler === undefined && s.workload?.shell !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['workload', 'shell'], message: 'a workload shell runs under a scheduler: add scheduler, or put the commands in run' });
+    }
+    if (s.guest !== undefined && s.workload !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['workload'], message: 'only Linux guests (kernel:) run a workload' });
+    }
+    // A gauntlet's groups must fit its smallest topology.
+    const cpus = Math.min(...(s.topologies ?? [s.topology ?? flatTopology(s.vcpus ?? 1)]).map(vcpusOf));
+    s.workload?.groups?.forEach((g, i) => {
+      const bad = g.cpus?.find((c) => c >= cpus);
+      if (bad !== undefined) ctx.addIssue({ code: 'custom', path: ['workload', 'groups', i, 'cpus'], message: `CPU ${bad} is not in this VM (its CPUs are 0..${cpus - 1})` });
+    });
+    if (s.expect.workload !== undefined && (s.workload === undefined ? s.scheduler === undefined : s.workload.shell !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['expect', 'workload'], message: 'gates measure the workload program: add workload.groups (a workload shell is not measured)' });
     }
     if (s.scheduler === undefined && s.expect.scheduler_exit !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['expect', 'scheduler_exit'], message: 'needs a scheduler' });

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { parseScenario } from './load.ts';
+import { scenarioProblems } from './problems.testing.ts';
+
+const base = 'name: w\nkernel: debian-sched-ext\ntopology: 1n2l2c1t\n';
+const problems = (text: string) => scenarioProblems(base + text, 'w.yaml');
+
+describe('workload groups and gates in a scenario', () => {
+  it('takes groups of every kind, with their defaults, and gates', () => {
+    const s = parseScenario(`${base}workload:
+  duration_s: 2
+  groups:
+    - { name: batch, kind: spin, threads: 4, nice: 5 }
+    - { name: chat, kind: pingpong, pairs: 2, expect: { wake_latency_p99_us: 5000 } }
+    - { name: tick, kind: periodic, threads: 2, period_us: 2000, run_us: 200 }
+    - { name: pinned, kind: spin, threads: 2, cpus: [0], policy: fifo, priority: 5 }
+expect:
+  workload: { max_gap_ms: 500, fairness_spread: 0.3, min_cpu_busy: 0.5 }
+`, 'w.yaml');
+    expect(s.workload!.groups![0]).toEqual({ name: 'batch', kind: 'spin', threads: 4, nice: 5, policy: 'normal' });
+    expect(s.workload!.groups![1]!.expect).toEqual({ wake_latency_p99_us: 5000 });
+    expect(s.expect.workload).toEqual({ max_gap_ms: 500, fairness_spread: 0.3, min_cpu_busy: 0.5 });
+  });
+
+  it('runs groups without a scheduler (the kernel default one)', () => {
+    expect(parseScenario(`${base}workload: { groups: [{ name: a, kind: yield }] }\n`, 'w.yaml').workload?.groups).toHaveLength(1);
+  });
+
+  it('locates each mistake at its field', () => {
+    expect(problems('workload: { groups: [{ name: a, kind: sleep }] }\n')).toMatch(/^w\.yaml:4:\d+: workload\.groups\.0\.kind: Invalid option: expected one of "spin"\|"yield"/);
+    expect(problems('workload: { groups: [{ name: a, kind: spin, cpus: [0, 4] }] }\n')).toMatch(/workload\.groups\.0\.cpus: CPU 4 is not in this VM \(its CPUs are 0\.\.3\)/);
+    expect(problems('workload: { groups: [{ name: a, kind: pingpong, threads: 3 }] }\n')).toMatch(/workload\.groups\.0\.threads: pingpong threads come in pairs/);
+    expect(problems('workload: { groups: [{ name: a, kind: periodic }] }\n')).toMatch(/workload\.groups\.0\.period_us: a periodic group needs period_us/);
+    expect(problems('workload: { groups: [{ name: a, kind: periodic, period_us: 1000, run_us: 1000 }] }\n')).toMatch(/run_us: must be below period_us \(1000\)/);
+    expect(problems('workload: { groups: [{ name: a, kind: spin }, { name: a, kind: yield }] }\n')).toMatch(/workload\.groups\.1\.name: the name 'a' is used twice/);
+    expect(problems('workload: { groups: [{ name: Batch-1, kind: spin }] }\n')).toMatch(/workload\.groups\.0\.name: expected 1 to 10 lower-case letters/);
+    expect(problems('workload: { groups: [{ name: a, kind: spin }] }\nexpect: { workload: { max_gap_ms: soon } }\n')).toMatch(/expect\.workload\.max_gap_ms: Invalid input: expected number, received string/);
+    expect(problems('workload: { groups: [{ name: a, kind: spin, expect: { min_cpu_busy: 1 } }] }\n')).toMatch(/workload\.groups\.0\.expect\.min_cpu_busy: unknown field/);
+    expect(problems('workload: { threads: 2, groups: [{ name: a, kind: spin }] }\n')).toMatch(/workload\.groups: give one of threads, groups or shell \(also given: threads\)/);
+    expect(problems('expect: { workload: { max_gap_ms: 5 } }\n')).toMatch(/expect\.workload: gates measure the workload program: add workload\.groups/);
+    expect(problems('workload: { shell: "true" }\n')).toMatch(/workload\.shell: a workload shell runs under a scheduler/);
+  });
+});

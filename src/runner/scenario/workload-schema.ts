@@ -1,0 +1,89 @@
+// The scenario's `workload:` (named groups of threads, or the default) and `expect.workload`
+// (the behaviour gates), as zod schemas; the scenario schema places them.
+import { z } from 'zod';
+
+export const WORKLOAD_KINDS = ['spin', 'yield', 'pingpong', 'periodic', 'fork', 'affinity'] as const;
+export const WORKLOAD_POLICIES = ['normal', 'batch', 'idle', 'fifo', 'rr'] as const;
+
+const ms = z.number().positive();
+
+/** Gates that hold per group: at the top of expect.workload for every group, or in a group's own `expect`. */
+const groupGateFields = {
+  max_gap_ms: ms.optional().describe('Starvation: no thread of the group may go longer than this without finishing a round of work.'),
+  fairness_spread: z.number().min(0).optional().describe("Fairness: the group's largest thread CPU time over its smallest, minus 1 (0.2: within 20%)."),
+  wake_latency_p99_us: ms.optional().describe('pingpong and periodic groups: the 99th percentile of wake-up latency.'),
+  wake_latency_max_us: ms.optional().describe('pingpong and periodic groups: the largest wake-up latency.'),
+  max_migrations_per_s: z.number().min(0).optional().describe("Migrations (a thread's round ending on another CPU than its last) per second, over the group."),
+  max_cross_llc_migrations_per_s: z.number().min(0).optional().describe('Migrations between LLCs of the declared topology per second, over the group.'),
+  max_cross_node_migrations_per_s: z.number().min(0).optional().describe('Migrations between NUMA nodes of the declared topology per second, over the group.'),
+  max_missed_periods: z.int().min(0).optional().describe('periodic groups: periods missed, over the group.'),
+  max_rounds_cv: z.number().min(0).optional().describe("Throughput evenness: the coefficient of variation of the group's rounds per thread."),
+};
+
+export const groupGatesSchema = z.strictObject(groupGateFields);
+
+export const workloadGatesSchema = z
+  .strictObject({
+    ...groupGateFields,
+    min_cpu_busy: z.number().min(0).max(1).optional().describe('Every CPU of the VM was busy at least this share of the workload (0.9: 90%).'),
+  })
+  .describe('Scheduling-behaviour gates: the schedvm environment fails the test file, and `schedvm run` exits non-zero, naming the gate, the group and the measured value. Top-level gates hold for every group they apply to; a group overrides them in its own `expect`.');
+
+const groupSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,9}$/, 'expected 1 to 10 lower-case letters, digits or _, starting with a letter (threads are named <name>-<n>, and Linux keeps 15 characters)')
+      .describe('Group name: its threads are named <name>-<n> (a scheduler, and a fault, can tell groups apart by comm).'),
+    kind: z.enum(WORKLOAD_KINDS).describe('spin: compute; yield: compute and sched_yield; pingpong: pairs waking each other through pipes (wake latency); periodic: wake every period_us, run run_us (wake latency, missed periods); fork: fork and reap children; affinity: compute, moving itself across its allowed CPUs.'),
+    threads: z.int().min(1).max(1024).optional().describe('Threads in the group (default: one per vCPU; pingpong: 2 per pair).'),
+    pairs: z.int().min(1).max(512).optional().describe('pingpong: pairs of threads (instead of threads).'),
+    nice: z.int().min(-20).max(19).default(0).describe('Nice value of every thread.'),
+    policy: z.enum(WORKLOAD_POLICIES).default('normal').describe('Scheduling policy: normal (SCHED_OTHER or SCHED_EXT under a scheduler), batch, idle, fifo, rr.'),
+    priority: z.int().min(1).max(99).optional().describe('fifo and rr: the real-time priority (default 1).'),
+    cpus: z.array(z.int().min(0)).min(1).optional().describe('Affinity: the CPUs the threads may run on (default: all).'),
+    period_us: z.int().min(100).optional().describe('periodic: the period.'),
+    run_us: z.int().min(0).optional().describe('periodic: work done each period (default a tenth of it).'),
+    expect: groupGatesSchema.optional().describe('Gates for this group only, over those of expect.workload.'),
+  })
+  .superRefine((g, ctx) => {
+    if (g.pairs !== undefined && g.kind !== 'pingpong') ctx.addIssue({ code: 'custom', path: ['pairs'], message: 'is for kind pingpong (others take threads)' });
+    if (g.kind === 'pingpong' && g.threads !== undefined && g.threads % 2 !== 0) ctx.addIssue({ code: 'custom', path: ['threads'], message: 'pingpong threads come in pairs: give an even number, or pairs' });
+    if (g.kind === 'pingpong' && g.threads !== undefined && g.pairs !== undefined) ctx.addIssue({ code: 'custom', path: ['pairs'], message: 'give threads or pairs, not both' });
+    if (g.kind === 'periodic' && g.period_us === undefined) ctx.addIssue({ code: 'custom', path: ['period_us'], message: 'a periodic group needs period_us' });
+    if (g.kind !== 'periodic') {
+      for (const f of ['period_us', 'run_us'] as const) if (g[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'is for kind periodic' });
+    }
+    if (g.period_us !== undefined && g.run_us !== undefined && g.run_us >= g.period_us) ctx.addIssue({ code: 'custom', path: ['run_us'], message: `must be below period_us (${g.period_us})` });
+    if (g.priority !== undefined && g.policy !== 'fifo' && g.policy !== 'rr') ctx.addIssue({ code: 'custom', path: ['priority'], message: 'is for policy fifo or rr' });
+    if (g.nice !== 0 && (g.policy === 'fifo' || g.policy === 'rr')) ctx.addIssue({ code: 'custom', path: ['nice'], message: 'real-time threads have no nice value (use priority)' });
+  });
+
+export type WorkloadGroupInput = z.input<typeof groupSchema>;
+export type WorkloadGroup = z.output<typeof groupSchema>;
+export type GroupGates = z.output<typeof groupGatesSchema>;
+export type WorkloadGates = z.output<typeof workloadGatesSchema>;
+
+export const workloadSchema = z
+  .strictObject({
+    threads: z.int().min(1).max(1024).optional().describe('Shorthand for one spin group `spin` of this many threads (default: one per vCPU).'),
+    duration_s: z.number().positive().max(3600).default(5).describe('How long the workload runs.'),
+    groups: z
+      .array(groupSchema)
+      .min(1)
+      .max(32)
+      .superRefine((gs, ctx) => {
+        const seen = new Set<string>();
+        gs.forEach((g, i) => {
+          if (seen.has(g.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `the name '${g.name}' is used twice` });
+          seen.add(g.name);
+        });
+      })
+      .optional()
+      .describe('Named groups of threads running together, each measured (result `workload`) and gated (expect.workload).'),
+    shell: z.string().min(1).optional().describe('Instead of the workload program: shell commands run while the scheduler is enabled (no metrics).'),
+  })
+  .superRefine((w, ctx) => {
+    const given = (['threads', 'groups', 'shell'] as const).filter((f) => w[f] !== undefined);
+    if (given.length > 1) ctx.addIssue({ code: 'custom', path: [given[1]!], message: `give one of threads, groups or shell (also given: ${given[0]})` });
+  });

@@ -1,0 +1,51 @@
+// A scenario's workload as the guest runs it (the workload program packed into the initramfs,
+// its shell under the scheduler or, without one, after the guest's report) and its measurements
+// read back from the console.
+import { buildWorkload, WORKLOAD_GUEST_PATH } from '../fixtures/workload/build.ts';
+import { workloadShell, type GroupSpec, type WorkloadKind, type WorkloadSpec } from '../fixtures/workload/command.ts';
+import { parseWorkload, type WorkloadResult } from '../fixtures/workload/metrics.ts';
+import { flatTopology } from '../vmm/topology.ts';
+import type { Scenario } from './scenario/schema.ts';
+import type { WorkloadGroup } from './scenario/workload-schema.ts';
+
+export interface WorkloadPayload {
+  files: Array<{ host: string; guest: string }>;
+  /** Shell lines that run the program and report its exit status. */
+  shell: string[];
+}
+
+function groupSpec(g: WorkloadGroup, vcpus: number): GroupSpec {
+  const threads = g.kind === 'pingpong' ? (g.threads ?? 2 * (g.pairs ?? Math.max(1, Math.floor(vcpus / 2)))) : (g.threads ?? vcpus);
+  const periodic = g.kind === 'periodic' ? { periodUs: g.period_us!, runUs: g.run_us ?? Math.floor(g.period_us! / 10) } : {};
+  return {
+    name: g.name, kind: g.kind, threads, nice: g.nice, policy: g.policy,
+    priority: g.policy === 'fifo' || g.policy === 'rr' ? (g.priority ?? 1) : 0,
+    ...(g.cpus ? { cpus: g.cpus } : {}), ...periodic,
+  };
+}
+
+/**
+ * What the workload program runs for `s`, or undefined when it runs none: a scenario with a
+ * scheduler runs its groups (default: one spin thread per vCPU), one without runs only the groups
+ * it declares; a workload shell is not the program.
+ */
+export function workloadSpec(s: Scenario): WorkloadSpec | undefined {
+  const w = s.workload;
+  if (w?.shell !== undefined || (w === undefined && s.scheduler === undefined)) return undefined;
+  const groups = w?.groups?.map((g) => groupSpec(g, s.vcpus)) ?? [{ name: 'spin', kind: 'spin' as const, threads: w?.threads ?? s.vcpus, nice: 0, policy: 'normal' as const, priority: 0 }];
+  return { seconds: w?.duration_s ?? 5, groups, topology: s.topology ?? flatTopology(s.vcpus) };
+}
+
+export async function workloadPayload(s: Scenario): Promise<WorkloadPayload | undefined> {
+  const spec = workloadSpec(s);
+  if (!spec) return undefined;
+  return { files: [{ host: await buildWorkload(), guest: WORKLOAD_GUEST_PATH }], shell: workloadShell(WORKLOAD_GUEST_PATH, spec) };
+}
+
+/** The workload program's measurements in a finished run's console, when `s` runs it. */
+export function workloadResult(s: Scenario, consoleText: string): WorkloadResult | undefined {
+  const spec = workloadSpec(s);
+  if (!spec) return undefined;
+  const kinds: Record<string, WorkloadKind> = Object.fromEntries(spec.groups.map((g) => [g.name, g.kind]));
+  return parseWorkload(consoleText, kinds);
+}
