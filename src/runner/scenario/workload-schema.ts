@@ -1,9 +1,7 @@
 // The scenario's `workload:` (named groups of threads, or the default) and `expect.workload`
 // (the behaviour gates), as zod schemas; the scenario schema places them.
 import { z } from 'zod';
-
-export const WORKLOAD_KINDS = ['spin', 'yield', 'pingpong', 'periodic', 'fork', 'affinity'] as const;
-export const WORKLOAD_POLICIES = ['normal', 'batch', 'idle', 'fifo', 'rr'] as const;
+import { WORKLOAD_KINDS, WORKLOAD_POLICIES } from '../../fixtures/workload/command.ts';
 
 const ms = z.number().positive();
 
