@@ -40,6 +40,9 @@ describe('workload groups under the kernel default scheduler and under faults', 
     expect(r.scheduler, tail(r.console.com1)).toMatchObject({ name: 'scx_fault', state: 'enabled', exitKind: 'unreg' });
     const w = r.workload!;
     expect(w, tail(r.console.com1)).toBeDefined();
+    console.log(`${file}\n${threadTable(w)}`);
+    // A starved thread still ends soon after the duration: the fault releases it once a period.
+    expect(w.durationMs, threadTable(w)).toBeLessThan(s.workload!.duration_s * 1000 + 9000);
     const failures = workloadGateFailures(s, w);
     expect(failures.map((f) => [f.gate, f.group]), `${failures.map((f) => f.message).join('\n')}\n${threadTable(w)}`).toEqual(expected);
   }, TEST_TIMEOUT_MS);
