@@ -48,6 +48,11 @@ describe('the bundles', () => {
     expect(inputs).toContain(join(ROOT, 'src', 'vmm', 'vcpu', 'pool.ts'));
   });
 
+  it('are built by concurrent builders without one undoing the other (vCPU threads of one process build at once)', async () => {
+    await Promise.all([buildBundles(), buildBundles()]);
+    expect(bundlesFresh()).toBe(true);
+  });
+
   it('keep each module at its own location (import.meta.url), so files beside it are found', () => {
     const cli = readFileSync(join(BUNDLE_DIR, 'cli.mjs'), 'utf8');
     const [banner, ...code] = cli.split('\n');

@@ -4,6 +4,7 @@
 // two entry points are bundled by esbuild into one file each, rebuilt whenever a source
 // file changed (no build step to forget), and tsx is the fallback. Plain JavaScript: it runs
 // before anything can load TypeScript.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -65,8 +66,10 @@ const ownImportMetaUrl = {
 /** Builds both bundles and their manifest; each file appears whole (renamed into place). */
 export async function buildBundles() {
   const { build } = await import('esbuild');
-  const staging = `${BUNDLE_DIR}.${process.pid}.tmp`;
-  rmSync(staging, { recursive: true, force: true });
+  // Unique per build, not per pid: a process's threads may build at once, and sandbox VMs
+  // sharing this directory have pids of their own (two builders named by pid 149 collided).
+  const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
+  const staging = `${BUNDLE_DIR}.${tag}.tmp`;
   try {
     const result = await build({
       entryPoints: ENTRIES, outdir: staging, outExtension: { '.js': '.mjs' },
@@ -84,7 +87,7 @@ export async function buildBundles() {
       for (const ext of ['.mjs', '.mjs.map']) renameSync(join(staging, name + ext), join(BUNDLE_DIR, name + ext));
     }
     // The manifest last: until it names these inputs, nobody takes the files for fresh.
-    const tmp = `${MANIFEST}.${process.pid}.tmp`;
+    const tmp = `${MANIFEST}.${tag}.tmp`;
     writeFileSync(tmp, JSON.stringify({ root: ROOT, inputs }));
     renameSync(tmp, MANIFEST);
   } finally {
