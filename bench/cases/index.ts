@@ -10,6 +10,7 @@ import { kvmPhase } from './kvm-phase.ts';
 import { sandboxStalls } from './sandbox-stalls.ts';
 import { virtioConsole } from './virtio-console.ts';
 import { scale, testFileOverhead } from './vitest.ts';
+import { workloadCost } from './workload-cost.ts';
 
 export type Phase = 'bare' | 'linux' | 'sandbox';
 
@@ -24,6 +25,7 @@ export const CASES: Case[] = [
   { id: 'console', phase: 'bare', run: async (n, w) => [await uartThroughput(n, w)] },
   { id: 'test-file', phase: 'bare', run: async (n, w) => [await testFileOverhead(n, w)] },
   { id: 'memory', phase: 'bare', run: async (n, w) => [await memory(n, w, 1), await memory(n, w, 16)] },
+  { id: 'workload-cost', phase: 'bare', run: async (n, w) => [await workloadCost(n, w)] },
   { id: 'scale', phase: 'bare', run: async (n, w) => [...(await scale(n, w, 1)), ...(await scale(n, w, 2)), ...(await scale(n, w, 4))] },
   { id: 'boot', phase: 'linux', run: (n, w) => boot(n, w) },
   { id: 'virtio-console', phase: 'linux', run: async (n, w) => [await virtioConsole(n, w)] },

@@ -5,6 +5,7 @@ import { UserError } from '../errors.ts';
 import { loadScenario } from '../runner/scenario/load.ts';
 import { runScenario } from '../runner/run-scenario.ts';
 import { threadTable, workloadGateMessage } from '../runner/workload-gates.ts';
+import { ratioTable } from '../runner/baseline.ts';
 import { shouldUseSandbox } from '../sandbox/index.ts';
 import { runWithKvmPrepared } from './with-kvm.ts';
 
@@ -58,7 +59,7 @@ export async function main(args: string[]): Promise<number> {
   if (!atLineStart) process.stdout.write('\n');
   const wantKind = scenario.expect.scheduler_exit;
   const schedOk = wantKind === undefined || result.scheduler?.exitKind === wantKind;
-  const gate = workloadGateMessage(file, scenario, result.workload);
+  const gate = workloadGateMessage(file, scenario, result.workload, result.baseline?.workload);
   const pass = result.exitAction === scenario.expect.exit_action && !result.panic && schedOk && gate === undefined;
   if (result.panic) process.stderr.write(`schedvm: the guest kernel panicked: ${result.panic}\n`);
   if (result.bootStalled) process.stderr.write(`schedvm: the boot stalled: ${result.bootStalled}\n`);
@@ -69,7 +70,10 @@ export async function main(args: string[]): Promise<number> {
         `${wantKind !== undefined ? `, expected ${wantKind}: ${schedOk ? 'pass' : 'FAIL'}` : ''}\n`,
     );
   }
-  if (result.workload) process.stderr.write(`schedvm: ${threadTable(result.workload).replace(/\n/g, '\nschedvm: ')}\n`);
+  const say = (text: string) => process.stderr.write(`schedvm: ${text.replace(/\n/g, '\nschedvm: ')}\n`);
+  if (result.baseline) say(`baseline (the kernel's default scheduler), ${threadTable(result.baseline.workload)}`);
+  if (result.workload) say(threadTable(result.workload));
+  if (result.baseline?.ratios) say(ratioTable(result.baseline.ratios));
   if (gate) process.stderr.write(`schedvm: FAIL ${gate.split('\n\n')[0]}\n`);
   process.stderr.write(
     `schedvm: ${scenario.name}: ${result.exitAction}${result.fatalReason ? ` (${result.fatalReason})` : ''} after ` +

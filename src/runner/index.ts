@@ -9,6 +9,7 @@ export { afterAll, afterEach, beforeAll, beforeEach, describe, expect, vi } from
 export { test, test as it } from './fixtures.ts';
 export { gauntlet, type GauntletContext, type GauntletFn } from './gauntlet.ts';
 export { describeRun, type AddressRange, type SchedvmMatchers, type SnapshotFilter } from './matchers.ts';
+export type { BaselineTolerance } from './stored-baseline.ts';
 export type { ExitActionName, Scenario, ScenarioResult, SchedVm, SchedvmOptions, SnapshotRecord, VmState } from './types.ts';
 
 // A broken scenario (or bad environment options) is this file's failure: its located message,

@@ -1,6 +1,7 @@
 // schedvm's matchers. Each takes the `vm` fixture (after its run) or a ScenarioResult; a failure
 // explains itself with the exit reason, the console's tail and the register snapshots.
-import { expect } from 'vitest';
+import { expect, Snapshots } from 'vitest';
+import { baselineDomain, type BaselineTolerance } from './stored-baseline.ts';
 import { SCHEDULER_EXIT_KINDS, type Scenario, type SchedulerExitKind } from './scenario/schema.ts';
 import { checkGroupGate, GROUP_GATES, hasWorkloadGates, threadTable, workloadGateMessage, workloadRunProblem, type GroupGateName } from './workload-gates.ts';
 import type { ExitActionName, ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
@@ -31,6 +32,13 @@ export interface SchedvmMatchers<R = unknown> {
   toBeFair(o: { spread: number; group?: string }): R;
   /** The wake latency of pingpong and periodic groups (or `group`): p99 below `p99BelowUs`. */
   toHaveWakeLatency(o: { p99BelowUs: number; group?: string }): R;
+  /**
+   * The workload's figures are within `tolerance` of the baseline stored in this test file's
+   * snapshot: written by the first run, compared after, replaced with `vitest -u`. With
+   * `workload.baseline: default` the figures against the kernel's scheduler are compared (they
+   * hold across machines), else the absolute ones.
+   */
+  toMatchBaseline(tolerance?: BaselineTolerance): R;
 }
 
 declare module 'vitest' {
@@ -117,7 +125,7 @@ export function hasScenarioGates(s: Scenario): boolean {
 
 /** Every CI gate of `s` on a finished run of `file`: why it fails, or undefined when all hold. */
 export function scenarioGate(file: string, s: Scenario, r: ScenarioResult): string | undefined {
-  const failures = [schedulerExitGate(file, s.expect.scheduler_exit, r), workloadGateMessage(file, s, r.workload)].filter((f) => f !== undefined);
+  const failures = [schedulerExitGate(file, s.expect.scheduler_exit, r), workloadGateMessage(file, s, r.workload, r.baseline?.workload)].filter((f) => f !== undefined);
   return failures.length ? failures.join('\n\n') : undefined;
 }
 
@@ -173,6 +181,22 @@ expect.extend({
 
   toHaveWakeLatency(actual: unknown, o: { p99BelowUs: number; group?: string }) {
     return workloadMatcher(this.isNot ?? false, actual, 'toHaveWakeLatency', 'wake_latency_p99_us', o?.p99BelowUs, o?.group);
+  },
+
+  toMatchBaseline(actual: unknown, tolerance: BaselineTolerance = {}) {
+    const got = received(actual);
+    if (typeof got === 'string') return { pass: false, message: () => got };
+    const r = got.result;
+    const problem = workloadRunProblem(r.workload);
+    if (problem) return { pass: false, message: () => `toMatchBaseline: ${r.scenario}: ${problem}\n\n${describeRun(r)}` };
+    const domain = baselineDomain(tolerance);
+    const res = Snapshots.toMatchDomainSnapshot.call(this, domain, { workload: r.workload, baseline: r.baseline });
+    if (res instanceof Promise) throw new Error('toMatchBaseline: vitest matched the snapshot asynchronously (expect.poll is not supported)');
+    return {
+      ...res,
+      message: () => `${r.scenario} regressed against its stored baseline (accept this run with vitest -u):\n` +
+        `${domain.regressions.map((x) => `  ${x}`).join('\n')}\n\n${threadTable(r.workload!)}\n\n${res.message()}`,
+    };
   },
 
   toExitWith(actual: unknown, action: ExitActionName) {

@@ -19,6 +19,7 @@ import { schedulerPayload, schedulerResult, type SchedulerResult } from './sched
 import { resolveWatchMechanism } from './watch-mechanism.ts';
 import { workloadPayload, workloadResult } from './workload.ts';
 import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
+import { compareWithBaseline, type WorkloadBaseline } from './baseline.ts';
 import { noteBootStall } from './progress.ts';
 
 /** What every Linux guest gets besides its console=: i8042 reboot (Shutdown), no PCI probing. */
@@ -71,6 +72,8 @@ export interface ScenarioResult extends VmResult {
   scheduler?: SchedulerResult;
   /** The workload program's measurements (per thread, per group, per CPU), when it ran and finished. */
   workload?: WorkloadResult;
+  /** With workload.baseline: the same workload under the kernel's default scheduler first, and the ratios. */
+  baseline?: WorkloadBaseline;
   /** What became of each kernel-symbol watch (armed where, or why not). */
   kernelWatch?: string[];
   /** Linux guests: how reading the kernel's symbol table went (`N symbols in M ms`, or why not). */
@@ -219,6 +222,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   const symbols = r.snapshots.length > 0 ? clock?.kernelWatch?.kernelSymbols : undefined;
   const kindHit = exitKindHit(r);
   const workload = s.kernel !== undefined ? workloadResult(s, text) : undefined;
+  const base = s.workload?.baseline !== undefined ? workloadResult(s, text, 'baseline') : undefined;
   return {
     scenario: s.name,
     ...r,
@@ -231,6 +235,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     ...(panic ? { panic } : {}),
     ...(s.scheduler ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value, workload) } : {}),
     ...(workload ? { workload } : {}),
+    ...(base ? { baseline: { workload: base, ...(workload ? { ratios: compareWithBaseline(workload, base) } : {}) } } : {}),
     ...(clock?.kernelWatch ? { kernelWatch: clock.kernelWatch.notes } : {}),
     ...(clock?.kernelWatch?.symbolsNote ? { kernelSymbols: clock.kernelWatch.symbolsNote } : {}),
   };

@@ -79,6 +79,7 @@ export async function schedulerPayload(s: Scenario, kernel: Kernel, program: Wor
     ...(hostWatch ? { afterEnableS: HOST_ARM_PAUSE_S } : {}),
     ...(sched.exit_wait_s !== undefined ? { exitWaitS: sched.exit_wait_s } : {}),
     ...(workload ? { workload } : {}),
+    ...(program?.baseline ? { baseline: program.baseline } : {}),
   });
   return { files, script };
 }

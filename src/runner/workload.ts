@@ -2,7 +2,7 @@
 // its shell under the scheduler or, without one, after the guest's report) and its measurements
 // read back from the console.
 import { buildWorkload, WORKLOAD_GUEST_PATH } from '../fixtures/workload/build.ts';
-import { workloadShell, type GroupSpec, type WorkloadKind, type WorkloadSpec } from '../fixtures/workload/command.ts';
+import { workloadShell, type GroupSpec, type WorkloadKind, type WorkloadRun, type WorkloadSpec } from '../fixtures/workload/command.ts';
 import { parseWorkload, type WorkloadResult } from '../fixtures/workload/metrics.ts';
 import { flatTopology } from '../vmm/topology.ts';
 import type { Scenario } from './scenario/schema.ts';
@@ -12,6 +12,8 @@ export interface WorkloadPayload {
   files: Array<{ host: string; guest: string }>;
   /** Shell lines that run the program and report its exit status. */
   shell: string[];
+  /** With `workload.baseline: default`: the same run, before the scheduler starts. */
+  baseline?: string[];
 }
 
 function groupSpec(g: WorkloadGroup, vcpus: number): GroupSpec {
@@ -21,6 +23,7 @@ function groupSpec(g: WorkloadGroup, vcpus: number): GroupSpec {
     name: g.name, kind: g.kind, threads, nice: g.nice, policy: g.policy,
     priority: g.policy === 'fifo' || g.policy === 'rr' ? (g.priority ?? 1) : 0,
     ...(g.cpus ? { cpus: g.cpus } : {}), ...periodic,
+    ...(g.cgroup ? { cgroup: { path: g.cgroup.path, ...(g.cgroup.cpu_weight !== undefined ? { cpuWeight: g.cgroup.cpu_weight } : {}), ...(g.cgroup.cpuset ? { cpuset: g.cgroup.cpuset } : {}) } } : {}),
   };
 }
 
@@ -39,13 +42,17 @@ export function workloadSpec(s: Scenario): WorkloadSpec | undefined {
 export async function workloadPayload(s: Scenario): Promise<WorkloadPayload | undefined> {
   const spec = workloadSpec(s);
   if (!spec) return undefined;
-  return { files: [{ host: await buildWorkload(), guest: WORKLOAD_GUEST_PATH }], shell: workloadShell(WORKLOAD_GUEST_PATH, spec) };
+  return {
+    files: [{ host: await buildWorkload(), guest: WORKLOAD_GUEST_PATH }],
+    shell: workloadShell(WORKLOAD_GUEST_PATH, spec),
+    ...(s.workload?.baseline === 'default' ? { baseline: workloadShell(WORKLOAD_GUEST_PATH, spec, 'baseline') } : {}),
+  };
 }
 
-/** The workload program's measurements in a finished run's console, when `s` runs it. */
-export function workloadResult(s: Scenario, consoleText: string): WorkloadResult | undefined {
+/** The workload program's measurements of run `which` in a finished run's console, when `s` runs it. */
+export function workloadResult(s: Scenario, consoleText: string, which: WorkloadRun = 'scenario'): WorkloadResult | undefined {
   const spec = workloadSpec(s);
   if (!spec) return undefined;
   const kinds: Record<string, WorkloadKind> = Object.fromEntries(spec.groups.map((g) => [g.name, g.kind]));
-  return parseWorkload(consoleText, kinds);
+  return parseWorkload(consoleText, kinds, which);
 }

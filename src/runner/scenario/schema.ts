@@ -1,7 +1,7 @@
 // The scenario file format: one zod schema, defaults applied here and nowhere else.
 import { z } from 'zod';
 import { guestNames } from '../../fixtures/guests/build.ts';
-import { workloadGatesSchema, workloadSchema } from './workload-schema.ts';
+import { BASELINE_GATES, workloadGatesSchema, workloadSchema } from './workload-schema.ts';
 import { flatTopology, formatTopology, parseTopologyShorthand, validateTopology, type Topology } from '../../vmm/topology.ts';
 
 export const EXIT_ACTIONS = ['Shutdown', 'Fatal', 'Timeout'] as const;
@@ -46,7 +46,7 @@ const schedulerSchema = z
       .optional()
       .describe("A scheduler built from the kernel's own tools/sched_ext (scx_simple, scx_central, scx_flatcg, ...) or ours (scx_fault). Either name or binary."),
     binary: z.string().min(1).optional().describe('Your own scheduler loader (path relative to the scenario file), packed with its shared libraries. Either name or binary.'),
-    args: z.array(z.string()).default([]).describe('Arguments for the loader (scx_fault: --error-after N, --exit-after N, --stall, --clean; behaviour faults --starve PREFIX:MS, --one-cpu).'),
+    args: z.array(z.string()).default([]).describe('Arguments for the loader (scx_fault: --error-after N, --exit-after N, --stall, --clean; behaviour faults --starve PREFIX:MS, --one-cpu, --long-slice PREFIX:N).'),
     ops: z.string().min(1).optional().describe('What /sys/kernel/sched_ext/root/ops says once it is enabled (default: the name without scx_).'),
     enable_timeout_s: z.number().positive().max(3600).default(30).describe('Give up (and report its output) if the scheduler is not enabled within this long.'),
     exit_wait_s: z.number().min(0).max(3600).optional().describe('After the workload, wait up to this long for the scheduler to exit by itself (a fault) before stopping it.'),
@@ -231,9 +231,21 @@ export const scenarioSchema = z
     s.workload?.groups?.forEach((g, i) => {
       const bad = g.cpus?.find((c) => c >= cpus);
       if (bad !== undefined) ctx.addIssue({ code: 'custom', path: ['workload', 'groups', i, 'cpus'], message: `CPU ${bad} is not in this VM (its CPUs are 0..${cpus - 1})` });
+      const badSet = g.cgroup?.cpuset?.find((c) => c >= cpus);
+      if (badSet !== undefined) ctx.addIssue({ code: 'custom', path: ['workload', 'groups', i, 'cgroup', 'cpuset'], message: `CPU ${badSet} is not in this VM (its CPUs are 0..${cpus - 1})` });
     });
     if (s.expect.workload !== undefined && (s.workload === undefined ? s.scheduler === undefined : s.workload.shell !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['expect', 'workload'], message: 'gates measure the workload program: add workload.groups (a workload shell is not measured)' });
+    }
+    if (s.workload?.baseline !== undefined && s.scheduler === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['workload', 'baseline'], message: "compares the scenario's scheduler with the kernel's default: add scheduler, or remove baseline" });
+    }
+    if (s.workload?.baseline === undefined) {
+      const relative = (at: Array<string | number>, gates: object | undefined) => {
+        for (const g of BASELINE_GATES) if (gates && g in gates) ctx.addIssue({ code: 'custom', path: [...at, g], message: 'compares with a baseline run: add workload.baseline: default' });
+      };
+      relative(['expect', 'workload'], s.expect.workload);
+      s.workload?.groups?.forEach((g, i) => relative(['workload', 'groups', i, 'expect'], g.expect));
     }
     if (s.scheduler === undefined && s.expect.scheduler_exit !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['expect', 'scheduler_exit'], message: 'needs a scheduler' });

@@ -26,6 +26,27 @@ expect:
     expect(parseScenario(`${base}workload: { groups: [{ name: a, kind: yield }] }\n`, 'w.yaml').workload?.groups).toHaveLength(1);
   });
 
+  it('a baseline needs a scheduler to compare with, and the *_vs_baseline gates need a baseline', () => {
+    expect(problems('workload: { baseline: default, groups: [{ name: a, kind: spin }] }\n')).toMatch(/^w\.yaml:4:\d+: workload\.baseline: compares the scenario's scheduler with the kernel's default: add scheduler/);
+    expect(problems('scheduler: { name: scx_simple }\nworkload: { groups: [{ name: a, kind: spin, expect: { rounds_vs_baseline: 0.8 } }] }\n')).toMatch(/workload\.groups\.0\.expect\.rounds_vs_baseline: compares with a baseline run: add workload\.baseline: default/);
+    expect(problems('scheduler: { name: scx_simple }\nexpect: { workload: { cpu_busy_vs_baseline: 0.9 } }\n')).toMatch(/expect\.workload\.cpu_busy_vs_baseline: compares with a baseline run/);
+    expect(problems('scheduler: { name: scx_simple }\nworkload: { baseline: default, shell: "true" }\n')).toMatch(/workload\.baseline: compares runs of the workload program/);
+    expect(problems('scheduler: { name: scx_simple }\nworkload: { baseline: kernel }\n')).toMatch(/workload\.baseline: Invalid input: expected "default"/);
+    const s = parseScenario(`${base}scheduler: { name: scx_simple }\nworkload: { baseline: default }\nexpect: { workload: { cpu_busy_vs_baseline: 0.9, rounds_vs_baseline: 0.8 } }\n`, 'w.yaml');
+    expect(s.workload!.baseline).toBe('default');
+  });
+
+  it('takes cgroups, and refuses one that leaves its tree or is set up two ways', () => {
+    const s = parseScenario(`${base}workload: { groups: [{ name: a, kind: spin, cgroup: { path: t/a, cpu_weight: 300, cpuset: [1] }, cpus: [1] }] }\n`, 'w.yaml');
+    expect(s.workload!.groups![0]!.cgroup).toEqual({ path: 't/a', cpu_weight: 300, cpuset: [1] });
+    expect(problems('workload: { groups: [{ name: a, kind: spin, cgroup: { path: ../a } }] }\n')).toMatch(/workload\.groups\.0\.cgroup\.path: stays inside the workload's cgroup tree: no '\.' or '\.\.' in the path/);
+    expect(problems('workload: { groups: [{ name: a, kind: spin, cgroup: { path: /sys/fs/cgroup } }] }\n')).toMatch(/cgroup\.path: expected a relative path of names/);
+    expect(problems('workload: { groups: [{ name: a, kind: spin, cgroup: { path: x, cpu_weight: 2 } }, { name: b, kind: spin, cgroup: { path: x } }] }\n')).toMatch(/workload\.groups\.1\.cgroup: cgroup 'x' has other cpu_weight or cpuset in group 'a'/);
+    expect(problems('workload: { groups: [{ name: a, kind: spin, cpus: [0], cgroup: { path: x, cpuset: [1] } }] }\n')).toMatch(/workload\.groups\.0\.cpus: CPU 0 is outside the group's cgroup cpuset \(1\)/);
+    expect(problems('workload: { groups: [{ name: a, kind: spin, cgroup: { path: x, cpuset: [9] } }] }\n')).toMatch(/workload\.groups\.0\.cgroup\.cpuset: CPU 9 is not in this VM/);
+    expect(problems('workload: { groups: [{ name: a, kind: spin, cgroup: { path: x, cpu_weight: 0 } }] }\n')).toMatch(/cgroup\.cpu_weight: Too small/);
+  });
+
   it('locates each mistake at its field', () => {
     expect(problems('workload: { groups: [{ name: a, kind: sleep }] }\n')).toMatch(/^w\.yaml:4:\d+: workload\.groups\.0\.kind: Invalid option: expected one of "spin"\|"yield"/);
     expect(problems('workload: { groups: [{ name: a, kind: spin, cpus: [0, 4] }] }\n')).toMatch(/workload\.groups\.0\.cpus: CPU 4 is not in this VM \(its CPUs are 0\.\.3\)/);

@@ -16,7 +16,13 @@ const groupGateFields = {
   max_cross_node_migrations_per_s: z.number().min(0).optional().describe('Migrations between NUMA nodes of the declared topology per second, over the group.'),
   max_missed_periods: z.int().min(0).optional().describe('periodic groups: periods missed, over the group.'),
   max_rounds_cv: z.number().min(0).optional().describe("Throughput evenness: the coefficient of variation of the group's rounds per thread."),
+  rounds_vs_baseline: z.number().positive().optional().describe("With workload.baseline: the group's rounds of work at least this share of the baseline's (0.8: no more than 20% slower than the kernel's default scheduler)."),
+  max_gap_vs_baseline: z.number().positive().optional().describe("With workload.baseline: the group's longest gap at most this multiple of the baseline's."),
+  wake_latency_p99_vs_baseline: z.number().positive().optional().describe("With workload.baseline, pingpong and periodic groups: wake latency p99 at most this multiple of the baseline's."),
 };
+
+/** Gates that compare with the baseline run (they need workload.baseline). */
+export const BASELINE_GATES = ['rounds_vs_baseline', 'max_gap_vs_baseline', 'wake_latency_p99_vs_baseline', 'cpu_busy_vs_baseline'] as const;
 
 export const groupGatesSchema = z.strictObject(groupGateFields);
 
@@ -24,8 +30,23 @@ export const workloadGatesSchema = z
   .strictObject({
     ...groupGateFields,
     min_cpu_busy: z.number().min(0).max(1).optional().describe('Every CPU of the VM was busy at least this share of the workload (0.9: 90%).'),
+    cpu_busy_vs_baseline: z.number().positive().optional().describe("With workload.baseline: the CPUs' mean busy share at least this share of the baseline's (work conservation against the kernel's default scheduler)."),
   })
   .describe('Scheduling-behaviour gates: the schedvm environment fails the test file, and `schedvm run` exits non-zero, naming the gate, the group and the measured value. Top-level gates hold for every group they apply to; a group overrides them in its own `expect`.');
+
+const cgroupSchema = z
+  .strictObject({
+    path: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "expected a relative path of names (letters, digits, _ . -) joined by '/'")
+      .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), { error: "stays inside the workload's cgroup tree: no '.' or '..' in the path" })
+      .describe('The cgroup, relative to the tree the guest creates for the workload (cgroup v2, threaded): `batch`, `tenants/a`.'),
+    cpu_weight: z.int().min(1).max(10000).optional().describe("cpu.weight of the cgroup (default the kernel's 100)."),
+    cpuset: z.array(z.int().min(0)).min(1).optional().describe('cpuset.cpus of the cgroup: the CPUs its threads may run on.'),
+  })
+  .describe('A cgroup v2 group the guest creates (threaded, so each group of threads can have its own), with cpu.weight and cpuset.cpus.');
+
+export type WorkloadCgroup = z.output<typeof cgroupSchema>;
 
 const groupSchema = z
   .strictObject({
@@ -40,6 +61,7 @@ const groupSchema = z
     policy: z.enum(WORKLOAD_POLICIES).default('normal').describe('Scheduling policy: normal (SCHED_OTHER or SCHED_EXT under a scheduler), batch, idle, fifo, rr.'),
     priority: z.int().min(1).max(99).optional().describe('fifo and rr: the real-time priority (default 1).'),
     cpus: z.array(z.int().min(0)).min(1).optional().describe('Affinity: the CPUs the threads may run on (default: all).'),
+    cgroup: cgroupSchema.optional(),
     period_us: z.int().min(100).optional().describe('periodic: the period.'),
     run_us: z.int().min(0).optional().describe('periodic: work done each period (default a tenth of it).'),
     expect: groupGatesSchema.optional().describe('Gates for this group only, over those of expect.workload.'),
@@ -72,16 +94,32 @@ export const workloadSchema = z
       .max(32)
       .superRefine((gs, ctx) => {
         const seen = new Set<string>();
+        const cgroups = new Map<string, { cg: WorkloadCgroup; group: string }>();
         gs.forEach((g, i) => {
           if (seen.has(g.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `the name '${g.name}' is used twice` });
           seen.add(g.name);
+          if (!g.cgroup) return;
+          // Groups may share a cgroup, but not set it up two ways.
+          const other = cgroups.get(g.cgroup.path);
+          const settings = (c: WorkloadCgroup) => JSON.stringify([c.cpu_weight, c.cpuset]);
+          if (other && settings(other.cg) !== settings(g.cgroup)) {
+            ctx.addIssue({ code: 'custom', path: [i, 'cgroup'], message: `cgroup '${g.cgroup.path}' has other cpu_weight or cpuset in group '${other.group}': give them once, alike` });
+          }
+          cgroups.set(g.cgroup.path, { cg: g.cgroup, group: g.name });
+          const outside = g.cpus?.find((c) => g.cgroup!.cpuset && !g.cgroup!.cpuset.includes(c));
+          if (outside !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'cpus'], message: `CPU ${outside} is outside the group's cgroup cpuset (${g.cgroup.cpuset!.join(', ')})` });
         });
       })
       .optional()
       .describe('Named groups of threads running together, each measured (result `workload`) and gated (expect.workload).'),
     shell: z.string().min(1).optional().describe('Instead of the workload program: shell commands run while the scheduler is enabled (no metrics).'),
+    baseline: z
+      .enum(['default'])
+      .optional()
+      .describe("default: the same VM runs the workload first under the kernel's default scheduler, then starts the scenario's; the result's `baseline` holds that run and the ratios, and the *_vs_baseline gates compare with it."),
   })
   .superRefine((w, ctx) => {
     const given = (['threads', 'groups', 'shell'] as const).filter((f) => w[f] !== undefined);
     if (given.length > 1) ctx.addIssue({ code: 'custom', path: [given[1]!], message: `give one of threads, groups or shell (also given: ${given[0]})` });
+    if (w.baseline !== undefined && w.shell !== undefined) ctx.addIssue({ code: 'custom', path: ['baseline'], message: 'compares runs of the workload program: a workload shell is not measured (use groups)' });
   });
