@@ -15,6 +15,7 @@ export const DEBIAN_PACKAGES = [
   'util-linux',
   'e2fsprogs', // mkfs.ext4 -d and debugfs: the virtio-blk test's images
   'clang-19', 'llvm-19', 'lld-19', 'libelf-dev', 'zlib1g-dev', 'libzstd-dev', 'pkg-config', 'make', 'xz-utils', 'zstd',
+  'stress-ng', 'rt-tests', // host programs a workload packs into the guest (scenarios/workload/programs.yaml)
 ];
 
 function log(msg) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { schedulerExitGate, symbolRange } from './matchers.ts';
+import { hasScenarioGates, schedulerExitGate, symbolRange, workloadShellGate } from './matchers.ts';
+import { parseScenario } from './scenario/load.ts';
 import './matchers.ts';
 import type { ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
 import { parseWorkload } from '../fixtures/workload/metrics.ts';
@@ -130,6 +131,27 @@ describe('toHaveSchedulerExit', () => {
   it('says when the scenario runs no scheduler, or the kind is not one', () => {
     expect(failure(() => expect(result()).toHaveSchedulerExit('unreg'))).toContain('demo runs no scheduler (add scheduler: to the scenario)');
     expect(failure(() => expect(sched('unreg')).toHaveSchedulerExit('crashed' as 'unreg'))).toContain("'crashed' is not an exit kind");
+  });
+});
+
+describe('workloadShellGate (a workload shell must exit 0)', () => {
+  const s = parseScenario('name: w\nkernel: debian-sched-ext\nscheduler: { name: scx_simple }\nworkload: { shell: "stress-ng --cpu 1" }\n', 'w.yaml');
+  const ran = (workloadExit?: number, state: 'enabled' | 'not_enabled' = 'enabled') => result({
+    scheduler: { name: 'scx_simple', state, exitKind: 'unreg', dump: [], dmesg: [], watchpointLatched: false, exitKindWatch: 'not armed: test', ...(workloadExit !== undefined ? { workloadExit } : {}) },
+  });
+
+  it('fails a shell that exited non-zero, or never said, with the console', () => {
+    expect(hasScenarioGates(s)).toBe(true);
+    expect(workloadShellGate('w.yaml', s, ran(0))).toBeUndefined();
+    expect(workloadShellGate('w.yaml', s, ran(127))).toMatch(/^workload\.shell of w\.yaml exited with 127\n\n.*line 39/s);
+    expect(workloadShellGate('w.yaml', s, ran())).toMatch(/^workload\.shell of w\.yaml never reported its exit status/);
+  });
+
+  it('leaves a scheduler that never loaded to expect.scheduler_exit, and scenarios without a shell alone', () => {
+    expect(workloadShellGate('w.yaml', s, ran(undefined, 'not_enabled'))).toBeUndefined();
+    const noShell = parseScenario('name: w\nkernel: debian-sched-ext\nscheduler: { name: scx_simple }\n', 'w.yaml');
+    expect(workloadShellGate('w.yaml', noShell, ran(1))).toBeUndefined();
+    expect(hasScenarioGates(noShell)).toBe(false);
   });
 });
 

@@ -118,14 +118,26 @@ export function schedulerExitGate(file: string, expected: SchedulerExitKind | un
   return mismatch && `expect.scheduler_exit of ${file}: ${mismatch}`;
 }
 
-/** Whether `s` declares a CI gate: expect.scheduler_exit or workload gates. */
+/** A workload shell must run, and exit 0: a program of it that failed fails the file, with the console's tail. */
+export function workloadShellGate(file: string, s: Scenario, r: ScenarioResult): string | undefined {
+  if (s.workload?.shell === undefined || !r.scheduler || r.scheduler.state !== 'enabled') return undefined;
+  const status = r.scheduler.workloadExit;
+  if (status === 0) return undefined;
+  return `workload.shell of ${file} ${status === undefined ? 'never reported its exit status' : `exited with ${status}`}\n\n${describeRun(r)}`;
+}
+
+/** Whether `s` declares a CI gate: expect.scheduler_exit, workload gates, or a workload shell. */
 export function hasScenarioGates(s: Scenario): boolean {
-  return s.expect.scheduler_exit !== undefined || hasWorkloadGates(s);
+  return s.expect.scheduler_exit !== undefined || hasWorkloadGates(s) || s.workload?.shell !== undefined;
 }
 
 /** Every CI gate of `s` on a finished run of `file`: why it fails, or undefined when all hold. */
 export function scenarioGate(file: string, s: Scenario, r: ScenarioResult): string | undefined {
-  const failures = [schedulerExitGate(file, s.expect.scheduler_exit, r), workloadGateMessage(file, s, r.workload, r.baseline?.workload)].filter((f) => f !== undefined);
+  const failures = [
+    schedulerExitGate(file, s.expect.scheduler_exit, r),
+    workloadGateMessage(file, s, r.workload, r.baseline?.workload),
+    workloadShellGate(file, s, r),
+  ].filter((f) => f !== undefined);
   return failures.length ? failures.join('\n\n') : undefined;
 }
 
@@ -159,7 +171,7 @@ function workloadMatcher(isNot: boolean, actual: unknown, name: string, gate: Gr
   if (group !== undefined && !w.groups.some((g) => g.name === group)) {
     return { pass: false, message: () => `${name}: ${r.scenario} has no workload group '${group}' (groups: ${w.groups.map((g) => g.name).join(', ')})` };
   }
-  const applies = w.groups.filter((g) => (group === undefined || g.name === group) && GROUP_GATES[gate].measure(g) !== undefined);
+  const applies = w.groups.filter((g) => (group === undefined || g.name === group) && g.kind !== 'command' && GROUP_GATES[gate].measure(g) !== undefined);
   if (applies.length === 0) return { pass: false, message: () => `${name}: no group of ${r.scenario} is measured for ${gate} (${group ?? 'any group'})` };
   const failures = checkGroupGate(w, gate, limit, group);
   return {

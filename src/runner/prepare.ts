@@ -1,6 +1,7 @@
 // From a validated scenario to a VM configuration: build or fetch the payload (bare-metal
 // guest, or kernel + initramfs), and afterwards read the Linux guest's report.
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { buildGuest } from '../fixtures/guests/build.ts';
 import { buildInitramfs } from '../fixtures/initramfs/builder.ts';
 import { kernelWarnings, resolveKernel, type Kernel } from '../fixtures/kernels/index.ts';
@@ -103,7 +104,8 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
   const symbols = planSymbols(kernelWatch);
   const program = await workloadPayload(s);
   const sched = needsSched ? await schedulerPayload(s, kernel, program, kernelWatch?.exitKindOffset !== undefined) : undefined;
-  const files = [...(sched?.files ?? []), ...(program?.files ?? [])];
+  const programs = (s.workload?.programs ?? []).map((host) => ({ host, guest: `/usr/bin/${basename(host)}` }));
+  const files = [...(sched?.files ?? []), ...(program?.files ?? []), ...programs];
   const initrd = await buildInitramfs({
     init: initScript({
       ...(drivers ? { modules: drivers.paths } : {}), ...(dev.console === 'hvc0' ? { console: 'hvc0' as const } : {}),

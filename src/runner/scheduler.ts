@@ -32,6 +32,8 @@ export interface SchedulerResult {
   dmesg: string[];
   /** Rounds each workload thread completed (the workload program only; its full measurements are the result's `workload`). */
   progress?: number[];
+  /** The exit status of a workload shell (workload.shell), when it ran. */
+  workloadExit?: number;
   /** Whether the host's exit-kind watchpoint (slot 0) latched an error kind. */
   watchpointLatched: boolean;
   /** Where the host armed that watchpoint, or why it did not (then only the guest's report counts). */
@@ -111,6 +113,7 @@ export function schedulerResult(s: Scenario, consoleText: string, watchpointLatc
     dump: r.output,
     dmesg: r.dmesg,
     ...(workload ? { progress: workload.threads.map((t) => t.rounds) } : {}),
+    ...(r.workloadExit !== undefined ? { workloadExit: r.workloadExit } : {}),
     watchpointLatched,
     exitKindWatch,
   };

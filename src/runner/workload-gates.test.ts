@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
 import { parseWorkload } from '../fixtures/workload/metrics.ts';
 import { parseScenario } from './scenario/load.ts';
-import { checkGroupGate, threadTable, workloadGateFailures, workloadGateMessage } from './workload-gates.ts';
+import { checkGroupGate, threadTable, workloadGateFailures, workloadGateMessage, workloadRunProblem } from './workload-gates.ts';
 
 const scenario = (text: string) => parseScenario(`name: g\nkernel: debian-sched-ext\ntopology: 1n1l2c1t\n${text}`, 'g.yaml');
 const groups = `workload:
@@ -45,6 +45,19 @@ describe('workload gates', () => {
     expect(workloadGateFailures(s, undefined)[0]!.message).toMatch(/printed no measurements/);
     expect(workloadGateFailures(s, { ...RESULT, exitStatus: 1 })[0]!.message).toMatch(/exited with 1 \(a thread failed/);
     expect(workloadGateFailures(scenario('workload: { groups: [{ name: a, kind: spin }] }\n'), undefined)).toEqual([]); // no gates
+  });
+
+  test('command groups are not gated, and one whose command ended early fails the run', () => {
+    const text = 'schedvm-wl: thread s 0 cpu_ns=1 wait_ns=1 slices=1\nschedvm-wl: thread s 1 cpu_ns=900000000 wait_ns=1 slices=1\nschedvm-wl: done elapsed_ns=1000000000\nschedvm-wl: exit 0\n';
+    const w = parseWorkload(text, { s: 'command' })!;
+    expect(checkGroupGate(w, 'fairness_spread', 0.1)).toEqual([]);
+    expect(workloadRunProblem(w)).toBeUndefined();
+    const gone = parseWorkload('schedvm-wl: thread s 0 error=1\nschedvm-wl: done elapsed_ns=1000000000\nschedvm-wl: exit 0\n', { s: 'command' })!;
+    expect(workloadRunProblem(gone)).toBe('the workload program: command group s had no thread left at the end (its command ended early: see its output in the console)');
+    // Even without gates: the environment and schedvm run fail the file on it.
+    const s = scenario('workload: { groups: [{ name: s, kind: command, command: stress-ng --cpu 1 }] }\n');
+    expect(workloadGateFailures(s, w)).toEqual([]);
+    expect(workloadGateFailures(s, gone).map((f) => f.gate)).toEqual(['workload']);
   });
 
   test('the message carries the per-thread table', () => {

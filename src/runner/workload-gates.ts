@@ -45,7 +45,8 @@ export interface GateFailure {
 export function checkGroupGate(w: WorkloadResult, gate: GroupGateName, limit: number, group?: string, baseline?: WorkloadResult): GateFailure[] {
   const rule = GROUP_GATES[gate];
   return w.groups.flatMap((g) => {
-    if (group !== undefined && g.name !== group) return [];
+    // Command groups are measured, not gated: their threads do not time rounds.
+    if ((group !== undefined && g.name !== group) || g.kind === 'command') return [];
     const measured = rule.measure(g, baseline?.groups.find((b) => b.name === g.name));
     if (measured === undefined || (rule.atLeast ? measured >= limit : measured <= limit)) return [];
     const unit = rule.unit ? ` ${rule.unit}` : '';
@@ -69,12 +70,15 @@ export function checkCpuBusyVsBaseline(w: WorkloadResult, baseline: WorkloadResu
 export function workloadRunProblem(w: WorkloadResult | undefined, run = 'the workload program'): string | undefined {
   if (!w) return `${run} printed no measurements (it did not run to its end: see the console)`;
   if (w.exitStatus !== undefined && w.exitStatus !== 0) return `${run} exited with ${w.exitStatus} (a thread failed: see the console)`;
+  const gone = w.groups.find((g) => g.kind === 'command' && w.threads.some((t) => t.group === g.name && t.error));
+  if (gone) return `${run}: command group ${gone.name} had no thread left at the end (its command ended early: see its output in the console)`;
   return undefined;
 }
 
-/** Whether the scenario declares any workload gate (expect.workload, or a group's own expect). */
+/** Whether the scenario declares any workload gate (expect.workload, a group's own expect, or a command group). */
 export function hasWorkloadGates(s: Scenario): boolean {
-  return s.expect.workload !== undefined || (s.workload?.groups ?? []).some((g) => g.expect !== undefined && Object.keys(g.expect).length > 0);
+  // A command group is a gate of its own: its command must still run at the end.
+  return s.expect.workload !== undefined || (s.workload?.groups ?? []).some((g) => (g.expect !== undefined && Object.keys(g.expect).length > 0) || g.kind === 'command');
 }
 
 /**

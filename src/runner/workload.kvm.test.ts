@@ -8,7 +8,7 @@ import { runScenario } from './run-scenario.ts';
 import { loadScenario } from './scenario/load.ts';
 import { ratioTable } from './baseline.ts';
 import { baselineRegressions, captureBaseline, parseBaseline } from './stored-baseline.ts';
-import { threadTable, workloadGateFailures } from './workload-gates.ts';
+import { threadTable, workloadGateFailures, workloadRunProblem } from './workload-gates.ts';
 
 const TEST_TIMEOUT_MS = 900_000;
 const tail = (text: string) => text.slice(-4000);
@@ -46,6 +46,18 @@ describe('workload groups under the kernel default scheduler and under faults', 
     // Both stayed on CPU 1 (their cpuset), the free thread on CPU 0, nobody migrated.
     expect(w.threads.every((t) => t.migrations === 0), threadTable(w)).toBe(true);
     expect(cpu('free') / (cpu('heavy') + cpu('light')), threadTable(w)).toBeGreaterThan(0.8);
+  }, TEST_TIMEOUT_MS);
+
+  it('host programs (stress-ng, hackbench) run as command groups with their libraries, measured from their threads', async () => {
+    const { w } = await runWorkload('scenarios/workload/programs.yaml');
+    expect(workloadRunProblem(w), threadTable(w)).toBeUndefined();
+    const threads = (g: string) => w.threads.filter((t) => t.group === g);
+    // stress-ng: its parent and two CPU workers; hackbench: its parent, 2 senders, 2 receivers.
+    expect(threads('stress').length, threadTable(w)).toBeGreaterThanOrEqual(3);
+    expect(threads('stress').filter((t) => t.cpuMs > 500).length, threadTable(w)).toBeGreaterThanOrEqual(2);
+    expect(threads('hack').length, threadTable(w)).toBeGreaterThanOrEqual(5);
+    expect(w.groups.find((g) => g.name === 'hack')!.cpuMs, threadTable(w)).toBeGreaterThan(100);
+    expect(threads('spin')[0]!.rounds, threadTable(w)).toBeGreaterThan(0);
   }, TEST_TIMEOUT_MS);
 
   it.each([

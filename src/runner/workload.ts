@@ -17,6 +17,7 @@ export interface WorkloadPayload {
 }
 
 function groupSpec(g: WorkloadGroup, vcpus: number): GroupSpec {
+  if (g.kind === 'command') return { name: g.name, kind: 'command', threads: 1, nice: 0, policy: 'normal', priority: 0, command: g.command! };
   const threads = g.kind === 'pingpong' ? (g.threads ?? 2 * (g.pairs ?? Math.max(1, Math.floor(vcpus / 2)))) : (g.threads ?? vcpus);
   const periodic = g.kind === 'periodic' ? { periodUs: g.period_us!, runUs: g.run_us ?? Math.floor(g.period_us! / 10) } : {};
   return {

@@ -1,5 +1,5 @@
 // Reads scenario YAML, validates it, and reports every problem as file:line:column + field path.
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { UserError } from '../../errors.ts';
@@ -148,7 +148,24 @@ function hostFile(chain: Source[], field: PropertyKey[], value: string, what: st
   return path;
 }
 
-/** Disk images and a scheduler binary, made absolute and checked. */
+/** Where Debian ships the programs scheduler tests reach for. */
+const DEBIAN_PROGRAMS: Record<string, string> = { 'stress-ng': 'stress-ng', hackbench: 'rt-tests', cyclictest: 'rt-tests', sysbench: 'sysbench', perf: 'linux-perf' };
+
+/** `name` found on this host's PATH (an executable regular file), or undefined. */
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      if (statSync(path).isFile()) return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Disk images, a scheduler binary and workload programs, made absolute and checked. */
 function resolveHostFiles(s: Scenario, chain: Source[]): Scenario {
   const problems: ScenarioProblem[] = [];
   let out = s;
@@ -158,6 +175,16 @@ function resolveHostFiles(s: Scenario, chain: Source[]): Scenario {
   }
   if (s.scheduler?.binary !== undefined) {
     out = { ...out, scheduler: { ...s.scheduler, binary: hostFile(chain, ['scheduler', 'binary'], s.scheduler.binary, 'a scheduler loader', 'an executable sched_ext loader', problems) } };
+  }
+  if (s.workload?.programs?.length) {
+    const programs = s.workload.programs.map((p, i) => {
+      const field = ['workload', 'programs', i];
+      if (p.includes('/')) return hostFile(chain, field, p, 'a program', 'an executable', problems);
+      const found = onPath(p);
+      if (!found) problems.push({ ...locate(chain, field), path: field.join('.'), message: `${p} is not on this host's PATH${DEBIAN_PROGRAMS[p] ? ` (Debian: apt-get install ${DEBIAN_PROGRAMS[p]})` : ''}` });
+      return found ?? p;
+    });
+    out = { ...out, workload: { ...out.workload!, programs } };
   }
   if (problems.length > 0) throw new ScenarioError(problems);
   return out;

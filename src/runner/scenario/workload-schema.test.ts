@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseScenario } from './load.ts';
 import { scenarioProblems } from './problems.testing.ts';
@@ -45,6 +48,33 @@ expect:
     expect(problems('workload: { groups: [{ name: a, kind: spin, cpus: [0], cgroup: { path: x, cpuset: [1] } }] }\n')).toMatch(/workload\.groups\.0\.cpus: CPU 0 is outside the group's cgroup cpuset \(1\)/);
     expect(problems('workload: { groups: [{ name: a, kind: spin, cgroup: { path: x, cpuset: [9] } }] }\n')).toMatch(/workload\.groups\.0\.cgroup\.cpuset: CPU 9 is not in this VM/);
     expect(problems('workload: { groups: [{ name: a, kind: spin, cgroup: { path: x, cpu_weight: 0 } }] }\n')).toMatch(/cgroup\.cpu_weight: Too small/);
+  });
+
+  it('takes command groups, and refuses what only the workload program can do for them', () => {
+    const s = parseScenario(`${base}workload: { groups: [{ name: s, kind: command, command: stress-ng --cpu 2 }] }\n`, 'w.yaml');
+    expect(s.workload!.groups![0]).toMatchObject({ kind: 'command', command: 'stress-ng --cpu 2' });
+    expect(problems('workload: { groups: [{ name: s, kind: command }] }\n')).toMatch(/workload\.groups\.0\.command: a command group needs command/);
+    expect(problems('workload: { groups: [{ name: s, kind: command, command: x, threads: 2, nice: 3 }] }\n')).toMatch(/workload\.groups\.0\.threads: is for the workload program's kinds: set it in the command[\s\S]*workload\.groups\.0\.nice: is for/);
+    expect(problems('workload: { groups: [{ name: s, kind: command, command: x, expect: { max_gap_ms: 5 } }] }\n')).toMatch(/workload\.groups\.0\.expect: command groups are measured, not gated/);
+    expect(problems('workload: { groups: [{ name: s, kind: spin, command: x }] }\n')).toMatch(/workload\.groups\.0\.command: is for kind command/);
+  });
+
+  it('resolves host programs on PATH or beside the scenario, and names the Debian package of a missing one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'programs-'));
+    const saved = process.env.PATH;
+    try {
+      writeFileSync(join(dir, 'mytool'), '#!/bin/sh\n', { mode: 0o755 });
+      process.env.PATH = dir;
+      const s = parseScenario(`${base}scheduler: { name: scx_simple }\nworkload: { programs: [mytool, ./mytool], shell: mytool }\n`, join(dir, 'w.yaml'));
+      expect(s.workload!.programs).toEqual([join(dir, 'mytool'), join(dir, 'mytool')]);
+      const msg = scenarioProblems(`${base}workload: { programs: [stress-ng, nosuch, ./gone] }\n`, join(dir, 'w.yaml'));
+      expect(msg).toContain("workload.programs.0: stress-ng is not on this host's PATH (Debian: apt-get install stress-ng)");
+      expect(msg).toContain("workload.programs.1: nosuch is not on this host's PATH");
+      expect(msg).toMatch(/workload\.programs\.2: cannot use .*\/gone as a program: ENOENT/);
+    } finally {
+      process.env.PATH = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('locates each mistake at its field', () => {

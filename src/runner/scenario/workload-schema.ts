@@ -54,7 +54,8 @@ const groupSchema = z
       .string()
       .regex(/^[a-z][a-z0-9_]{0,9}$/, 'expected 1 to 10 lower-case letters, digits or _, starting with a letter (threads are named <name>-<n>, and Linux keeps 15 characters)')
       .describe('Group name: its threads are named <name>-<n> (a scheduler, and a fault, can tell groups apart by comm).'),
-    kind: z.enum(WORKLOAD_KINDS).describe('spin: compute; yield: compute and sched_yield; pingpong: pairs waking each other through pipes (wake latency); periodic: wake every period_us, run run_us (wake latency, missed periods); fork: fork and reap children; affinity: compute, moving itself across its allowed CPUs.'),
+    kind: z.enum(WORKLOAD_KINDS).describe("spin: compute; yield: compute and sched_yield; pingpong: pairs waking each other through pipes (wake latency); periodic: wake every period_us, run run_us (wake latency, missed periods); fork: fork and reap children; affinity: compute, moving itself across its allowed CPUs; command: `command` (host programs from workload.programs) in a cgroup of its own, its threads' CPU and wait time measured at the end, not gated."),
+    command: z.string().min(1).optional().describe('kind command: the shell command the group runs for the workload\'s duration (then killed), e.g. `stress-ng --cpu 2`.'),
     threads: z.int().min(1).max(1024).optional().describe('Threads in the group (default: one per vCPU; pingpong: 2 per pair).'),
     pairs: z.int().min(1).max(512).optional().describe('pingpong: pairs of threads (instead of threads).'),
     nice: z.int().min(-20).max(19).default(0).describe('Nice value of every thread.'),
@@ -67,6 +68,15 @@ const groupSchema = z
     expect: groupGatesSchema.optional().describe('Gates for this group only, over those of expect.workload.'),
   })
   .superRefine((g, ctx) => {
+    if (g.kind === 'command') {
+      if (g.command === undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: 'a command group needs command (a shell command)' });
+      const own = { threads: g.threads, pairs: g.pairs, priority: g.priority, cpus: g.cpus, cgroup: g.cgroup, expect: g.expect, period_us: g.period_us, run_us: g.run_us, nice: g.nice || undefined, policy: g.policy === 'normal' ? undefined : g.policy };
+      for (const [f, v] of Object.entries(own)) {
+        if (v !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: f === 'expect' ? 'command groups are measured, not gated (their threads are not the workload program\'s to time)' : 'is for the workload program\'s kinds: set it in the command (nice, taskset, ...)' });
+      }
+      return;
+    }
+    if (g.command !== undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: 'is for kind command' });
     if (g.pairs !== undefined && g.kind !== 'pingpong') ctx.addIssue({ code: 'custom', path: ['pairs'], message: 'is for kind pingpong (others take threads)' });
     if (g.kind === 'pingpong' && g.threads !== undefined && g.threads % 2 !== 0) ctx.addIssue({ code: 'custom', path: ['threads'], message: 'pingpong threads come in pairs: give an even number, or pairs' });
     if (g.kind === 'pingpong' && g.threads !== undefined && g.pairs !== undefined) ctx.addIssue({ code: 'custom', path: ['pairs'], message: 'give threads or pairs, not both' });
@@ -112,7 +122,12 @@ export const workloadSchema = z
       })
       .optional()
       .describe('Named groups of threads running together, each measured (result `workload`) and gated (expect.workload).'),
-    shell: z.string().min(1).optional().describe('Instead of the workload program: shell commands run while the scheduler is enabled (no metrics).'),
+    shell: z.string().min(1).optional().describe('Instead of the workload program: shell commands run while the scheduler is enabled (no metrics; a non-zero exit fails the test).'),
+    programs: z
+      .array(z.string().min(1))
+      .max(32)
+      .optional()
+      .describe("Host programs packed into the guest as /usr/bin/<name> with their shared libraries, for command groups, workload.shell or run: a name on this host's PATH (stress-ng, hackbench) or a path relative to the scenario file."),
     baseline: z
       .enum(['default'])
       .optional()
