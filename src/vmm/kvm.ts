@@ -2,7 +2,7 @@
 import koffi from 'koffi';
 import * as abi from './sys/kvm-abi.ts';
 import {
-  check, close, EAGAIN, EINTR, errno, errnoName, hostView, ioctlInt, ioctlPtr, mmap, munmap, open, O_CLOEXEC, O_RDWR,
+  check, close, EINTR, errno, errnoName, hostView, ioctlInt, ioctlPtr, mmap, munmap, open, O_CLOEXEC, O_RDWR,
   OsError, MAP_SHARED, PROT_READ, PROT_WRITE,
 } from './sys/libc.ts';
 
@@ -319,7 +319,4 @@ export class VcpuFd {
   }
 }
 
-export function isRetryableRunStatus(status: RunStatus): boolean {
-  return status === EINTR || status === EAGAIN;
-}
 export { errnoName, check };

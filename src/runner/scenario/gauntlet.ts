@@ -17,7 +17,3 @@ export function gauntletOf(s: Scenario): GauntletEntry[] {
     return { name, scenario: { ...rest, name: `${s.name}/${name}`, topology: t, vcpus: t.llcs * t.cores_per_llc * t.threads_per_core } };
   });
 }
-
-export function isGauntlet(s: Scenario): boolean {
-  return s.topologies !== undefined;
-}

@@ -85,7 +85,6 @@ export const ioctls = {
   KVM_SET_CPUID2: iow(0x90, KVM_CPUID2_HEADER),
   KVM_SET_GUEST_DEBUG: iow(0x9b, size(kvm_guest_debug)),
   KVM_CREATE_IRQCHIP: io(0x60),
-  KVM_IRQ_LINE: iow(0x61, 8),
   KVM_IRQFD: iow(0x76, 32),
   KVM_CREATE_PIT2: iow(0x77, 64),
   KVM_GET_LAPIC: ior(0x8e, KVM_LAPIC_SIZE),
