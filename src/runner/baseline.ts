@@ -1,7 +1,7 @@
 // A baseline run (`workload.baseline: default`): the same workload in the same VM under the
 // kernel's default scheduler, before the scenario's starts. The ratios here are scenario over
 // baseline, per group and for the CPUs' busy share; the *_vs_baseline gates read them.
-import type { GroupMetrics, WorkloadResult } from '../fixtures/workload/metrics.ts';
+import { round3, type GroupMetrics, type WorkloadResult } from '../fixtures/workload/metrics.ts';
 
 export interface GroupRatios {
   name: string;
@@ -26,8 +26,6 @@ export interface WorkloadBaseline {
   /** When the scenario's run finished too. */
   ratios?: BaselineRatios;
 }
-
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 /** a / b, with 0 / 0 = 1 (nothing on either side) and x / 0 = Infinity. */
 export function ratio(a: number, b: number): number {

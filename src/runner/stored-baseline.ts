@@ -2,7 +2,7 @@
 // snapshot and compared within tolerances (a regression fails; `vitest -u` accepts the new run).
 // This module is the snapshot domain (capture, render, parse, match); the matcher
 // toMatchBaseline hands it to vitest's snapshot machinery.
-import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
+import { round3, type WorkloadResult } from '../fixtures/workload/metrics.ts';
 import { meanCpuBusy, type WorkloadBaseline } from './baseline.ts';
 
 export interface BaselineTolerance {
@@ -34,8 +34,6 @@ export interface StoredBaseline {
   vsCpuBusy?: number;
   groups: StoredGroup[];
 }
-
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 export function captureBaseline(w: WorkloadResult, base?: WorkloadBaseline): StoredBaseline {
   const ratios = base?.ratios;
