@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasScenarioGates, schedulerExitGate, symbolRange, workloadShellGate } from './matchers.ts';
+import { hasScenarioGates, scenarioGate, schedulerExitGate, symbolRange, workloadProgramGate, workloadShellGate } from './matchers.ts';
 import { parseScenario } from './scenario/load.ts';
 import './matchers.ts';
 import type { ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
@@ -152,6 +152,29 @@ describe('workloadShellGate (a workload shell must exit 0)', () => {
     const noShell = parseScenario('name: w\nkernel: debian-sched-ext\nscheduler: { name: scx_simple }\n', 'w.yaml');
     expect(workloadShellGate('w.yaml', noShell, ran(1))).toBeUndefined();
     expect(hasScenarioGates(noShell)).toBe(false);
+  });
+});
+
+describe('workloadProgramGate (the workload program must end well)', () => {
+  const groups = parseScenario('name: g\nkernel: debian-sched-ext\nworkload: { baseline: default, groups: [{ name: a, kind: spin }] }\nscheduler: { name: scx_simple }\n', 'g.yaml');
+
+  it('fails a crashed run, gates or none, naming the run and showing the console', () => {
+    expect(hasScenarioGates(groups)).toBe(true);
+    expect(workloadProgramGate('g.yaml', result({ workloadExit: { baseline: 0, scenario: 0 } }))).toBeUndefined();
+    expect(workloadProgramGate('g.yaml', result({ workloadExit: { baseline: 0, scenario: 139 } })))
+      .toMatch(/^the workload program of g\.yaml failed: the scenario run exited with 139 \(its error is in the console\)\n\n.*line 39/s);
+    expect(scenarioGate('g.yaml', groups, result({ workloadExit: { baseline: 1 } }))).toMatch(/the baseline run \(default scheduler\) exited with 1/);
+  });
+
+  it('leaves a run the VM stopped before the program ended alone (no status)', () => {
+    expect(workloadProgramGate('g.yaml', result())).toBeUndefined();
+  });
+
+  it('reports a failed program once, not again as missing measurements of each gate', () => {
+    const gated = parseScenario('name: g\nkernel: debian-sched-ext\nworkload: { groups: [{ name: a, kind: spin }] }\nexpect: { workload: { max_gap_ms: 100 } }\n', 'g.yaml');
+    const verdict = scenarioGate('g.yaml', gated, result({ workloadExit: { scenario: 1 } }))!;
+    expect(verdict).toMatch(/scenario run exited with 1/);
+    expect(verdict).not.toMatch(/printed no measurements/);
   });
 });
 

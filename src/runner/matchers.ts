@@ -126,16 +126,29 @@ export function workloadShellGate(file: string, s: Scenario, r: ScenarioResult):
   return `workload.shell of ${file} ${status === undefined ? 'never reported its exit status' : `exited with ${status}`}\n\n${describeRun(r)}`;
 }
 
-/** Whether `s` declares a CI gate: expect.scheduler_exit, workload gates, or a workload shell. */
+/**
+ * The workload program must end well in every run that ended (a run the VM stopped first, at a
+ * watchpoint, has no status): a crash or a group it could not set up fails the file, with the
+ * console's tail, whether or not gates are declared.
+ */
+export function workloadProgramGate(file: string, r: ScenarioResult): string | undefined {
+  const failed = Object.entries(r.workloadExit ?? {}).filter(([, status]) => status !== 0);
+  if (failed.length === 0) return undefined;
+  const runs = failed.map(([run, status]) => `${run === 'baseline' ? 'the baseline run (default scheduler)' : 'the scenario run'} exited with ${status}`);
+  return `the workload program of ${file} failed: ${runs.join('; ')} (its error is in the console)\n\n${describeRun(r)}`;
+}
+
+/** Whether `s` declares a CI gate: expect.scheduler_exit, workload groups or gates, or a workload shell. */
 export function hasScenarioGates(s: Scenario): boolean {
-  return s.expect.scheduler_exit !== undefined || hasWorkloadGates(s) || s.workload?.shell !== undefined;
+  return s.expect.scheduler_exit !== undefined || hasWorkloadGates(s) || s.workload?.groups !== undefined || s.workload?.shell !== undefined;
 }
 
 /** Every CI gate of `s` on a finished run of `file`: why it fails, or undefined when all hold. */
 export function scenarioGate(file: string, s: Scenario, r: ScenarioResult): string | undefined {
   const failures = [
     schedulerExitGate(file, s.expect.scheduler_exit, r),
-    workloadGateMessage(file, s, r.workload, r.baseline?.workload),
+    // Gates over a failed program's measurements would only repeat its failure.
+    workloadProgramGate(file, r) ?? workloadGateMessage(file, s, r.workload, r.baseline?.workload),
     workloadShellGate(file, s, r),
   ].filter((f) => f !== undefined);
   return failures.length ? failures.join('\n\n') : undefined;
@@ -165,7 +178,7 @@ function workloadMatcher(isNot: boolean, actual: unknown, name: string, gate: Gr
   const got = received(actual);
   if (typeof got === 'string') return { pass: false, message: () => got };
   const r = got.result;
-  const problem = workloadRunProblem(r.workload);
+  const problem = workloadRunProblem(r.workload, undefined, r.workloadExit?.scenario);
   if (problem) return { pass: false, message: () => `${name}: ${r.scenario}: ${problem}\n\n${describeRun(r)}` };
   const w = r.workload!;
   if (group !== undefined && !w.groups.some((g) => g.name === group)) {
@@ -199,7 +212,7 @@ expect.extend({
     const got = received(actual);
     if (typeof got === 'string') return { pass: false, message: () => got };
     const r = got.result;
-    const problem = workloadRunProblem(r.workload);
+    const problem = workloadRunProblem(r.workload, undefined, r.workloadExit?.scenario);
     if (problem) return { pass: false, message: () => `toMatchBaseline: ${r.scenario}: ${problem}\n\n${describeRun(r)}` };
     const domain = baselineDomain(tolerance);
     const res = Snapshots.toMatchDomainSnapshot.call(this, domain, { workload: r.workload, baseline: r.baseline });

@@ -18,8 +18,9 @@ import { kallsymsShell, KernelWatch, planSymbols, type KernelWatchPlan, type Sym
 import type { Scenario } from './scenario/schema.ts';
 import { schedulerPayload, schedulerResult, type SchedulerResult } from './scheduler.ts';
 import { resolveWatchMechanism } from './watch-mechanism.ts';
-import { workloadPayload, workloadResult } from './workload.ts';
+import { workloadExits, workloadPayload, workloadResult } from './workload.ts';
 import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
+import type { WorkloadRun } from '../fixtures/workload/command.ts';
 import { compareWithBaseline, type WorkloadBaseline } from './baseline.ts';
 import { noteBootStall } from './progress.ts';
 
@@ -73,6 +74,8 @@ export interface ScenarioResult extends VmResult {
   scheduler?: SchedulerResult;
   /** The workload program's measurements (per thread, per group, per CPU), when it ran and finished. */
   workload?: WorkloadResult;
+  /** The workload program's exit status per run that ended (non-zero: it crashed or a group failed; its output is in the console). */
+  workloadExit?: Partial<Record<WorkloadRun, number>>;
   /** With workload.baseline: the same workload under the kernel's default scheduler first, and the ratios. */
   baseline?: WorkloadBaseline;
   /** What became of each kernel-symbol watch (armed where, or why not). */
@@ -225,6 +228,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   const kindHit = exitKindHit(r);
   const workload = s.kernel !== undefined ? workloadResult(s, text) : undefined;
   const base = s.workload?.baseline !== undefined ? workloadResult(s, text, 'baseline') : undefined;
+  const exits = s.kernel !== undefined ? workloadExits(s, text) : undefined;
   return {
     scenario: s.name,
     ...r,
@@ -237,6 +241,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     ...(panic ? { panic } : {}),
     ...(s.scheduler ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value, workload) } : {}),
     ...(workload ? { workload } : {}),
+    ...(exits ? { workloadExit: exits } : {}),
     ...(base ? { baseline: { workload: base, ...(workload ? { ratios: compareWithBaseline(workload, base) } : {}) } } : {}),
     ...(clock?.kernelWatch ? { kernelWatch: clock.kernelWatch.notes } : {}),
     ...(clock?.kernelWatch?.symbolsNote ? { kernelSymbols: clock.kernelWatch.symbolsNote } : {}),

@@ -66,9 +66,9 @@ export function checkCpuBusyVsBaseline(w: WorkloadResult, baseline: WorkloadResu
   return [{ gate: 'cpu_busy_vs_baseline', measured, limit, message: `cpu_busy_vs_baseline: the CPUs' mean busy share against the baseline x${measured} is below x${limit}` }];
 }
 
-/** What is wrong with the run itself (`run`: which one): no measurements, or a failed program. */
-export function workloadRunProblem(w: WorkloadResult | undefined, run = 'the workload program'): string | undefined {
-  if (!w) return `${run} printed no measurements (it did not run to its end: see the console)`;
+/** What is wrong with the run itself (`run`: which one; `exit`: its status, when it ended): no measurements, or a failed program. */
+export function workloadRunProblem(w: WorkloadResult | undefined, run = 'the workload program', exit?: number): string | undefined {
+  if (!w) return `${run} printed no measurements (${exit === undefined ? 'it did not run to its end' : `it exited with ${exit} first`}: see the console)`;
   if (w.exitStatus !== undefined && w.exitStatus !== 0) return `${run} exited with ${w.exitStatus} (a thread failed: see the console)`;
   const gone = w.groups.find((g) => g.kind === 'command' && w.threads.some((t) => t.group === g.name && t.error));
   if (gone) return `${run}: command group ${gone.name} had no thread left at the end (its command ended early: see its output in the console)`;

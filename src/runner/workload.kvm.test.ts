@@ -9,6 +9,7 @@ import { loadScenario } from './scenario/load.ts';
 import { ratioTable } from './baseline.ts';
 import { baselineRegressions, captureBaseline, parseBaseline } from './stored-baseline.ts';
 import { threadTable, workloadGateFailures, workloadRunProblem } from './workload-gates.ts';
+import { hasScenarioGates, scenarioGate } from './matchers.ts';
 
 const TEST_TIMEOUT_MS = 900_000;
 const tail = (text: string) => text.slice(-4000);
@@ -58,6 +59,18 @@ describe('workload groups under the kernel default scheduler and under faults', 
     expect(threads('hack').length, threadTable(w)).toBeGreaterThanOrEqual(5);
     expect(w.groups.find((g) => g.name === 'hack')!.cpuMs, threadTable(w)).toBeGreaterThan(100);
     expect(threads('spin')[0]!.rounds, threadTable(w)).toBeGreaterThan(0);
+  }, TEST_TIMEOUT_MS);
+
+  it('a group the program cannot set up fails the file without any gate, with the program\'s error', async () => {
+    const s = loadScenario('scenarios/workload/group-setup-fails.yaml');
+    const r = await runScenario(s);
+    expect(r.exitAction, tail(r.console.com1)).toBe('Shutdown');
+    expect(r.workload, tail(r.console.com1)).toBeUndefined();
+    expect(r.workloadExit, tail(r.console.com1)).toEqual({ scenario: 1 });
+    expect(hasScenarioGates(s)).toBe(true);
+    const verdict = scenarioGate('group-setup-fails.yaml', s, r);
+    expect(verdict).toMatch(/^the workload program of group-setup-fails\.yaml failed: the scenario run exited with 1/);
+    expect(verdict).toMatch(/schedvm-workload: group boxed: cpus: Invalid argument/);
   }, TEST_TIMEOUT_MS);
 
   it.each([

@@ -3,7 +3,7 @@
 // read back from the console.
 import { buildWorkload, WORKLOAD_GUEST_PATH } from '../fixtures/workload/build.ts';
 import { workloadShell, type GroupSpec, type WorkloadKind, type WorkloadRun, type WorkloadSpec } from '../fixtures/workload/command.ts';
-import { parseWorkload, type WorkloadResult } from '../fixtures/workload/metrics.ts';
+import { parseWorkload, parseWorkloadExit, type WorkloadResult } from '../fixtures/workload/metrics.ts';
 import { flatTopology } from '../vmm/topology.ts';
 import type { Scenario } from './scenario/schema.ts';
 import type { WorkloadGroup } from './scenario/workload-schema.ts';
@@ -56,4 +56,15 @@ export function workloadResult(s: Scenario, consoleText: string, which: Workload
   if (!spec) return undefined;
   const kinds: Record<string, WorkloadKind> = Object.fromEntries(spec.groups.map((g) => [g.name, g.kind]));
   return parseWorkload(consoleText, kinds, which);
+}
+
+/** The workload program's exit status per run that ended (baseline first), when `s` runs it. */
+export function workloadExits(s: Scenario, consoleText: string): Partial<Record<WorkloadRun, number>> | undefined {
+  if (!workloadSpec(s)) return undefined;
+  const runs: WorkloadRun[] = s.workload?.baseline !== undefined ? ['baseline', 'scenario'] : ['scenario'];
+  const exits = runs.flatMap((run) => {
+    const status = parseWorkloadExit(consoleText, run);
+    return status === undefined ? [] : [[run, status] as const];
+  });
+  return exits.length ? Object.fromEntries(exits) : undefined;
 }

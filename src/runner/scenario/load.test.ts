@@ -1,6 +1,7 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenario, parseScenario, ScenarioError } from './load.ts';
 import { scenarioProblems } from './problems.testing.ts';
 
@@ -117,6 +118,8 @@ describe('Linux scenarios', () => {
 
 describe('extends', () => {
   const dir = join(import.meta.dirname, 'testdata/extends');
+  const tmp = mkdtempSync(join(tmpdir(), 'schedvm-extends-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
   it('merges a base under the extending file: mappings key by key, lists and values replaced', () => {
     const s = loadScenario(join(dir, 'child.yaml'));
     expect(s).toMatchObject({ name: 'child', guest: 'smp', memory_mb: 32, timeout_s: 7, watchpoints: [], expect: { exit_action: 'Shutdown' } });
@@ -133,6 +136,14 @@ describe('extends', () => {
       .toThrow(/inline\.yaml:3:12: memory_mb: bare-metal/);
     expect(() => parseScenario('extends: base.yaml\nname: x\nkernel: host\n', join(dir, 'inline.yaml')))
       .toThrow(/base\.yaml:3:8: guest: give exactly one/); // guest is written in the base
+  });
+  it('lets a file change the VM shape it extends: topologies over topology or vcpus, and back', () => {
+    writeFileSync(join(tmp, 'one.yaml'), 'name: one\nkernel: host\ntopology: 1n1l2c1t\n');
+    writeFileSync(join(tmp, 'flat.yaml'), 'name: flat\nkernel: host\nvcpus: 3\n');
+    expect(parseScenario('extends: one.yaml\nname: g\ntopologies: [1n1l2c1t, 2n2l1c1t]\n', join(tmp, 'g.yaml'))).not.toHaveProperty('topology');
+    expect(parseScenario('extends: flat.yaml\nname: g\ntopologies: [1n1l2c1t]\n', join(tmp, 'g.yaml')).vcpus).toBe(2);
+    expect(parseScenario('extends: flat.yaml\nname: g\ntopology: 1n1l1c2t\n', join(tmp, 'g.yaml')).vcpus).toBe(2);
+    expect(parseScenario('extends: one.yaml\nname: g\nvcpus: 3\n', join(tmp, 'g.yaml')).vcpus).toBe(3);
   });
 });
 

@@ -121,10 +121,24 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
   return out;
 }
 
+/**
+ * Top-level fields that are alternatives to each other: a file that gives one drops the others it
+ * extends (a gauntlet's `topologies` over a one-VM scenario's `topology` or `vcpus`). A guest and
+ * a kernel are not: a Linux scenario over a bare one is an error.
+ */
+const ALTERNATIVES = [['topology', 'topologies', 'vcpus']];
+
+/** An extending file over what it extends: `merge`, after dropping the alternatives it replaces. */
+function overlay(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const keys of ALTERNATIVES.filter((ks) => ks.some((k) => k in over))) for (const k of keys) if (!(k in over)) delete out[k];
+  return merge(out, over);
+}
+
 /** Parses and validates scenario text; `file` names it in errors and anchors `extends`. */
 export function parseScenario(text: string, file: string): Scenario {
   const chain = readChain(text, file);
-  const data = chain.reduceRight<Record<string, unknown>>((acc, s) => merge(acc, s.data), {});
+  const data = chain.reduceRight<Record<string, unknown>>((acc, s) => overlay(acc, s.data), {});
   delete data.extends; // resolved: the result stands alone
   const parsed = scenarioSchema.safeParse(data);
   if (parsed.success) return resolveHostFiles(parsed.data, chain);

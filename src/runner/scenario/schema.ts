@@ -131,7 +131,7 @@ export const scenarioSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('Another scenario file this one builds on (relative to this file). Mappings merge field by field; values and lists here replace the base\'s.'),
+      .describe('Another scenario file this one builds on (relative to this file). Mappings merge field by field; values and lists here replace the base\'s; topology, topologies and vcpus replace each other (a gauntlet over a one-VM scenario).'),
     name: z.string().min(1).describe('Scenario name, shown in reports.'),
     guest: z
       .string()

@@ -64,9 +64,13 @@ expect:
     const saved = process.env.PATH;
     try {
       writeFileSync(join(dir, 'mytool'), '#!/bin/sh\n', { mode: 0o755 });
+      writeFileSync(join(dir, 'other'), '#!/bin/sh\n', { mode: 0o755 });
       process.env.PATH = dir;
-      const s = parseScenario(`${base}scheduler: { name: scx_simple }\nworkload: { programs: [mytool, ./mytool], shell: mytool }\n`, join(dir, 'w.yaml'));
-      expect(s.workload!.programs).toEqual([join(dir, 'mytool'), join(dir, 'mytool')]);
+      const s = parseScenario(`${base}scheduler: { name: scx_simple }\nworkload: { programs: [mytool, ./other], shell: mytool }\n`, join(dir, 'w.yaml'));
+      expect(s.workload!.programs).toEqual([join(dir, 'mytool'), join(dir, 'other')]);
+      // Both would land at /usr/bin/mytool.
+      expect(scenarioProblems(`${base}workload: { programs: [mytool, ./mytool] }\n`, join(dir, 'w.yaml')))
+        .toMatch(/workload\.programs\.1: '\.\/mytool' lands at \/usr\/bin\/mytool like item 0 \('mytool'\): rename one of them/);
       const msg = scenarioProblems(`${base}workload: { programs: [stress-ng, nosuch, ./gone] }\n`, join(dir, 'w.yaml'));
       expect(msg).toContain("workload.programs.0: stress-ng is not on this host's PATH (Debian: apt-get install stress-ng)");
       expect(msg).toContain("workload.programs.1: nosuch is not on this host's PATH");

@@ -126,6 +126,16 @@ export const workloadSchema = z
     programs: z
       .array(z.string().min(1))
       .max(32)
+      .superRefine((ps, ctx) => {
+        // Each lands at /usr/bin/<its name>: two of one name would overwrite each other.
+        const seen = new Map<string, number>();
+        ps.forEach((p, i) => {
+          const name = p.slice(p.lastIndexOf('/') + 1);
+          const first = seen.get(name);
+          if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i], message: `'${p}' lands at /usr/bin/${name} like item ${first} ('${ps[first]}'): rename one of them` });
+          else seen.set(name, i);
+        });
+      })
       .optional()
       .describe("Host programs packed into the guest as /usr/bin/<name> with their shared libraries, for command groups, workload.shell or run: a name on this host's PATH (stress-ng, hackbench) or a path relative to the scenario file."),
     baseline: z
