@@ -16,7 +16,7 @@ test('the run ends normally even though the gate tripped', async ({ vm }) => {
 test('the exit_kind watchpoint latched the error kind', async ({ vm }) => {
   await vm.run();
   expect(vm).toHaveLatched('scx_exit_kind');
-  expect(vm.result?.watchpoints.scx_exit_kind).toMatchObject({ hit: true, vcpu: 0, value: SCX_EXIT_ERROR });
+  expect(vm.result?.watchpoints.scx_exit_kind).toMatchObject({ hit: true, vcpu: 0, value: BigInt(SCX_EXIT_ERROR) }); // at the watch's width, unsigned
   expect(vm.readU32(EXIT_KIND_ADDR)).toBe(SCX_EXIT_ERROR); // guest RAM stays readable after the run
 });
 

@@ -48,7 +48,7 @@ describe('schedvm run', () => {
   it('exit-kind --json: the slot-0 watchpoint latched 1024, every vCPU frozen with a snapshot', async () => {
     const r = await schedvmRun('scenarios/bare/exit-kind.yaml', '--json');
     const result = lastJson(r.stdout);
-    expect(result.watchpoints.scx_exit_kind).toMatchObject({ slot: 0, hit: true, value: 1024 });
+    expect(result.watchpoints.scx_exit_kind).toMatchObject({ slot: 0, hit: true, value: '0x400' }); // bigints print as hex
     const frozen = result.snapshots.filter((x: { trigger: string }) => x.trigger === 'watchpoint:scx_exit_kind');
     expect(frozen.map((x: { vcpu: number }) => x.vcpu).sort()).toEqual([0, 1]);
     for (const x of frozen) expect(x.text).toMatch(/^ip=0x[0-9a-f]{16} sp=0x[0-9a-f]{16} ptroot=0x[0-9a-f]{16}$/);

@@ -6,6 +6,7 @@ import { loadScenario } from '../runner/scenario/load.ts';
 import { runScenario } from '../runner/run-scenario.ts';
 import { threadTable, workloadGateMessage } from '../runner/workload-gates.ts';
 import { ratioTable } from '../runner/baseline.ts';
+import { bigintAsHex } from '../runner/artifacts.ts';
 import { shouldUseSandbox } from '../sandbox/index.ts';
 import { runWithKvmPrepared } from './with-kvm.ts';
 
@@ -79,6 +80,6 @@ export async function main(args: string[]): Promise<number> {
     `schedvm: ${scenario.name}: ${result.exitAction}${result.fatalReason ? ` (${result.fatalReason})` : ''} after ` +
       `${result.wallMs.toFixed(0)} ms${result.bootMs !== undefined ? ` (init after ${result.bootMs.toFixed(0)} ms)` : ''}, expected ${scenario.expect.exit_action}: ${pass ? 'pass' : 'FAIL'}\n`,
   );
-  if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (values.json) process.stdout.write(`${JSON.stringify(result, bigintAsHex)}\n`);
   return pass ? 0 : 1;
 }

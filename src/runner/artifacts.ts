@@ -11,9 +11,12 @@ export function artifactDir(root: string, testFile: string, testName: string): s
   return resolve(root, ...file.split(/[\\/]/).map(safe), safe(testName));
 }
 
-/** JSON with bigints as hex strings (watchpoint addresses). */
+/** JSON.stringify's replacer for results: bigints (watchpoint values and addresses) as hex strings. */
+export const bigintAsHex = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v);
+
+/** JSON with bigints as hex strings, indented. */
 export function toJson(value: unknown): string {
-  return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v), 2)}\n`;
+  return `${JSON.stringify(value, bigintAsHex, 2)}\n`;
 }
 
 /** Writes the VM's console, result (or state so far) and the test's errors; returns the folder. */

@@ -4,6 +4,7 @@
 // scheduler is enabled, scx_root points to its scx_sched, whose exit_kind (offset from the
 // kernel's BTF) goes into slot 0.
 import { SCHED_PREFIX } from '../fixtures/schedulers/index.ts';
+import { SCX_EXIT } from '../fixtures/schedulers/exit-kind.ts';
 import { imageReader, KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText, type KernelReader } from './kallsyms.ts';
 import type { WatchLen } from '../vmm/x86_64/debugregs.ts';
 import { translate } from '../vmm/x86_64/page-walk.ts';
@@ -13,6 +14,8 @@ export const SYMBOL_PREFIX = 'schedvm-sym:';
 /** The kernel's pointer to the running scheduler (7.x). */
 export const SCX_ROOT = 'scx_root';
 export const EXIT_KIND_WATCH = 'scx_exit_kind';
+/** An exit-kind watch latches from SCX_EXIT_ERROR up: kinds below it (done, unreg, ...) are clean exits. */
+export const EXIT_KIND_LATCH_FROM = BigInt(SCX_EXIT.ERROR);
 /** Freezes tried to find a page-table root that maps a symbol. */
 const PEEK_ATTEMPTS = 3;
 
@@ -198,7 +201,7 @@ export class KernelWatch {
     if (sch === 0n) throw new Error(`exit-kind watch: ${SCX_ROOT} was NULL when the scheduler was enabled; the exit kind comes from the guest's report only`);
     const gva = sch + BigInt(offset);
     const gpa = await this.physical(gva, 'exit-kind watch');
-    await this.vm!.armWatchpoint({ name: EXIT_KIND_WATCH, kind: 'exit_kind', len: 4, freeze: true, gva, gpa });
+    await this.vm!.armWatchpoint({ name: EXIT_KIND_WATCH, kind: 'exit_kind', len: 4, freeze: true, latchFrom: EXIT_KIND_LATCH_FROM, gva, gpa });
     this.exitKindArmed = true;
     this.notes.push(`exit-kind watch: armed on ${SCX_ROOT}->exit_kind (va 0x${gva.toString(16)}, pa 0x${gpa.toString(16)})`);
   }

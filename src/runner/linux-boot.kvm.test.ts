@@ -80,12 +80,17 @@ describe('a watchpoint on a kernel symbol', () => {
   it('latches when the kernel writes system_state on its way down, and freezes every vCPU', async () => {
     const r = await boot(
       'name: sym-watch\nkernel: debian-sched-ext\nvcpus: 2\nmemory_mb: 1024\ntimeout_s: 300\n' +
-        'watchpoints:\n  - { name: state, symbol: system_state, len: 4, freeze: true }\n',
+        'watchpoints:\n  - { name: state, symbol: system_state, len: 4, freeze: true }\n  - { name: tick, symbol: jiffies, len: 8 }\n',
     );
     expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
     expect(r.kernelWatch?.[0], r.kernelWatch?.join('\n')).toMatch(/^watchpoint state: armed on system_state\+0x0 \(va 0xffffffff[0-9a-f]+, pa 0x[0-9a-f]+\)$/);
     // /init's `reboot -f` ends in kernel_restart_prepare(): system_state = SYSTEM_RESTART (6).
-    expect(r.watchpoints.state).toMatchObject({ slot: 1, hit: true, value: 6 });
+    expect(r.watchpoints.state).toMatchObject({ slot: 1, hit: true, value: 6n });
+    // jiffies, 8 bytes, read at its width: it starts at 2^32 - 300 s of ticks (INITIAL_JIFFIES)
+    // and is seconds past that here; its low 32 bits alone would read as a negative number.
+    const tick = r.watchpoints.tick!;
+    expect(tick.hit).toBe(true);
+    expect(tick.value! > 2n ** 32n - 300n * 1000n && tick.value! < 2n ** 32n + 2n ** 24n, String(tick.value)).toBe(true);
     expect(r.snapshots.filter((x) => x.trigger === 'watchpoint:state').map((x) => x.vcpu).sort()).toEqual([0, 1]);
     // Symbolised from the guest's own kallsyms (read out of its memory through VMCOREINFO).
     expect(r.kernelSymbols, r.kernelSymbols).toMatch(/^\d{5,} symbols in \d+ ms$/);

@@ -14,7 +14,7 @@ const snap = (vcpu: number, ip: number, trigger: string): SnapshotRecord => ({
 function result(over: Partial<ScenarioResult> = {}): ScenarioResult {
   return {
     scenario: 'demo', exitAction: 'Timeout', console: { com1: Array.from({ length: 40 }, (_, i) => `line ${i}`).join('\n'), com2: '', hvc0: '' },
-    vcpus: [], watchpoints: { ek: { slot: 0, hit: true, vcpu: 0, value: 1024 }, quiet: { slot: 1, hit: false } },
+    vcpus: [], watchpoints: { ek: { slot: 0, hit: true, vcpu: 0, value: 1024n }, quiet: { slot: 1, hit: false } },
     watchMechanism: 'debugregs', snapshots: [snap(0, 0x100001, 'timeout'), snap(1, 0x100010, 'api')], wallMs: 1000, warnings: [],
     ...over,
   };

@@ -14,7 +14,7 @@ import type { InProcessPeer } from '../vmm/devices/virtio/net/backend.ts';
 import type { TapBackend } from '../vmm/devices/virtio/net/tap.ts';
 import { consoleArg, driverModules, guestConsoleText, scenarioDevices } from './devices.ts';
 import type { KernelSymbols } from './kallsyms.ts';
-import { kallsymsShell, KernelWatch, planSymbols, type KernelWatchPlan, type SymbolWatch } from './kernel-watch.ts';
+import { EXIT_KIND_LATCH_FROM, kallsymsShell, KernelWatch, planSymbols, type KernelWatchPlan, type SymbolWatch } from './kernel-watch.ts';
 import type { Scenario } from './scenario/schema.ts';
 import { schedulerPayload, schedulerResult, type SchedulerResult } from './scheduler.ts';
 import { resolveWatchMechanism } from './watch-mechanism.ts';
@@ -92,7 +92,7 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
     devices: dev.devices,
     memoryMb: s.memory_mb,
     timeoutMs: s.timeout_s * 1000,
-    watchpoints: s.watchpoints.flatMap((w) => (w.address !== undefined ? [{ ...w, address: w.address }] : [])),
+    watchpoints: s.watchpoints.flatMap((w) => (w.address !== undefined ? [{ ...w, address: w.address, ...(w.kind === 'exit_kind' ? { latchFrom: EXIT_KIND_LATCH_FROM } : {}) }] : [])),
     ...(s.watchpoints.length > 0 || s.scheduler ? { watchMechanism: await resolveWatchMechanism() } : {}),
   };
   if (s.guest !== undefined) {
@@ -239,7 +239,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     ...(clock?.bootStalled !== undefined ? { bootStalled: clock.bootStalled } : {}),
     ...(guest ? { guest } : {}),
     ...(panic ? { panic } : {}),
-    ...(s.scheduler ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value, workload) } : {}),
+    ...(s.scheduler ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value !== undefined ? Number(kindHit.value) : undefined, workload) } : {}),
     ...(workload ? { workload } : {}),
     ...(exits ? { workloadExit: exits } : {}),
     ...(base ? { baseline: { workload: base, ...(workload ? { ratios: compareWithBaseline(workload, base) } : {}) } } : {}),

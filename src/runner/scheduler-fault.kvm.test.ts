@@ -31,7 +31,7 @@ describe('scx_fault: each fault is caught as its exit kind', () => {
     expect(dump).toMatch(/EXIT: /);
     if (!isError) return;
     expect(dump).toContain('DEBUG DUMP');
-    expect(r.watchpoints.scx_exit_kind).toMatchObject({ slot: 0, hit: true, value: kind === 'error_bpf' ? 1025 : 1026 });
+    expect(r.watchpoints.scx_exit_kind).toMatchObject({ slot: 0, hit: true, value: kind === 'error_bpf' ? 1025n : 1026n });
     // The vCPU that stored the kind was in the kernel: its snapshot is symbolised.
     const storer = r.snapshots.find((x) => x.trigger === 'watchpoint:scx_exit_kind' && x.vcpu === r.watchpoints.scx_exit_kind!.vcpu)!;
     expect(storer.symbol, storer.text).toMatch(/^\w+\+0x[0-9a-f]+$/);

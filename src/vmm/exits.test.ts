@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COM1_BASE, COM2_BASE, Serial8250 } from './devices/serial.ts';
-import { classifyExit, decodeExit, type ExitBus, type MmioDevice, type VcpuExit } from './exits.ts';
+import { classifyExit, decodeExit, dispatchDeviceExit, type DeviceExit, type ExitBus, type MmioDevice, type VcpuExit } from './exits.ts';
 import { ExitReason, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, kvmRun } from './sys/kvm-abi.ts';
 
 const text = (s: Serial8250) => new TextDecoder().decode(s.output.drain());
@@ -8,35 +8,40 @@ function bus(mmio: MmioDevice[] = []): ExitBus & { com1: Serial8250; com2: Seria
   return { com1: Serial8250.create(4096), com2: Serial8250.create(4096), mmio };
 }
 const out = (port: number, bytes: number[]): VcpuExit => ({ kind: 'IoOut', port, size: 1, count: bytes.length, data: Uint8Array.from(bytes) });
+/** A device exit's I/O on the bus (what the run loop does when classifyExit says `device`). */
+const dispatch = (e: VcpuExit, b: ExitBus) => {
+  expect(classifyExit(e)).toBe('device');
+  return dispatchDeviceExit(e as DeviceExit, b);
+};
 const inp = (port: number, data = Uint8Array.of(0xff)): VcpuExit => ({ kind: 'IoIn', port, size: 1, count: 1, data });
 
 describe('classifyExit: port writes', () => {
   it('treats 0xFE to the i8042 command port as Shutdown', () => {
-    expect(classifyExit(out(0x64, [0xfe]), bus())).toEqual({ kind: 'Shutdown' });
+    expect(dispatch(out(0x64, [0xfe]), bus())).toEqual({ kind: 'Shutdown' });
   });
   it('treats other i8042 commands as Continue', () => {
-    expect(classifyExit(out(0x64, [0x00]), bus())).toEqual({ kind: 'Continue' });
+    expect(dispatch(out(0x64, [0x00]), bus())).toEqual({ kind: 'Continue' });
   });
   it('sends COM1 writes to the COM1 UART', () => {
     const b = bus();
-    expect(classifyExit(out(COM1_BASE, [0x5a]), b)).toEqual({ kind: 'Continue' });
+    expect(dispatch(out(COM1_BASE, [0x5a]), b)).toEqual({ kind: 'Continue' });
     expect(text(b.com1)).toBe('Z');
     expect(text(b.com2)).toBe('');
   });
   it('sends COM2 writes to the COM2 UART', () => {
     const b = bus();
-    expect(classifyExit(out(COM2_BASE, [0x42]), b)).toEqual({ kind: 'Continue' });
+    expect(dispatch(out(COM2_BASE, [0x42]), b)).toEqual({ kind: 'Continue' });
     expect(text(b.com2)).toBe('B');
     expect(text(b.com1)).toBe('');
   });
   it('ignores writes to unknown ports', () => {
     const b = bus();
-    expect(classifyExit(out(0x1234, [0xff]), b)).toEqual({ kind: 'Continue' });
+    expect(dispatch(out(0x1234, [0xff]), b)).toEqual({ kind: 'Continue' });
     expect(text(b.com1) + text(b.com2)).toBe('');
   });
   it('writes every element of a rep outsb', () => {
     const b = bus();
-    classifyExit(out(COM1_BASE, [0x68, 0x69]), b);
+    dispatch(out(COM1_BASE, [0x68, 0x69]), b);
     expect(text(b.com1)).toBe('hi');
   });
 });
@@ -44,40 +49,40 @@ describe('classifyExit: port writes', () => {
 describe('classifyExit: port reads', () => {
   it('reads 0 from the i8042 status port', () => {
     const e = inp(0x64);
-    expect(classifyExit(e, bus())).toEqual({ kind: 'Continue' });
+    expect(dispatch(e, bus())).toEqual({ kind: 'Continue' });
     expect((e as { data: Uint8Array }).data[0]).toBe(0);
   });
   it('reads 0 from the i8042 data port', () => {
     const e = inp(0x60);
-    classifyExit(e, bus());
+    dispatch(e, bus());
     expect((e as { data: Uint8Array }).data[0]).toBe(0);
   });
   it('leaves the buffer untouched for unknown ports', () => {
     const e = inp(0x1234);
-    expect(classifyExit(e, bus())).toEqual({ kind: 'Continue' });
+    expect(dispatch(e, bus())).toEqual({ kind: 'Continue' });
     expect((e as { data: Uint8Array }).data[0]).toBe(0xff);
   });
   it('reads 0xFF from a UART the guest does not have, and drops writes to it', () => {
     const b = bus();
     const without: ExitBus = { com2: b.com2, mmio: [] };
     const e = inp(COM1_BASE + 5, Uint8Array.of(0));
-    expect(classifyExit(e, without)).toEqual({ kind: 'Continue' });
+    expect(dispatch(e, without)).toEqual({ kind: 'Continue' });
     expect((e as { data: Uint8Array }).data[0]).toBe(0xff);
-    expect(classifyExit(out(COM1_BASE, [0x5a]), without)).toEqual({ kind: 'Continue' });
+    expect(dispatch(out(COM1_BASE, [0x5a]), without)).toEqual({ kind: 'Continue' });
     expect(text(b.com2)).toBe('');
   });
   it('reads COM1 registers from the UART (LSR says THR empty)', () => {
     const e = inp(COM1_BASE + 5);
-    expect(classifyExit(e, bus())).toEqual({ kind: 'Continue' });
+    expect(dispatch(e, bus())).toEqual({ kind: 'Continue' });
     expect((e as { data: Uint8Array }).data[0]! & 0x60).toBe(0x60);
   });
   it('reads COM2 registers from the COM2 UART, not COM1', () => {
     const b = bus();
-    classifyExit(out(COM2_BASE + 7, [0x5a]), b); // the scratch register keeps what was written
+    dispatch(out(COM2_BASE + 7, [0x5a]), b); // the scratch register keeps what was written
     const com2 = inp(COM2_BASE + 7, Uint8Array.of(0));
     const com1 = inp(COM1_BASE + 7, Uint8Array.of(0));
-    expect(classifyExit(com2, b)).toEqual({ kind: 'Continue' });
-    classifyExit(com1, b);
+    expect(dispatch(com2, b)).toEqual({ kind: 'Continue' });
+    dispatch(com1, b);
     expect((com2 as { data: Uint8Array }).data[0]).toBe(0x5a);
     expect((com1 as { data: Uint8Array }).data[0]).toBe(0);
   });
@@ -86,11 +91,11 @@ describe('classifyExit: port reads', () => {
 describe('classifyExit: MMIO', () => {
   it('fills an unmapped read with 0xFF', () => {
     const data = new Uint8Array(4);
-    expect(classifyExit({ kind: 'MmioRead', addr: 0x1000, data }, bus())).toEqual({ kind: 'Continue' });
+    expect(dispatch({ kind: 'MmioRead', addr: 0x1000, data }, bus())).toEqual({ kind: 'Continue' });
     expect([...data]).toEqual([0xff, 0xff, 0xff, 0xff]);
   });
   it('ignores an unmapped write', () => {
-    expect(classifyExit({ kind: 'MmioWrite', addr: 0x1000, data: Uint8Array.of(0xaa, 0xbb) }, bus())).toEqual({ kind: 'Continue' });
+    expect(dispatch({ kind: 'MmioWrite', addr: 0x1000, data: Uint8Array.of(0xaa, 0xbb) }, bus())).toEqual({ kind: 'Continue' });
   });
   it('routes to the first device window that contains the address, with window-relative offsets', () => {
     const seen: string[] = [];
@@ -101,38 +106,34 @@ describe('classifyExit: MMIO', () => {
     });
     const b = bus([dev('console', 0xd000_0000), dev('blk', 0xd000_1000), dev('net', 0xd000_2000)]);
     const data = new Uint8Array(4);
-    classifyExit({ kind: 'MmioRead', addr: 0xd000_1008, data }, b);
-    classifyExit({ kind: 'MmioWrite', addr: 0xd000_2010, data }, b);
-    classifyExit({ kind: 'MmioWrite', addr: 0xd000_0000, data }, b);
+    dispatch({ kind: 'MmioRead', addr: 0xd000_1008, data }, b);
+    dispatch({ kind: 'MmioWrite', addr: 0xd000_2010, data }, b);
+    dispatch({ kind: 'MmioWrite', addr: 0xd000_0000, data }, b);
     expect(seen).toEqual(['blk r 8', 'net w 16', 'console w 0']);
     expect([...data]).toEqual([7, 7, 7, 7]);
   });
 });
 
 describe('classifyExit: lifecycle exits', () => {
-  it('gives no action for Hlt', () => {
-    expect(classifyExit({ kind: 'Hlt' }, bus())).toBeUndefined();
+  it('continues after Hlt (the in-kernel LAPIC wakes it) and Debug (the debug plane has it)', () => {
+    expect(classifyExit({ kind: 'Hlt' })).toEqual({ kind: 'Continue' });
+    expect(classifyExit({ kind: 'Debug', exception: 1, pc: 0n, dr6: 1n, dr7: 0n })).toEqual({ kind: 'Continue' });
   });
   it('treats Shutdown (triple fault) as Shutdown', () => {
-    expect(classifyExit({ kind: 'Shutdown' }, bus())).toEqual({ kind: 'Shutdown' });
+    expect(classifyExit({ kind: 'Shutdown' })).toEqual({ kind: 'Shutdown' });
   });
   it.each([[1], [2]])('treats SystemEvent type %i (shutdown/reset) as Shutdown', (type) => {
-    expect(classifyExit({ kind: 'SystemEvent', type }, bus())).toEqual({ kind: 'Shutdown' });
+    expect(classifyExit({ kind: 'SystemEvent', type })).toEqual({ kind: 'Shutdown' });
   });
   it.each([[3], [99]])('treats SystemEvent type %i as Continue', (type) => {
-    expect(classifyExit({ kind: 'SystemEvent', type }, bus())).toEqual({ kind: 'Continue' });
+    expect(classifyExit({ kind: 'SystemEvent', type })).toEqual({ kind: 'Continue' });
   });
-  it('turns FailEntry into Fatal carrying the hardware reason', () => {
-    expect(classifyExit({ kind: 'FailEntry', reason: 0xdead_beefn, cpu: 7 }, bus())).toEqual({ kind: 'Fatal', reason: 0xdead_beefn });
+  it('turns FailEntry into Fatal carrying the hardware reason, InternalError its suberror', () => {
+    expect(classifyExit({ kind: 'FailEntry', reason: 0xdead_beefn, cpu: 7 })).toEqual({ kind: 'Fatal', reason: 0xdead_beefn });
+    expect(classifyExit({ kind: 'InternalError', suberror: 3 })).toEqual({ kind: 'Fatal', reason: 3n });
   });
-  it('turns InternalError into Fatal without a reason', () => {
-    expect(classifyExit({ kind: 'InternalError', suberror: 1 }, bus())).toEqual({ kind: 'Fatal' });
-  });
-  it('gives no action for an exit reason nothing here handles', () => {
-    expect(classifyExit({ kind: 'Other', reason: ExitReason.IRQ_WINDOW_OPEN }, bus())).toBeUndefined();
-  });
-  it('leaves Debug exits to the watchpoint dispatch', () => {
-    expect(classifyExit({ kind: 'Debug', exception: 1, pc: 0n, dr6: 1n, dr7: 0n }, bus())).toBeUndefined();
+  it('ends the VM on an exit reason nothing here handles, carrying the reason (re-entering would spin on it)', () => {
+    expect(classifyExit({ kind: 'Other', reason: ExitReason.IRQ_WINDOW_OPEN })).toEqual({ kind: 'Fatal', reason: BigInt(ExitReason.IRQ_WINDOW_OPEN) });
   });
 });
 
@@ -161,7 +162,7 @@ describe('decodeExit', () => {
     dv.setUint32(kvmRun.io.count, 1, true);
     dv.setBigUint64(kvmRun.io.data_offset, 0x800n, true);
     bytes[0x800] = 0xff;
-    classifyExit(decodeExit(dv, bytes), bus());
+    dispatch(decodeExit(dv, bytes), bus());
     expect(bytes[0x800]).toBe(0);
   });
   it('decodes an MMIO read and fills 0xFF into kvm_run', () => {
@@ -171,7 +172,7 @@ describe('decodeExit', () => {
     dv.setUint32(kvmRun.mmio.len, 4, true);
     const exit = decodeExit(dv, bytes);
     expect(exit).toMatchObject({ kind: 'MmioRead', addr: 0xd000_0000 });
-    classifyExit(exit, bus());
+    dispatch(exit, bus());
     expect([...bytes.subarray(kvmRun.mmio.data, kvmRun.mmio.data + 4)]).toEqual([0xff, 0xff, 0xff, 0xff]);
   });
   it('decodes fail-entry, internal-error, system-event and debug exits', () => {

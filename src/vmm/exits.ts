@@ -1,4 +1,5 @@
-// kvm_run exits, decoded once into typed values, and classifyExit: the reference's dispatch.
+// kvm_run exits, decoded once into typed values; what a lifecycle exit means (classifyExit, no
+// side effects), and device exits dispatched to the bus (dispatchDeviceExit: port and MMIO I/O).
 import { COM1_BASE, COM2_BASE, SERIAL_PORTS, type Serial8250 } from './devices/serial.ts';
 import {
   ExitReason, KVM_EXIT_IO_OUT, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SHUTDOWN, kvmRun,
@@ -135,10 +136,38 @@ function mmioDevice(bus: ExitBus, addr: number): MmioDevice | undefined {
 }
 
 /**
- * What the run loop does with an exit: Continue, Shutdown, Fatal, or undefined (no action:
- * re-enter, as for Hlt and exits nothing here handles).
+ * What an exit means for the VM, without touching a device: Shutdown, Fatal (with the hardware
+ * reason, the suberror, or the unknown exit reason), Continue (Hlt: the in-kernel LAPIC woke it;
+ * Debug: the debug plane's), or `device` for port and MMIO exits (dispatchDeviceExit's).
  */
-export function classifyExit(exit: VcpuExit, bus: ExitBus): ExitAction | undefined {
+export function classifyExit(exit: VcpuExit): ExitAction | 'device' {
+  switch (exit.kind) {
+    case 'IoOut':
+    case 'IoIn':
+    case 'MmioRead':
+    case 'MmioWrite':
+      return 'device';
+    case 'Hlt':
+    case 'Debug':
+      return CONTINUE;
+    case 'Shutdown':
+      return SHUTDOWN_ACTION;
+    case 'SystemEvent':
+      return exit.type === KVM_SYSTEM_EVENT_SHUTDOWN || exit.type === KVM_SYSTEM_EVENT_RESET ? SHUTDOWN_ACTION : CONTINUE;
+    case 'FailEntry':
+      return { kind: 'Fatal', reason: exit.reason };
+    case 'InternalError':
+      return { kind: 'Fatal', reason: BigInt(exit.suberror) };
+    case 'Other':
+      return { kind: 'Fatal', reason: BigInt(exit.reason) };
+  }
+}
+
+/** Port and MMIO exits: the ones dispatchDeviceExit takes. */
+export type DeviceExit = Extract<VcpuExit, { kind: 'IoOut' | 'IoIn' | 'MmioRead' | 'MmioWrite' }>;
+
+/** Performs a port or MMIO exit's I/O on the bus: Continue, or Shutdown for the i8042 reset. */
+export function dispatchDeviceExit(exit: DeviceExit, bus: ExitBus): ExitAction {
   switch (exit.kind) {
     case 'IoOut':
       return dispatchIoOut(bus, exit.port, exit.size, exit.count, exit.data) ? SHUTDOWN_ACTION : CONTINUE;
@@ -157,18 +186,5 @@ export function classifyExit(exit: VcpuExit, bus: ExitBus): ExitAction | undefin
       if (dev) dev.write(exit.addr - dev.base, exit.data);
       return CONTINUE;
     }
-    case 'Hlt':
-      return undefined;
-    case 'Shutdown':
-      return SHUTDOWN_ACTION;
-    case 'SystemEvent':
-      return exit.type === KVM_SYSTEM_EVENT_SHUTDOWN || exit.type === KVM_SYSTEM_EVENT_RESET ? SHUTDOWN_ACTION : CONTINUE;
-    case 'FailEntry':
-      return { kind: 'Fatal', reason: exit.reason };
-    case 'InternalError':
-      return { kind: 'Fatal' };
-    case 'Debug':
-    case 'Other':
-      return undefined;
   }
 }

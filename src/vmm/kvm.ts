@@ -1,5 +1,6 @@
 // Thin typed wrappers, one method per KVM ioctl: the only place that issues them.
 import koffi from 'koffi';
+import { CapabilityError, VmmError } from './errors.ts';
 import * as abi from './sys/kvm-abi.ts';
 import {
   check, close, EINTR, errno, errnoName, hostView, ioctlInt, ioctlPtr, mmap, munmap, open, O_CLOEXEC, O_RDWR,
@@ -127,7 +128,7 @@ export class Kvm {
     const version = kvm.apiVersion();
     if (version !== abi.KVM_API_VERSION) {
       kvm.close();
-      throw new Error(`KVM API version ${version}, expected ${abi.KVM_API_VERSION}`);
+      throw new CapabilityError('KVM_GET_API_VERSION', `KVM API version ${version}, expected ${abi.KVM_API_VERSION}`);
     }
     return kvm;
   }
@@ -137,6 +138,12 @@ export class Kvm {
   }
   checkExtension(cap: number): number {
     return ioctlWithInt(this.fd, 'KVM_CHECK_EXTENSION', cap);
+  }
+  /** The capability's value, or a CapabilityError naming it and `forWhat` needs it. */
+  requireExtension(cap: number, name: string, forWhat: string): number {
+    const value = this.checkExtension(cap);
+    if (value <= 0) throw new CapabilityError(name, `this KVM has no ${name}: ${forWhat} is unavailable`);
+    return value;
   }
   vcpuMmapSize(): number {
     return ioctl(this.fd, 'KVM_GET_VCPU_MMAP_SIZE', null);
@@ -281,7 +288,7 @@ export class VcpuFd {
   setMsrs(entries: MsrEntry[]): void {
     const n = ioctl(this.fd, 'KVM_SET_MSRS', this.msrBuffer(entries));
     if (n !== entries.length) {
-      throw new Error(`KVM_SET_MSRS set ${n} of ${entries.length} MSRs (MSR 0x${entries[n]?.index.toString(16)} refused)`);
+      throw new VmmError('VMM_MSR_REFUSED', `KVM_SET_MSRS set ${n} of ${entries.length} MSRs (MSR 0x${entries[n]?.index.toString(16)} refused)`);
     }
   }
   private msrBuffer(entries: MsrEntry[]): Uint8Array {

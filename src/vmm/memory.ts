@@ -1,6 +1,7 @@
 // Guest RAM: anonymous host mappings, with bounds-checked access by guest-physical address.
 import { readFileSync } from 'node:fs';
-import { hostView, MADV_HUGEPAGE, madvise, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, mmap, munmap, PROT_READ, PROT_WRITE, errno, errnoName } from './sys/libc.ts';
+import { hostView, MADV_HUGEPAGE, madvise, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, mmap, munmap, PROT_READ, PROT_WRITE, errno, OsError } from './sys/libc.ts';
+import { VmmStateError } from './errors.ts';
 
 export interface RamRegion {
   /** Guest-physical start. */
@@ -42,7 +43,7 @@ function hugePageAdvice(): boolean {
 function mapHugeAligned(size: number): bigint {
   const span = size + HUGE_PAGE;
   const raw = mmap(null, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (raw === 0xffffffffffffffffn) throw new Error(`mmap of ${size} bytes of guest RAM failed: ${errnoName(errno())}`);
+  if (raw === 0xffffffffffffffffn) throw new OsError(`mmap of ${size} bytes of guest RAM`, errno());
   const huge = BigInt(HUGE_PAGE);
   const start = (raw + huge - 1n) & ~(huge - 1n);
   const head = Number(start - raw);
@@ -103,7 +104,7 @@ export class GuestMemory {
   }
 
   private locate(gpa: number, len: number): { r: MappedRegion; off: number } {
-    if (this.released) throw new Error('guest memory already released');
+    if (this.released) throw new VmmStateError('guest memory already released');
     if (Number.isInteger(gpa) && Number.isInteger(len) && len >= 0) {
       for (const r of this.mapped) {
         if (gpa >= r.gpa && gpa + len <= r.gpa + r.size) return { r, off: gpa - r.gpa };

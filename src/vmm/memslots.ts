@@ -1,5 +1,7 @@
 // KVM memory slots for guest RAM, with chosen pages carved out as read-only slots: guest
 // writes there exit to the VMM (the write-trap watchpoint mechanism).
+import { VmmConfigError } from './errors.ts';
+import type { VmFd } from './kvm.ts';
 import type { RamRegion } from './memory.ts';
 
 export const PAGE = 0x1000;
@@ -22,7 +24,7 @@ export function planMemslots(ram: readonly RamRegion[], trapPages: Iterable<numb
       if (to > from) slots.push({ gpa: from, size: to - from, hostAddr: r.hostAddr + BigInt(from - r.gpa), readonly });
     };
     for (const p of pages) {
-      if (p % PAGE !== 0) throw new RangeError(`trap page 0x${p.toString(16)} is not page-aligned`);
+      if (p % PAGE !== 0) throw new VmmConfigError(`trap page 0x${p.toString(16)} is not page-aligned`);
       if (p < r.gpa || p + PAGE > end) continue;
       piece(at, p, false);
       piece(p, p + PAGE, true);
@@ -45,4 +47,25 @@ export function pagesOf(address: bigint, len: number): number[] {
   const first = Number(address) - (Number(address) % PAGE);
   const last = Number(address) + len - 1 - ((Number(address) + len - 1) % PAGE);
   return first === last ? [first] : [first, last];
+}
+
+/**
+ * The VM's memslots as KVM has them: the one place that sets them. Replacing deletes every old
+ * slot first (a slot's GPA range cannot shrink in place); vCPUs must be out of KVM_RUN meanwhile
+ * (parked, or not started), or RAM would vanish under them.
+ */
+export class MemslotTable {
+  private slots: Memslot[] = [];
+
+  constructor(private readonly vm: Pick<VmFd, 'setUserMemoryRegion'>) {}
+
+  replace(next: Memslot[]): void {
+    this.slots.forEach((m, slot) => this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: 0, hostAddr: m.hostAddr, readonly: m.readonly }));
+    next.forEach((m, slot) => this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: m.size, hostAddr: m.hostAddr, readonly: m.readonly }));
+    this.slots = next;
+  }
+
+  get current(): readonly Memslot[] {
+    return this.slots;
+  }
 }

@@ -99,12 +99,14 @@ describe('bare-metal guests on KVM', () => {
     await vm.run();
     expect(vm.memory.readU32(0x100000)).not.toBe(0); // the guest image is still there
     await vm.dispose();
-    expect(() => vm.memory.readU32(0x100000)).toThrow(/released/);
+    expect(() => vm.memory.readU32(0x100000)).toThrow(expect.objectContaining({ code: 'VMM_STATE' }));
   });
 
-  it('rejects a bad configuration with the field named', async () => {
+  it('rejects a bad configuration with a typed error naming the field', async () => {
     const image = await buildGuest('hello');
-    await expect(Vm.create({ vcpus: 0, memoryMb: 64, guest: { kind: 'bare', image } })).rejects.toThrow(/vcpus must be a positive integer/);
-    await expect(Vm.create({ vcpus: 1, memoryMb: 1, guest: { kind: 'bare', image } })).rejects.toThrow(/memory_mb must be an integer >= /);
+    await expect(Vm.create({ vcpus: 0, memoryMb: 64, guest: { kind: 'bare', image } })).rejects.toMatchObject({ code: 'VMM_CONFIG', message: expect.stringContaining('vcpus') });
+    await expect(Vm.create({ vcpus: 1, memoryMb: 1, guest: { kind: 'bare', image } })).rejects.toMatchObject({ code: 'VMM_CONFIG', message: expect.stringContaining('memory_mb') });
+    await expect(Vm.create({ vcpus: 1, memoryMb: 64, guest: { kind: 'bare', image }, watchpoints: [{ name: 'w', address: 0x200001n, len: 4, on: 'write', kind: 'user', freeze: false }] }))
+      .rejects.toMatchObject({ code: 'VMM_WATCHPOINT' });
   });
 });

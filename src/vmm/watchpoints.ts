@@ -1,6 +1,7 @@
 // Watchpoints as a VM declares them, and their assignment to the four hardware slots.
 import { checkWatch, type WatchLen, type WatchOn } from './x86_64/debugregs.ts';
 import { EXIT_KIND_SLOT, WATCH_SLOTS, type ArmedSlot } from './vcpu/latch.ts';
+import { WatchpointError } from './errors.ts';
 
 export interface WatchpointSpec {
   name: string;
@@ -12,13 +13,16 @@ export interface WatchpointSpec {
   kind: 'exit_kind' | 'user';
   /** Freeze every vCPU (and snapshot them) when this first latches; the guest then resumes. */
   freeze: boolean;
+  /** Latch only when the value written is at least this (the runner's rule: an error exit kind). */
+  latchFrom?: bigint;
 }
 
 export interface WatchpointResult {
   slot: number;
   hit: boolean;
   vcpu?: number;
-  value?: number;
+  /** The watched value right after the latching write, at the watch's width (unsigned). */
+  value?: bigint;
 }
 
 /** Slot index per watchpoint: the exit-kind watch takes slot 0, user watches 1..3 in order. */
@@ -26,11 +30,11 @@ export function assignSlots(specs: readonly WatchpointSpec[]): Map<string, numbe
   const slots = new Map<string, number>();
   const exitKinds = specs.filter((s) => s.kind === 'exit_kind');
   const users = specs.filter((s) => s.kind === 'user');
-  if (exitKinds.length > 1) throw new RangeError(`watchpoints: at most one has kind exit_kind (got ${exitKinds.map((s) => s.name).join(', ')})`);
-  if (users.length > WATCH_SLOTS - 1) throw new RangeError(`watchpoints: at most ${WATCH_SLOTS - 1} have kind user (got ${users.length})`);
+  if (exitKinds.length > 1) throw new WatchpointError(`watchpoints: at most one has kind exit_kind (got ${exitKinds.map((s) => s.name).join(', ')})`);
+  if (users.length > WATCH_SLOTS - 1) throw new WatchpointError(`watchpoints: at most ${WATCH_SLOTS - 1} have kind user (got ${users.length})`);
   const names = new Set<string>();
   for (const s of specs) {
-    if (names.has(s.name)) throw new RangeError(`watchpoints: the name '${s.name}' is used twice`);
+    if (names.has(s.name)) throw new WatchpointError(`watchpoints: the name '${s.name}' is used twice`);
     names.add(s.name);
   }
   if (exitKinds[0]) slots.set(exitKinds[0].name, EXIT_KIND_SLOT);
@@ -41,7 +45,7 @@ export function assignSlots(specs: readonly WatchpointSpec[]): Map<string, numbe
 
 export function armedSlots(specs: readonly WatchpointSpec[], slots: Map<string, number>): (ArmedSlot | undefined)[] {
   const armed: (ArmedSlot | undefined)[] = new Array(WATCH_SLOTS).fill(undefined);
-  for (const s of specs) armed[slots.get(s.name)!] = { address: s.address, len: s.len, on: s.on };
+  for (const s of specs) armed[slots.get(s.name)!] = { address: s.address, len: s.len, on: s.on, ...(s.latchFrom !== undefined ? { latchFrom: s.latchFrom } : {}) };
   return armed;
 }
 

@@ -1,7 +1,6 @@
 // arm64 hardware watchpoints: ESR decode, DBGWVR/DBGWCR encoding, and the debug-exit
 // state machine. A watchpoint traps before the store retires, so after a hit the vCPU
 // single-steps over the store with the matched slots disabled, then re-enables them.
-import type { WatchpointLatch } from '../vcpu/latch.ts';
 
 export const KVM_GUESTDBG_ENABLE = 0x1;
 export const KVM_GUESTDBG_SINGLESTEP = 0x2;
@@ -48,7 +47,8 @@ export interface DebugExit {
 }
 
 /**
- * Handles a KVM_EXIT_DEBUG. `armed` holds each slot's watched address (0n: unarmed).
+ * Handles a KVM_EXIT_DEBUG. `armed` holds each slot's watched address (0n: unarmed); `onHit`
+ * latches a slot that fired (reading its value and applying its rule, as debug-plane's fire does).
  * Returns the next step state: a step exit ends a pending step; a watchpoint whose FAR
  * falls in armed slots latches them and starts a step; anything else leaves it as is.
  */
@@ -56,9 +56,7 @@ export function dispatchDebugExit(
   exit: DebugExit,
   armed: readonly bigint[],
   step: SingleStep,
-  latch: WatchpointLatch,
-  readKind: () => number,
-  vcpu: number,
+  onHit: (slot: number) => void,
 ): SingleStep {
   const ec = exceptionClass(exit.hsr);
   if (ec === ESR_EC_SOFTSTP_LOW) return step.pending ? NO_STEP : step;
@@ -69,8 +67,7 @@ export function dispatchDebugExit(
     const end = kva + WATCH_BYTES > U64_MAX ? U64_MAX : kva + WATCH_BYTES;
     if (exit.far < kva || exit.far >= end) return;
     mask |= 1 << slot;
-    if (slot === 0) latch.latchExitKind(readKind(), vcpu);
-    else latch.latch(slot, vcpu);
+    onHit(slot);
   });
   // A FAR matching nothing (KVM's match-distance fallback, a stale arm) steps nothing.
   return mask === 0 ? step : { pending: true, slotMask: mask };

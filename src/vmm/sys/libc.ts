@@ -1,4 +1,5 @@
 // The libc calls the VMM makes, through koffi. Nothing else in the VMM loads libc.
+import { VmmError } from '../errors.ts';
 import koffi from 'koffi';
 
 const libc = koffi.load('libc.so.6');
@@ -93,16 +94,15 @@ export function check(ret: number, what: string, hint?: (errnoName: string) => s
   return ret;
 }
 
-export class OsError extends Error {
+/** A failed system call: `code` is its errno's name (as Node's own errors), `errno` the number. */
+export class OsError extends VmmError {
   readonly errno: number;
-  readonly code: string;
   constructor(what: string, err: number, hint?: (errnoName: string) => string | undefined) {
     const code = errnoName(err);
     const extra = hint?.(code);
-    super(`${what} failed: ${code}${extra ? ` (${extra})` : ''}`);
+    super(code, `${what} failed: ${code}${extra ? ` (${extra})` : ''}`);
     this.name = 'OsError';
     this.errno = err;
-    this.code = code;
   }
 }
 

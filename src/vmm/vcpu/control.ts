@@ -18,7 +18,7 @@ const FREEZE = 1;
 const START = 2;
 const ACTION = 3;
 const ACTION_VCPU = 4;
-const FATAL_KIND = 5; // 0 none, 1 FailEntry, 2 InternalError
+const FATAL_KIND = 5; // a FatalKind
 const FATAL_DETAIL = 10; // BigInt64 at words 10..11
 const SNAPSHOT_ON_EXIT = 7;
 const VCPU_COUNT = 8;
@@ -27,8 +27,18 @@ const VCPU_WORDS = 4; // state, exits, parked, reserved
 // Then, 8-byte aligned, per vCPU: snapshot sequence, rip, rsp, cr3.
 const SNAP_WORDS = 4;
 
-export const FATAL_FAIL_ENTRY = 1;
-export const FATAL_INTERNAL_ERROR = 2;
+/** Why a vCPU ended the VM as Fatal; the action's detail word says more. */
+export const enum FatalKind {
+  None = 0,
+  /** KVM_EXIT_FAIL_ENTRY; detail: the hardware entry failure reason. */
+  FailEntry = 1,
+  /** KVM_EXIT_INTERNAL_ERROR; detail: the suberror. */
+  InternalError = 2,
+  /** KVM_RUN failed with an errno other than EINTR/EAGAIN; detail: the errno. */
+  RunErrno = 3,
+  /** An exit reason this VMM does not know; detail: the reason. */
+  UnknownExit = 4,
+}
 
 export class VmControl {
   readonly words: Int32Array;

@@ -10,7 +10,7 @@ const DR6_FIXED = 0xffff0ff0n;
 const dr6 = (...slots: number[]) => slots.reduce((v, s) => v | (1n << BigInt(s)), DR6_FIXED);
 
 const KIND_GPA = 0x1000;
-const exitKind: ArmedSlot = { address: 0xffff_ffff_8234_5678n, len: 4, on: 'write', valueGpa: BigInt(KIND_GPA) };
+const exitKind: ArmedSlot = { address: 0xffff_ffff_8234_5678n, len: 4, on: 'write', valueGpa: BigInt(KIND_GPA), latchFrom: 1024n };
 const user = (gpa: number, extra: Partial<ArmedSlot> = {}): ArmedSlot => ({ address: BigInt(gpa), len: 4, on: 'write', ...extra });
 
 let memory: GuestMemory | undefined;
@@ -40,8 +40,8 @@ describe('debugExitHandler', () => {
     d.memory.writeU32(0x1018, 0x33);
     d.onDebug(dr6(1, 3));
     expect(d.latch.hitSlots()).toEqual([1, 3]);
-    expect(d.latch.hit(1)).toEqual({ vcpu: 1, value: 0x11 });
-    expect(d.latch.hit(3)).toEqual({ vcpu: 1, value: 0x33 });
+    expect(d.latch.hit(1)).toEqual({ vcpu: 1, value: 0x11n });
+    expect(d.latch.hit(3)).toEqual({ vcpu: 1, value: 0x33n });
     expect(d.edges).toEqual([1, 3]);
   });
 
@@ -50,7 +50,20 @@ describe('debugExitHandler', () => {
     d.latch.publish([undefined, user(0x1008, { address: 0xffff_ffff_8250_0008n, valueGpa: 0x1008n })]);
     d.memory.writeU32(0x1008, 6);
     d.onDebug(dr6(1));
-    expect(d.latch.hit(1)).toEqual({ vcpu: 1, value: 6 });
+    expect(d.latch.hit(1)).toEqual({ vcpu: 1, value: 6n });
+  });
+
+  it('reads each watch at its declared width, unsigned: 1, 2 and 8 bytes', () => {
+    const d = dispatcher();
+    const u64 = (v: bigint) => new Uint8Array(new BigUint64Array([v]).buffer);
+    d.latch.publish([user(0x1000, { len: 8 }), user(0x1008, { len: 1 }), user(0x1010, { len: 2 }), user(0x1018, { len: 8 })]);
+    d.memory.write(0x1000, u64(0xffff_ffff_ffff_fffen));
+    d.memory.writeU32(0x1008, 0x1234_56f0);
+    d.memory.writeU32(0x1010, 0x1234_f00d);
+    // jiffies as Linux starts it on 64-bit: 2^32 - 300 s of ticks; its low 32 bits read signed are negative.
+    d.memory.write(0x1018, u64(0xfffe_e748n));
+    d.onDebug(dr6(0, 1, 2, 3));
+    expect([0, 1, 2, 3].map((s) => d.latch.hit(s)!.value)).toEqual([0xffff_ffff_ffff_fffen, 0xf0n, 0xf00dn, 0xfffe_e748n]);
   });
 
   it('ignores a spurious DR6 (no slot bits) and a bit for a slot nothing armed', () => {
@@ -64,7 +77,7 @@ describe('debugExitHandler', () => {
     expect(d.freezeRequests).toEqual([]);
   });
 
-  it('latches slot 0 only once the u32 at its kind address is an error kind (>= 1024)', () => {
+  it('latches a slot with a rule (latchFrom 1024: an error exit kind) only once the u32 there reaches it', () => {
     const d = dispatcher();
     d.latch.publish([exitKind]);
     for (const clean of [1, 1023]) {
@@ -75,7 +88,7 @@ describe('debugExitHandler', () => {
     // A byte or halfword read of 0x10000 would see 0: the whole u32 is the kind.
     d.memory.writeU32(KIND_GPA, 0x1_0000);
     d.onDebug(dr6(0));
-    expect(d.latch.hit(0)).toEqual({ vcpu: 1, value: 0x1_0000 });
+    expect(d.latch.hit(0)).toEqual({ vcpu: 1, value: 0x1_0000n });
     expect(d.edges).toEqual([0]);
   });
 

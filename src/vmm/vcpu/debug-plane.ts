@@ -6,7 +6,7 @@ import { eventfdSignal, pollIn } from '../sys/libc.ts';
 import { pagesOf, PAGE } from '../memslots.ts';
 import { buildDebugRegs, decodeDr6 } from '../x86_64/debugregs.ts';
 import type { VmControl } from './control.ts';
-import { EXIT_KIND_SLOT, type ArmedSlot, type WatchpointLatch } from './latch.ts';
+import type { ArmedSlot, WatchpointLatch } from './latch.ts';
 
 const FREEZE_POLL_MS = 100;
 
@@ -30,12 +30,13 @@ export function watchpointArmer(vcpu: Pick<VcpuFd, 'setGuestDebug'>, latch: Watc
   };
 }
 
-function readWatched(mem: GuestMemory, gpa: bigint, len: number): number | undefined {
+/** The value at `gpa`, `len` bytes wide (unsigned, little-endian), or undefined off RAM. */
+function readWatched(mem: GuestMemory, gpa: bigint, len: number): bigint | undefined {
   const addr = Number(gpa);
   try {
-    if (len === 1) return mem.readU8(addr);
-    if (len === 2) return mem.readU8(addr) | (mem.readU8(addr + 1) << 8);
-    return mem.readU32(addr); // 4 and 8 bytes: the low 32 bits
+    if (len === 8) return mem.readU64(addr);
+    if (len === 4) return BigInt(mem.readU32(addr));
+    return BigInt([...mem.read(addr, len)].reduceRight((v, b) => (v << 8) | b, 0));
   } catch {
     return undefined; // not RAM (or a virtual address we cannot translate yet)
   }
@@ -52,17 +53,13 @@ export interface DebugDispatchOptions {
   control: VmControl;
 }
 
-/** Latches `slot` (slot 0 through the exit-kind gate) and asks for a freeze on a first latch. */
-function fire(o: DebugDispatchOptions, slot: number, w: ArmedSlot): void {
+/** Latches `slot` with the value written (through its rule) and asks for a freeze on a first latch. */
+export function fire(o: DebugDispatchOptions, slot: number, w: ArmedSlot): void {
   // Where the value sits in guest-physical memory (`address` is guest-virtual when armed through page tables).
-  const at = w.valueGpa ?? w.address;
-  let first: boolean;
-  if (slot === EXIT_KIND_SLOT) {
-    const kind = readWatched(o.memory, at, 4);
-    first = kind !== undefined && o.latch.latchExitKind(kind, o.index);
-  } else {
-    first = o.latch.latch(slot, o.index, readWatched(o.memory, at, w.len) ?? 0);
-  }
+  const value = readWatched(o.memory, w.valueGpa ?? w.address, w.len);
+  // A slot with a rule needs the value to judge it; one without latches on the write alone.
+  if (value === undefined && w.latchFrom !== undefined) return;
+  const first = o.latch.offer(slot, o.index, value ?? 0n, w.latchFrom);
   if (first && (w.freeze || o.freezeMask & (1 << slot))) {
     o.control.requestFreeze();
     o.onFreezeRequest(slot);

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { EXIT_KIND_SLOT, SCX_EXIT_ERROR, WATCH_SLOTS, WatchpointLatch, type ArmedSlot } from './latch.ts';
+import { EXIT_KIND_SLOT, WATCH_SLOTS, WatchpointLatch, type ArmedSlot } from './latch.ts';
 
 function counted() {
   const edges: number[] = [];
@@ -15,7 +15,7 @@ describe('WatchpointLatch latching', () => {
     expect(latch.latch(2, 5)).toBe(false);
     expect(latch.latch(2, 6)).toBe(false);
     expect(edges).toEqual([2]);
-    expect(latch.hit(2)).toEqual({ vcpu: 5, value: 0 });
+    expect(latch.hit(2)).toEqual({ vcpu: 5, value: 0n });
     expect(latch.latch(1, 0)).toBe(true);
     expect(edges).toEqual([2, 1]);
     expect(latch.hitSlots()).toEqual([1, 2]);
@@ -34,26 +34,25 @@ describe('WatchpointLatch latching', () => {
     expect(() => latch.latch(1, -1)).toThrow('bad vCPU index -1');
   });
 
-  it('never latches the exit-kind slot for SCX_EXIT_DONE or other clean kinds', () => {
+  it('applies a slot\'s rule: below latchFrom is no hit (a clean exit kind), from it up latches with the value', () => {
     const { latch, edges } = counted();
-    for (const kind of [0, 1, 2, 64, 1023]) expect(latch.latchExitKind(kind, 0)).toBe(false);
+    for (const kind of [0n, 1n, 2n, 64n, 1023n]) expect(latch.offer(EXIT_KIND_SLOT, 0, kind, 1024n)).toBe(false);
     expect(edges).toEqual([]);
     expect(latch.hit(EXIT_KIND_SLOT)).toBeUndefined();
-  });
-
-  it('latches the exit-kind slot from SCX_EXIT_ERROR (1024) up, recording the kind', () => {
-    const { latch, edges } = counted();
-    expect(SCX_EXIT_ERROR).toBe(1024);
-    expect(latch.latchExitKind(1024, 3)).toBe(true);
-    expect(latch.latchExitKind(1025, 4)).toBe(false);
+    expect(latch.offer(EXIT_KIND_SLOT, 3, 1024n, 1024n)).toBe(true);
+    expect(latch.offer(EXIT_KIND_SLOT, 4, 1025n, 1024n)).toBe(false);
     expect(edges).toEqual([0]);
-    expect(latch.hit(0)).toEqual({ vcpu: 3, value: 1024 });
+    expect(latch.hit(0)).toEqual({ vcpu: 3, value: 1024n });
+    // Without a rule any write latches.
+    expect(latch.offer(1, 2, 0n)).toBe(true);
   });
 
-  it('keeps u32 kinds above 2^31 unsigned', () => {
+  it('keeps values unsigned at their full width (a 64-bit jiffies near the top)', () => {
     const { latch } = counted();
-    expect(latch.latchExitKind(0xffff_fff0, 0)).toBe(true);
-    expect(latch.hit(0)).toEqual({ vcpu: 0, value: 0xffff_fff0 });
+    expect(latch.latch(1, 0, 0xffff_ffff_fffe_e748n)).toBe(true);
+    expect(latch.hit(1)).toEqual({ vcpu: 0, value: 0xffff_ffff_fffe_e748n });
+    expect(latch.latch(2, 0, -1n)).toBe(true);
+    expect(latch.hit(2)!.value).toBe(0xffff_ffff_ffff_ffffn);
   });
 
   it('shares hits between views of the same buffer, each with its own edge callback', () => {
@@ -62,7 +61,7 @@ describe('WatchpointLatch latching', () => {
     const b = new WatchpointLatch(a.latch.sab, { onEdge: (s) => bEdges.push(s) });
     expect(b.latch(3, 7)).toBe(true);
     expect(a.latch.latch(3, 1)).toBe(false);
-    expect(a.latch.hit(3)).toEqual({ vcpu: 7, value: 0 });
+    expect(a.latch.hit(3)).toEqual({ vcpu: 7, value: 0n });
     expect(bEdges).toEqual([3]);
     expect(a.edges).toEqual([]);
   });
@@ -128,7 +127,7 @@ const { parentPort, workerData: d } = require('node:worker_threads');
     Atomics.add(arrive, i, 1);
     while (Atomics.load(arrive, i) < 2);
     for (let slot = 0; slot < 4; slot++) {
-      const won = slot === 0 ? latch.latchExitKind(1024 + d.vcpu, d.vcpu) : latch.latch(slot, d.vcpu, d.vcpu);
+      const won = slot === 0 ? latch.offer(0, d.vcpu, BigInt(1024 + d.vcpu), 1024n) : latch.latch(slot, d.vcpu, BigInt(d.vcpu));
       if (won) Atomics.add(wins, i * 4 + slot, 1);
     }
   }
@@ -173,11 +172,11 @@ describe('WatchpointLatch across worker_threads', () => {
     expect([...winCounts].filter((n) => n !== 1)).toEqual([]);
     for (const latch of latches) {
       const first = latch.hit(0);
-      expect(first?.value).toBe(1024 + (first?.vcpu ?? -1));
+      expect(first?.value).toBe(BigInt(1024 + (first?.vcpu ?? -1)));
       for (let slot = 1; slot < WATCH_SLOTS; slot++) {
         const hit = latch.hit(slot);
         expect([0, 1]).toContain(hit?.vcpu);
-        expect(hit?.value).toBe(hit?.vcpu);
+        expect(hit?.value).toBe(BigInt(hit?.vcpu ?? -1));
       }
     }
   }, 30_000);

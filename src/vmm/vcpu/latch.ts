@@ -3,10 +3,8 @@
 import { checkWatch, type HwWatch } from '../x86_64/debugregs.ts';
 
 export const WATCH_SLOTS = 4;
-/** Slot 0 watches the scheduler's u32 exit kind; slots 1..3 are user watchpoints. */
+/** Slot 0 is the exit-kind watch's (a value the guest stores once, when it fails); 1..3 are user watchpoints. */
 export const EXIT_KIND_SLOT = 0;
-/** SCX_EXIT_ERROR: kinds below it (SCX_EXIT_DONE = 1, ...) are clean exits and never latch. */
-export const SCX_EXIT_ERROR = 1024;
 
 export interface ArmedSlot extends HwWatch {
   /**
@@ -16,12 +14,14 @@ export interface ArmedSlot extends HwWatch {
   valueGpa?: bigint;
   /** A first latch of this slot freezes the VM (published with the slot: arming at run time). */
   freeze?: boolean;
+  /** Latch only when the value written is at least this (the caller's rule, e.g. an error exit kind). */
+  latchFrom?: bigint;
 }
 export interface LatchHit {
   /** The vCPU whose exit latched the slot first. */
   vcpu: number;
-  /** The exit kind for slot 0; whatever the latcher passed for user slots. */
-  value: number;
+  /** The watched value at its declared width (unsigned), read right after the write. */
+  value: bigint;
 }
 export interface ArmedSet {
   generation: number;
@@ -38,15 +38,17 @@ const GENERATION = 1; // a seqlock: odd while a publisher is writing the slots
 const SLOT_BASE = 4;
 const SLOT_WORDS = 8;
 const CLAIM = 0; // vcpu + 1 of the first latcher, 0 while free
-const HIT = 1; // set after CLAIM and VALUE, so a reader seeing it sees both
-const VALUE = 2;
+const HIT = 1; // set after CLAIM and the value, so a reader seeing it sees both
 const ARMED = 3; // 0 off, 1 on, 2 on with a kind GPA
 const LEN = 4;
 const ON = 5;
 const FREEZE = 6;
+const HAS_LATCH_FROM = 7;
 const I32_BYTES = (SLOT_BASE + SLOT_WORDS * WATCH_SLOTS) * 4;
-// Then two u64 per slot: watched address and kind GPA.
-const U64_PER_SLOT = 2;
+// Then four u64 per slot: watched address, value GPA, the value latched, and latchFrom.
+const U64_PER_SLOT = 4;
+const U64_VALUE = 2;
+const U64_LATCH_FROM = 3;
 const BYTES = I32_BYTES + WATCH_SLOTS * U64_PER_SLOT * 8;
 
 const ON_CODES = ['write', 'readwrite'] as const;
@@ -78,20 +80,20 @@ export class WatchpointLatch {
    * Latches `slot` for `vcpu`. Only the first latch of a slot, across all threads,
    * returns true and fires the edge. Out-of-range slots are ignored.
    */
-  latch(slot: number, vcpu: number, value = 0): boolean {
+  latch(slot: number, vcpu: number, value = 0n): boolean {
     if (!Number.isInteger(slot) || slot < 0 || slot >= WATCH_SLOTS) return false;
     if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= 0x7fff_ffff) throw new RangeError(`bad vCPU index ${vcpu}`);
     const at = SLOT_BASE + slot * SLOT_WORDS;
     if (Atomics.compareExchange(this.i32, at + CLAIM, 0, vcpu + 1) !== 0) return false;
-    Atomics.store(this.i32, at + VALUE, value | 0);
+    Atomics.store(this.u64, slot * U64_PER_SLOT + U64_VALUE, BigInt.asUintN(64, value));
     Atomics.store(this.i32, at + HIT, 1);
     this.onEdge(slot);
     return true;
   }
 
-  /** Slot 0's gate: a clean exit kind (below SCX_EXIT_ERROR) is not a failure to freeze on. */
-  latchExitKind(kind: number, vcpu: number): boolean {
-    return kind >>> 0 >= SCX_EXIT_ERROR && this.latch(EXIT_KIND_SLOT, vcpu, kind);
+  /** Latches `slot` with the value written, unless the slot's rule (latchFrom) says it is not a hit. */
+  offer(slot: number, vcpu: number, value: bigint, latchFrom?: bigint): boolean {
+    return (latchFrom === undefined || value >= latchFrom) && this.latch(slot, vcpu, value);
   }
 
   hit(slot: number): LatchHit | undefined {
@@ -99,8 +101,7 @@ export class WatchpointLatch {
     const at = SLOT_BASE + slot * SLOT_WORDS;
     if (Atomics.load(this.i32, at + HIT) === 0) return undefined;
     const vcpu = Atomics.load(this.i32, at + CLAIM) - 1;
-    const raw = Atomics.load(this.i32, at + VALUE);
-    return { vcpu, value: slot === EXIT_KIND_SLOT ? raw >>> 0 : raw };
+    return { vcpu, value: Atomics.load(this.u64, slot * U64_PER_SLOT + U64_VALUE) };
   }
 
   hitSlots(): number[] {
@@ -138,6 +139,8 @@ export class WatchpointLatch {
       Atomics.store(this.i32, at + LEN, w?.len ?? 0);
       Atomics.store(this.i32, at + ON, w ? ON_CODES.indexOf(w.on) : 0);
       Atomics.store(this.i32, at + FREEZE, w?.freeze ? 1 : 0);
+      Atomics.store(this.i32, at + HAS_LATCH_FROM, w?.latchFrom !== undefined ? 1 : 0);
+      Atomics.store(this.u64, i * U64_PER_SLOT + U64_LATCH_FROM, w?.latchFrom ?? 0n);
       Atomics.store(this.u64, i * U64_PER_SLOT, w?.address ?? 0n);
       Atomics.store(this.u64, i * U64_PER_SLOT + 1, w?.valueGpa ?? 0n);
     }
@@ -167,6 +170,7 @@ export class WatchpointLatch {
         };
         if (armed === 2) slot.valueGpa = Atomics.load(this.u64, i * U64_PER_SLOT + 1);
         if (Atomics.load(this.i32, at + FREEZE) === 1) slot.freeze = true;
+        if (Atomics.load(this.i32, at + HAS_LATCH_FROM) === 1) slot.latchFrom = Atomics.load(this.u64, i * U64_PER_SLOT + U64_LATCH_FROM);
         slots.push(slot);
       }
       if (Atomics.load(this.i32, GENERATION) === generation) return { generation, slots };

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExitReason, kvmRun } from '../sys/kvm-abi.ts';
 import { close, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, eventfd, eventfdDrain } from '../sys/libc.ts';
-import { ActionCode, FATAL_FAIL_ENTRY, FATAL_INTERNAL_ERROR, VmControl } from './control.ts';
+import { ActionCode, FatalKind, VmControl } from './control.ts';
 import { vcpuRunLoop, type RunLoopContext, type RunnableVcpu } from './run-loop.ts';
 
 const EBADF = 9;
@@ -69,25 +69,29 @@ describe('vcpuRunLoop: KVM_RUN results', () => {
     const stats = t.run();
     expect(t.vcpu.runs).toBe(2);
     expect(immediateExitAtSecondRun).toBe(false);
-    expect(stats).toEqual({ exits: 1, runErrors: 0 });
+    expect(stats).toEqual({ exits: 1, byReason: { Shutdown: 1 } });
   });
 
   it('leaves after an EINTR when the kick was a kill', () => {
     const t = loopWith([fail(EINTR)]);
     t.vcpu.onRun = () => t.control.kill();
-    expect(t.run()).toEqual({ exits: 0, runErrors: 0 });
+    expect(t.run()).toEqual({ exits: 0, byReason: {} });
   });
 
-  it('counts other KVM_RUN errors and keeps running', () => {
-    const t = loopWith([fail(EBADF), shutdown]);
-    expect(t.run()).toEqual({ exits: 1, runErrors: 1, lastRunError: EBADF });
+  it('ends the VM as Fatal on any other KVM_RUN error, with the errno (re-entering would repeat it)', () => {
+    const t = loopWith([fail(EBADF)]);
+    expect(t.run()).toEqual({ exits: 0, byReason: {} });
+    expect(t.control.action).toEqual({ code: ActionCode.Fatal, vcpu: 1, fatalKind: FatalKind.RunErrno, detail: BigInt(EBADF) });
+    expect(t.control.killed).toBe(true);
+    expect(t.control.snapshotOnExit).toBe(true);
+    expect(t.killEdges()).toBe(1n);
   });
 });
 
 describe('vcpuRunLoop: exits', () => {
-  it('re-enters the guest after Hlt, counting each exit', () => {
+  it('re-enters the guest after Hlt, counting each exit, by reason', () => {
     const t = loopWith([hlt, hlt, shutdown]);
-    expect(t.run().exits).toBe(3);
+    expect(t.run()).toEqual({ exits: 3, byReason: { Hlt: 2, Shutdown: 1 } });
     expect(t.control.exits(1)).toBe(3);
     expect(t.control.action.code).toBe(ActionCode.Shutdown);
   });
@@ -105,18 +109,25 @@ describe('vcpuRunLoop: exits', () => {
     const t = loopWith([exitWith(ExitReason.FAIL_ENTRY, (r) => r.setBigUint64(kvmRun.fail_entry.hardware_entry_failure_reason, 0x80000021n, true))]);
     t.run();
     expect(t.control.killed).toBe(true);
-    expect(t.control.action).toEqual({ code: ActionCode.Fatal, vcpu: 1, fatalKind: FATAL_FAIL_ENTRY, detail: 0x80000021n });
+    expect(t.control.action).toEqual({ code: ActionCode.Fatal, vcpu: 1, fatalKind: FatalKind.FailEntry, detail: 0x80000021n });
     expect(t.control.snapshotOnExit).toBe(true);
     expect(t.killEdges()).toBe(1n);
   });
 
   it('on an InternalError exit records Fatal (internal error), asks for snapshots, kills and leaves', () => {
-    const t = loopWith([exitWith(ExitReason.INTERNAL_ERROR)]);
+    const t = loopWith([exitWith(ExitReason.INTERNAL_ERROR, (r) => r.setUint32(kvmRun.internal.suberror, 3, true))]);
     t.run();
     expect(t.control.killed).toBe(true);
-    expect(t.control.action).toMatchObject({ code: ActionCode.Fatal, fatalKind: FATAL_INTERNAL_ERROR });
+    expect(t.control.action).toMatchObject({ code: ActionCode.Fatal, fatalKind: FatalKind.InternalError, detail: 3n });
     expect(t.control.snapshotOnExit).toBe(true);
     expect(t.killEdges()).toBe(1n);
+  });
+
+  it('on an exit reason it does not know records Fatal with the reason, and leaves', () => {
+    const t = loopWith([hlt, exitWith(ExitReason.IRQ_WINDOW_OPEN)]);
+    expect(t.run()).toEqual({ exits: 2, byReason: { Hlt: 1, Other: 1 } });
+    expect(t.control.action).toEqual({ code: ActionCode.Fatal, vcpu: 1, fatalKind: FatalKind.UnknownExit, detail: BigInt(ExitReason.IRQ_WINDOW_OPEN) });
+    expect(t.control.snapshotOnExit).toBe(true);
   });
 
   it('hands a Debug exit DR6 to onDebug and runs on', () => {
@@ -133,7 +144,7 @@ describe('vcpuRunLoop: kill and freeze', () => {
   it('never runs when the kill flag is already set', () => {
     const t = loopWith([]);
     t.control.kill();
-    expect(t.run()).toEqual({ exits: 0, runErrors: 0 });
+    expect(t.run()).toEqual({ exits: 0, byReason: {} });
     expect(t.vcpu.runs).toBe(0);
   });
 

@@ -1,7 +1,9 @@
-// One vCPU's loop, as the reference runs it: check kill, (freeze), KVM_RUN, dispatch the exit.
-import { classifyExit, decodeExit, type ExitBus } from '../exits.ts';
+// One vCPU's loop: check kill, (freeze), KVM_RUN, dispatch the exit. KVM_RUN failing (other
+// than interrupted) and an exit nothing here knows end the VM as Fatal, as Firecracker does:
+// re-entering would spin on the same failure.
+import { classifyExit, decodeExit, dispatchDeviceExit, type DeviceExit, type ExitBus, type VcpuExit } from '../exits.ts';
 import { EAGAIN, EINTR, eventfdSignal } from '../sys/libc.ts';
-import { ActionCode, FATAL_FAIL_ENTRY, FATAL_INTERNAL_ERROR, type VmControl } from './control.ts';
+import { ActionCode, FatalKind, type VmControl } from './control.ts';
 
 /** The part of VcpuFd the loop drives (a fake stands in for it in unit tests). */
 export interface RunnableVcpu {
@@ -27,14 +29,16 @@ export interface RunLoopContext {
 
 export interface RunLoopStats {
   exits: number;
-  runErrors: number;
-  lastRunError?: number;
+  /** Exits per decoded kind (IoOut, MmioWrite, Hlt, Debug, ...). */
+  byReason: Record<string, number>;
 }
+
+const FATAL_KINDS: Partial<Record<VcpuExit['kind'], FatalKind>> = { FailEntry: FatalKind.FailEntry, InternalError: FatalKind.InternalError };
 
 export function vcpuRunLoop(ctx: RunLoopContext): RunLoopStats {
   const { index, vcpu, bus, control } = ctx;
-  const stats: RunLoopStats = { exits: 0, runErrors: 0 };
-  const stop = (code: ActionCode, fatalKind = 0, detail = 0n) => {
+  const stats: RunLoopStats = { exits: 0, byReason: {} };
+  const stop = (code: ActionCode, fatalKind = FatalKind.None, detail = 0n) => {
     // A Fatal exit leaves a snapshot of every vCPU behind, this one included.
     if (code === ActionCode.Fatal) control.requestSnapshotOnExit();
     control.recordAction(index, code, fatalKind, detail);
@@ -57,32 +61,23 @@ export function vcpuRunLoop(ctx: RunLoopContext): RunLoopStats {
         if (control.killed) break;
         continue;
       }
-      // The reference keeps going on other errors unless killed; count them for the result.
-      stats.runErrors++;
-      stats.lastRunError = status;
-      if (control.killed) break;
-      continue;
+      stop(ActionCode.Fatal, FatalKind.RunErrno, BigInt(status));
+      break;
     }
 
     stats.exits++;
     control.countExit(index);
     const exit = decodeExit(vcpu.run, vcpu.runBytes);
-    if (exit.kind === 'Hlt') {
-      if (control.killed) break;
-      continue;
-    }
-    if (exit.kind === 'Debug') {
-      ctx.onDebug?.(exit.dr6);
-      if (control.killed) break;
-      continue;
-    }
-    const action = classifyExit(exit, bus);
-    if (action?.kind === 'Shutdown') {
+    stats.byReason[exit.kind] = (stats.byReason[exit.kind] ?? 0) + 1;
+    if (exit.kind === 'Debug') ctx.onDebug?.(exit.dr6);
+    const meaning = classifyExit(exit);
+    const action = meaning === 'device' ? dispatchDeviceExit(exit as DeviceExit, bus) : meaning;
+    if (action.kind === 'Shutdown') {
       stop(ActionCode.Shutdown);
       break;
     }
-    if (action?.kind === 'Fatal') {
-      stop(ActionCode.Fatal, exit.kind === 'FailEntry' ? FATAL_FAIL_ENTRY : FATAL_INTERNAL_ERROR, action.reason ?? 0n);
+    if (action.kind === 'Fatal') {
+      stop(ActionCode.Fatal, FATAL_KINDS[exit.kind] ?? FatalKind.UnknownExit, action.reason ?? 0n);
       break;
     }
     if (control.killed) break;

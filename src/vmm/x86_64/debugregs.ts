@@ -1,5 +1,6 @@
 // x86 hardware watchpoints: DR7 encoding, DR6 decoding, and the debugreg[8] array
 // that KVM_SET_GUEST_DEBUG takes (DR0..DR3, two reserved words, DR6, DR7).
+import { WatchpointError } from '../errors.ts';
 export const KVM_GUESTDBG_ENABLE = 0x1;
 export const KVM_GUESTDBG_USE_HW_BP = 0x20000;
 export const HW_SLOTS = 4;
@@ -23,11 +24,11 @@ const RW_BITS: Record<WatchOn, bigint> = { write: 0b01n, readwrite: 0b11n };
 const LEN_BITS: Record<WatchLen, bigint> = { 1: 0b00n, 2: 0b01n, 8: 0b10n, 4: 0b11n };
 
 function checkSlots(slots: readonly unknown[]): void {
-  if (slots.length > HW_SLOTS) throw new RangeError(`x86 has ${HW_SLOTS} debug address registers, got ${slots.length} watches`);
+  if (slots.length > HW_SLOTS) throw new WatchpointError(`x86 has ${HW_SLOTS} debug address registers, got ${slots.length} watches`);
 }
 
 function checkLen(len: number, slot: number): asserts len is WatchLen {
-  if (!(len in LEN_BITS)) throw new RangeError(`watch slot ${slot}: length ${len} is not 1, 2, 4 or 8 bytes`);
+  if (!(len in LEN_BITS)) throw new WatchpointError(`watch slot ${slot}: length ${len} is not 1, 2, 4 or 8 bytes`);
 }
 
 /** DR7 for up to four slots; an undefined slot stays disabled. */
@@ -38,7 +39,7 @@ export function encodeDr7(slots: readonly (WatchMode | undefined)[]): bigint {
     if (!w) return;
     checkLen(w.len, i);
     const rw = RW_BITS[w.on];
-    if (rw === undefined) throw new RangeError(`watch slot ${i}: mode '${String(w.on)}' is not 'write' or 'readwrite'`);
+    if (rw === undefined) throw new WatchpointError(`watch slot ${i}: mode '${String(w.on)}' is not 'write' or 'readwrite'`);
     const n = BigInt(i);
     dr7 |= 0b11n << (2n * n); // Ln | Gn
     dr7 |= rw << (16n + 4n * n);
@@ -50,9 +51,9 @@ export function encodeDr7(slots: readonly (WatchMode | undefined)[]): bigint {
 /** Throws unless `address` is a u64 aligned to `len` (the CPU ignores the low bits otherwise). */
 export function checkWatch(w: HwWatch, slot: number): void {
   checkLen(w.len, slot);
-  if (w.address < 0n || w.address >= 1n << 64n) throw new RangeError(`watch slot ${slot}: address ${w.address} is not a u64`);
+  if (w.address < 0n || w.address >= 1n << 64n) throw new WatchpointError(`watch slot ${slot}: address ${w.address} is not a u64`);
   if (w.address % BigInt(w.len) !== 0n) {
-    throw new RangeError(`watch slot ${slot}: address 0x${w.address.toString(16)} is not aligned to its ${w.len}-byte length`);
+    throw new WatchpointError(`watch slot ${slot}: address 0x${w.address.toString(16)} is not aligned to its ${w.len}-byte length`);
   }
 }
 

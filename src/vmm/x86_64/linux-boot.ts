@@ -3,6 +3,7 @@
 // line and the initrd, and the vCPU entered at startup_64 with rsi = &boot_params.
 import type { GuestMemory } from '../memory.ts';
 import type { BzImageHeader } from './bzimage.ts';
+import { VmmConfigError } from '../errors.ts';
 
 export const ZERO_PAGE = 0x7000;
 export const CMDLINE_ADDR = 0x20000;
@@ -35,7 +36,7 @@ export interface RamRange {
 export function linuxRamLayout(memoryMb: number, numaNodes = 1): RamRange[] {
   const mib = 1 << 20;
   const perNode = Math.floor(memoryMb / numaNodes);
-  if (perNode < 1) throw new RangeError(`memory_mb ${memoryMb} cannot be split into ${numaNodes} NUMA nodes`);
+  if (perNode < 1) throw new VmmConfigError(`memory_mb ${memoryMb} cannot be split into ${numaNodes} NUMA nodes`);
   const sizes = Array.from({ length: numaNodes }, (_, n) => (n === numaNodes - 1 ? memoryMb - perNode * (numaNodes - 1) : perNode) * mib);
   const out: RamRange[] = [];
   let at = 0;
@@ -115,13 +116,13 @@ export function loadLinux(mem: GuestMemory, input: LinuxBootInput): LinuxBootPla
   const kernel = image.subarray(header.setupBytes);
   const ramEnd = input.ram.filter((r) => r.gpa < MMIO_GAP_START).reduce((m, r) => Math.max(m, r.gpa + r.size), 0);
   if (KERNEL_LOAD + Math.max(kernel.length, header.initSize) > ramEnd) {
-    throw new RangeError(`memory_mb too small: the kernel needs ${Math.ceil((KERNEL_LOAD + header.initSize) / (1 << 20))} MiB below 3 GiB to unpack`);
+    throw new VmmConfigError(`memory_mb too small: the kernel needs ${Math.ceil((KERNEL_LOAD + header.initSize) / (1 << 20))} MiB below 3 GiB to unpack`);
   }
   mem.write(KERNEL_LOAD, kernel);
 
   const cmd = new TextEncoder().encode(input.cmdline);
   if (cmd.length > Math.min(header.cmdlineSize, CMDLINE_MAX - 1)) {
-    throw new RangeError(`kernel command line is ${cmd.length} bytes; this kernel takes at most ${header.cmdlineSize}`);
+    throw new VmmConfigError(`kernel command line is ${cmd.length} bytes; this kernel takes at most ${header.cmdlineSize}`);
   }
   mem.write(CMDLINE_ADDR, cmd);
   mem.writeU8(CMDLINE_ADDR + cmd.length, 0);
@@ -144,7 +145,7 @@ export function loadLinux(mem: GuestMemory, input: LinuxBootInput): LinuxBootPla
     const top = Math.min(ramEnd, header.initrdAddrMax + 1);
     const gpa = Math.floor((top - input.initrd.length) / 0x1000) * 0x1000;
     if (gpa < KERNEL_LOAD + header.initSize) {
-      throw new RangeError(`memory_mb too small for a ${Math.ceil(input.initrd.length / (1 << 20))} MiB initramfs above the kernel`);
+      throw new VmmConfigError(`memory_mb too small for a ${Math.ceil(input.initrd.length / (1 << 20))} MiB initramfs above the kernel`);
     }
     mem.write(gpa, input.initrd);
     mem.writeU32(ZERO_PAGE + BP_RAMDISK_IMAGE, gpa);
@@ -155,7 +156,7 @@ export function loadLinux(mem: GuestMemory, input: LinuxBootInput): LinuxBootPla
   }
 
   const e820 = e820Map(input.ram);
-  if (e820.length > E820_MAX) throw new RangeError(`${e820.length} e820 entries (at most ${E820_MAX})`);
+  if (e820.length > E820_MAX) throw new VmmConfigError(`${e820.length} e820 entries (at most ${E820_MAX})`);
   mem.writeU8(ZERO_PAGE + BP_E820_ENTRIES, e820.length);
   e820.forEach((e, i) => {
     const at = ZERO_PAGE + BP_E820_TABLE + i * 20;

@@ -13,9 +13,8 @@ import { RECEIVEQ, TRANSMITQ, VirtioConsole } from './console/device.ts';
 import type { Fault } from './errors.ts';
 import { NET_F_MAC, NET_HDR_BYTES, RXQ, TXQ, VirtioNet } from './net/device.ts';
 import { FrameRing } from './net/frame-ring.ts';
-import {
-  CHAIN_MUTATIONS, concat, directed, DIRECTED_CHAINS, FULL_RUN, fuzz, is, ITERATIONS, Rng, TABLE_MUTATIONS, type Stats,
-} from './testing/fuzzer.ts';
+import { concat, is, Rng } from './testing/fuzz-kit.ts';
+import { CHAIN_MUTATIONS, directed, DIRECTED_CHAINS, FULL_RUN, fuzz, ITERATIONS, TABLE_MUTATIONS, type Stats } from './testing/fuzzer.ts';
 
 const SEED = Number(process.env.VIRTIO_FUZZ_SEED ?? 0x5eed);
 const dirs: string[] = [];

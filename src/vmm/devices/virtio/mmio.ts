@@ -16,6 +16,7 @@ import {
   W_DRIVER_FEATURES_SEL, W_FAULT, W_INTERRUPT_STATUS, W_INTERRUPTS, W_LOCK, W_QUEUE_COUNT, W_QUEUE_SEL, W_STALLED,
   W_STATUS,
 } from './state.ts';
+import { VmmStateError } from '../../errors.ts';
 
 /** Queue registers that hold plain values until QueueReady. */
 const QUEUE_WORD: Partial<Record<number, number>> = {
@@ -47,7 +48,7 @@ export class MmioTransport implements MmioDevice {
     private readonly env: VirtioEnv,
   ) {
     this.s = new Int32Array(state);
-    if (this.s[W_QUEUE_COUNT] !== device.queueMaxSizes.length) throw new Error('transport state was made for another device');
+    if (this.s[W_QUEUE_COUNT] !== device.queueMaxSizes.length) throw new VmmStateError('transport state was made for another device');
     this.offered = device.features | F_VERSION_1 | F_INDIRECT_DESC;
     this.queues = device.queueMaxSizes.map((_, q) => new SplitQueue(this.s, q, ram, device.maxChainBytes(q)));
   }

@@ -3,7 +3,7 @@
 import type { MmioDevice } from '../../exits.ts';
 import type { VmFd } from '../../kvm.ts';
 import type { GuestMemory } from '../../memory.ts';
-import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd, eventfdSignal } from '../../sys/libc.ts';
+import { close, EFD_CLOEXEC, EFD_NONBLOCK, errno, eventfd, eventfdSignal, OsError } from '../../sys/libc.ts';
 import { VirtioBlock, type VirtioBlockShared } from './block/device.ts';
 import { VirtioConsole, type VirtioConsoleShared } from './console/device.ts';
 import { VIRTIO_MMIO_SIZE } from './constants.ts';
@@ -12,6 +12,7 @@ import { FAULTS, type Fault } from './errors.ts';
 import type { NetBackend } from './net/backend.ts';
 import { VirtioNet, type NetLink, type VirtioNetShared } from './net/device.ts';
 import { W_FAULT } from './state.ts';
+import { VmmConfigError } from '../../errors.ts';
 
 /** First window: above RAM's 3 GiB, below the IOAPIC; one 4 KiB page per device. */
 export const VIRTIO_MMIO_BASE = 0xd000_0000;
@@ -45,7 +46,7 @@ export function planVirtioWindows(c: VirtioDevicesConfig): VirtioWindow[] {
     ...(c.blk ?? []).map(() => 'blk' as const),
     ...(c.net ? ['net' as const] : []),
   ];
-  if (kinds.length > VIRTIO_GSIS.length) throw new RangeError(`at most ${VIRTIO_GSIS.length} virtio devices, got ${kinds.length}`);
+  if (kinds.length > VIRTIO_GSIS.length) throw new VmmConfigError(`at most ${VIRTIO_GSIS.length} virtio devices, got ${kinds.length}`);
   return kinds.map((kind, i) => ({ kind, base: VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_STRIDE, size: VIRTIO_MMIO_SIZE, gsi: VIRTIO_GSIS[i]! }));
 }
 
@@ -87,7 +88,7 @@ export class VirtioHost {
     try {
       const irqFdFor = (w: VirtioWindow) => {
         const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (fd < 0) throw new Error('eventfd failed');
+        if (fd < 0) throw new OsError('eventfd', errno());
         fds.push(fd);
         vm.irqfd(fd, w.gsi);
         return fd;

@@ -1,5 +1,6 @@
 // A tiny AML encoder (ACPI 6.5 §20.2): just the terms our DSDT needs. Every function returns the
 // encoded bytes of one term, so terms nest by concatenation.
+import { VmmError } from '../../errors.ts';
 
 export type Aml = Uint8Array;
 
@@ -52,7 +53,7 @@ function withPkgLength(prefix: number[], ...body: ArrayLike<number>[]): Aml {
 
 /** NameSeg: 4 characters, lead [A-Z_], rest [A-Z0-9_], short names padded with '_'. */
 export function nameSeg(seg: string): Aml {
-  if (!/^[A-Z_][A-Z0-9_]{0,3}$/.test(seg)) throw new Error(`invalid AML name segment '${seg}'`);
+  if (!/^[A-Z_][A-Z0-9_]{0,3}$/.test(seg)) throw new VmmError('VMM_ACPI', `invalid AML name segment '${seg}'`);
   return Uint8Array.from(seg.padEnd(4, '_'), (c) => c.charCodeAt(0));
 }
 
@@ -89,7 +90,7 @@ export function integer(value: number | bigint): Aml {
 }
 
 export function string(s: string): Aml {
-  if (!/^[\x01-\x7f]*$/.test(s)) throw new Error(`AML strings are ASCII without NUL: ${JSON.stringify(s)}`);
+  if (!/^[\x01-\x7f]*$/.test(s)) throw new VmmError('VMM_ACPI', `AML strings are ASCII without NUL: ${JSON.stringify(s)}`);
   return concat([STRING_PREFIX], Uint8Array.from(s, (c) => c.charCodeAt(0)), [0x00]);
 }
 

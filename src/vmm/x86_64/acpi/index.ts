@@ -8,6 +8,7 @@ import { madt } from './madt.ts';
 import { BIOS_AREA_END, BIOS_AREA_START, rsdp, RSDP_SIZE, xsdt } from './rsdp.ts';
 import { slit, srat, type MemoryRange } from './srat.ts';
 import { SDT_HEADER_SIZE } from './sdt.ts';
+import { VmmConfigError } from '../../errors.ts';
 
 export interface AcpiConfig {
   topology: Topology;
@@ -48,7 +49,7 @@ export function buildAcpiTables(config: AcpiConfig, baseGpa: number): AcpiTables
   const { topology: t } = config;
   const problems = validateTopology(t);
   if (problems.length > 0) {
-    throw new Error(`topology ${formatTopology(t)}: ${problems.map((p) => `${p.path || 'topology'}: ${p.message}`).join('; ')}`);
+    throw new VmmConfigError(`topology ${formatTopology(t)}: ${problems.map((p) => `${p.path || 'topology'}: ${p.message}`).join('; ')}`);
   }
   if (!Number.isSafeInteger(baseGpa) || baseGpa < 0) throw new RangeError(`ACPI base 0x${baseGpa.toString(16)} is not a guest-physical address`);
   const sciIrq = config.sciIrq ?? DEFAULT_SCI_IRQ;

@@ -2,6 +2,7 @@
 // (fds are process-wide), read and written straight to and from guest RAM.
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { SECTOR_SIZE } from './request.ts';
+import { HostResourceError } from '../../../errors.ts';
 
 export interface BlockFileInfo {
   fd: number;
@@ -15,7 +16,7 @@ export function openBlockFile(path: string, readOnly: boolean): BlockFileInfo {
   const fd = openSync(path, readOnly ? 'r' : 'r+');
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${path} is not a regular file`);
+    if (!st.isFile()) throw new HostResourceError(`${path} is not a regular file`);
     return { fd, readOnly, sectors: Math.floor(st.size / SECTOR_SIZE) };
   } catch (e) {
     closeSync(fd);
@@ -32,7 +33,7 @@ export class BlockFile {
     for (const v of views) {
       for (let done = 0; done < v.length;) {
         const n = readSync(this.info.fd, v, done, v.length - done, pos);
-        if (n === 0) throw new Error(`end of file at ${pos}`);
+        if (n === 0) throw new HostResourceError(`end of file at ${pos}`);
         done += n;
         pos += n;
       }

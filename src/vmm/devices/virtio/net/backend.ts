@@ -1,5 +1,6 @@
 // Where a virtio-net device's frames go. Backends live on the VMM's thread: VirtioNet.connect()
 // pumps the guest's frames to send() and feeds onFrame()'s frames to the guest.
+import { VmmError, VmmStateError } from '../../../errors.ts';
 
 export interface NetBackend {
   /** An Ethernet frame (no virtio header) the guest sent. */
@@ -44,7 +45,7 @@ export class InProcessPeer implements NetBackend {
 
   /** A frame for the guest. */
   inject(frame: Uint8Array): void {
-    if (!this.deliver) throw new Error('this peer is not connected to a device (VirtioNet.connect)');
+    if (!this.deliver) throw new VmmStateError('this peer is not connected to a device (VirtioNet.connect)');
     this.deliver(frame);
   }
 
@@ -61,7 +62,7 @@ export class InProcessPeer implements NetBackend {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no matching frame from the guest within ${timeoutMs} ms (${this.received.length} received)`));
+        reject(new VmmError('VMM_TIMEOUT', `no matching frame from the guest within ${timeoutMs} ms (${this.received.length} received)`));
       }, timeoutMs);
       const waiter: Waiter = { match, resolve: (f) => (clearTimeout(timer), resolve(f)) };
       this.waiters.push(waiter);

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { check, close, EAGAIN, errno, ioctlPtr, O_CLOEXEC, O_RDWR, open, OsError, read, write } from '../../../sys/libc.ts';
 import type { NetBackend } from './backend.ts';
+import { HostResourceError, VmmConfigError, VmmStateError } from '../../../errors.ts';
 
 // linux/if_tun.h and linux/if.h
 const TUNSETIFF = 0x400454ca; // _IOW('T', 202, int)
@@ -28,7 +29,7 @@ export interface TapOptions {
 export function tunSetIffRequest(name: string, flags: number): Uint8Array {
   const bytes = Buffer.from(name, 'utf8');
   if (bytes.length === 0 || bytes.length >= IFNAMSIZ || bytes.includes(0) || /[\s/]/.test(name)) {
-    throw new Error(`TAP name '${name}': must be 1..${IFNAMSIZ - 1} bytes, without spaces or '/'`);
+    throw new VmmConfigError(`TAP name '${name}': must be 1..${IFNAMSIZ - 1} bytes, without spaces or '/'`);
   }
   const req = new Uint8Array(IFREQ_SIZE);
   req.set(bytes, 0);
@@ -67,7 +68,7 @@ export class TapBackend implements NetBackend {
 
   /** Opens the TAP (a device joins the backend) and starts collecting the host's frames. */
   onFrame(cb: (frame: Uint8Array) => void): void {
-    if (this.fd >= 0) throw new Error(`TAP ${this.ifname} already has a device`);
+    if (this.fd >= 0) throw new VmmStateError(`TAP ${this.ifname} already has a device`);
     const wanted = this.options.name ?? 'schedvm%d';
     const existed = !wanted.includes('%') && existsSync(`/sys/class/net/${wanted}`);
     const req = tunSetIffRequest(wanted, IFF_TAP | IFF_NO_PI);
@@ -118,6 +119,6 @@ function iproute(args: string[]): void {
     execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`ip ${args.join(' ')} failed: ${stderr || (e as Error).message} (iproute2 sets up the TAP)`);
+    throw new HostResourceError(`ip ${args.join(' ')} failed: ${stderr || (e as Error).message} (iproute2 sets up the TAP)`, { cause: e });
   }
 }

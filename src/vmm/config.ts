@@ -1,0 +1,65 @@
+// What a VM is built from (VmConfig), and the checks the VMM makes of it. Limits a user writes
+// are the scenario schema's to explain; these are the VMM's own invariants, as typed errors.
+import type { VirtioDevicesConfig } from './devices/virtio/wiring.ts';
+import { VmmConfigError } from './errors.ts';
+import { flatTopology, formatTopology, validateTopology, vcpuCount, type Topology } from './topology.ts';
+import { assignSlots, type WatchpointSpec } from './watchpoints.ts';
+import type { GuestPayload } from './x86_64/machine.ts';
+
+export type SerialPort = 'com1' | 'com2';
+/** The UARTs, and hvc0: the virtio-console. */
+export type ConsolePort = SerialPort | 'hvc0';
+export type WatchMechanism = 'debugregs' | 'writetrap';
+
+export interface VmConfig {
+  /** vCPU count; with a topology, it must match (or be left out). */
+  vcpus?: number;
+  /** CPU topology the guest sees (CPUID, ACPI MADT/SRAT/SLIT); default one LLC of `vcpus` cores. */
+  topology?: Topology;
+  memoryMb: number;
+  guest: GuestPayload;
+  /** The run ends with exitAction "Timeout" after this long. */
+  timeoutMs?: number;
+  /** Console output as it arrives. */
+  onConsole?: (port: ConsolePort, text: string) => void;
+  /** Hardware watchpoints (at most one exit_kind, three user). */
+  watchpoints?: WatchpointSpec[];
+  /**
+   * How watchpoints are implemented: the x86 debug registers (default), or `writetrap`:
+   * watched pages mapped read-only so stores exit to the VMM (write watches only), for hosts
+   * whose (nested) KVM never reports debug-register hits. See probeWatchMechanism().
+   */
+  watchMechanism?: WatchMechanism;
+  /** Keep guest RAM readable (vm.memory) after run() until dispose(); by default run() frees it. */
+  keepMemory?: boolean;
+  /** UARTs and virtio-mmio devices (virtio: Linux guests only, described in the DSDT). */
+  devices?: VmDevices;
+}
+
+export interface VmDevices extends VirtioDevicesConfig {
+  /** UARTs the guest sees; default both. */
+  serial?: SerialPort[];
+}
+
+/** The topology a config asks for (its vcpus alone: one LLC of that many cores), checked. */
+export function resolveTopology(c: VmConfig): Topology {
+  if (!c.topology) {
+    if (!Number.isInteger(c.vcpus) || c.vcpus! < 1) throw new VmmConfigError(`vcpus must be a positive integer, got ${c.vcpus}`);
+    return flatTopology(c.vcpus!);
+  }
+  const problems = validateTopology(c.topology);
+  if (problems.length > 0) throw new VmmConfigError(problems.map((p) => `topology${p.path ? `.${p.path}` : ''}: ${p.message}`).join('; '));
+  const n = vcpuCount(c.topology);
+  if (c.vcpus !== undefined && c.vcpus !== n) {
+    throw new VmmConfigError(`vcpus is ${c.vcpus} but topology ${formatTopology(c.topology)} has ${n} vCPUs`);
+  }
+  return c.topology;
+}
+
+/** Watchpoints that fit no slot or that the chosen mechanism cannot implement, before any work. */
+export function checkWatchpoints(c: VmConfig): void {
+  assignSlots(c.watchpoints ?? []);
+  if (c.watchMechanism !== 'writetrap') return;
+  const rw = c.watchpoints?.find((w) => w.on !== 'write');
+  if (rw) throw new VmmConfigError(`watchpoint '${rw.name}': on: ${rw.on} needs the debug registers; the writetrap mechanism sees writes only`);
+}
