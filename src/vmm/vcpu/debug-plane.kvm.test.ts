@@ -8,16 +8,27 @@ import { BARE_WATCH_BASE } from '../x86_64/layout.ts';
 const W = BigInt(BARE_WATCH_BASE);
 // Both mechanisms where the host supports them; the debug registers only where KVM reports hits.
 const drWork = await debugRegistersWork();
-if (!drWork) console.warn('this host\'s KVM reports no debug-register hits: only the writetrap mechanism is tested here');
+if (!drWork) console.warn("this host's KVM reports no debug-register hits: only the writetrap mechanism is tested here");
 const watch = (name: string, offset: number, len: 1 | 2 | 4 | 8, extra: Partial<WatchpointSpec> = {}): WatchpointSpec => ({
-  name, address: W + BigInt(offset), len, on: 'write', kind: 'user', freeze: false, ...extra,
+  name,
+  address: W + BigInt(offset),
+  len,
+  on: 'write',
+  kind: 'user',
+  freeze: false,
+  ...extra,
 });
 
 async function vmFor(guest: string, cfg: Partial<VmConfig> & { mechanism?: WatchMechanism } = {}) {
   const { mechanism = 'writetrap', ...rest } = cfg;
   const { image, symbols } = await buildGuestWithSymbols(guest);
   const vm = await Vm.create({
-    vcpus: 1, memoryMb: 64, guest: { kind: 'bare', image }, timeoutMs: 30_000, watchMechanism: mechanism, ...rest,
+    vcpus: 1,
+    memoryMb: 64,
+    guest: { kind: 'bare', image },
+    timeoutMs: 30_000,
+    watchMechanism: mechanism,
+    ...rest,
   });
   return { vm, symbols };
 }
@@ -29,16 +40,14 @@ describe.each([
 ])('watchpoints ($mechanism)', ({ mechanism, works }) => {
   const it = works ? itBase : itBase.skip;
   it('latches each of three user watchpoints once, one eventfd edge per slot', async () => {
-    const { vm } = await vmFor('watch-user', { mechanism,
-      watchpoints: [watch('a', 8, 4), watch('b', 16, 4), watch('c', 24, 8)],
-    });
+    const { vm } = await vmFor('watch-user', { mechanism, watchpoints: [watch('a', 8, 4), watch('b', 16, 4), watch('c', 24, 8)] });
     const r = await vm.run();
     expect(r.exitAction).toBe('Shutdown');
     expect(r.console.com1).toBe('user stores done\n');
     expect(r.watchpoints).toEqual({
-      a: { slot: 1, hit: true, vcpu: 0, value: 0x11 },
-      b: { slot: 2, hit: true, vcpu: 0, value: 0x22 },
-      c: { slot: 3, hit: true, vcpu: 0, value: 0x33 },
+      a: { slot: 1, hit: true, vcpu: 0, value: 0x11n },
+      b: { slot: 2, hit: true, vcpu: 0, value: 0x22n },
+      c: { slot: 3, hit: true, vcpu: 0, value: 0x33n },
     });
     expect(vm.latchEdges()).toBe(3);
     expect(r.snapshots).toEqual([]); // no freeze asked for
@@ -52,13 +61,11 @@ describe.each([
   });
 
   it('exit_kind: a clean kind (1) does not latch, the error kind (1024) does, and freezes with the ip just past the store', async () => {
-    const { vm, symbols } = await vmFor('exit-kind', { mechanism,
-      watchpoints: [{ name: 'scx_exit', address: W, len: 4, on: 'write', kind: 'exit_kind', freeze: true }],
-    });
+    const { vm, symbols } = await vmFor('exit-kind', { mechanism, watchpoints: [{ name: 'scx_exit', address: W, len: 4, on: 'write', kind: 'exit_kind', freeze: true, latchFrom: 1024n }] });
     const r = await vm.run();
     expect(r.exitAction).toBe('Shutdown'); // thawed after the snapshot: the guest ran on
     expect(r.console.com1).toBe('exit kinds stored\n');
-    expect(r.watchpoints.scx_exit).toEqual({ slot: 0, hit: true, vcpu: 0, value: 1024 });
+    expect(r.watchpoints.scx_exit).toEqual({ slot: 0, hit: true, vcpu: 0, value: 1024n });
     expect(vm.latchEdges()).toBe(1);
     const frozen = r.snapshots.filter((s) => s.trigger === 'watchpoint:scx_exit');
     expect(frozen).toHaveLength(1);
@@ -68,10 +75,12 @@ describe.each([
 
   it('rejects two exit_kind watchpoints and more than three user ones', async () => {
     const ek = (name: string): WatchpointSpec => ({ name, address: W, len: 4, on: 'write', kind: 'exit_kind', freeze: false });
-    await expect(vmFor('hello', { watchpoints: [ek('x'), ek('y')] })).rejects.toThrow(/at most one has kind exit_kind/);
-    await expect(vmFor('hello', { watchpoints: [watch('a', 8, 4), watch('b', 16, 4), watch('c', 24, 8), watch('d', 32, 4)] }))
-      .rejects.toThrow(/at most 3 have kind user/);
-    await expect(vmFor('hello', { watchpoints: [watch('odd', 9, 4)] })).rejects.toThrow(/align/);
+    await expect(vmFor('hello', { watchpoints: [ek('x'), ek('y')] })).rejects.toMatchObject({ code: 'VMM_WATCHPOINT', message: expect.stringContaining('exit_kind') });
+    await expect(vmFor('hello', { watchpoints: [watch('a', 8, 4), watch('b', 16, 4), watch('c', 24, 8), watch('d', 32, 4)] })).rejects.toMatchObject({
+      code: 'VMM_WATCHPOINT',
+      message: expect.stringContaining('at most 3'),
+    });
+    await expect(vmFor('hello', { watchpoints: [watch('odd', 9, 4)] })).rejects.toMatchObject({ code: 'VMM_WATCHPOINT', message: expect.stringContaining('aligned') });
   });
 });
 
