@@ -34,11 +34,32 @@ export async function linuxGuest(scenarioFile: string): Promise<LinuxGuest> {
   return {
     scenario,
     schedvm: [process.execPath, [CLI, 'run', scenarioFile]],
-    qemu: (machine, extra, append) => ['qemu-system-x86_64', [
-      '-M', machine, '-accel', 'kvm', '-cpu', 'host', '-smp', String(scenario.vcpus ?? 1), '-m', String(scenario.memory_mb),
-      '-nodefaults', '-no-user-config', '-nographic', '-no-reboot', ...extra,
-      '-kernel', kernel.bzImage, '-initrd', initrd, '-append', append ? `${guest.cmdline} ${append}` : guest.cmdline,
-    ]],
+    qemu: (machine, extra, append) => [
+      'qemu-system-x86_64',
+      [
+        '-M',
+        machine,
+        '-accel',
+        'kvm',
+        '-cpu',
+        'host',
+        '-smp',
+        String(scenario.vcpus ?? 1),
+        '-m',
+        String(scenario.memory_mb),
+        '-nodefaults',
+        '-no-user-config',
+        '-nographic',
+        '-no-reboot',
+        ...extra,
+        '-kernel',
+        kernel.bzImage,
+        '-initrd',
+        initrd,
+        '-append',
+        append ? `${guest.cmdline} ${append}` : guest.cmdline,
+      ],
+    ],
   };
 }
 
@@ -47,7 +68,10 @@ export async function timeMarkers([cmd, args]: [string, string[]], markers: stri
   const at: (number | undefined)[] = markers.map(() => undefined);
   const r = await run(cmd, args, {
     timeoutMs,
-    onLine: (line, ms) => markers.forEach((m, i) => { if (at[i] === undefined && line.includes(m)) at[i] = ms; }),
+    onLine: (line, ms) =>
+      markers.forEach((m, i) => {
+        if (at[i] === undefined && line.includes(m)) at[i] = ms;
+      }),
   });
   const missing = markers.filter((_, i) => at[i] === undefined);
   if (r.code !== 0 || missing.length) throw new Error(`${cmd} ${args.slice(0, 4).join(' ')}...: exit ${r.code}, never printed ${missing.join(', ') || '-'}\n${(r.stdout + r.stderr).slice(-3000)}`);

@@ -66,7 +66,11 @@ async function inSandbox(phase: Phase): Promise<PhaseResult> {
   writeFileSync(file, '');
   const cli = fileURLToPath(new URL('../bin/schedvm.mjs', import.meta.url));
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [cli, 'sandbox', '--force', '--', process.execPath, '--import', 'tsx', self, '--phase', phase, '--out', file, '--runs', String(runs), ...(args.only ? ['--only', args.only] : [])], { stdio: 'inherit' });
+  const child = spawn(
+    process.execPath,
+    [cli, 'sandbox', '--force', '--', process.execPath, '--import', 'tsx', self, '--phase', phase, '--out', file, '--runs', String(runs), ...(args.only ? ['--only', args.only] : [])],
+    { stdio: 'inherit' },
+  );
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const saved = readFileSync(file, 'utf8');
   if (!saved) throw new Error(`sandbox phase ${phase} exited ${code} before any case finished`);

@@ -33,7 +33,10 @@ export function markdownTable(r: Report): string {
     '',
     '| case | where | unit | schedvm | reference | reference figure | ratio | runs | measured |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.cases.map((c) => `| ${c.name} | ${c.environment} | ${c.unit} | ${fig(c.ours)} | ${c.reference.name} | ${fig(c.reference)} | ${num(c.ratio)} | ${c.ours.runs} | ${(c.measuredAt ?? r.generatedAt).slice(0, 10)} |`),
+    ...r.cases.map(
+      (c) =>
+        `| ${c.name} | ${c.environment} | ${c.unit} | ${fig(c.ours)} | ${c.reference.name} | ${fig(c.reference)} | ${num(c.ratio)} | ${c.ours.runs} | ${(c.measuredAt ?? r.generatedAt).slice(0, 10)} |`,
+    ),
   ];
   const notes = r.cases.filter((c) => c.note).map((c) => `- ${c.name}: ${c.note}`);
   if (notes.length) lines.push('', ...notes);

@@ -35,8 +35,13 @@ export function caseResult(c: { name: string; unit: string; environment: Where; 
   const ours = summarize(c.ours);
   const reference = { name: c.reference.name, ...summarize(c.reference.samples) };
   return {
-    name: c.name, unit: c.unit, environment: c.environment, ours, reference,
-    ratio: ours.median / reference.median, ...(c.note ? { note: c.note } : {}),
+    name: c.name,
+    unit: c.unit,
+    environment: c.environment,
+    ours,
+    reference,
+    ratio: ours.median / reference.median,
+    ...(c.note ? { note: c.note } : {}),
   };
 }
 

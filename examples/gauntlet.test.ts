@@ -9,7 +9,10 @@ gauntlet(async ({ vm, scenario }) => {
   const result = await vm.run();
   expect(result).toExitWith('Shutdown');
   // Every vCPU prints `vcpu <index> apic <APIC id>`: each index once, each APIC id distinct.
-  const lines = result.console.com1.trim().split('\n').map((l) => /^vcpu (\d+) apic (\d+)$/.exec(l));
+  const lines = result.console.com1
+    .trim()
+    .split('\n')
+    .map((l) => /^vcpu (\d+) apic (\d+)$/.exec(l));
   expect(lines.every(Boolean), result.console.com1).toBe(true);
   expect(lines.map((m) => Number(m![1])).sort((a, b) => a - b)).toEqual([...Array(scenario.vcpus).keys()]);
   expect(new Set(lines.map((m) => m![2])).size).toBe(scenario.vcpus);

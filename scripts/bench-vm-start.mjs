@@ -11,7 +11,10 @@ const { buildGuest } = await import('../src/fixtures/guests/build.ts');
 const { shutdownVcpuPool } = await import('../src/vmm/vcpu/pool.ts');
 
 const rounds = Number(process.argv[2] ?? 5);
-const cases = [['hello', 1], ['smp', 4]];
+const cases = [
+  ['hello', 1],
+  ['smp', 4],
+];
 const images = Object.fromEntries(await Promise.all(cases.map(async ([g]) => [g, await buildGuest(g)])));
 
 async function boot(guest, vcpus) {
@@ -35,7 +38,9 @@ for (const [guest, vcpus] of cases) {
   }
   for (const [mode, rs] of Object.entries(rows)) {
     const fmt = (xs) => xs.map((x) => x.toFixed(0)).join(' ');
-    console.log(`${guest} x${vcpus} ${mode.padEnd(6)}: create ms [${fmt(rs.map((r) => r[0]))}] median ${median(rs.map((r) => r[0])).toFixed(0)}; run ms median ${median(rs.map((r) => r[1])).toFixed(0)}`);
+    console.log(
+      `${guest} x${vcpus} ${mode.padEnd(6)}: create ms [${fmt(rs.map((r) => r[0]))}] median ${median(rs.map((r) => r[0])).toFixed(0)}; run ms median ${median(rs.map((r) => r[1])).toFixed(0)}`,
+    );
   }
 }
 await shutdownVcpuPool();

@@ -11,11 +11,28 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 // binutils: the bare-metal guests; gcc + linux-libc-dev: the KVM ABI check; the rest: the sandbox.
 export const DEBIAN_PACKAGES = [
-  'binutils', 'gcc', 'libc6-dev', 'linux-libc-dev', 'qemu-system-x86', 'linux-image-amd64', 'busybox-static', 'cpio',
+  'binutils',
+  'gcc',
+  'libc6-dev',
+  'linux-libc-dev',
+  'qemu-system-x86',
+  'linux-image-amd64',
+  'busybox-static',
+  'cpio',
   'util-linux',
   'e2fsprogs', // mkfs.ext4 -d and debugfs: the virtio-blk test's images
-  'clang-19', 'llvm-19', 'lld-19', 'libelf-dev', 'zlib1g-dev', 'libzstd-dev', 'pkg-config', 'make', 'xz-utils', 'zstd',
-  'stress-ng', 'rt-tests', // host programs a workload packs into the guest (scenarios/workload/programs.yaml)
+  'clang-19',
+  'llvm-19',
+  'lld-19',
+  'libelf-dev',
+  'zlib1g-dev',
+  'libzstd-dev',
+  'pkg-config',
+  'make',
+  'xz-utils',
+  'zstd',
+  'stress-ng',
+  'rt-tests', // host programs a workload packs into the guest (scenarios/workload/programs.yaml)
 ];
 
 function log(msg) {
@@ -32,8 +49,14 @@ function ensureNpmDeps() {
 }
 
 function missingDebianPackages() {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format, not a template
   const r = spawnSync('dpkg-query', ['-W', '-f', '${Package} ${db:Status-Status}\n', ...DEBIAN_PACKAGES], { encoding: 'utf8' });
-  const ok = new Set(r.stdout.split('\n').filter((l) => l.endsWith(' installed')).map((l) => l.split(' ')[0]));
+  const ok = new Set(
+    r.stdout
+      .split('\n')
+      .filter((l) => l.endsWith(' installed'))
+      .map((l) => l.split(' ')[0]),
+  );
   return DEBIAN_PACKAGES.filter((p) => !ok.has(p));
 }
 

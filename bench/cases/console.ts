@@ -19,7 +19,10 @@ export async function uartThroughput(rounds: number, where: Where, bytes = 1 << 
   const reference = async () => (await runJson<{ loopMs: number }>(cLoop, [String(bytes)])).loopMs;
   const s = await interleave(rounds, ours, reference);
   return caseResult({
-    name: `console: ${bytes >> 10} KiB over the UART (COM1)`, unit: 'ms', environment: where,
-    ours: s.ours, reference: { name: 'C KVM_RUN loop, same exit count', samples: s.reference },
+    name: `console: ${bytes >> 10} KiB over the UART (COM1)`,
+    unit: 'ms',
+    environment: where,
+    ours: s.ours,
+    reference: { name: 'C KVM_RUN loop, same exit count', samples: s.reference },
   });
 }

@@ -21,7 +21,10 @@ export async function exitRoundTrip(rounds: number, where: Where, writes = 100_0
   await ours(); // warms the vCPU thread pool, as a test file's environment does
   const s = await interleave(rounds, ours, reference);
   return caseResult({
-    name: `exit round trip: ${writes / 1000}k port writes`, unit: 'ms', environment: where,
-    ours: s.ours, reference: { name: 'C KVM_RUN loop (gcc -O2)', samples: s.reference },
+    name: `exit round trip: ${writes / 1000}k port writes`,
+    unit: 'ms',
+    environment: where,
+    ours: s.ours,
+    reference: { name: 'C KVM_RUN loop (gcc -O2)', samples: s.reference },
   });
 }

@@ -37,7 +37,11 @@ function tally(label: string, rs: PhaseRun[]): string {
 }
 
 export async function kvmPhase(n: number): Promise<CaseResult[]> {
-  const { ours, reference } = await interleave(n, () => phaseOnce(2), () => phaseOnce(1));
+  const { ours, reference } = await interleave(
+    n,
+    () => phaseOnce(2),
+    () => phaseOnce(1),
+  );
   return [
     caseResult({
       name: "kvm phase: `schedvm test`'s kvm+examples files in 2 sandbox VMs at once, wall",

@@ -17,7 +17,10 @@ export async function memory(rounds: number, where: Where, vcpus: number): Promi
     async () => mib(await runJson(cLoop, ['1000', String(vcpus)])),
   );
   return caseResult({
-    name: `memory: VMM RSS beyond guest RAM, ${vcpus} vCPU${vcpus > 1 ? 's' : ''}`, unit: 'MiB', environment: where,
-    ours: s.ours, reference: { name: 'C KVM_RUN loop, a thread per vCPU', samples: s.reference },
+    name: `memory: VMM RSS beyond guest RAM, ${vcpus} vCPU${vcpus > 1 ? 's' : ''}`,
+    unit: 'MiB',
+    environment: where,
+    ours: s.ours,
+    reference: { name: 'C KVM_RUN loop, a thread per vCPU', samples: s.reference },
   });
 }

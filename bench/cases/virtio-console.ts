@@ -14,14 +14,18 @@ export async function virtioConsole(rounds: number, where: Where): Promise<CaseR
     const t = await timeMarkers(cmd, MARKERS);
     return t.at[1]! - t.at[0]!;
   };
-  const qemu = g.qemu('microvm,acpi=on,rtc=on,pit=on,pic=on,x-option-roms=off', [
-    '-device', 'virtio-serial-device', '-chardev', 'stdio,id=hvc', '-device', 'virtconsole,chardev=hvc',
-  ], 'reboot=t'); // no i8042 on microvm: see boot.ts
-  const samples = await rotate(rounds, [{ name: 'schedvm', go: time(g.schedvm) }, { name: 'qemu', go: time(qemu) }]);
+  const qemu = g.qemu('microvm,acpi=on,rtc=on,pit=on,pic=on,x-option-roms=off', ['-device', 'virtio-serial-device', '-chardev', 'stdio,id=hvc', '-device', 'virtconsole,chardev=hvc'], 'reboot=t'); // no i8042 on microvm: see boot.ts
+  const samples = await rotate(rounds, [
+    { name: 'schedvm', go: time(g.schedvm) },
+    { name: 'qemu', go: time(qemu) },
+  ]);
   const kib = Number(/head -c (\d+)/.exec(g.scenario.run ?? '')?.[1]) / 1024;
   return caseResult({
-    name: `console: ${kib} KiB over virtio-console (hvc0), Linux guest`, unit: 'ms', environment: where,
-    ours: samples.get('schedvm')!, reference: { name: 'QEMU microvm -accel kvm, virtconsole', samples: samples.get('qemu')! },
+    name: `console: ${kib} KiB over virtio-console (hvc0), Linux guest`,
+    unit: 'ms',
+    environment: where,
+    ours: samples.get('schedvm')!,
+    reference: { name: 'QEMU microvm -accel kvm, virtconsole', samples: samples.get('qemu')! },
     ...(rounds < 5 ? { note: `${rounds} runs per side: each costs a Linux boot in the sandbox` } : {}),
   });
 }

@@ -10,22 +10,34 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 async function vitest(files: string[], workers: number): Promise<Finished> {
   // SCHEDVM_SANDBOX=never: these run on whatever /dev/kvm this phase has (PVM included).
-  const r = await run(process.execPath, [VITEST, 'run', '--config', CONFIG, `--maxWorkers=${workers}`, ...(workers === 1 ? ['--no-file-parallelism'] : []), ...files.map((f) => `bench/vitest/${f}.bench-test.ts`)], {
-    cwd: ROOT, env: { ...process.env, SCHEDVM_SANDBOX: 'never' },
-  });
+  const r = await run(
+    process.execPath,
+    [VITEST, 'run', '--config', CONFIG, `--maxWorkers=${workers}`, ...(workers === 1 ? ['--no-file-parallelism'] : []), ...files.map((f) => `bench/vitest/${f}.bench-test.ts`)],
+    {
+      cwd: ROOT,
+      env: { ...process.env, SCHEDVM_SANDBOX: 'never' },
+    },
+  );
   if (r.code !== 0) throw new Error(`vitest ${files.join(' ')} exited ${r.code}:\n${(r.stdout + r.stderr).slice(-3000)}`);
   return r;
 }
 
 /** Case 4: a file in the schedvm environment against the same guest booted by hand in a node-environment file. */
 export async function testFileOverhead(rounds: number, where: Where): Promise<CaseResult> {
-  const s = await interleave(rounds, () => vitest(['env-hello'], 1), () => vitest(['node-hello'], 1));
+  const s = await interleave(
+    rounds,
+    () => vitest(['env-hello'], 1),
+    () => vitest(['node-hello'], 1),
+  );
   const ours = s.ours.map((r) => r.wallMs);
   const ref = s.reference.map((r) => r.wallMs);
   const delta = [...ours].sort((a, b) => a - b)[ours.length >> 1]! - [...ref].sort((a, b) => a - b)[ref.length >> 1]!;
   return caseResult({
-    name: 'test-file overhead: `vitest run` of one file booting hello', unit: 'ms', environment: where,
-    ours, reference: { name: 'same guest via Vm in a node-environment file', samples: ref },
+    name: 'test-file overhead: `vitest run` of one file booting hello',
+    unit: 'ms',
+    environment: where,
+    ours,
+    reference: { name: 'same guest via Vm in a node-environment file', samples: ref },
     note: `the environment's own cost per file (setup + teardown beyond the guest run): ${delta.toFixed(0)} ms, the difference of the medians`,
   });
 }
@@ -33,10 +45,26 @@ export async function testFileOverhead(rounds: number, where: Where): Promise<Ca
 /** Case 6: K files (20k-exit guest each) on K workers against the same K files one at a time. */
 export async function scale(rounds: number, where: Where, k: number): Promise<CaseResult[]> {
   const files = Array.from({ length: k }, (_, i) => `scale-${i + 1}`);
-  const s = await interleave(rounds, () => vitest(files, k), () => vitest(files, 1));
+  const s = await interleave(
+    rounds,
+    () => vitest(files, k),
+    () => vitest(files, 1),
+  );
   const name = (what: string) => `scale: ${k} test file${k > 1 ? 's' : ''} in parallel, ${what}`;
   return [
-    caseResult({ name: name('wall'), unit: 'ms', environment: where, ours: s.ours.map((r) => r.wallMs), reference: { name: `same ${k} files, one worker`, samples: s.reference.map((r) => r.wallMs) } }),
-    caseResult({ name: name('total CPU'), unit: 'ms', environment: where, ours: s.ours.map((r) => r.cpuMs), reference: { name: `same ${k} files, one worker`, samples: s.reference.map((r) => r.cpuMs) } }),
+    caseResult({
+      name: name('wall'),
+      unit: 'ms',
+      environment: where,
+      ours: s.ours.map((r) => r.wallMs),
+      reference: { name: `same ${k} files, one worker`, samples: s.reference.map((r) => r.wallMs) },
+    }),
+    caseResult({
+      name: name('total CPU'),
+      unit: 'ms',
+      environment: where,
+      ours: s.ours.map((r) => r.cpuMs),
+      reference: { name: `same ${k} files, one worker`, samples: s.reference.map((r) => r.cpuMs) },
+    }),
   ];
 }

@@ -23,7 +23,11 @@ async function roundsPerS(program: string, bare: boolean): Promise<number> {
 
 export async function workloadCost(n: number, where: Where): Promise<CaseResult> {
   const program = await buildWorkload();
-  const { ours, reference } = await interleave(n, () => roundsPerS(program, false), () => roundsPerS(program, true));
+  const { ours, reference } = await interleave(
+    n,
+    () => roundsPerS(program, false),
+    () => roundsPerS(program, true),
+  );
   const result = caseResult({
     name: 'workload measuring cost: rounds per second of a spinning thread, each round timed',
     unit: 'rounds/s',

@@ -11,7 +11,11 @@ import { guestToolFlags } from '../../src/fixtures/guests/build.ts';
 export function buildBenchGuest(name: string): Buffer {
   const src = fileURLToPath(new URL(`${name}.S`, import.meta.url));
   const { as, ld } = guestToolFlags();
-  const key = createHash('sha256').update(readFileSync(src)).update(JSON.stringify([as, ld])).digest('hex').slice(0, 12);
+  const key = createHash('sha256')
+    .update(readFileSync(src))
+    .update(JSON.stringify([as, ld]))
+    .digest('hex')
+    .slice(0, 12);
   const out = join(cacheDir('bench'), `${name}-${key}`);
   if (!existsSync(`${out}.bin`)) {
     execFileSync('as', [...as, '-o', `${out}.o`, src]);

@@ -8,7 +8,11 @@ describe('balancedGroups', () => {
     expect(groups).toEqual([['boot'], ['dev', 'ex', 'plugin', 'sched', 'vm']]);
   });
   test('files never timed count as a minute; no empty groups', () => {
-    expect(balancedGroups(['x', 'y', 'z'], () => undefined, 2).map((g) => g.length).sort()).toEqual([1, 2]);
+    expect(
+      balancedGroups(['x', 'y', 'z'], () => undefined, 2)
+        .map((g) => g.length)
+        .sort(),
+    ).toEqual([1, 2]);
     expect(balancedGroups(['only'], () => undefined, 2)).toEqual([['only']]);
   });
 });

@@ -33,7 +33,7 @@ export async function main(args: string[]): Promise<number> {
   let atLineStart = true;
   // Ctrl-C stops a running VM (the result still prints); before it runs, the default applies.
   let stopVm: (() => void) | undefined;
-  let result;
+  let result: Awaited<ReturnType<typeof runScenario>>;
   try {
     result = await runScenario(scenario, {
       timeoutMs: timeoutS * 1000,

@@ -46,7 +46,12 @@ describe('KvmPhase (schedvm test: the kvm and examples projects)', () => {
 
   it('one run when every file passes', async () => {
     const progress = progressFile();
-    const f = fakeDeps(progress, [() => (FILES.forEach((x) => appendFileSync(progress, `passed ${x}\n`)), 0)]);
+    const f = fakeDeps(progress, [
+      () => {
+        for (const x of FILES) appendFileSync(progress, `passed ${x}\n`);
+        return 0;
+      },
+    ]);
     const phase = new KvmPhase(progress, f.deps, ROOT);
     expect(await phase.run([])).toBe(0);
     expect(phase.runs).toBe(1);
@@ -63,8 +68,8 @@ describe('KvmPhase (schedvm test: the kvm and examples projects)', () => {
         f.ended('failed', 'b');
         return 1;
       },
-      () => (f.ended('passed', 'c'), 0),
-      () => (f.ended('passed', 'b'), 0),
+      () => f.ended('passed', 'c') ?? 0,
+      () => f.ended('passed', 'b') ?? 0,
     ]);
     const phase = new KvmPhase(progress, f.deps, ROOT);
     expect(await phase.run([])).toBe(0);
@@ -76,39 +81,42 @@ describe('KvmPhase (schedvm test: the kvm and examples projects)', () => {
 
   it('a file that fails on its rerun too fails the phase', async () => {
     const progress = progressFile();
-    const f = fakeDeps(progress, [
-      () => (f.ended('passed', 'a'), f.ended('failed', 'b'), f.ended('passed', 'c'), 1),
-      () => (f.ended('failed', 'b'), 1),
-    ]);
+    const f = fakeDeps(progress, [() => f.ended('passed', 'a') ?? f.ended('failed', 'b') ?? f.ended('passed', 'c') ?? 1, () => f.ended('failed', 'b') ?? 1]);
     expect(await new KvmPhase(progress, f.deps, ROOT).run([])).toBe(1);
     expect(f.filters).toEqual([[], ['b.kvm.test.ts']]);
   });
 
   it('gives up after three restarts when runs keep ending early', async () => {
     const progress = progressFile();
-    const f = fakeDeps(progress, [() => (f.ended('passed', 'a'), 1), () => 1, () => 1, () => 1]);
+    const f = fakeDeps(progress, [() => f.ended('passed', 'a') ?? 1, () => 1, () => 1, () => 1]);
     const phase = new KvmPhase(progress, f.deps, ROOT);
     expect(await phase.run([])).toBe(1);
     expect(phase.runs).toBe(4);
     expect(f.log.at(-1)).toBe("schedvm test: the sandbox's vitest exited with 1; 2 test files never ran after 3 restarts");
   });
 
-  it('a stalled sandbox VM after every file ended changes nothing; with the caller\'s own filters a stall is an error', async () => {
+  it("a stalled sandbox VM after every file ended changes nothing; with the caller's own filters a stall is an error", async () => {
     const progress = progressFile();
     const f = fakeDeps(progress, [
       () => {
-        FILES.forEach((x) => appendFileSync(progress, `passed ${x}\n`));
+        FILES.forEach((x) => {
+          appendFileSync(progress, `passed ${x}\n`);
+        });
         throw new SandboxStalledError(90_000);
       },
     ]);
     expect(await new KvmPhase(progress, f.deps, ROOT).run([])).toBe(0);
 
     const own = progressFile();
-    const g = fakeDeps(own, [() => { throw new SandboxStalledError(90_000); }]);
+    const g = fakeDeps(own, [
+      () => {
+        throw new SandboxStalledError(90_000);
+      },
+    ]);
     await expect(new KvmPhase(own, g.deps, ROOT).run(['a.kvm.test.ts'])).rejects.toThrow(/stopped responding/);
   });
 
-  it('in the sandbox the files are split across VMs running at once; a stall restarts only its own VM\'s unended files, and is counted', async () => {
+  it("in the sandbox the files are split across VMs running at once; a stall restarts only its own VM's unended files, and is counted", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'schedvm-phases-'));
     dirs.push(dir);
     vi.stubEnv('SCHEDVM_CACHE', join(dir, 'cache')); // the durations it saves
@@ -146,12 +154,12 @@ describe('KvmPhase (schedvm test: the kvm and examples projects)', () => {
     expect(new Map(phases.flatMap((p) => [...p.durations()])).get('a.kvm.test.ts')).toBe(1000);
   });
 
-  it('one VM with the caller\'s own filters, or on a host with KVM', async () => {
+  it("one VM with the caller's own filters, or on a host with KVM", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'schedvm-phases-'));
     dirs.push(dir);
     vi.stubEnv('SCHEDVM_CACHE', join(dir, 'cache'));
     const seen: string[][] = [];
-    const deps: KvmPhaseDeps = { run: async (argv) => (seen.push(argv.filter((a) => a.endsWith('.ts'))), 0), list: () => FILES, sandboxed: () => true, log: () => {} };
+    const deps: KvmPhaseDeps = { run: async (argv) => seen.push(argv.filter((a) => a.endsWith('.ts'))) && 0, list: () => FILES, sandboxed: () => true, log: () => {} };
     expect((await runKvmPhases(['a.kvm.test.ts'], dir, deps, 2, ROOT)).phases).toHaveLength(1);
     expect((await runKvmPhases([], dir, { ...deps, sandboxed: () => false }, 2, ROOT)).phases).toHaveLength(1);
     expect(seen).toEqual([['a.kvm.test.ts'], []]);

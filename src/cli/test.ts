@@ -174,7 +174,13 @@ export async function main(args: string[]): Promise<number> {
     kvm = status;
     const sum = (f: (p: KvmPhase) => number) => phases.reduce((n, p) => n + f(p), 0);
     where = shouldUseSandbox()
-      ? formatSandboxSummary({ vms: phases.length, starts: sum((p) => p.runs), stalls: sum((p) => p.stalls), bootStalls: sum((p) => p.bootStalls()), seconds: Math.round((Date.now() - started) / 1000) })
+      ? formatSandboxSummary({
+          vms: phases.length,
+          starts: sum((p) => p.runs),
+          stalls: sum((p) => p.stalls),
+          bootStalls: sum((p) => p.bootStalls()),
+          seconds: Math.round((Date.now() - started) / 1000),
+        })
       : "on this host's /dev/kvm";
   } finally {
     rmSync(dir, { recursive: true, force: true });

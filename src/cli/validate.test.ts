@@ -11,12 +11,7 @@ describe('schedvm validate', () => {
 
   it('reports each file: ok with what it boots, or its located problems; exit 1 when any is broken', async () => {
     const text = capture();
-    const code = await main([
-      'scenarios/bare/hello.yaml',
-      'examples/bare/smp-gauntlet.yaml',
-      'src/runner/scenario/testdata/broken/vcpus-zero.yaml',
-      'missing.yaml',
-    ]);
+    const code = await main(['scenarios/bare/hello.yaml', 'examples/bare/smp-gauntlet.yaml', 'src/runner/scenario/testdata/broken/vcpus-zero.yaml', 'missing.yaml']);
     const { out, err } = text();
     expect(code).toBe(1);
     expect(out).toContain('ok scenarios/bare/hello.yaml: hello (guest hello, 1 vCPU)');

@@ -72,16 +72,28 @@ export async function buildBundles() {
   const staging = `${BUNDLE_DIR}.${tag}.tmp`;
   try {
     const result = await build({
-      entryPoints: ENTRIES, outdir: staging, outExtension: { '.js': '.mjs' },
-      bundle: true, platform: 'node', format: 'esm', target: 'node20', external: EXTERNAL,
+      entryPoints: ENTRIES,
+      outdir: staging,
+      outExtension: { '.js': '.mjs' },
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      external: EXTERNAL,
       // CommonJS dependencies (yaml) bundled into ESM call require() for node's built-ins.
       banner: { js: "import { createRequire as __schedvmRequire } from 'node:module'; const require = __schedvmRequire(import.meta.url);" },
-      sourcemap: 'linked', metafile: true, logLevel: 'silent', absWorkingDir: ROOT, plugins: [ownImportMetaUrl],
+      sourcemap: 'linked',
+      metafile: true,
+      logLevel: 'silent',
+      absWorkingDir: ROOT,
+      plugins: [ownImportMetaUrl],
     });
-    const inputs = Object.fromEntries(Object.keys(result.metafile.inputs).map((p) => {
-      const abs = join(ROOT, p);
-      return [abs, fingerprint(abs)];
-    }));
+    const inputs = Object.fromEntries(
+      Object.keys(result.metafile.inputs).map((p) => {
+        const abs = join(ROOT, p);
+        return [abs, fingerprint(abs)];
+      }),
+    );
     mkdirSync(BUNDLE_DIR, { recursive: true });
     for (const name of Object.keys(ENTRIES)) {
       for (const ext of ['.mjs', '.mjs.map']) renameSync(join(staging, name + ext), join(BUNDLE_DIR, name + ext));

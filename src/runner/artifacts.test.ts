@@ -5,14 +5,15 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { artifactDir, saveFailureArtifacts, toJson } from './artifacts.ts';
 import type { SchedVm } from './types.ts';
 
-const fakeVm = (name: string, ended: boolean) => ({
-  scenario: { name, watchpoints: [{ name: 'w', address: 0x200000n }] },
-  file: `${name}.yaml`,
-  state: ended ? 'ended' : 'running',
-  result: ended ? { scenario: name, exitAction: 'Shutdown', snapshots: [] } : undefined,
-  snapshots: [],
-  console: { com1: `${name} says hi\n`, com2: ended ? '' : 'on com2\n', hvc0: '' },
-}) as unknown as SchedVm;
+const fakeVm = (name: string, ended: boolean) =>
+  ({
+    scenario: { name, watchpoints: [{ name: 'w', address: 0x200000n }] },
+    file: `${name}.yaml`,
+    state: ended ? 'ended' : 'running',
+    result: ended ? { scenario: name, exitAction: 'Shutdown', snapshots: [] } : undefined,
+    snapshots: [],
+    console: { com1: `${name} says hi\n`, com2: ended ? '' : 'on com2\n', hvc0: '' },
+  }) as unknown as SchedVm;
 
 describe('failure artifacts', () => {
   const root = mkdtempSync(join(tmpdir(), 'schedvm-artifacts-'));

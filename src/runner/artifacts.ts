@@ -4,7 +4,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { SchedVm } from './types.ts';
 
-const safe = (name: string) => name.replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 120) || '_';
+const safe = (name: string) =>
+  name
+    .replace(/[^\w.-]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 120) || '_';
 
 export function artifactDir(root: string, testFile: string, testName: string): string {
   const file = relative(process.cwd(), testFile);
@@ -43,7 +47,9 @@ export function saveFailureArtifacts(root: string, test: { file: string; name: s
   try {
     rmSync(dir, { recursive: true, force: true });
     const texts = errors.map(errorText);
-    vms.forEach((vm, i) => writeArtifacts(vms.length === 1 ? dir : join(dir, `${i + 1}-${safe(vm.scenario.name)}`), vm, texts));
+    vms.forEach((vm, i) => {
+      writeArtifacts(vms.length === 1 ? dir : join(dir, `${i + 1}-${safe(vm.scenario.name)}`), vm, texts);
+    });
     process.stderr.write(`schedvm: artifacts of failed test "${test.name}": ${relative(process.cwd(), dir)}\n`);
   } catch (e) {
     process.stderr.write(`schedvm: could not write the artifacts of "${test.name}": ${(e as Error).message}\n`);

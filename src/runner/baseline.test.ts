@@ -4,23 +4,26 @@ import { compareWithBaseline, ratio, ratioTable } from './baseline.ts';
 import { parseScenario } from './scenario/load.ts';
 import { workloadGateFailures, workloadGateMessage } from './workload-gates.ts';
 
-const run = (which: string, victimRounds: number, p99Ns: number, busy: number) => [
-  `schedvm-wl: start run=${which} 5 s victim=spinx1 chat=pingpongx2`,
-  `schedvm-wl: thread victim 0 cpu_ns=1000000000 rounds=${victimRounds} max_gap_ns=${victimRounds < 500 ? 3000000000 : 30000000}`,
-  'schedvm-wl: thread chat 0 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
-  'schedvm-wl: thread chat 1 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
-  `schedvm-wl: latency chat n=10000 kept=10000 p50_ns=20000 p99_ns=${p99Ns} max_ns=900000`,
-  `schedvm-wl: cpu 0 busy_permille=${busy}`,
-  'schedvm-wl: cpu 1 busy_permille=1000',
-  'schedvm-wl: done elapsed_ns=5000000000',
-  'schedvm-wl: exit 0',
-].join('\n');
+const run = (which: string, victimRounds: number, p99Ns: number, busy: number) =>
+  [
+    `schedvm-wl: start run=${which} 5 s victim=spinx1 chat=pingpongx2`,
+    `schedvm-wl: thread victim 0 cpu_ns=1000000000 rounds=${victimRounds} max_gap_ns=${victimRounds < 500 ? 3000000000 : 30000000}`,
+    'schedvm-wl: thread chat 0 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
+    'schedvm-wl: thread chat 1 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
+    `schedvm-wl: latency chat n=10000 kept=10000 p50_ns=20000 p99_ns=${p99Ns} max_ns=900000`,
+    `schedvm-wl: cpu 0 busy_permille=${busy}`,
+    'schedvm-wl: cpu 1 busy_permille=1000',
+    'schedvm-wl: done elapsed_ns=5000000000',
+    'schedvm-wl: exit 0',
+  ].join('\n');
 const kinds = { victim: 'spin', chat: 'pingpong' } as const;
 // The default scheduler first, then a scheduler that starved victim and left CPU 0 half idle.
 const CONSOLE = `${run('baseline', 1000, 100000, 1000)}\n${run('scenario', 200, 250000, 500)}\n`;
 const BASE = parseWorkload(CONSOLE, kinds, 'baseline') as WorkloadResult;
 const RUN = parseWorkload(CONSOLE, kinds) as WorkloadResult;
-const scenario = (gates: string) => parseScenario(`name: b
+const scenario = (gates: string) =>
+  parseScenario(
+    `name: b
 kernel: debian-sched-ext
 topology: 1n1l2c1t
 scheduler: { name: scx_simple }
@@ -31,7 +34,9 @@ workload:
     - { name: chat, kind: pingpong, pairs: 1 }
 expect:
   workload: ${gates}
-`, 'b.yaml');
+`,
+    'b.yaml',
+  );
 
 describe('a baseline run', () => {
   test('ratios are scenario over baseline, per group and for the CPUs', () => {
@@ -59,9 +64,7 @@ describe('a baseline run', () => {
 
   test('a missing baseline run fails the gates saying so; the message shows both runs', () => {
     const s = scenario('{ rounds_vs_baseline: 0.5 }');
-    expect(workloadGateFailures(s, RUN, undefined).map((f) => f.message)).toEqual([
-      'the baseline run printed no measurements (it did not run to its end: see the console)',
-    ]);
+    expect(workloadGateFailures(s, RUN, undefined).map((f) => f.message)).toEqual(['the baseline run printed no measurements (it did not run to its end: see the console)']);
     const msg = workloadGateMessage('b.yaml', s, RUN, BASE)!;
     expect(msg).toMatch(/baseline \(the kernel's default scheduler\), workload: 5000 ms/);
     expect(msg).toContain('against the default scheduler (scenario / baseline): CPU busy x0.75');

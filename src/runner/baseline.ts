@@ -57,7 +57,6 @@ export function compareWithBaseline(w: WorkloadResult, base: WorkloadResult): Ba
 
 /** The ratios as the lines a failure (and `schedvm run`) prints. */
 export function ratioTable(r: BaselineRatios): string {
-  const rows = r.groups.map((g) =>
-    `  ${g.name.padEnd(12)} rounds x${g.rounds}  cpu x${g.cpuMs}  longest gap x${g.maxGap}${g.wakeLatencyP99 !== undefined ? `  wake p99 x${g.wakeLatencyP99}` : ''}`);
+  const rows = r.groups.map((g) => `  ${g.name.padEnd(12)} rounds x${g.rounds}  cpu x${g.cpuMs}  longest gap x${g.maxGap}${g.wakeLatencyP99 !== undefined ? `  wake p99 x${g.wakeLatencyP99}` : ''}`);
   return [`against the default scheduler (scenario / baseline): CPU busy x${r.cpuBusy}`, ...rows].join('\n');
 }

@@ -76,7 +76,9 @@ beforeAll(async () => {
     '    - { path: ro.img, readonly: true }',
     '  net: { backend: peer }',
     'run: |',
-    ...RUN.trim().split('\n').map((l) => `  ${l}`),
+    ...RUN.trim()
+      .split('\n')
+      .map((l) => `  ${l}`),
   ].join('\n');
   const scenario = parseScenario(`${yaml}\n`, join(dir, 'devices.yaml'));
   result = await runScenario(scenario, { onPrepared: (p) => (prepared = p) });

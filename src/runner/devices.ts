@@ -27,15 +27,9 @@ export function scenarioDevices(s: Scenario): ScenarioDevices {
   const blk = d?.blk ?? [];
   const net = d?.net;
   const netPeer = net?.backend === 'peer' ? gatewayPeer() : undefined;
-  const netTap = net?.backend === 'tap'
-    ? new TapBackend({ ...(net.tap ? { name: net.tap.name } : {}), ...(net.tap?.host_address ? { hostAddress: net.tap.host_address } : {}) })
-    : undefined;
+  const netTap = net?.backend === 'tap' ? new TapBackend({ ...(net.tap ? { name: net.tap.name } : {}), ...(net.tap?.host_address ? { hostAddress: net.tap.host_address } : {}) }) : undefined;
   const netBackend: NetBackend | undefined = netPeer ?? netTap;
-  const drivers = [
-    ...(virtioConsole ? ['virtio_console'] : []),
-    ...(blk.length > 0 ? ['virtio_blk'] : []),
-    ...(netBackend ? ['virtio_net'] : []),
-  ];
+  const drivers = [...(virtioConsole ? ['virtio_console'] : []), ...(blk.length > 0 ? ['virtio_blk'] : []), ...(netBackend ? ['virtio_net'] : [])];
   return {
     devices: {
       serial: d?.serial ?? ['com1', 'com2'],

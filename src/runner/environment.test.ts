@@ -14,7 +14,10 @@ let out = '';
 let noKvmOut = '';
 const childVitest = (files: string[], env: Record<string, string> = {}) => {
   const r = spawnSync(process.execPath, [VITEST, 'run', '--config', CONFIG, ...files], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: '1', FORCE_COLOR: '0', ...env }, timeout: 120_000,
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1', FORCE_COLOR: '0', ...env },
+    timeout: 120_000,
   });
   const text = stripVTControlCharacters(`${r.stdout}\n${r.stderr}`);
   expect(r.status, text).toBe(1);

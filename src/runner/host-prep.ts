@@ -11,7 +11,24 @@ import { loadScenario } from './scenario/load.ts';
 const TEST_FILE = /\.(test|spec)\.[cm]?[jt]sx?$/;
 const SKIP_DIRS = new Set(['node_modules', '.git', '.schedvm-artifacts', '.scratch', 'dist']);
 /** vitest options whose next word is their value, not a file filter. */
-const VALUE_OPTIONS = new Set(['--project', '--shard', '-t', '--testNamePattern', '--reporter', '--config', '-c', '--root', '-r', '--dir', '--outputFile', '--environment', '--pool', '--maxWorkers', '--exclude', '--mode']);
+const VALUE_OPTIONS = new Set([
+  '--project',
+  '--shard',
+  '-t',
+  '--testNamePattern',
+  '--reporter',
+  '--config',
+  '-c',
+  '--root',
+  '-r',
+  '--dir',
+  '--outputFile',
+  '--environment',
+  '--pool',
+  '--maxWorkers',
+  '--exclude',
+  '--mode',
+]);
 const DOCBLOCK_OPTIONS = /@vitest-environment-options\s+(\{[^\n]*\})/;
 
 /**
@@ -22,7 +39,10 @@ const DOCBLOCK_OPTIONS = /@vitest-environment-options\s+(\{[^\n]*\})/;
  * missing.
  */
 export function scenariosOfCommand(argv: string[], cwd: string): string[] {
-  const yaml = argv.filter((a) => /\.ya?ml$/.test(a)).map((a) => resolve(cwd, a)).filter((f) => existsSync(f));
+  const yaml = argv
+    .filter((a) => /\.ya?ml$/.test(a))
+    .map((a) => resolve(cwd, a))
+    .filter((f) => existsSync(f));
   if (yaml.length > 0) return yaml;
   if (!argv.some((a) => /vitest/.test(a))) return [];
   const words = argv.slice(1).filter((a, i, rest) => !a.startsWith('-') && !VALUE_OPTIONS.has(rest[i - 1] ?? '') && !/vitest|^run$|^node$/.test(a));

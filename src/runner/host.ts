@@ -32,7 +32,10 @@ export class Host implements SchedvmHost {
   private readonly vms = new Set<ScenarioVm>();
   private readonly pending = new Set<Promise<unknown>>();
 
-  constructor(readonly options: SchedvmHost['options'], private readonly root = process.cwd()) {
+  constructor(
+    readonly options: SchedvmHost['options'],
+    private readonly root = process.cwd(),
+  ) {
     if (!options.scenario) return;
     this.scenarioFile = this.path(options.scenario);
     try {
@@ -51,7 +54,10 @@ export class Host implements SchedvmHost {
     }
     if (!this.scenario.topologies) {
       this.booting = this.track(this.startBoot(this.scenario, this.scenarioFile));
-      this.booting.then((vm) => (this.bootedVm = vm), () => undefined); // errors: reported by vm()
+      this.booting.then(
+        (vm) => (this.bootedVm = vm),
+        () => undefined,
+      ); // errors: reported by vm()
     }
   }
 

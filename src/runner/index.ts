@@ -23,12 +23,15 @@ if (setupError) throw setupError;
 const gated = currentHost();
 if (gated?.scenario && gated.scenarioFile && hasScenarioGates(gated.scenario)) {
   const { scenario, scenarioFile } = gated;
-  afterAll(async () => {
-    if (scenario.topologies) {
-      if (!gauntletDeclared(scenarioFile)) throw new Error(`the expect gates of ${scenarioFile}: a gauntlet (topologies) is gated in the tests of gauntlet(), and this file declares none`);
-      return;
-    }
-    const failure = scenarioGate(scenarioFile, scenario, await (await gated.vm()).run());
-    if (failure) throw new Error(failure);
-  }, (scenario.timeout_s + 120) * 1000);
+  afterAll(
+    async () => {
+      if (scenario.topologies) {
+        if (!gauntletDeclared(scenarioFile)) throw new Error(`the expect gates of ${scenarioFile}: a gauntlet (topologies) is gated in the tests of gauntlet(), and this file declares none`);
+        return;
+      }
+      const failure = scenarioGate(scenarioFile, scenario, await (await gated.vm()).run());
+      if (failure) throw new Error(failure);
+    },
+    (scenario.timeout_s + 120) * 1000,
+  );
 }

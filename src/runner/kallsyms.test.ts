@@ -31,21 +31,24 @@ function image(encoding: Encoding) {
   const encodeName = (s: string) => {
     const out: number[] = [];
     for (let i = 0; i < s.length; ) {
-      if (s.startsWith('do_', i)) (out.push(0x80), (i += 3));
-      else if (s.startsWith('text', i)) (out.push(0x81), (i += 4));
-      else out.push(s.charCodeAt(i++));
+      const token = s.startsWith('do_', i) ? [0x80, 3] : s.startsWith('text', i) ? [0x81, 4] : [s.charCodeAt(i), 1];
+      out.push(token[0]!);
+      i += token[1]!;
     }
     return out;
   };
-  const names = Buffer.from(SYMS.flatMap(([n]) => {
-    const enc = encodeName(n);
-    return [enc.length, ...enc];
-  }));
+  const names = Buffer.from(
+    SYMS.flatMap(([n]) => {
+      const enc = encodeName(n);
+      return [enc.length, ...enc];
+    }),
+  );
   const relativeBase = TEXT;
   const offsets = Buffer.alloc(SYMS.length * 4);
   const OFFSETS_VA = 0xffffffff9b400000n; // where the layout below puts kallsyms_offsets
   SYMS.forEach(([, o], i) => {
-    if (encoding === 'absolute-percpu') offsets.writeInt32LE(Number(-(o) - 1n), i * 4); // relative_base - 1 - off
+    if (encoding === 'absolute-percpu')
+      offsets.writeInt32LE(Number(-o - 1n), i * 4); // relative_base - 1 - off
     else if (encoding === 'place-relative') offsets.writeInt32LE(Number(TEXT + o - (OFFSETS_VA + BigInt(i * 4))), i * 4);
     else offsets.writeUInt32LE(Number(o), i * 4);
   });

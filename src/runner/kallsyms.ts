@@ -24,7 +24,9 @@ export function vmcoreinfoNoteText(note: Uint8Array): string {
   const namesz = dv.getUint32(0, true);
   const descsz = dv.getUint32(4, true);
   const descAt = 12 + ((namesz + 3) & ~3);
-  const name = Buffer.from(note.subarray(12, 12 + namesz)).toString('latin1').replace(/\0+$/, '');
+  const name = Buffer.from(note.subarray(12, 12 + namesz))
+    .toString('latin1')
+    .replace(/\0+$/, '');
   if (name !== 'VMCOREINFO' || descAt + descsz > note.length) throw new Error(`VMCOREINFO note: unexpected header (name '${name}', ${descsz} bytes)`);
   return Buffer.from(note.subarray(descAt, descAt + descsz)).toString('latin1');
 }
@@ -181,7 +183,16 @@ export class KernelSymbols {
     const matched = (c: (typeof candidates)[number]) => anchors.filter((a) => a.at.some((i) => c.base + BigInt(c.rel(i)) === a.va));
     const chosen = candidates.find((c) => matched(c).length === anchors.length);
     if (!chosen) {
-      const tried = candidates.map((c) => `${matched(c).map((a) => a.name).join('/') || 'none'}`).join('; ');
+      const tried = candidates
+        .map(
+          (c) =>
+            `${
+              matched(c)
+                .map((a) => a.name)
+                .join('/') || 'none'
+            }`,
+        )
+        .join('; ');
       const want = anchors.map((a) => `${a.name}=0x${a.va.toString(16)}@${a.at.join('|')}`).join(', ');
       throw new Error(`kallsyms: no known address encoding puts its symbols where VMCOREINFO has them (anchors ${want}; matched per encoding: ${tried})`);
     }
@@ -194,7 +205,10 @@ export class KernelSymbols {
       return i < 0 ? undefined : rels[i]!;
     };
     const ranges: Array<[number, number]> = [];
-    for (const [from, to] of [['_stext', '_etext'], ['_sinittext', '_einittext']] as const) {
+    for (const [from, to] of [
+      ['_stext', '_etext'],
+      ['_sinittext', '_einittext'],
+    ] as const) {
       const lo = at(from);
       const hi = at(to);
       if (lo !== undefined && hi !== undefined && lo < hi) ranges.push([lo, hi]);

@@ -52,7 +52,10 @@ describe('KernelWatch', () => {
     kw.watch('com1', `0010 D system_state\r\n`);
     kw.watch('com2', `${SYMBOL_PREFIX} ffffffff8f000030 B scx_root\n`);
     kw.watch('hvc0', `${SYMBOL_PREFIX} ffffffff8f000040 B other\n`);
-    expect([...kw.symbols]).toEqual([['system_state', 0xffff_ffff_8f00_0010n], ['other', 0xffff_ffff_8f00_0040n]]);
+    expect([...kw.symbols]).toEqual([
+      ['system_state', 0xffff_ffff_8f00_0010n],
+      ['other', 0xffff_ffff_8f00_0040n],
+    ]);
   });
 
   it('notes a symbol the kernel lacks and a scheduler enabled without scx_root', async () => {

@@ -47,9 +47,7 @@ export function planSymbols(plan: KernelWatchPlan): string[] {
 export function kallsymsShell(symbols: string[]): string {
   return [
     `echo "${SYMBOL_PREFIX} vmcoreinfo $(cat /sys/kernel/vmcoreinfo 2>/dev/null)"`,
-    ...(symbols.length > 0
-      ? ['echo 0 > /proc/sys/kernel/kptr_restrict 2>/dev/null', `grep -E ' (${symbols.join('|')})$' /proc/kallsyms | sed 's/^/${SYMBOL_PREFIX} /'`]
-      : []),
+    ...(symbols.length > 0 ? ['echo 0 > /proc/sys/kernel/kptr_restrict 2>/dev/null', `grep -E ' (${symbols.join('|')})$' /proc/kallsyms | sed 's/^/${SYMBOL_PREFIX} /'`] : []),
     `echo "${SYMBOL_PREFIX} done"`,
   ].join('\n');
 }

@@ -42,7 +42,13 @@ const SHAPES: Array<[string, number[][]?]> = [
   ['1n1l1c1t'],
   ['1n1l2c2t'],
   ['1n2l2c1t'],
-  ['2n2l2c2t', [[10, 21], [21, 10]]],
+  [
+    '2n2l2c2t',
+    [
+      [10, 21],
+      [21, 10],
+    ],
+  ],
   ['2n4l2c1t'],
   ['2n4l2c2t'],
 ];
@@ -54,76 +60,96 @@ function topologyYaml(shape: string, distances?: number[][]): string {
 }
 
 describe('Linux sees the declared topology (Debian sched_ext kernel)', () => {
-  it.each(SHAPES)('%s', async (shape, distances) => {
-    const t = { ...parseTopologyShorthand(shape), ...(distances ? { distances } : {}) };
-    const r = await boot(`name: topo-${shape}\nkernel: debian-sched-ext\n${topologyYaml(shape, distances)}memory_mb: 1024\ntimeout_s: 300\n`);
-    expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
-    expect(r.panic, oopsOf(r.console.com1)).toBeUndefined();
-    expect(r.guest, 'the guest printed no report').toBeDefined();
-    const { schedExtState, ...seen } = r.guest!;
-    expect(seen).toEqual(expectedReport(t));
-    expect(schedExtState).toBe('disabled'); // sched_ext is built in, no scheduler loaded
-    expect(r.bootMs).toBeGreaterThan(0);
-  }, BOOT_TEST_TIMEOUT_MS);
+  it.each(SHAPES)(
+    '%s',
+    async (shape, distances) => {
+      const t = { ...parseTopologyShorthand(shape), ...(distances ? { distances } : {}) };
+      const r = await boot(`name: topo-${shape}\nkernel: debian-sched-ext\n${topologyYaml(shape, distances)}memory_mb: 1024\ntimeout_s: 300\n`);
+      expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
+      expect(r.panic, oopsOf(r.console.com1)).toBeUndefined();
+      expect(r.guest, 'the guest printed no report').toBeDefined();
+      const { schedExtState, ...seen } = r.guest!;
+      expect(seen).toEqual(expectedReport(t));
+      expect(schedExtState).toBe('disabled'); // sched_ext is built in, no scheduler loaded
+      expect(r.bootMs).toBeGreaterThan(0);
+    },
+    BOOT_TEST_TIMEOUT_MS,
+  );
 });
 
 describe('the host kernel', () => {
-  it('boots to init and shuts down', async () => {
-    const r = await boot('name: host-kernel\nkernel: host\ntopology: 1n1l2c1t\nmemory_mb: 512\ntimeout_s: 300\n');
-    expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
-    expect(r.guest?.online).toEqual([0, 1]);
-    expect(r.bootMs).toBeGreaterThan(0);
-  }, BOOT_TEST_TIMEOUT_MS);
+  it(
+    'boots to init and shuts down',
+    async () => {
+      const r = await boot('name: host-kernel\nkernel: host\ntopology: 1n1l2c1t\nmemory_mb: 512\ntimeout_s: 300\n');
+      expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
+      expect(r.guest?.online).toEqual([0, 1]);
+      expect(r.bootMs).toBeGreaterThan(0);
+    },
+    BOOT_TEST_TIMEOUT_MS,
+  );
 });
 
 describe('a watchpoint on a kernel symbol', () => {
-  it('latches when the kernel writes system_state on its way down, and freezes every vCPU', async () => {
-    const r = await boot(
-      'name: sym-watch\nkernel: debian-sched-ext\nvcpus: 2\nmemory_mb: 1024\ntimeout_s: 300\n' +
-        'watchpoints:\n  - { name: state, symbol: system_state, len: 4, freeze: true }\n  - { name: tick, symbol: jiffies, len: 8 }\n',
-    );
-    expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
-    expect(r.kernelWatch?.[0], r.kernelWatch?.join('\n')).toMatch(/^watchpoint state: armed on system_state\+0x0 \(va 0xffffffff[0-9a-f]+, pa 0x[0-9a-f]+\)$/);
-    // /init's `reboot -f` ends in kernel_restart_prepare(): system_state = SYSTEM_RESTART (6).
-    expect(r.watchpoints.state).toMatchObject({ slot: 1, hit: true, value: 6n });
-    // jiffies, 8 bytes, read at its width: it starts at 2^32 - 300 s of ticks (INITIAL_JIFFIES)
-    // and is seconds past that here; its low 32 bits alone would read as a negative number.
-    const tick = r.watchpoints.tick!;
-    expect(tick.hit).toBe(true);
-    expect(tick.value! > 2n ** 32n - 300n * 1000n && tick.value! < 2n ** 32n + 2n ** 24n, String(tick.value)).toBe(true);
-    expect(r.snapshots.filter((x) => x.trigger === 'watchpoint:state').map((x) => x.vcpu).sort()).toEqual([0, 1]);
-    // Symbolised from the guest's own kallsyms (read out of its memory through VMCOREINFO).
-    expect(r.kernelSymbols, r.kernelSymbols).toMatch(/^\d{5,} symbols in \d+ ms$/);
-    const hit = r.snapshots.find((x) => x.trigger === 'watchpoint:state' && x.vcpu === r.watchpoints.state!.vcpu)!;
-    process.stderr.write(`system_state latch: ${hit.text}; kernel symbols: ${r.kernelSymbols}\n`);
-    // The store is in kernel_restart_prepare(), which the compiler may inline into kernel_restart().
-    expect(hit.symbol, hit.text).toMatch(/^kernel_restart(_prepare)?\+0x[0-9a-f]+$/);
-    expect(hit.text).toMatch(/^ip=0x[0-9a-f]{16} \(kernel_restart(_prepare)?\+0x[0-9a-f]+\) sp=/);
-    expect(r).toHaveSnapshotAt(hit.symbol!.split('+')[0]!, { trigger: 'watchpoint:state', vcpu: hit.vcpu });
-  }, BOOT_TEST_TIMEOUT_MS);
+  it(
+    'latches when the kernel writes system_state on its way down, and freezes every vCPU',
+    async () => {
+      const r = await boot(
+        'name: sym-watch\nkernel: debian-sched-ext\nvcpus: 2\nmemory_mb: 1024\ntimeout_s: 300\n' +
+          'watchpoints:\n  - { name: state, symbol: system_state, len: 4, freeze: true }\n  - { name: tick, symbol: jiffies, len: 8 }\n',
+      );
+      expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
+      expect(r.kernelWatch?.[0], r.kernelWatch?.join('\n')).toMatch(/^watchpoint state: armed on system_state\+0x0 \(va 0xffffffff[0-9a-f]+, pa 0x[0-9a-f]+\)$/);
+      // /init's `reboot -f` ends in kernel_restart_prepare(): system_state = SYSTEM_RESTART (6).
+      expect(r.watchpoints.state).toMatchObject({ slot: 1, hit: true, value: 6n });
+      // jiffies, 8 bytes, read at its width: it starts at 2^32 - 300 s of ticks (INITIAL_JIFFIES)
+      // and is seconds past that here; its low 32 bits alone would read as a negative number.
+      const tick = r.watchpoints.tick!;
+      expect(tick.hit).toBe(true);
+      expect(tick.value! > 2n ** 32n - 300n * 1000n && tick.value! < 2n ** 32n + 2n ** 24n, String(tick.value)).toBe(true);
+      expect(
+        r.snapshots
+          .filter((x) => x.trigger === 'watchpoint:state')
+          .map((x) => x.vcpu)
+          .sort(),
+      ).toEqual([0, 1]);
+      // Symbolised from the guest's own kallsyms (read out of its memory through VMCOREINFO).
+      expect(r.kernelSymbols, r.kernelSymbols).toMatch(/^\d{5,} symbols in \d+ ms$/);
+      const hit = r.snapshots.find((x) => x.trigger === 'watchpoint:state' && x.vcpu === r.watchpoints.state!.vcpu)!;
+      process.stderr.write(`system_state latch: ${hit.text}; kernel symbols: ${r.kernelSymbols}\n`);
+      // The store is in kernel_restart_prepare(), which the compiler may inline into kernel_restart().
+      expect(hit.symbol, hit.text).toMatch(/^kernel_restart(_prepare)?\+0x[0-9a-f]+$/);
+      expect(hit.text).toMatch(/^ip=0x[0-9a-f]{16} \(kernel_restart(_prepare)?\+0x[0-9a-f]+\) sp=/);
+      expect(r).toHaveSnapshotAt(hit.symbol!.split('+')[0]!, { trigger: 'watchpoint:state', vcpu: hit.vcpu });
+    },
+    BOOT_TEST_TIMEOUT_MS,
+  );
 });
 
 describe('a boot that never reaches /init', () => {
-  it('is stopped at boot_timeout_s with its vCPUs snapshotted, and noted for schedvm test', async () => {
-    // busybox's shell as init: the kernel boots, then waits at a prompt, never running /init.
-    const progress = join(mkdtempSync(join(tmpdir(), 'schedvm-stall-')), 'progress');
-    vi.stubEnv('SCHEDVM_PROGRESS_FILE', progress); // this test's own file: the run's reporter must not see it
-    vi.stubEnv('SCHEDVM_IN_SANDBOX', '1');
-    try {
-      const r = await boot('name: stall\nkernel: debian-sched-ext\nvcpus: 1\nmemory_mb: 512\ncmdline: rdinit=/bin/sh\nboot_timeout_s: 60\ntimeout_s: 300\n');
-      expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Timeout');
-      expect(r.console.com1).toContain('Run /bin/sh as init process');
-      expect(r.bootMs).toBeUndefined();
-      expect(r.bootStalled).toMatch(/^\/init had not started after boot_timeout_s \(60 s\); the console's last line: "/);
-      expect(r.wallMs).toBeLessThan(120_000);
-      const snap = r.snapshots.find((x) => x.trigger === 'boot-timeout');
-      expect(snap, JSON.stringify(r.snapshots)).toBeDefined();
-      expect(snap!.text).toMatch(/^ip=0xffffffff[0-9a-f]{8} /); // in the kernel, waiting (unsymbolised: /init reports the symbol table)
-      expect(readFileSync(progress, 'utf8')).toBe('boot-stalled stall\n');
-    } finally {
-      vi.unstubAllEnvs();
-      rmSync(dirname(progress), { recursive: true, force: true });
-    }
-  }, BOOT_TEST_TIMEOUT_MS);
+  it(
+    'is stopped at boot_timeout_s with its vCPUs snapshotted, and noted for schedvm test',
+    async () => {
+      // busybox's shell as init: the kernel boots, then waits at a prompt, never running /init.
+      const progress = join(mkdtempSync(join(tmpdir(), 'schedvm-stall-')), 'progress');
+      vi.stubEnv('SCHEDVM_PROGRESS_FILE', progress); // this test's own file: the run's reporter must not see it
+      vi.stubEnv('SCHEDVM_IN_SANDBOX', '1');
+      try {
+        const r = await boot('name: stall\nkernel: debian-sched-ext\nvcpus: 1\nmemory_mb: 512\ncmdline: rdinit=/bin/sh\nboot_timeout_s: 60\ntimeout_s: 300\n');
+        expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Timeout');
+        expect(r.console.com1).toContain('Run /bin/sh as init process');
+        expect(r.bootMs).toBeUndefined();
+        expect(r.bootStalled).toMatch(/^\/init had not started after boot_timeout_s \(60 s\); the console's last line: "/);
+        expect(r.wallMs).toBeLessThan(120_000);
+        const snap = r.snapshots.find((x) => x.trigger === 'boot-timeout');
+        expect(snap, JSON.stringify(r.snapshots)).toBeDefined();
+        expect(snap!.text).toMatch(/^ip=0xffffffff[0-9a-f]{8} /); // in the kernel, waiting (unsymbolised: /init reports the symbol table)
+        expect(readFileSync(progress, 'utf8')).toBe('boot-stalled stall\n');
+      } finally {
+        vi.unstubAllEnvs();
+        rmSync(dirname(progress), { recursive: true, force: true });
+      }
+    },
+    BOOT_TEST_TIMEOUT_MS,
+  );
 });
-

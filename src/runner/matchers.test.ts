@@ -6,23 +6,31 @@ import type { ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
 import { parseWorkload } from '../fixtures/workload/metrics.ts';
 
 const snap = (vcpu: number, ip: number, trigger: string): SnapshotRecord => ({
-  vcpu, trigger,
-  instruction_pointer: `0x${ip.toString(16).padStart(16, '0')}`, stack_pointer: '0x0000000000404000', page_table_root: '0x0000000000009000',
+  vcpu,
+  trigger,
+  instruction_pointer: `0x${ip.toString(16).padStart(16, '0')}`,
+  stack_pointer: '0x0000000000404000',
+  page_table_root: '0x0000000000009000',
   text: `ip=0x${ip.toString(16).padStart(16, '0')} sp=0x0000000000404000 ptroot=0x0000000000009000`,
 });
 
 function result(over: Partial<ScenarioResult> = {}): ScenarioResult {
   return {
-    scenario: 'demo', exitAction: 'Timeout', console: { com1: Array.from({ length: 40 }, (_, i) => `line ${i}`).join('\n'), com2: '', hvc0: '' },
-    vcpus: [], watchpoints: { ek: { slot: 0, hit: true, vcpu: 0, value: 1024n }, quiet: { slot: 1, hit: false } },
-    watchMechanism: 'debugregs', snapshots: [snap(0, 0x100001, 'timeout'), snap(1, 0x100010, 'api')], wallMs: 1000, warnings: [],
+    scenario: 'demo',
+    exitAction: 'Timeout',
+    console: { com1: Array.from({ length: 40 }, (_, i) => `line ${i}`).join('\n'), com2: '', hvc0: '' },
+    vcpus: [],
+    watchpoints: { ek: { slot: 0, hit: true, vcpu: 0, value: 1024n }, quiet: { slot: 1, hit: false } },
+    watchMechanism: 'debugregs',
+    snapshots: [snap(0, 0x100001, 'timeout'), snap(1, 0x100010, 'api')],
+    wallMs: 1000,
+    warnings: [],
     ...over,
   };
 }
 
 /** A vm fixture stand-in: only what the matchers read. */
-const vmOf = (r: ScenarioResult | undefined, symbols: Record<string, number> = {}) =>
-  ({ run: async () => r!, result: r, symbols, state: r ? 'ended' : 'running' }) as unknown as SchedVm;
+const vmOf = (r: ScenarioResult | undefined, symbols: Record<string, number> = {}) => ({ run: async () => r!, result: r, symbols, state: r ? 'ended' : 'running' }) as unknown as SchedVm;
 
 /** The message of a failing assertion. */
 function failure(fn: () => void): string {
@@ -94,9 +102,12 @@ describe('toHaveSnapshotAt', () => {
     expect(msg).toContain('expected a snapshot (trigger timeout) with its ip in _start [0x100000, 0x100001); 0 of 1 matching snapshots are there');
     expect(msg).toContain('vcpu 1 [api] ip=0x0000000000100010');
   });
-  it('matches a Linux kernel function through the snapshots\' symbols', () => {
+  it("matches a Linux kernel function through the snapshots' symbols", () => {
     const linux = result({
-      snapshots: [{ ...snap(0, 0x100001, 'watchpoint:state'), symbol: 'kernel_restart_prepare+0x2b' }, { ...snap(1, 0x100010, 'watchpoint:state'), symbol: 'do_idle+0x1a4' }],
+      snapshots: [
+        { ...snap(0, 0x100001, 'watchpoint:state'), symbol: 'kernel_restart_prepare+0x2b' },
+        { ...snap(1, 0x100010, 'watchpoint:state'), symbol: 'do_idle+0x1a4' },
+      ],
     });
     expect(linux).toHaveSnapshotAt('kernel_restart_prepare', { vcpu: 0 });
     expect(linux).toHaveSnapshotAt('do_idle');
@@ -109,10 +120,21 @@ describe('toHaveSnapshotAt', () => {
 });
 
 describe('toHaveSchedulerExit', () => {
-  const sched = (exitKind: NonNullable<ScenarioResult['scheduler']>['exitKind']) => result({
-    exitAction: 'Shutdown',
-    scheduler: { name: 'scx_fault', state: 'enabled', exitKind, reason: 'runnable task stall', dump: ['EXIT: runnable task stall'], dmesg: [], progress: [5, 0], watchpointLatched: false, exitKindWatch: 'not armed: test' },
-  });
+  const sched = (exitKind: NonNullable<ScenarioResult['scheduler']>['exitKind']) =>
+    result({
+      exitAction: 'Shutdown',
+      scheduler: {
+        name: 'scx_fault',
+        state: 'enabled',
+        exitKind,
+        reason: 'runnable task stall',
+        dump: ['EXIT: runnable task stall'],
+        dmesg: [],
+        progress: [5, 0],
+        watchpointLatched: false,
+        exitKindWatch: 'not armed: test',
+      },
+    });
 
   it('passes on the exit kind, and .not on any other', () => {
     expect(sched('unreg')).toHaveSchedulerExit('unreg');
@@ -136,9 +158,19 @@ describe('toHaveSchedulerExit', () => {
 
 describe('workloadShellGate (a workload shell must exit 0)', () => {
   const s = parseScenario('name: w\nkernel: debian-sched-ext\nscheduler: { name: scx_simple }\nworkload: { shell: "stress-ng --cpu 1" }\n', 'w.yaml');
-  const ran = (workloadExit?: number, state: 'enabled' | 'not_enabled' = 'enabled') => result({
-    scheduler: { name: 'scx_simple', state, exitKind: 'unreg', dump: [], dmesg: [], watchpointLatched: false, exitKindWatch: 'not armed: test', ...(workloadExit !== undefined ? { workloadExit } : {}) },
-  });
+  const ran = (workloadExit?: number, state: 'enabled' | 'not_enabled' = 'enabled') =>
+    result({
+      scheduler: {
+        name: 'scx_simple',
+        state,
+        exitKind: 'unreg',
+        dump: [],
+        dmesg: [],
+        watchpointLatched: false,
+        exitKindWatch: 'not armed: test',
+        ...(workloadExit !== undefined ? { workloadExit } : {}),
+      },
+    });
 
   it('fails a shell that exited non-zero, or never said, with the console', () => {
     expect(hasScenarioGates(s)).toBe(true);
@@ -161,8 +193,9 @@ describe('workloadProgramGate (the workload program must end well)', () => {
   it('fails a crashed run, gates or none, naming the run and showing the console', () => {
     expect(hasScenarioGates(groups)).toBe(true);
     expect(workloadProgramGate('g.yaml', result({ workloadExit: { baseline: 0, scenario: 0 } }))).toBeUndefined();
-    expect(workloadProgramGate('g.yaml', result({ workloadExit: { baseline: 0, scenario: 139 } })))
-      .toMatch(/^the workload program of g\.yaml failed: the scenario run exited with 139 \(its error is in the console\)\n\n.*line 39/s);
+    expect(workloadProgramGate('g.yaml', result({ workloadExit: { baseline: 0, scenario: 139 } }))).toMatch(
+      /^the workload program of g\.yaml failed: the scenario run exited with 139 \(its error is in the console\)\n\n.*line 39/s,
+    );
     expect(scenarioGate('g.yaml', groups, result({ workloadExit: { baseline: 1 } }))).toMatch(/the baseline run \(default scheduler\) exited with 1/);
   });
 
@@ -179,9 +212,10 @@ describe('workloadProgramGate (the workload program must end well)', () => {
 });
 
 describe('schedulerExitGate (the CI gate of expect.scheduler_exit)', () => {
-  const ran = (exitKind: NonNullable<ScenarioResult['scheduler']>['exitKind']) => result({
-    scheduler: { name: 'scx_fault', state: 'enabled', exitKind, dump: [], dmesg: [], watchpointLatched: false, exitKindWatch: 'not armed: test' },
-  });
+  const ran = (exitKind: NonNullable<ScenarioResult['scheduler']>['exitKind']) =>
+    result({
+      scheduler: { name: 'scx_fault', state: 'enabled', exitKind, dump: [], dmesg: [], watchpointLatched: false, exitKindWatch: 'not armed: test' },
+    });
 
   it('fails a mismatch, naming the file, the expected and the actual kind', () => {
     const verdict = schedulerExitGate('sched/fault.yaml', 'unreg', ran('error_bpf'));
@@ -206,14 +240,17 @@ describe('describeRun', () => {
 });
 
 describe('workload matchers', () => {
-  const workload = parseWorkload([
-    'schedvm-wl: thread victim 0 cpu_ns=2000000000 rounds=1000 max_gap_ns=30000000',
-    'schedvm-wl: thread victim 1 cpu_ns=1800000000 rounds=900 max_gap_ns=1500000000',
-    'schedvm-wl: thread chat 0 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
-    'schedvm-wl: thread chat 1 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
-    'schedvm-wl: latency chat n=10000 kept=10000 p50_ns=20000 p99_ns=450000 max_ns=900000',
-    'schedvm-wl: done elapsed_ns=5000000000',
-  ].join('\n'), { victim: 'spin', chat: 'pingpong' })!;
+  const workload = parseWorkload(
+    [
+      'schedvm-wl: thread victim 0 cpu_ns=2000000000 rounds=1000 max_gap_ns=30000000',
+      'schedvm-wl: thread victim 1 cpu_ns=1800000000 rounds=900 max_gap_ns=1500000000',
+      'schedvm-wl: thread chat 0 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
+      'schedvm-wl: thread chat 1 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
+      'schedvm-wl: latency chat n=10000 kept=10000 p50_ns=20000 p99_ns=450000 max_ns=900000',
+      'schedvm-wl: done elapsed_ns=5000000000',
+    ].join('\n'),
+    { victim: 'spin', chat: 'pingpong' },
+  )!;
   const r = result({ workload });
 
   it('toHaveNoStarvation names the starved group and shows the thread table', () => {

@@ -42,6 +42,7 @@ export interface SchedvmMatchers<R = unknown> {
 }
 
 declare module 'vitest' {
+  // biome-ignore lint/suspicious/noExplicitAny: vitest declares Matchers<T = any>; a merged declaration must match it
   interface Matchers<T = any> extends SchedvmMatchers<T> {}
 }
 
@@ -72,7 +73,10 @@ function received(v: unknown): Received | string {
 
 function tail(text: string, lines = CONSOLE_TAIL_LINES): string {
   const all = text.replace(/\n$/, '').split('\n');
-  const shown = all.slice(-lines).map((l) => `  | ${l}`).join('\n');
+  const shown = all
+    .slice(-lines)
+    .map((l) => `  | ${l}`)
+    .join('\n');
   return all.length > lines ? `  | ... (${all.length - lines} earlier lines)\n${shown}` : shown;
 }
 
@@ -82,9 +86,7 @@ const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 export function describeRun(r: ScenarioResult): string {
   const why = r.fatalReason ?? r.bootStalled;
   const parts = [`exit: ${r.exitAction}${why ? ` (${why})` : ''} after ${r.wallMs.toFixed(0)} ms`];
-  parts.push(r.snapshots.length > 0
-    ? `snapshots:\n${r.snapshots.map((s) => `  vcpu ${s.vcpu} [${s.trigger}] ${s.text}`).join('\n')}`
-    : 'snapshots: none');
+  parts.push(r.snapshots.length > 0 ? `snapshots:\n${r.snapshots.map((s) => `  vcpu ${s.vcpu} [${s.trigger}] ${s.text}`).join('\n')}` : 'snapshots: none');
   // The guest console is hvc0 when the scenario says console: virtio.
   const [label, text] = !r.console.com1 && r.console.hvc0 ? ['hvc0', r.console.hvc0] : ['COM1', r.console.com1];
   parts.push(text ? `console (${label}, last ${CONSOLE_TAIL_LINES} lines):\n${tail(text)}` : `console (${label}): empty`);
@@ -189,9 +191,12 @@ function workloadMatcher(isNot: boolean, actual: unknown, name: string, gate: Gr
   const failures = checkGroupGate(w, gate, limit, group);
   return {
     pass: failures.length === 0,
-    message: () => (isNot
-      ? `expected ${r.scenario} to fail ${gate} <= ${limit}, but every group held: ${applies.map((g) => `${g.name} ${GROUP_GATES[gate].measure(g)}`).join(', ')}`
-      : `${r.scenario}:\n${failures.map((f) => `  ${f.message}`).join('\n')}`) + `\n\n${threadTable(w)}`,
+    message: () =>
+      `${
+        isNot
+          ? `expected ${r.scenario} to fail ${gate} <= ${limit}, but every group held: ${applies.map((g) => `${g.name} ${GROUP_GATES[gate].measure(g)}`).join(', ')}`
+          : `${r.scenario}:\n${failures.map((f) => `  ${f.message}`).join('\n')}`
+      }\n\n${threadTable(w)}`,
   };
 }
 
@@ -219,7 +224,8 @@ expect.extend({
     if (res instanceof Promise) throw new Error('toMatchBaseline: vitest matched the snapshot asynchronously (expect.poll is not supported)');
     return {
       ...res,
-      message: () => `${r.scenario} regressed against its stored baseline (accept this run with vitest -u):\n` +
+      message: () =>
+        `${r.scenario} regressed against its stored baseline (accept this run with vitest -u):\n` +
         `${domain.regressions.map((x) => `  ${x}`).join('\n')}\n\n${threadTable(r.workload!)}\n\n${res.message()}`,
     };
   },
@@ -296,11 +302,11 @@ expect.extend({
       const ip = BigInt(s.instruction_pointer);
       return ip >= range.from && ip < range.to;
     });
-    const which = [filter.trigger !== undefined ? `trigger ${String(filter.trigger)}` : '', filter.vcpu !== undefined ? `vcpu ${filter.vcpu}` : '']
-      .filter(Boolean).join(', ');
+    const which = [filter.trigger !== undefined ? `trigger ${String(filter.trigger)}` : '', filter.vcpu !== undefined ? `vcpu ${filter.vcpu}` : ''].filter(Boolean).join(', ');
     return {
       pass: inRange.length > 0,
-      message: () => `expected ${this.isNot ? 'no' : 'a'} snapshot${which ? ` (${which})` : ''} with its ip in ${label}; ` +
+      message: () =>
+        `expected ${this.isNot ? 'no' : 'a'} snapshot${which ? ` (${which})` : ''} with its ip in ${label}; ` +
         `${inRange.length} of ${candidates.length} matching snapshots are there\n\n${describeRun(r)}`,
     };
   },

@@ -10,7 +10,7 @@ describe('environment options', () => {
     expect(resolveOptions({ schedvm: { artifacts: 'out', console: false } }, { SCHEDVM_CONSOLE: '1' })).toEqual({ artifacts: 'out', console: false });
     expect(resolveOptions({ schedvm: {} }, { SCHEDVM_CONSOLE: '1' }).console).toBe(true);
   });
-  it('ignores other environments\' options', () => {
+  it("ignores other environments' options", () => {
     expect(resolveOptions({ jsdom: { url: 'x' } }, {}).scenario).toBeUndefined();
   });
   it('names a bad or unknown option', () => {

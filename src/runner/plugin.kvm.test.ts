@@ -17,13 +17,16 @@ const ARTIFACTS = join(ROOT, '.schedvm-artifacts/plugin-fixture');
 
 /** Processes (other than ours) whose environment carries `tag`: the child run's leftovers. */
 function processesTagged(tag: string): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/environ`, 'latin1').includes(tag);
-    } catch {
-      return false; // gone meanwhile
-    }
-  }).map(Number);
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/environ`, 'latin1').includes(tag);
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
 }
 
 function childEnv(tag: string, extra: Record<string, string> = {}) {
@@ -38,7 +41,10 @@ describe('schedvm environment, end to end', () => {
     // One file at a time: vitest gives a fork 60 s to start, and two starting at once on the
     // sandbox's single emulated CPU, beside a busy host, once took longer (CI, 2026-12-04).
     const r = spawnSync(process.execPath, [VITEST, 'run', '--config', CONFIG, '--no-file-parallelism', 'failing.fixture', 'timeout.fixture'], {
-      cwd: ROOT, encoding: 'utf8', env: childEnv(tag), timeout: 550_000,
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: childEnv(tag),
+      timeout: 550_000,
     });
     const out = stripVTControlCharacters(`${r.stdout}\n${r.stderr}`);
     expect(r.status, out).toBe(1);
@@ -66,7 +72,9 @@ describe('schedvm environment, end to end', () => {
     const tag = `schedvm-leak-${randomBytes(6).toString('hex')}`;
     const mark = join(tmpdir(), `${tag}.mark`);
     const child = spawn(process.execPath, [VITEST, 'run', '--config', CONFIG, 'timeout.fixture', '--testTimeout', '600000'], {
-      cwd: ROOT, env: childEnv(tag, { SCHEDVM_FIXTURE_MARK: mark }), stdio: 'ignore',
+      cwd: ROOT,
+      env: childEnv(tag, { SCHEDVM_FIXTURE_MARK: mark }),
+      stdio: 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const deadline = performance.now() + 300_000;

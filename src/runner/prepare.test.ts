@@ -17,7 +17,14 @@ describe('BootClock', () => {
   /** What BootClock uses of a Vm: its end, freeze (snapshots first, as a timeout does) and stop. */
   const fakeVm = () => {
     const calls: string[] = [];
-    const vm = { ended: false, freeze: async (t: string) => (calls.push(`freeze ${t}`), []), stop: () => calls.push('stop') };
+    const vm = {
+      ended: false,
+      freeze: async (t: string) => {
+        calls.push(`freeze ${t}`);
+        return [];
+      },
+      stop: () => calls.push('stop'),
+    };
     return { vm: vm as unknown as Vm, calls };
   };
   afterEach(() => {

@@ -111,10 +111,13 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
   const files = [...(sched?.files ?? []), ...(program?.files ?? []), ...programs];
   const initrd = await buildInitramfs({
     init: initScript({
-      ...(drivers ? { modules: drivers.paths } : {}), ...(dev.console === 'hvc0' ? { console: 'hvc0' as const } : {}),
-      ...(s.run !== undefined ? { run: s.run } : {}), ...(sched ? { scheduler: sched.script } : {}),
+      ...(drivers ? { modules: drivers.paths } : {}),
+      ...(dev.console === 'hvc0' ? { console: 'hvc0' as const } : {}),
+      ...(s.run !== undefined ? { run: s.run } : {}),
+      ...(sched ? { scheduler: sched.script } : {}),
       ...(program && !sched ? { workload: program.shell } : {}),
-      early: kallsymsShell(symbols) }),
+      early: kallsymsShell(symbols),
+    }),
     ...(files.length ? { files } : {}),
     ...(drivers ? { modules: { dir: drivers.dir, names: drivers.names } } : {}),
     gzip: true,
@@ -141,8 +144,7 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
  * the exit kind comes from the guest's report alone).
  */
 async function kernelWatchPlan(s: Scenario, kernel: Kernel, warnings: string[]): Promise<KernelWatchPlan> {
-  const watches: SymbolWatch[] = s.watchpoints.flatMap((w) =>
-    w.symbol !== undefined ? [{ name: w.name, symbol: w.symbol, offset: w.offset ?? 0, len: w.len, kind: w.kind, freeze: w.freeze }] : []);
+  const watches: SymbolWatch[] = s.watchpoints.flatMap((w) => (w.symbol !== undefined ? [{ name: w.name, symbol: w.symbol, offset: w.offset ?? 0, len: w.len, kind: w.kind, freeze: w.freeze }] : []));
   let exitKindOffset: number | undefined;
   if (s.scheduler) {
     try {
@@ -239,7 +241,9 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
     ...(clock?.bootStalled !== undefined ? { bootStalled: clock.bootStalled } : {}),
     ...(guest ? { guest } : {}),
     ...(panic ? { panic } : {}),
-    ...(s.scheduler ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value !== undefined ? Number(kindHit.value) : undefined, workload) } : {}),
+    ...(s.scheduler
+      ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value !== undefined ? Number(kindHit.value) : undefined, workload) }
+      : {}),
     ...(workload ? { workload } : {}),
     ...(exits ? { workloadExit: exits } : {}),
     ...(base ? { baseline: { workload: base, ...(workload ? { ratios: compareWithBaseline(workload, base) } : {}) } } : {}),

@@ -7,7 +7,10 @@ import { bootStalls, failedFiles, noteBootStall, readProgress } from './progress
 describe('readProgress', () => {
   it('maps each ended file to its state, the last line winning; other lines are not files', () => {
     const text = 'passed /r/a.kvm.test.ts\nfailed /r/b.kvm.test.ts\npassed /r/b.kvm.test.ts\n\ngarbage\nboot-stalled topo-1n1l1c1t\nqueued /r/x\n';
-    expect([...readProgress(text)]).toEqual([['/r/a.kvm.test.ts', 'passed'], ['/r/b.kvm.test.ts', 'passed']]);
+    expect([...readProgress(text)]).toEqual([
+      ['/r/a.kvm.test.ts', 'passed'],
+      ['/r/b.kvm.test.ts', 'passed'],
+    ]);
   });
 });
 

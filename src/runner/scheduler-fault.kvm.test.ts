@@ -12,28 +12,35 @@ describe('scx_fault: each fault is caught as its exit kind', () => {
     ['fault-error.yaml', 'error_bpf', /scx_bpf_error/],
     ['fault-stall.yaml', 'error_stall', /runnable task stall/],
     ['fault-clean.yaml', 'unreg', /unregistered from user space/],
-  ] as const)('%s -> %s', async (file, kind, reason) => {
-    const s = loadScenario(`scenarios/sched/${file}`);
-    const r = await runScenario(s);
-    expect(r.exitAction, tail(r.console.com1)).toBe('Shutdown');
-    expect(r.scheduler, tail(r.console.com1)).toMatchObject({ name: 'scx_fault', state: 'enabled', exitKind: kind });
-    expect(r.scheduler!.reason).toMatch(reason);
-    // The host watched scx_root->exit_kind: an error kind latched slot 0 and froze every vCPU.
-    expect(r.scheduler!.exitKindWatch, r.kernelWatch?.join('\n')).toMatch(/^exit-kind watch: armed/);
-    // Once the loader has exited the watch leaves scx_sched, which the kernel frees; a latch stays.
-    expect(r.kernelWatch, r.kernelWatch?.join('\n')).toContain('exit-kind watch: disarmed, the scheduler has exited');
-    const isError = kind.startsWith('error');
-    expect(r.scheduler!.watchpointLatched).toBe(isError);
-    const frozen = r.snapshots.filter((x) => x.trigger === 'watchpoint:scx_exit_kind').map((x) => x.vcpu).sort();
-    expect(frozen).toEqual(isError ? [...Array(s.vcpus).keys()] : []);
-    // The loader's exit report, with the kernel's debug dump for an error kind.
-    const dump = r.scheduler!.dump.join('\n');
-    expect(dump).toMatch(/EXIT: /);
-    if (!isError) return;
-    expect(dump).toContain('DEBUG DUMP');
-    expect(r.watchpoints.scx_exit_kind).toMatchObject({ slot: 0, hit: true, value: kind === 'error_bpf' ? 1025n : 1026n });
-    // The vCPU that stored the kind was in the kernel: its snapshot is symbolised.
-    const storer = r.snapshots.find((x) => x.trigger === 'watchpoint:scx_exit_kind' && x.vcpu === r.watchpoints.scx_exit_kind!.vcpu)!;
-    expect(storer.symbol, storer.text).toMatch(/^\w+\+0x[0-9a-f]+$/);
-  }, TEST_TIMEOUT_MS);
+  ] as const)(
+    '%s -> %s',
+    async (file, kind, reason) => {
+      const s = loadScenario(`scenarios/sched/${file}`);
+      const r = await runScenario(s);
+      expect(r.exitAction, tail(r.console.com1)).toBe('Shutdown');
+      expect(r.scheduler, tail(r.console.com1)).toMatchObject({ name: 'scx_fault', state: 'enabled', exitKind: kind });
+      expect(r.scheduler!.reason).toMatch(reason);
+      // The host watched scx_root->exit_kind: an error kind latched slot 0 and froze every vCPU.
+      expect(r.scheduler!.exitKindWatch, r.kernelWatch?.join('\n')).toMatch(/^exit-kind watch: armed/);
+      // Once the loader has exited the watch leaves scx_sched, which the kernel frees; a latch stays.
+      expect(r.kernelWatch, r.kernelWatch?.join('\n')).toContain('exit-kind watch: disarmed, the scheduler has exited');
+      const isError = kind.startsWith('error');
+      expect(r.scheduler!.watchpointLatched).toBe(isError);
+      const frozen = r.snapshots
+        .filter((x) => x.trigger === 'watchpoint:scx_exit_kind')
+        .map((x) => x.vcpu)
+        .sort();
+      expect(frozen).toEqual(isError ? [...Array(s.vcpus).keys()] : []);
+      // The loader's exit report, with the kernel's debug dump for an error kind.
+      const dump = r.scheduler!.dump.join('\n');
+      expect(dump).toMatch(/EXIT: /);
+      if (!isError) return;
+      expect(dump).toContain('DEBUG DUMP');
+      expect(r.watchpoints.scx_exit_kind).toMatchObject({ slot: 0, hit: true, value: kind === 'error_bpf' ? 1025n : 1026n });
+      // The vCPU that stored the kind was in the kernel: its snapshot is symbolised.
+      const storer = r.snapshots.find((x) => x.trigger === 'watchpoint:scx_exit_kind' && x.vcpu === r.watchpoints.scx_exit_kind!.vcpu)!;
+      expect(storer.symbol, storer.text).toMatch(/^\w+\+0x[0-9a-f]+$/);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -3,9 +3,7 @@
 // result, read back from the console.
 import { basename } from 'node:path';
 import type { Kernel } from '../fixtures/kernels/index.ts';
-import {
-  buildSchedulers, GUEST_BIN_DIR, parseSchedulerRun, SCX_EXIT, schedulerGuestFiles, schedulerRunScript, type Workload,
-} from '../fixtures/schedulers/index.ts';
+import { buildSchedulers, GUEST_BIN_DIR, parseSchedulerRun, SCX_EXIT, schedulerGuestFiles, schedulerRunScript, type Workload } from '../fixtures/schedulers/index.ts';
 import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
 import type { Scenario, SchedulerExitKind } from './scenario/schema.ts';
 import type { WorkloadPayload } from './workload.ts';
@@ -40,9 +38,7 @@ export interface SchedulerResult {
   exitKindWatch: string;
 }
 
-const KIND_NAMES = new Map<number, SchedulerExitKind>(
-  Object.entries(SCX_EXIT).map(([k, v]) => [v, k.toLowerCase() as SchedulerExitKind]),
-);
+const KIND_NAMES = new Map<number, SchedulerExitKind>(Object.entries(SCX_EXIT).map(([k, v]) => [v, k.toLowerCase() as SchedulerExitKind]));
 
 /** `error_bpf` for 1025; undefined for a kind this schema does not name. */
 export function schedulerExitKindName(kind: number): SchedulerExitKind | undefined {

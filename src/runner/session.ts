@@ -63,10 +63,14 @@ export class ScenarioVm implements SchedVm {
     if (this.closed) throw new Error('this VM was closed: its test file is done');
     if (!this.running) {
       this.clock.start(this.vm);
-      this.running = this.vm.run().finally(() => this.clock.end()).then(async (r) => {
-        await this.clock.kernelWatch?.settled();
-        return (this.ended = scenarioResult(this.scenario, this.prepared, r, this.clock));
-      });
+      this.running = this.vm
+        .run()
+        .finally(() => this.clock.end())
+        .then(async (r) => {
+          await this.clock.kernelWatch?.settled();
+          this.ended = scenarioResult(this.scenario, this.prepared, r, this.clock);
+          return this.ended;
+        });
     }
     return this;
   }

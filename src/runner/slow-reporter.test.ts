@@ -39,13 +39,12 @@ describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('records each ended file with its state and run time, and prints a failed file\'s errors at once', () => {
+  it("records each ended file with its state and run time, and prints a failed file's errors at once", () => {
     process.env.SCHEDVM_PROGRESS_FILE = join(dir, 'progress');
     const printed: string[] = [];
     const r = new SlowTestReporter({ write: (l) => printed.push(l) });
     const failedTest = { fullName: 'boots > 2n2l', result: () => ({ errors: [{ message: 'expected Shutdown\nto be Timeout' }] }) };
-    const ended = (name: string, state: string, failed: unknown[]) =>
-      ({ moduleId: join(process.cwd(), name), state: () => state, children: { allTests: () => failed } }) as unknown as TestModule;
+    const ended = (name: string, state: string, failed: unknown[]) => ({ moduleId: join(process.cwd(), name), state: () => state, children: { allTests: () => failed } }) as unknown as TestModule;
     const a = join(process.cwd(), 'src/a.kvm.test.ts');
     const b = join(process.cwd(), 'src/b.kvm.test.ts');
     r.onTestModuleStart({ moduleId: a } as TestModule);
@@ -53,7 +52,12 @@ describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
     r.onTestModuleEnd(ended('src/b.kvm.test.ts', 'failed', [failedTest]));
     const progress = readFileSync(join(dir, 'progress'), 'utf8');
     expect(progress).toMatch(new RegExp(`^passed ${a}\\ntook \\d+ ${a}\\nfailed ${b}\\ntook 0 ${b}\\n$`));
-    expect(readProgress(progress)).toEqual(new Map([[a, 'passed'], [b, 'failed']]));
+    expect(readProgress(progress)).toEqual(
+      new Map([
+        [a, 'passed'],
+        [b, 'failed'],
+      ]),
+    );
     expect(readDurations(progress).get(a)).toBeGreaterThanOrEqual(0);
     expect(printed).toEqual(['schedvm: FAILED src/b.kvm.test.ts > boots > 2n2l: expected Shutdown\nto be Timeout']);
   });
@@ -142,4 +146,3 @@ describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
     }
   });
 });
-

@@ -102,9 +102,7 @@ export default class SlowTestReporter implements Reporter {
     for (const [module, since] of this.modules) {
       if (now - since < this.afterMs) continue;
       const running = [...this.cases.values()].filter((c) => c.module === module);
-      const where = running.length > 0
-        ? running.map((c) => `in "${c.name}" for ${Math.round((now - c.since) / 1000)} s`).join('; ')
-        : 'in its hooks or before its first test';
+      const where = running.length > 0 ? running.map((c) => `in "${c.name}" for ${Math.round((now - c.since) / 1000)} s`).join('; ') : 'in its hooks or before its first test';
       lines.push(`schedvm: still running after ${Math.round((now - since) / 1000)} s: ${relative(process.cwd(), module)}, ${where}`);
     }
     for (const l of lines) this.write(l);

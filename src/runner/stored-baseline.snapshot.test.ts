@@ -18,7 +18,9 @@ const dir = mkdtempSync(join(tmpdir(), 'schedvm-baseline-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // A scenario result as the environment gives it, with the victim group's rounds from VICTIM_ROUNDS.
-writeFileSync(join(dir, 'sched.test.ts'), `
+writeFileSync(
+  join(dir, 'sched.test.ts'),
+  `
 import { expect, test } from 'vitest';
 import { parseWorkload } from ${JSON.stringify(join(here, '../fixtures/workload/metrics.ts'))};
 import ${JSON.stringify(join(here, 'matchers.ts'))};
@@ -31,7 +33,8 @@ const workload = parseWorkload([
 test('my scheduler keeps its baseline', () => {
   expect({ scenario: 'mine', exitAction: 'Shutdown', console: {}, workload }).toMatchBaseline();
 });
-`);
+`,
+);
 const snapFile = join(dir, '__snapshots__', 'sched.test.ts.snap');
 
 async function vitest(rounds: number, update: string) {

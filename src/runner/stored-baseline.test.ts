@@ -3,15 +3,19 @@ import { parseWorkload, type WorkloadResult } from '../fixtures/workload/metrics
 import { compareWithBaseline } from './baseline.ts';
 import { baselineDomain, baselineRegressions, captureBaseline, parseBaseline, renderBaseline } from './stored-baseline.ts';
 
-const run = (victimRounds: number, p99Ns: number, busy: number, elapsedS = 5) => parseWorkload([
-  `schedvm-wl: thread victim 0 cpu_ns=1000000000 rounds=${victimRounds} max_gap_ns=30000000`,
-  'schedvm-wl: thread chat 0 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
-  'schedvm-wl: thread chat 1 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
-  `schedvm-wl: latency chat n=10000 kept=10000 p50_ns=20000 p99_ns=${p99Ns} max_ns=900000`,
-  `schedvm-wl: cpu 0 busy_permille=${busy}`,
-  'schedvm-wl: cpu 1 busy_permille=1000',
-  `schedvm-wl: done elapsed_ns=${elapsedS * 1e9}`,
-].join('\n'), { victim: 'spin', chat: 'pingpong' }) as WorkloadResult;
+const run = (victimRounds: number, p99Ns: number, busy: number, elapsedS = 5) =>
+  parseWorkload(
+    [
+      `schedvm-wl: thread victim 0 cpu_ns=1000000000 rounds=${victimRounds} max_gap_ns=30000000`,
+      'schedvm-wl: thread chat 0 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
+      'schedvm-wl: thread chat 1 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
+      `schedvm-wl: latency chat n=10000 kept=10000 p50_ns=20000 p99_ns=${p99Ns} max_ns=900000`,
+      `schedvm-wl: cpu 0 busy_permille=${busy}`,
+      'schedvm-wl: cpu 1 busy_permille=1000',
+      `schedvm-wl: done elapsed_ns=${elapsedS * 1e9}`,
+    ].join('\n'),
+    { victim: 'spin', chat: 'pingpong' },
+  ) as WorkloadResult;
 
 describe('a stored baseline', () => {
   test('renders one line per fact and parses back to the same figures', () => {

@@ -57,8 +57,12 @@ export function captureBaseline(w: WorkloadResult, base?: WorkloadBaseline): Sto
 
 // One line per fact, `key=value` words: readable in the .snap file and in a diff.
 const GROUP_KEYS: Array<[keyof StoredGroup, string]> = [
-  ['roundsPerS', 'rounds_per_s'], ['maxGapMs', 'max_gap_ms'], ['wakeP99Us', 'wake_p99_us'],
-  ['vsRounds', 'vs_default_rounds'], ['vsMaxGap', 'vs_default_max_gap'], ['vsWakeP99', 'vs_default_wake_p99'],
+  ['roundsPerS', 'rounds_per_s'],
+  ['maxGapMs', 'max_gap_ms'],
+  ['wakeP99Us', 'wake_p99_us'],
+  ['vsRounds', 'vs_default_rounds'],
+  ['vsMaxGap', 'vs_default_max_gap'],
+  ['vsWakeP99', 'vs_default_wake_p99'],
 ];
 
 export function renderBaseline(b: StoredBaseline): string {

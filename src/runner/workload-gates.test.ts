@@ -11,17 +11,20 @@ const groups = `workload:
     - { name: chat, kind: pingpong, pairs: 1, expect: { wake_latency_p99_us: 100 } }
 `;
 // victim-1 went 1.5 s without running; chat's p99 is 450 us.
-const RESULT = parseWorkload([
-  'schedvm-wl: thread victim 0 cpu_ns=2000000000 rounds=1000 max_gap_ns=30000000',
-  'schedvm-wl: thread victim 1 cpu_ns=500000000 rounds=250 max_gap_ns=1500000000',
-  'schedvm-wl: thread chat 0 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000 migrations=10 cross_llc=10',
-  'schedvm-wl: thread chat 1 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
-  'schedvm-wl: latency chat n=10000 kept=10000 p50_ns=20000 p99_ns=450000 max_ns=900000',
-  'schedvm-wl: cpu 0 busy_permille=990',
-  'schedvm-wl: cpu 1 busy_permille=400',
-  'schedvm-wl: done elapsed_ns=5000000000',
-  'schedvm-wl: exit 0',
-].join('\n'), { victim: 'spin', chat: 'pingpong' }) as WorkloadResult;
+const RESULT = parseWorkload(
+  [
+    'schedvm-wl: thread victim 0 cpu_ns=2000000000 rounds=1000 max_gap_ns=30000000',
+    'schedvm-wl: thread victim 1 cpu_ns=500000000 rounds=250 max_gap_ns=1500000000',
+    'schedvm-wl: thread chat 0 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000 migrations=10 cross_llc=10',
+    'schedvm-wl: thread chat 1 cpu_ns=100000000 rounds=5000 max_gap_ns=2000000',
+    'schedvm-wl: latency chat n=10000 kept=10000 p50_ns=20000 p99_ns=450000 max_ns=900000',
+    'schedvm-wl: cpu 0 busy_permille=990',
+    'schedvm-wl: cpu 1 busy_permille=400',
+    'schedvm-wl: done elapsed_ns=5000000000',
+    'schedvm-wl: exit 0',
+  ].join('\n'),
+  { victim: 'spin', chat: 'pingpong' },
+) as WorkloadResult;
 
 describe('workload gates', () => {
   test('each failing gate names itself, the group and the measured value; passing ones say nothing', () => {
@@ -35,7 +38,9 @@ describe('workload gates', () => {
   });
 
   test("a group's own expect overrides the top level's", () => {
-    const s = scenario(`workload:\n  groups:\n    - { name: victim, kind: spin, threads: 2, expect: { max_gap_ms: 2000 } }\n    - { name: chat, kind: pingpong }\nexpect:\n  workload: { max_gap_ms: 10 }\n`);
+    const s = scenario(
+      `workload:\n  groups:\n    - { name: victim, kind: spin, threads: 2, expect: { max_gap_ms: 2000 } }\n    - { name: chat, kind: pingpong }\nexpect:\n  workload: { max_gap_ms: 10 }\n`,
+    );
     expect(workloadGateFailures(s, RESULT).map((f) => [f.gate, f.group, f.measured])).toEqual([]);
     expect(checkGroupGate(RESULT, 'max_gap_ms', 1, 'chat')).toHaveLength(1);
   });
@@ -62,7 +67,7 @@ describe('workload gates', () => {
 
   test('the message carries the per-thread table', () => {
     const msg = workloadGateMessage('g.yaml', scenario(groups), RESULT)!;
-    expect(msg).toMatch(/^expect\.workload of g\.yaml:\n  wake_latency_p99_us: group chat/);
+    expect(msg).toMatch(/^expect\.workload of g\.yaml:\n {2}wake_latency_p99_us: group chat/);
     expect(msg).toContain(threadTable(RESULT));
     expect(threadTable(RESULT)).toMatch(/victim-1 +500\.0 +0\.0 +1500\.0 +250/);
     expect(threadTable(RESULT)).toContain('chat: wake latency p50 20 us, p99 450 us, max 900 us (10000 wakes)');

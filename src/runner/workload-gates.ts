@@ -47,7 +47,10 @@ export function checkGroupGate(w: WorkloadResult, gate: GroupGateName, limit: nu
   return w.groups.flatMap((g) => {
     // Command groups are measured, not gated: their threads do not time rounds.
     if ((group !== undefined && g.name !== group) || g.kind === 'command') return [];
-    const measured = rule.measure(g, baseline?.groups.find((b) => b.name === g.name));
+    const measured = rule.measure(
+      g,
+      baseline?.groups.find((b) => b.name === g.name),
+    );
     if (measured === undefined || (rule.atLeast ? measured >= limit : measured <= limit)) return [];
     const unit = rule.unit ? ` ${rule.unit}` : '';
     return [{ gate, group: g.name, measured, limit, message: `${gate}: group ${g.name}: ${rule.what} ${measured}${unit} is ${rule.atLeast ? 'below' : 'above'} ${limit}${unit}` }];
@@ -57,7 +60,14 @@ export function checkGroupGate(w: WorkloadResult, gate: GroupGateName, limit: nu
 export function checkMinCpuBusy(w: WorkloadResult, limit: number): GateFailure[] {
   const idlest = w.cpus.reduce<WorkloadResult['cpus'][number] | undefined>((m, c) => (m === undefined || c.busy < m.busy ? c : m), undefined);
   if (!idlest || idlest.busy >= limit) return [];
-  return [{ gate: 'min_cpu_busy', measured: idlest.busy, limit, message: `min_cpu_busy: CPU ${idlest.cpu} was busy ${idlest.busy} of the time, below ${limit} (per CPU: ${w.cpus.map((c) => `${c.cpu}:${c.busy}`).join(' ')})` }];
+  return [
+    {
+      gate: 'min_cpu_busy',
+      measured: idlest.busy,
+      limit,
+      message: `min_cpu_busy: CPU ${idlest.cpu} was busy ${idlest.busy} of the time, below ${limit} (per CPU: ${w.cpus.map((c) => `${c.cpu}:${c.busy}`).join(' ')})`,
+    },
+  ];
 }
 
 export function checkCpuBusyVsBaseline(w: WorkloadResult, baseline: WorkloadResult, limit: number): GateFailure[] {
@@ -116,7 +126,9 @@ export function threadTable(w: WorkloadResult): string {
   const row = (t: ThreadMetrics) =>
     `${`${t.group}-${t.index}`.padEnd(14)} ${pad(t.cpuMs.toFixed(1), 9)} ${pad(t.waitMs.toFixed(1), 9)} ${pad(t.maxGapMs.toFixed(1), 9)} ${pad(t.rounds, 9)} ` +
     `${pad(t.migrations, 6)} ${pad(t.crossLlcMigrations, 5)} ${pad(t.crossNodeMigrations, 5)} ${pad(t.involuntarySwitches, 7)}${t.error ? '  FAILED' : ''}`;
-  const latency = w.groups.flatMap((g) => (g.wakeLatency ? [`  ${g.name}: wake latency p50 ${g.wakeLatency.p50Us} us, p99 ${g.wakeLatency.p99Us} us, max ${g.wakeLatency.maxUs} us (${g.wakeLatency.samples} wakes)`] : []));
+  const latency = w.groups.flatMap((g) =>
+    g.wakeLatency ? [`  ${g.name}: wake latency p50 ${g.wakeLatency.p50Us} us, p99 ${g.wakeLatency.p99Us} us, max ${g.wakeLatency.maxUs} us (${g.wakeLatency.samples} wakes)`] : [],
+  );
   return [`workload: ${w.durationMs.toFixed(0)} ms`, `  ${head}`, ...w.threads.map((t) => `  ${row(t)}`), ...latency, `  CPU busy: ${w.cpus.map((c) => `${c.cpu}:${c.busy}`).join(' ')}`].join('\n');
 }
 

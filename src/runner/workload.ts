@@ -21,9 +21,14 @@ function groupSpec(g: WorkloadGroup, vcpus: number): GroupSpec {
   const threads = g.kind === 'pingpong' ? (g.threads ?? 2 * (g.pairs ?? Math.max(1, Math.floor(vcpus / 2)))) : (g.threads ?? vcpus);
   const periodic = g.kind === 'periodic' ? { periodUs: g.period_us!, runUs: g.run_us ?? Math.floor(g.period_us! / 10) } : {};
   return {
-    name: g.name, kind: g.kind, threads, nice: g.nice, policy: g.policy,
+    name: g.name,
+    kind: g.kind,
+    threads,
+    nice: g.nice,
+    policy: g.policy,
     priority: g.policy === 'fifo' || g.policy === 'rr' ? (g.priority ?? 1) : 0,
-    ...(g.cpus ? { cpus: g.cpus } : {}), ...periodic,
+    ...(g.cpus ? { cpus: g.cpus } : {}),
+    ...periodic,
     ...(g.cgroup ? { cgroup: { path: g.cgroup.path, ...(g.cgroup.cpu_weight !== undefined ? { cpuWeight: g.cgroup.cpu_weight } : {}), ...(g.cgroup.cpuset ? { cpuset: g.cgroup.cpuset } : {}) } } : {}),
   };
 }

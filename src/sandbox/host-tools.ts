@@ -37,11 +37,7 @@ export function findSandboxHost(paths: HostPaths = {}): SandboxHost {
   const kernel = findKernel(problems, paths.bootDir, paths.modulesRoot);
   const busybox = findStaticBusybox(problems, binDirs);
   if (!qemu || !kernel || !busybox) {
-    throw new UserError(
-      `cannot start the KVM sandbox (no usable /dev/kvm on this host, so schedvm emulates one):\n` +
-        problems.map((p) => `  - ${p}\n`).join('') +
-        `install them with: ${INSTALL_HINT}`,
-    );
+    throw new UserError(`cannot start the KVM sandbox (no usable /dev/kvm on this host, so schedvm emulates one):\n${problems.map((p) => `  - ${p}\n`).join('')}install them with: ${INSTALL_HINT}`);
   }
   return { qemu, kernel, busybox, setpriv: findExecutable('setpriv', binDirs) };
 }
@@ -93,11 +89,7 @@ export function findKernel(problems: string[], bootDir = '/boot', modulesRoot = 
     }
     return { version, vmlinuz, modulesDir };
   }
-  problems.push(
-    versions.length === 0
-      ? `no kernel in ${bootDir} (vmlinuz-*)`
-      : `no kernel in ${bootDir} has the modules the sandbox needs: ${rejected.join('; ')}`,
-  );
+  problems.push(versions.length === 0 ? `no kernel in ${bootDir} (vmlinuz-*)` : `no kernel in ${bootDir} has the modules the sandbox needs: ${rejected.join('; ')}`);
   return undefined;
 }
 
@@ -119,11 +111,7 @@ function findStaticBusybox(problems: string[], binDirs: string[]): string | unde
   const found = binDirs.map((d) => join(d, 'busybox')).filter((f) => existsSync(f));
   const staticOne = found.find(isStaticElf);
   if (staticOne) return staticOne;
-  problems.push(
-    found.length > 0
-      ? `${found[0]} is dynamically linked; the sandbox's initramfs needs busybox-static`
-      : 'busybox is not installed (the sandbox needs busybox-static)',
-  );
+  problems.push(found.length > 0 ? `${found[0]} is dynamically linked; the sandbox's initramfs needs busybox-static` : 'busybox is not installed (the sandbox needs busybox-static)');
   return undefined;
 }
 

@@ -30,7 +30,11 @@ describe('initScript', () => {
 
   test('loads the modules in the given order, each failure reported', () => {
     expect(lines.filter((l) => l.startsWith('insmod')).map((l) => l.split(' ')[1])).toEqual([
-      '/lib/modules/irqbypass.ko', '/lib/modules/kvm.ko', '/lib/modules/ccp.ko', '/lib/modules/kvm-amd.ko', '/lib/modules/9p.ko',
+      '/lib/modules/irqbypass.ko',
+      '/lib/modules/kvm.ko',
+      '/lib/modules/ccp.ko',
+      '/lib/modules/kvm-amd.ko',
+      '/lib/modules/9p.ko',
     ]);
     expect(lines.filter((l) => l.startsWith('insmod')).every((l) => l.includes('|| fail'))).toBe(true);
   });
@@ -52,9 +56,7 @@ describe('initScript', () => {
   });
 
   test('calls only the applets it installs', () => {
-    const called = new Set(
-      lines.filter((l) => !l.startsWith('#')).flatMap((l) => [...l.matchAll(/(?:^\s*|[;|&]\s*)([a-z]+)\b/g)].map((m) => m[1]!)),
-    );
+    const called = new Set(lines.filter((l) => !l.startsWith('#')).flatMap((l) => [...l.matchAll(/(?:^\s*|[;|&]\s*)([a-z]+)\b/g)].map((m) => m[1]!)));
     const shellWords = new Set(['exec', 'export', 'marker', 'fail', 'echo', 'if', 'then', 'else', 'fi', 'set', 'status', 'while', 'do', 'done', 'for', 'counters', 't']);
     expect(called).toContain('insmod');
     for (const word of called) if (!shellWords.has(word)) expect(INIT_APPLETS).toContain(word);

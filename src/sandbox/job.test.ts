@@ -17,12 +17,16 @@ function scratch(): string {
 
 describe('sandboxEnv', () => {
   test('passes the listed variables and every SCHEDVM_*, adds SCHEDVM_IN_SANDBOX=1', () => {
-    const env = sandboxEnv(
-      { PATH: '/bin', HOME: '/root', CI: 'true', TERM: 'xterm', NODE_OPTIONS: '--x', SCHEDVM_CACHE: '/c', SECRET_TOKEN: 's', TMPDIR: '/t' },
-      { EXTRA: '1' },
-    );
+    const env = sandboxEnv({ PATH: '/bin', HOME: '/root', CI: 'true', TERM: 'xterm', NODE_OPTIONS: '--x', SCHEDVM_CACHE: '/c', SECRET_TOKEN: 's', TMPDIR: '/t' }, { EXTRA: '1' });
     expect(env).toEqual({
-      PATH: '/bin', HOME: '/root', CI: 'true', TERM: 'xterm', NODE_OPTIONS: '--x', SCHEDVM_CACHE: '/c', EXTRA: '1', SCHEDVM_IN_SANDBOX: '1',
+      PATH: '/bin',
+      HOME: '/root',
+      CI: 'true',
+      TERM: 'xterm',
+      NODE_OPTIONS: '--x',
+      SCHEDVM_CACHE: '/c',
+      EXTRA: '1',
+      SCHEDVM_IN_SANDBOX: '1',
     });
   });
 });
@@ -32,11 +36,11 @@ describe('jobScript', () => {
     const cwd = join(scratch(), "dir with 'quotes' and $x");
     mkdirSync(cwd);
     const argv = ['node', '-e', 'console.log(JSON.stringify({ argv: process.argv.slice(1), cwd: process.cwd(), v: process.env.V, n: process.env.NOT_PASSED }))', "it's", '$HOME', 'a\nb', ''];
-    const script = jobScript({ argv, cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', V: "x'y\"z $PATH `id`" } });
+    const script = jobScript({ argv, cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', V: 'x\'y"z $PATH `id`' } });
     const file = join(scratch(), 'job.sh');
     writeFileSync(file, script);
     const out = JSON.parse(execFileSync('env', ['-i', '/bin/sh', file]).toString()) as Record<string, unknown>;
-    expect(out).toEqual({ argv: ["it's", '$HOME', 'a\nb', ''], cwd, v: "x'y\"z $PATH `id`" });
+    expect(out).toEqual({ argv: ["it's", '$HOME', 'a\nb', ''], cwd, v: 'x\'y"z $PATH `id`' });
   });
 
   test('drops to the caller user through setpriv when one is given', () => {

@@ -37,15 +37,7 @@ export function jobScript(job: Job): string {
   const exports = Object.entries(job.env)
     .filter(([name]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
     .map(([name, value]) => `export ${name}=${shellQuote(value)}`);
-  const drop = job.user
-    ? [
-        job.user.setpriv,
-        `--reuid=${job.user.uid}`,
-        `--regid=${job.user.gid}`,
-        job.user.groups.length > 0 ? `--groups=${job.user.groups.join(',')}` : '--clear-groups',
-        '--',
-      ]
-    : [];
+  const drop = job.user ? [job.user.setpriv, `--reuid=${job.user.uid}`, `--regid=${job.user.gid}`, job.user.groups.length > 0 ? `--groups=${job.user.groups.join(',')}` : '--clear-groups', '--'] : [];
   return [
     '# schedvm sandbox job, run by the VM init as: env -i chroot /host /bin/sh job.sh',
     ...exports,
@@ -85,4 +77,3 @@ export function sweepStaleJobDirs(root = tmpdir()): void {
     }
   }
 }
-

@@ -73,11 +73,26 @@ describe('unpackBzImage', () => {
 
 describe('hasPvhEntry', () => {
   test('finds the Xen PHYS32_ENTRY note among others', () => {
-    expect(hasPvhEntry(fakeElf([['GNU', 3], ['Xen', 6], ['Xen', 18]]))).toBe(true);
+    expect(
+      hasPvhEntry(
+        fakeElf([
+          ['GNU', 3],
+          ['Xen', 6],
+          ['Xen', 18],
+        ]),
+      ),
+    ).toBe(true);
   });
 
   test('is false without it, or for non-ELF data', () => {
-    expect(hasPvhEntry(fakeElf([['Xen', 6], ['GNU', 18]]))).toBe(false);
+    expect(
+      hasPvhEntry(
+        fakeElf([
+          ['Xen', 6],
+          ['GNU', 18],
+        ]),
+      ),
+    ).toBe(false);
     expect(hasPvhEntry(Buffer.alloc(128))).toBe(false);
   });
 });

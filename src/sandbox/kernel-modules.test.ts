@@ -23,15 +23,27 @@ describe('moduleLoadOrder', () => {
   test('loads each dependency first, once, in the order the notes verified', () => {
     const order = moduleLoadOrder(parseModuleIndex(DEP, ''), SANDBOX_MODULES).map(base);
     expect(order).toEqual([
-      'irqbypass.ko', 'kvm.ko', 'ccp.ko', 'kvm-amd.ko',
-      'virtio_ring.ko', 'virtio.ko', 'virtio_pci_modern_dev.ko', 'virtio_pci_legacy_dev.ko', 'virtio_pci.ko',
-      '9pnet.ko', '9pnet_virtio.ko',
-      'netfs.ko', 'fscache.ko', '9p.ko',
+      'irqbypass.ko',
+      'kvm.ko',
+      'ccp.ko',
+      'kvm-amd.ko',
+      'virtio_ring.ko',
+      'virtio.ko',
+      'virtio_pci_modern_dev.ko',
+      'virtio_pci_legacy_dev.ko',
+      'virtio_pci.ko',
+      '9pnet.ko',
+      '9pnet_virtio.ko',
+      'netfs.ko',
+      'fscache.ko',
+      '9p.ko',
     ]);
   });
 
   test('skips built-in modules and their absence from modules.dep', () => {
-    const dep = DEP.split('\n').filter((l) => !l.startsWith('kernel/drivers/virtio/virtio_pci.ko')).join('\n');
+    const dep = DEP.split('\n')
+      .filter((l) => !l.startsWith('kernel/drivers/virtio/virtio_pci.ko'))
+      .join('\n');
     const index = parseModuleIndex(dep, 'kernel/drivers/virtio/virtio_pci.ko\n');
     expect(moduleLoadOrder(index, ['virtio_pci'])).toEqual([]);
     expect(missingModules(index, SANDBOX_MODULES)).toEqual([]);

@@ -18,7 +18,9 @@ export interface ModuleIndex {
 
 /** `kernel/arch/x86/kvm/kvm-amd.ko.xz` -> `kvm_amd` (the kernel treats - and _ alike). */
 export function moduleName(path: string): string {
-  return basename(path).replace(/\.ko(\.(gz|xz|zst))?$/, '').replaceAll('-', '_');
+  return basename(path)
+    .replace(/\.ko(\.(gz|xz|zst))?$/, '')
+    .replaceAll('-', '_');
 }
 
 export function parseModuleIndex(modulesDep: string, modulesBuiltin: string): ModuleIndex {
@@ -27,7 +29,14 @@ export function parseModuleIndex(modulesDep: string, modulesBuiltin: string): Mo
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const path = line.slice(0, colon);
-    deps.set(moduleName(path), { path, deps: line.slice(colon + 1).trim().split(/\s+/).filter(Boolean) });
+    deps.set(moduleName(path), {
+      path,
+      deps: line
+        .slice(colon + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    });
   }
   const builtin = new Set(modulesBuiltin.split('\n').filter(Boolean).map(moduleName));
   return { deps, builtin };

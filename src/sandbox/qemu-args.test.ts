@@ -15,7 +15,7 @@ describe('qemuArgs', () => {
   });
 
   test('boots the given kernel and initramfs, ttyS0 on stdio and ttyS1 into the kernel log, exiting instead of rebooting', () => {
-    expect(args.filter((a, i) => args[i - 1] === '-serial')).toEqual(['stdio', 'file:/j/kernel.log']);
+    expect(args.filter((_a, i) => args[i - 1] === '-serial')).toEqual(['stdio', 'file:/j/kernel.log']);
     expect(flag(args, '-display')).toBe('none');
     expect(flag(args, '-monitor')).toBe('none');
     expect(args).toContain('-no-reboot');
@@ -48,7 +48,18 @@ describe('kernelCmdline', () => {
   test('sends kernel warnings to ttyS1, with a periodic tick, without KASLR and carries the job dir and nonce, not the command', () => {
     const line = kernelCmdline({ jobDir: '/tmp/schedvm-sandbox-Ab_1', nonce: '0123abcd' });
     expect(line.split(' ')).toEqual(
-      expect.arrayContaining(['console=ttyS1', 'loglevel=5', 'nokaslr', 'highres=off', 'nohz=off', 'panic=-1', 'schedvm_job=/tmp/schedvm-sandbox-Ab_1', 'schedvm_nonce=0123abcd', 'schedvm_tty=0', 'schedvm_kallsyms=0']),
+      expect.arrayContaining([
+        'console=ttyS1',
+        'loglevel=5',
+        'nokaslr',
+        'highres=off',
+        'nohz=off',
+        'panic=-1',
+        'schedvm_job=/tmp/schedvm-sandbox-Ab_1',
+        'schedvm_nonce=0123abcd',
+        'schedvm_tty=0',
+        'schedvm_kallsyms=0',
+      ]),
     );
     expect(kernelCmdline({ jobDir: '/t', nonce: 'n', kallsyms: true })).toContain('schedvm_kallsyms=1');
   });

@@ -25,27 +25,41 @@ export function qemuArgs(o: QemuArgsOptions): string[] {
   return [
     ...(o.firmware ?? []).flatMap((dir) => ['-L', dir]),
     // TCG with -cpu max emulates AMD SVM with nested paging, so kvm-amd loads in the guest.
-    '-accel', 'tcg,thread=multi',
+    '-accel',
+    'tcg,thread=multi',
     // Names QEMU's threads ("CPU 0/TCG"): a stall report tells a spinning vCPU from an idle one.
-    '-name', 'schedvm-sandbox,debug-threads=on',
-    '-cpu', 'max',
-    '-smp', String(o.cpus),
-    '-m', String(o.memMb),
+    '-name',
+    'schedvm-sandbox,debug-threads=on',
+    '-cpu',
+    'max',
+    '-smp',
+    String(o.cpus),
+    '-m',
+    String(o.memMb),
     // ttyS0 carries the init's markers and the command's output on our stdio; ttyS1 the
     // kernel's messages into a file; our stdin is /dev/null. No display, no HMP monitor.
-    '-display', 'none',
-    '-monitor', 'none',
-    '-serial', 'stdio',
-    '-serial', `file:${o.kernelLog}`,
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
+    '-serial',
+    `file:${o.kernelLog}`,
     ...(o.qmpSocket ? ['-qmp', `unix:${o.qmpSocket},server=on,wait=off`] : []),
     '-no-reboot',
     // No network card: the guest needs none, and its option ROM costs boot time.
-    '-nic', 'none',
-    '-kernel', o.kernel,
-    '-initrd', o.initrd,
-    '-append', o.append,
+    '-nic',
+    'none',
+    '-kernel',
+    o.kernel,
+    '-initrd',
+    o.initrd,
+    '-append',
+    o.append,
     // The host root spans several filesystems: remap inode numbers so they cannot collide.
-    '-virtfs', `local,path=/,mount_tag=host,security_model=${o.securityModel},id=host,multidevs=remap`,
+    '-virtfs',
+    `local,path=/,mount_tag=host,security_model=${o.securityModel},id=host,multidevs=remap`,
   ];
 }
 

@@ -103,7 +103,10 @@ export async function fetchBackportQemu(log?: (msg: string) => void): Promise<Sa
 /** Shared libraries `ldd` cannot resolve for `binary`. */
 function missingLibraries(binary: string): string[] {
   const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes('not found')).map((l) => l.trim().split(' ')[0]!);
+  return out
+    .split('\n')
+    .filter((l) => l.includes('not found'))
+    .map((l) => l.trim().split(' ')[0]!);
 }
 
 function readOrEmpty(path: string): string {

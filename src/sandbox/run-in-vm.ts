@@ -80,9 +80,7 @@ export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promis
     });
     log?.(`${cpus} vCPUs, ${memMb} MiB, job dir ${jobDir}`);
     // setpriv makes the kernel SIGKILL QEMU when we die, even by SIGKILL.
-    const [file, fileArgs] = host.setpriv
-      ? [host.setpriv, ['--pdeathsig', 'KILL', '--', qemu.path, ...args]]
-      : [qemu.path, args];
+    const [file, fileArgs] = host.setpriv ? [host.setpriv, ['--pdeathsig', 'KILL', '--', qemu.path, ...args]] : [qemu.path, args];
     const onStall: StallHandler = async (pid, silentMs, lastHeartbeat, heartbeatSince) => {
       const report = await captureStall({
         qmpSocket,
@@ -198,22 +196,31 @@ export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance
       qemu.kill('SIGKILL');
     });
 
-    const watchdog = stallMs === undefined ? undefined : setInterval(() => {
-      const silent = performance.now() - lastAlive;
-      if (lastAlive === 0 || status !== undefined || silent < stallMs || stalledFor !== undefined) return;
-      stalledFor = silent;
-      log?.(`no heartbeat for ${ms(lastAlive)}: capturing its state, then killing QEMU`);
-      const kill = () => qemu.kill('SIGKILL');
-      if (!onStall || qemu.pid === undefined) return kill();
-      const deadline = setTimeout(kill, STALL_CAPTURE_MS);
-      const beat = lastBeat && { stats: lastBeat.stats, agoMs: performance.now() - lastBeat.at };
-      onStall(qemu.pid, silent, beat, (t) => lastAlive > t)
-        .then((f) => (reportFile = f), (err: Error) => log?.(`stall capture failed: ${err.message}`))
-        .finally(() => {
-          clearTimeout(deadline);
-          kill();
-        });
-    }, Math.min(5000, stallMs / 4));
+    const watchdog =
+      stallMs === undefined
+        ? undefined
+        : setInterval(
+            () => {
+              const silent = performance.now() - lastAlive;
+              if (lastAlive === 0 || status !== undefined || silent < stallMs || stalledFor !== undefined) return;
+              stalledFor = silent;
+              log?.(`no heartbeat for ${ms(lastAlive)}: capturing its state, then killing QEMU`);
+              const kill = () => qemu.kill('SIGKILL');
+              if (!onStall || qemu.pid === undefined) return kill();
+              const deadline = setTimeout(kill, STALL_CAPTURE_MS);
+              const beat = lastBeat && { stats: lastBeat.stats, agoMs: performance.now() - lastBeat.at };
+              onStall(qemu.pid, silent, beat, (t) => lastAlive > t)
+                .then(
+                  (f) => (reportFile = f),
+                  (err: Error) => log?.(`stall capture failed: ${err.message}`),
+                )
+                .finally(() => {
+                  clearTimeout(deadline);
+                  kill();
+                });
+            },
+            Math.min(5000, stallMs / 4),
+          );
 
     const filter = new ConsoleFilter(nonce);
     const handle = (events: ReturnType<ConsoleFilter['push']>) => {
@@ -224,8 +231,7 @@ export function superviseQemu({ file, args, nonce, stdout, log, t0 = performance
         } else if (e.kind === 'alive') {
           lastAlive = performance.now();
           lastBeat = { stats: e.stats, at: lastAlive };
-        }
-        else if (e.kind === 'start') {
+        } else if (e.kind === 'start') {
           lastAlive = performance.now();
           tStart = performance.now();
           log?.(`command running ${ms(t0)} after start (QEMU boot to command ${ms(tSpawn)})`);
@@ -276,7 +282,7 @@ function ms(since: number): string {
 
 /** The last lines of a log, with terminal escapes removed, for an error message. */
 function tail(label: string, text: string, lines = 25): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes are what it strips
   const clean = text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1bc|\r/g, '').trim();
   if (!clean) return '';
   return `--- ${label} (last lines) ---\n${clean.split('\n').slice(-lines).join('\n')}\n`;

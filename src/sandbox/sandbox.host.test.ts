@@ -51,9 +51,7 @@ function sandbox(args: string[], opts: { cwd?: string; env?: Record<string, stri
     for (const text of parts) lines.push({ text, at: Date.now() - t0 });
   });
   child.stderr!.on('data', (b: Buffer) => err.push(b));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return { child, lines, stdout: () => Buffer.concat(out).toString(), stderr: () => Buffer.concat(err).toString(), exit };
 }
 
@@ -130,6 +128,7 @@ describe.skipIf(process.env.SCHEDVM_IN_SANDBOX === '1')('schedvm sandbox --force
     // Stop the init's heartbeat loop (a child of pid 1 running /init): the VM itself keeps
     // running, idle, so QMP answers as it would in a real stall.
     const freeze = [
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
       'for p in /proc/[0-9]*; do pid=${p#/proc/}; c=$(tr "\\0" " " < $p/cmdline 2>/dev/null)',
       'case "$pid:$c" in 1:*) ;; *:"/bin/busybox sh /init"*) kill -STOP $pid; echo stopped;; esac; done',
       'sleep 300',
@@ -184,6 +183,7 @@ describe.skipIf(process.env.SCHEDVM_IN_SANDBOX === '1')('schedvm sandbox --force
 
 describe.skipIf(process.env.SCHEDVM_IN_SANDBOX === '1' || !kvmUsable())('schedvm sandbox on a host with KVM', () => {
   test('runs the command directly, without the VM', async () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
     const run = sandbox(['--', 'sh', '-c', 'echo "${SCHEDVM_IN_SANDBOX:-host}"; exit 4'], { env: { SCHEDVM_SANDBOX: 'auto' } });
     const { code } = await run.exit;
     expect(code).toBe(4);

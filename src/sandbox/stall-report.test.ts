@@ -7,13 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { captureStall, formatThreads, Kallsyms, threadTimes } from './stall-report.ts';
 
-const KALLSYMS = [
-  'ffffffff81000000 T _stext',
-  'ffffffff81001000 T do_idle',
-  'ffffffff81002000 t svm_vcpu_run\t[kvm_amd]',
-  'ffffffff81003000 D some_data',
-  '0000000000000000 T hidden',
-].join('\n');
+const KALLSYMS = ['ffffffff81000000 T _stext', 'ffffffff81001000 T do_idle', 'ffffffff81002000 t svm_vcpu_run\t[kvm_amd]', 'ffffffff81003000 D some_data', '0000000000000000 T hidden'].join('\n');
 
 const dirs: string[] = [];
 const servers: Server[] = [];
@@ -55,14 +49,32 @@ function fakeProc(threads: Array<[number, string, number, number]>): string {
 
 describe('QEMU thread CPU time', () => {
   test('reads utime+stime per thread, comm with spaces and parentheses included', () => {
-    const times = threadTimes(77, fakeProc([[77, 'qemu-system-x86', 10, 5], [78, 'CPU 0/TCG (x)', 900, 100]]));
+    const times = threadTimes(
+      77,
+      fakeProc([
+        [77, 'qemu-system-x86', 10, 5],
+        [78, 'CPU 0/TCG (x)', 900, 100],
+      ]),
+    );
     expect(times.get(78)).toEqual({ comm: 'CPU 0/TCG (x)', ticks: 1000 });
     expect(times.get(77)!.ticks).toBe(15);
   });
 
   test('ranks threads by CPU in the window: a spinning TCG thread comes first', () => {
-    const before = threadTimes(77, fakeProc([[77, 'qemu-system-x86', 10, 0], [78, 'CPU 0/TCG', 1000, 0]]));
-    const after = threadTimes(77, fakeProc([[77, 'qemu-system-x86', 11, 0], [78, 'CPU 0/TCG', 1200, 0]]));
+    const before = threadTimes(
+      77,
+      fakeProc([
+        [77, 'qemu-system-x86', 10, 0],
+        [78, 'CPU 0/TCG', 1000, 0],
+      ]),
+    );
+    const after = threadTimes(
+      77,
+      fakeProc([
+        [77, 'qemu-system-x86', 11, 0],
+        [78, 'CPU 0/TCG', 1200, 0],
+      ]),
+    );
     const lines = formatThreads(before, after, 2000).split('\n');
     expect(lines[0]).toMatch(/78 CPU 0\/TCG\s+2\.00 s in the window of 2\.0 s, 12\.0 s in all/);
     expect(lines[1]).toMatch(/77 qemu-system-x86\s+0\.01 s/);

@@ -45,8 +45,7 @@ export async function captureStall(o: StallCaptureOptions): Promise<string> {
   sections.push(
     section('vCPU RIP samples', () => {
       if (registers instanceof Error) throw registers;
-      const where = (rip: string) =>
-        symbols instanceof Error ? '' : (symbols.symbolize(BigInt(`0x${rip}`)) ?? '(not sandbox-kernel text: the nested guest, or user space)');
+      const where = (rip: string) => (symbols instanceof Error ? '' : (symbols.symbolize(BigInt(`0x${rip}`)) ?? '(not sandbox-kernel text: the nested guest, or user space)'));
       return registers.rips.map((s) => `  ${s.rip} cpl=${s.cpl} cr3=${s.cr3}  ${where(s.rip)}`).join('\n');
     }),
   );
@@ -145,7 +144,10 @@ export function formatThreads(before: Map<number, ThreadTime> | Error, after: Ma
   rows.sort((a, b) => b.delta - a.delta || b.total - a.total);
   return rows
     .slice(0, 8)
-    .map((r) => `  ${String(r.tid).padStart(7)} ${r.comm.padEnd(18)} ${(r.delta / CLK_TCK).toFixed(2)} s in the window${windowMs ? ` of ${(windowMs / 1000).toFixed(1)} s` : ''}, ${(r.total / CLK_TCK).toFixed(1)} s in all`)
+    .map(
+      (r) =>
+        `  ${String(r.tid).padStart(7)} ${r.comm.padEnd(18)} ${(r.delta / CLK_TCK).toFixed(2)} s in the window${windowMs ? ` of ${(windowMs / 1000).toFixed(1)} s` : ''}, ${(r.total / CLK_TCK).toFixed(1)} s in all`,
+    )
     .join('\n');
 }
 
@@ -165,7 +167,10 @@ export class Kallsyms {
     }
     if (rows.length === 0) throw new Error('kallsyms has no text symbols with addresses (read without root?)');
     rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return new Kallsyms(rows.map((r) => r[0]), rows.map((r) => r[1]));
+    return new Kallsyms(
+      rows.map((r) => r[0]),
+      rows.map((r) => r[1]),
+    );
   }
 
   /** `func+0x1f [module]` for an address at most 64 KiB past a text symbol, else undefined. */
@@ -186,13 +191,24 @@ export class Kallsyms {
 }
 
 function withoutVectorState(text: string): string {
-  return text.split('\n').filter((l) => !/^(FPR|YMM|XMM|ZMM|Opmask)/.test(l.trim()) && l.trim() !== '').join('\n');
+  return text
+    .split('\n')
+    .filter((l) => !/^(FPR|YMM|XMM|ZMM|Opmask)/.test(l.trim()) && l.trim() !== '')
+    .join('\n');
 }
 
 function lastLines(text: string, n: number): string {
-  // eslint-disable-next-line no-control-regex
-  const lines = text.replace(/\r/g, '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').trimEnd().split('\n');
-  return lines.slice(-n).filter(Boolean).map((l) => `  ${l}`).join('\n');
+  const lines = text
+    .replace(/\r/g, '')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes are what it strips
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    .trimEnd()
+    .split('\n');
+  return lines
+    .slice(-n)
+    .filter(Boolean)
+    .map((l) => `  ${l}`)
+    .join('\n');
 }
 
 function section(title: string, body: () => string): string {

@@ -31,7 +31,7 @@ describe('VmConfig checks', () => {
     expect(code(() => checkWatchpoints({ ...bare, vcpus: 1, watchpoints: [{ ...rw, address: 0x1001n }] }))).toBe('VMM_WATCHPOINT');
   });
 
-  it('gives every VMM error a code: its own, or a failed call\'s errno name', () => {
+  it("gives every VMM error a code: its own, or a failed call's errno name", () => {
     expect(new VmmConfigError('x')).toMatchObject({ code: 'VMM_CONFIG', name: 'VmmConfigError' });
     const os = new OsError('open(/dev/kvm)', 2);
     expect(os).toBeInstanceOf(VmmError);

@@ -100,9 +100,15 @@ describe('classifyExit: MMIO', () => {
   it('routes to the first device window that contains the address, with window-relative offsets', () => {
     const seen: string[] = [];
     const dev = (name: string, base: number): MmioDevice => ({
-      base, size: 0x200,
-      read: (off, d) => { seen.push(`${name} r ${off}`); d.fill(7); },
-      write: (off) => { seen.push(`${name} w ${off}`); },
+      base,
+      size: 0x200,
+      read: (off, d) => {
+        seen.push(`${name} r ${off}`);
+        d.fill(7);
+      },
+      write: (off) => {
+        seen.push(`${name} w ${off}`);
+      },
     });
     const b = bus([dev('console', 0xd000_0000), dev('blk', 0xd000_1000), dev('net', 0xd000_2000)]);
     const data = new Uint8Array(4);

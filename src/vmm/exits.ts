@@ -1,9 +1,7 @@
 // kvm_run exits, decoded once into typed values; what a lifecycle exit means (classifyExit, no
 // side effects), and device exits dispatched to the bus (dispatchDeviceExit: port and MMIO I/O).
 import { COM1_BASE, COM2_BASE, SERIAL_PORTS, type Serial8250 } from './devices/serial.ts';
-import {
-  ExitReason, KVM_EXIT_IO_OUT, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SHUTDOWN, kvmRun,
-} from './sys/kvm-abi.ts';
+import { ExitReason, KVM_EXIT_IO_OUT, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SHUTDOWN, kvmRun } from './sys/kvm-abi.ts';
 
 export type VcpuExit =
   | { kind: 'IoOut'; port: number; size: number; count: number; data: Uint8Array }
@@ -28,9 +26,7 @@ export function decodeExit(run: DataView, runBytes: Uint8Array): VcpuExit {
       const off = Number(run.getBigUint64(kvmRun.io.data_offset, true));
       const port = run.getUint16(kvmRun.io.port, true);
       const data = runBytes.subarray(off, off + size * count);
-      return run.getUint8(kvmRun.io.direction) === KVM_EXIT_IO_OUT
-        ? { kind: 'IoOut', port, size, count, data }
-        : { kind: 'IoIn', port, size, count, data };
+      return run.getUint8(kvmRun.io.direction) === KVM_EXIT_IO_OUT ? { kind: 'IoOut', port, size, count, data } : { kind: 'IoIn', port, size, count, data };
     }
     case ExitReason.MMIO: {
       const addr = Number(run.getBigUint64(kvmRun.mmio.phys_addr, true));

@@ -20,9 +20,7 @@ describe('KvmError', () => {
   });
 
   it('says a vCPU id or slot already exists for EEXIST', () => {
-    expect(new KvmError('KVM_CREATE_VCPU', EEXIST).message).toBe(
-      'KVM_CREATE_VCPU failed: EEXIST (that vCPU id or memory slot already exists)',
-    );
+    expect(new KvmError('KVM_CREATE_VCPU', EEXIST).message).toBe('KVM_CREATE_VCPU failed: EEXIST (that vCPU id or memory slot already exists)');
   });
 
   it('points a host without a KVM device at the sandbox', () => {
@@ -45,13 +43,22 @@ describe('retryInterrupted', () => {
   it('repeats an ioctl a signal interrupted, and returns what it returns once through', () => {
     const results = [-1, -1, 7];
     let calls = 0;
-    expect(retryInterrupted('KVM_CREATE_VM', () => results[calls++]!, () => EINTR)).toBe(7);
+    expect(
+      retryInterrupted(
+        'KVM_CREATE_VM',
+        () => results[calls++]!,
+        () => EINTR,
+      ),
+    ).toBe(7);
     expect(calls).toBe(3);
   });
 
   it('throws any other failure at once, naming the ioctl', () => {
     let calls = 0;
-    const call = () => (calls++, -1);
+    const call = () => {
+      calls++;
+      return -1;
+    };
     expect(() => retryInterrupted('KVM_CREATE_VCPU', call, () => EEXIST)).toThrow(/KVM_CREATE_VCPU failed: EEXIST/);
     expect(calls).toBe(1);
   });

@@ -2,10 +2,7 @@
 import koffi from 'koffi';
 import { CapabilityError, VmmError } from './errors.ts';
 import * as abi from './sys/kvm-abi.ts';
-import {
-  check, close, EINTR, errno, errnoName, hostView, ioctlInt, ioctlPtr, mmap, munmap, open, O_CLOEXEC, O_RDWR,
-  OsError, MAP_SHARED, PROT_READ, PROT_WRITE,
-} from './sys/libc.ts';
+import { check, close, EINTR, errno, errnoName, hostView, ioctlInt, ioctlPtr, mmap, munmap, open, O_CLOEXEC, O_RDWR, OsError, MAP_SHARED, PROT_READ, PROT_WRITE } from './sys/libc.ts';
 
 export class KvmError extends OsError {
   readonly ioctl: string;
@@ -64,36 +61,90 @@ function toBig<T>(v: T): Big<T> {
   return v as Big<T>;
 }
 
-const regNames = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13',
-  'r14', 'r15', 'rip', 'rflags'] as const;
+const regNames = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags'] as const;
 export type KvmRegs = Record<(typeof regNames)[number], bigint>;
 export interface KvmSegment {
-  base: bigint; limit: number; selector: number; type: number; present: number; dpl: number; db: number; s: number;
-  l: number; g: number; avl: number; unusable: number; padding: number;
+  base: bigint;
+  limit: number;
+  selector: number;
+  type: number;
+  present: number;
+  dpl: number;
+  db: number;
+  s: number;
+  l: number;
+  g: number;
+  avl: number;
+  unusable: number;
+  padding: number;
 }
-export interface KvmDtable { base: bigint; limit: number; padding: number[] }
+export interface KvmDtable {
+  base: bigint;
+  limit: number;
+  padding: number[];
+}
 export interface KvmSregs {
-  cs: KvmSegment; ds: KvmSegment; es: KvmSegment; fs: KvmSegment; gs: KvmSegment; ss: KvmSegment; tr: KvmSegment;
-  ldt: KvmSegment; gdt: KvmDtable; idt: KvmDtable;
-  cr0: bigint; cr2: bigint; cr3: bigint; cr4: bigint; cr8: bigint; efer: bigint; apic_base: bigint;
+  cs: KvmSegment;
+  ds: KvmSegment;
+  es: KvmSegment;
+  fs: KvmSegment;
+  gs: KvmSegment;
+  ss: KvmSegment;
+  tr: KvmSegment;
+  ldt: KvmSegment;
+  gdt: KvmDtable;
+  idt: KvmDtable;
+  cr0: bigint;
+  cr2: bigint;
+  cr3: bigint;
+  cr4: bigint;
+  cr8: bigint;
+  efer: bigint;
+  apic_base: bigint;
   interrupt_bitmap: bigint[];
 }
-export interface KvmFpu { fcw: number; mxcsr: number; [field: string]: unknown }
-export interface CpuidEntry {
-  function: number; index: number; flags: number; eax: number; ebx: number; ecx: number; edx: number;
+export interface KvmFpu {
+  fcw: number;
+  mxcsr: number;
+  [field: string]: unknown;
 }
-export interface MsrEntry { index: number; data: bigint }
+export interface CpuidEntry {
+  function: number;
+  index: number;
+  flags: number;
+  eax: number;
+  ebx: number;
+  ecx: number;
+  edx: number;
+}
+export interface MsrEntry {
+  index: number;
+  data: bigint;
+}
 
 function decodeSregs(buf: Uint8Array): KvmSregs {
   const raw = koffi.decode(buf, abi.kvm_sregs) as Record<string, unknown>;
   const seg = (s: unknown): KvmSegment => ({ ...(s as KvmSegment), base: BigInt((s as { base: number | bigint }).base) });
   const dt = (d: unknown): KvmDtable => ({ ...(d as KvmDtable), base: BigInt((d as { base: number | bigint }).base) });
   return {
-    cs: seg(raw.cs), ds: seg(raw.ds), es: seg(raw.es), fs: seg(raw.fs), gs: seg(raw.gs), ss: seg(raw.ss),
-    tr: seg(raw.tr), ldt: seg(raw.ldt), gdt: dt(raw.gdt), idt: dt(raw.idt),
-    cr0: BigInt(raw.cr0 as number), cr2: BigInt(raw.cr2 as number), cr3: BigInt(raw.cr3 as number),
-    cr4: BigInt(raw.cr4 as number), cr8: BigInt(raw.cr8 as number), efer: BigInt(raw.efer as number),
-    apic_base: BigInt(raw.apic_base as number), interrupt_bitmap: toBig(raw.interrupt_bitmap as number[]),
+    cs: seg(raw.cs),
+    ds: seg(raw.ds),
+    es: seg(raw.es),
+    fs: seg(raw.fs),
+    gs: seg(raw.gs),
+    ss: seg(raw.ss),
+    tr: seg(raw.tr),
+    ldt: seg(raw.ldt),
+    gdt: dt(raw.gdt),
+    idt: dt(raw.idt),
+    cr0: BigInt(raw.cr0 as number),
+    cr2: BigInt(raw.cr2 as number),
+    cr3: BigInt(raw.cr3 as number),
+    cr4: BigInt(raw.cr4 as number),
+    cr8: BigInt(raw.cr8 as number),
+    efer: BigInt(raw.efer as number),
+    apic_base: BigInt(raw.apic_base as number),
+    interrupt_bitmap: toBig(raw.interrupt_bitmap as number[]),
   };
 }
 
@@ -111,9 +162,7 @@ function encodeCpuid(entries: CpuidEntry[]): Uint8Array {
 function decodeCpuid(buf: Uint8Array): CpuidEntry[] {
   const n = new DataView(buf.buffer, buf.byteOffset).getUint32(0, true);
   return Array.from({ length: n }, (_, i) => {
-    const { function: fn, index, flags, eax, ebx, ecx, edx } = koffi.decode(
-      buf, abi.KVM_CPUID2_HEADER + i * CPUID_ENTRY_SIZE, abi.kvm_cpuid_entry2,
-    ) as CpuidEntry;
+    const { function: fn, index, flags, eax, ebx, ecx, edx } = koffi.decode(buf, abi.KVM_CPUID2_HEADER + i * CPUID_ENTRY_SIZE, abi.kvm_cpuid_entry2) as CpuidEntry;
     return { function: fn, index, flags, eax, ebx, ecx, edx };
   });
 }
@@ -178,7 +227,11 @@ export class VmFd {
   setUserMemoryRegion(r: MemoryRegion): void {
     const buf = new Uint8Array(koffi.sizeof(abi.kvm_userspace_memory_region));
     koffi.encode(buf, abi.kvm_userspace_memory_region, {
-      slot: r.slot, flags: r.readonly ? abi.KVM_MEM_READONLY : 0, guest_phys_addr: r.guestPhysAddr, memory_size: BigInt(r.size), userspace_addr: r.hostAddr,
+      slot: r.slot,
+      flags: r.readonly ? abi.KVM_MEM_READONLY : 0,
+      guest_phys_addr: r.guestPhysAddr,
+      memory_size: BigInt(r.size),
+      userspace_addr: r.hostAddr,
     });
     ioctl(this.fd, 'KVM_SET_USER_MEMORY_REGION', buf);
   }
@@ -231,7 +284,11 @@ export class VcpuFd {
   readonly runBytes: Uint8Array;
   private closed = false;
 
-  constructor(readonly fd: number, readonly runAddr: bigint, readonly runSize: number) {
+  constructor(
+    readonly fd: number,
+    readonly runAddr: bigint,
+    readonly runSize: number,
+  ) {
     const ab = hostView(runAddr, runSize);
     this.run = new DataView(ab);
     this.runBytes = new Uint8Array(ab);

@@ -11,17 +11,22 @@ afterEach(() => {
   mem = undefined;
 });
 function allocate(): GuestMemory {
-  mem = GuestMemory.allocate([{ gpa: 0, size: SIZE }, { gpa: HIGH, size: SIZE }]);
+  mem = GuestMemory.allocate([
+    { gpa: 0, size: SIZE },
+    { gpa: HIGH, size: SIZE },
+  ]);
   return mem;
 }
 const allZero = (m: GuestMemory) => m.read(0, SIZE).every((b) => b === 0) && m.read(HIGH, SIZE).every((b) => b === 0);
 
 /** True when one mapping in /proc/self/maps holds all of [addr, addr + size). */
 function mapped(addr: bigint, size = 1): boolean {
-  return readFileSync('/proc/self/maps', 'utf8').split('\n').some((line) => {
-    const [start, end] = (line.split(' ')[0] ?? '').split('-').map((h) => BigInt(`0x${h || '0'}`));
-    return start !== undefined && end !== undefined && start <= addr && addr + BigInt(size) <= end;
-  });
+  return readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .some((line) => {
+      const [start, end] = (line.split(' ')[0] ?? '').split('-').map((h) => BigInt(`0x${h || '0'}`));
+      return start !== undefined && end !== undefined && start <= addr && addr + BigInt(size) <= end;
+    });
 }
 
 describe('GuestMemory bounds', () => {
@@ -103,7 +108,8 @@ describe('GuestMemory placement', () => {
     const start = m.regions[0]!.hostAddr.toString(16).padStart(8, '0');
     const block = smaps.slice(smaps.indexOf(`${start}-`)).split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)[0]!;
     const advised = thpWantsAdvice(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'));
-    if (advised) expect(block).toMatch(/^VmFlags:.* hg/m); // MADV_HUGEPAGE
+    if (advised)
+      expect(block).toMatch(/^VmFlags:.* hg/m); // MADV_HUGEPAGE
     else expect(block).not.toMatch(/^VmFlags:.* hg/m);
   });
 

@@ -69,7 +69,10 @@ export class GuestMemory {
   private readonly mapped: MappedRegion[];
   private released = false;
 
-  private constructor(regions: RamRegion[], private readonly owner: boolean) {
+  private constructor(
+    regions: RamRegion[],
+    private readonly owner: boolean,
+  ) {
     this.mapped = regions.map((r) => {
       const ab = hostView(r.hostAddr, r.size);
       return { ...r, bytes: new Uint8Array(ab), view: new DataView(ab) };

@@ -18,7 +18,9 @@ describe('planMemslots', () => {
 
   it('merges adjacent trapped pages and handles pages at the edges', () => {
     expect(planMemslots(ram, [0xf000, 0x0, 0x1000, 0x1000]).map((s) => [s.gpa, s.size, s.readonly])).toEqual([
-      [0, 0x2000, true], [0x2000, 0xd000, false], [0xf000, 0x1000, true],
+      [0, 0x2000, true],
+      [0x2000, 0xd000, false],
+      [0xf000, 0x1000, true],
     ]);
   });
 

@@ -60,8 +60,12 @@ export class MemslotTable {
   constructor(private readonly vm: Pick<VmFd, 'setUserMemoryRegion'>) {}
 
   replace(next: Memslot[]): void {
-    this.slots.forEach((m, slot) => this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: 0, hostAddr: m.hostAddr, readonly: m.readonly }));
-    next.forEach((m, slot) => this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: m.size, hostAddr: m.hostAddr, readonly: m.readonly }));
+    this.slots.forEach((m, slot) => {
+      this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: 0, hostAddr: m.hostAddr, readonly: m.readonly });
+    });
+    next.forEach((m, slot) => {
+      this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: m.size, hostAddr: m.hostAddr, readonly: m.readonly });
+    });
     this.slots = next;
   }
 

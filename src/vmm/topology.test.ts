@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  allPlacements, apicLayout, cpuPlacement, flatTopology, formatTopology, numaDistances, parseTopologyShorthand,
-  validateTopology, vcpuCount, type Topology,
-} from './topology.ts';
+import { allPlacements, apicLayout, cpuPlacement, flatTopology, formatTopology, numaDistances, parseTopologyShorthand, validateTopology, vcpuCount, type Topology } from './topology.ts';
 
 const T = (s: string): Topology => parseTopologyShorthand(s);
 
@@ -31,7 +28,15 @@ describe('validateTopology', () => {
 
   it('accepts a good topology with or without distances', () => {
     expect(validateTopology(base)).toEqual([]);
-    expect(validateTopology({ ...base, distances: [[10, 21], [31, 10]] })).toEqual([]); // asymmetric is legal
+    expect(
+      validateTopology({
+        ...base,
+        distances: [
+          [10, 21],
+          [31, 10],
+        ],
+      }),
+    ).toEqual([]); // asymmetric is legal
   });
 
   it('reports every bad count with its path', () => {
@@ -43,13 +48,17 @@ describe('validateTopology', () => {
   });
 
   it('checks the distance matrix shape and the SLIT rules Linux enforces', () => {
-    expect(validateTopology({ ...base, distances: [[10, 20]] })).toEqual([
-      { path: 'distances', message: 'must be a 2x2 matrix (one row per NUMA node)' },
-    ]);
-    expect(validateTopology({ ...base, distances: [[10, 20], [20]] })).toEqual([
-      { path: 'distances[1]', message: 'must have 2 entries' },
-    ]);
-    expect(validateTopology({ ...base, distances: [[11, 10], [255, 10.5]] })).toEqual([
+    expect(validateTopology({ ...base, distances: [[10, 20]] })).toEqual([{ path: 'distances', message: 'must be a 2x2 matrix (one row per NUMA node)' }]);
+    expect(validateTopology({ ...base, distances: [[10, 20], [20]] })).toEqual([{ path: 'distances[1]', message: 'must have 2 entries' }]);
+    expect(
+      validateTopology({
+        ...base,
+        distances: [
+          [11, 10],
+          [255, 10.5],
+        ],
+      }),
+    ).toEqual([
       { path: 'distances[0][0]', message: 'must be 10 (local distance), got 11' },
       { path: 'distances[0][1]', message: 'must be between 11 and 254, got 10' },
       { path: 'distances[1][0]', message: 'must be between 11 and 254, got 255' },
@@ -59,10 +68,12 @@ describe('validateTopology', () => {
 
   it('rejects shapes whose APIC ids Linux would not start', () => {
     expect(validateTopology({ numa_nodes: 1, llcs: 1, cores_per_llc: 255, threads_per_core: 1 })).toEqual([]);
-    expect(validateTopology({ numa_nodes: 4, llcs: 4, cores_per_llc: 64, threads_per_core: 1 })).toEqual([{
-      path: '',
-      message: 'highest APIC id would be 255 (power-of-two padding per level); Linux guests without interrupt remapping only start CPUs with APIC ids up to 254',
-    }]);
+    expect(validateTopology({ numa_nodes: 4, llcs: 4, cores_per_llc: 64, threads_per_core: 1 })).toEqual([
+      {
+        path: '',
+        message: 'highest APIC id would be 255 (power-of-two padding per level); Linux guests without interrupt remapping only start CPUs with APIC ids up to 254',
+      },
+    ]);
     expect(validateTopology({ numa_nodes: 1, llcs: 1, cores_per_llc: 150, threads_per_core: 2 }).map((p) => p.message)).toEqual([
       '300 vCPUs per NUMA node; at most 256 fit one package',
       expect.stringMatching(/^highest APIC id would be 299 /),
@@ -80,13 +91,19 @@ describe('cpuPlacement', () => {
 
   it('numbers threads fastest: 1n1l2c2t', () => {
     expect(allPlacements(T('1n1l2c2t')).map(({ core, thread, apicId, coreId }) => [core, thread, apicId, coreId])).toEqual([
-      [0, 0, 0, 0], [0, 1, 1, 0], [1, 0, 2, 1], [1, 1, 3, 1],
+      [0, 0, 0, 0],
+      [0, 1, 1, 0],
+      [1, 0, 2, 1],
+      [1, 1, 3, 1],
     ]);
   });
 
   it('puts LLCs in aligned blocks: 1n2l2c1t', () => {
     expect(allPlacements(T('1n2l2c1t')).map(({ llc, core, apicId, coreId }) => [llc, core, apicId, coreId])).toEqual([
-      [0, 0, 0, 0], [0, 1, 1, 1], [1, 0, 2, 2], [1, 1, 3, 3],
+      [0, 0, 0, 0],
+      [0, 1, 1, 1],
+      [1, 0, 2, 2],
+      [1, 1, 3, 3],
     ]);
   });
 
@@ -101,8 +118,14 @@ describe('cpuPlacement', () => {
   it('maps two LLCs per node: 2n4l2c1t', () => {
     const p = allPlacements(T('2n4l2c1t'));
     expect(p.map((x) => [x.node, x.llc, x.core, x.apicId, x.coreId])).toEqual([
-      [0, 0, 0, 0, 0], [0, 0, 1, 1, 1], [0, 1, 0, 2, 2], [0, 1, 1, 3, 3],
-      [1, 2, 0, 4, 0], [1, 2, 1, 5, 1], [1, 3, 0, 6, 2], [1, 3, 1, 7, 3],
+      [0, 0, 0, 0, 0],
+      [0, 0, 1, 1, 1],
+      [0, 1, 0, 2, 2],
+      [0, 1, 1, 3, 3],
+      [1, 2, 0, 4, 0],
+      [1, 2, 1, 5, 1],
+      [1, 3, 0, 6, 2],
+      [1, 3, 1, 7, 3],
     ]);
   });
 
@@ -119,8 +142,14 @@ describe('cpuPlacement', () => {
 
 describe('numaDistances', () => {
   it('defaults to 10 local and 20 remote, and copies declared ones', () => {
-    expect(numaDistances(T('2n2l1c1t'))).toEqual([[10, 20], [20, 10]]);
-    const d = [[10, 15], [15, 10]];
+    expect(numaDistances(T('2n2l1c1t'))).toEqual([
+      [10, 20],
+      [20, 10],
+    ]);
+    const d = [
+      [10, 15],
+      [15, 10],
+    ];
     const t = { ...T('2n2l1c1t'), distances: d };
     expect(numaDistances(t)).toEqual(d);
     expect(numaDistances(t)).not.toBe(d);

@@ -155,8 +155,7 @@ function validateDistances(d: unknown, n: number): TopologyProblem[] {
 
 export function numaDistances(t: Topology): number[][] {
   if (t.distances) return t.distances.map((row) => [...row]);
-  return Array.from({ length: t.numa_nodes }, (_, i) =>
-    Array.from({ length: t.numa_nodes }, (_, j) => (i === j ? LOCAL_DISTANCE : REMOTE_DISTANCE)));
+  return Array.from({ length: t.numa_nodes }, (_, i) => Array.from({ length: t.numa_nodes }, (_, j) => (i === j ? LOCAL_DISTANCE : REMOTE_DISTANCE)));
 }
 
 export function ceilLog2(n: number): number {
@@ -192,7 +191,11 @@ export function cpuPlacement(t: Topology, vcpuIndex: number): CpuPlacement {
   const llcInNode = llc % llcsPerNode;
   const l = apicLayout(t);
   return {
-    vcpu: vcpuIndex, node, llc, core, thread,
+    vcpu: vcpuIndex,
+    node,
+    llc,
+    core,
+    thread,
     apicId: apicIdOf(t, node, llcInNode, core, thread),
     coreId: (llcInNode << l.coreBits) + core,
   };

@@ -106,7 +106,8 @@ describe('bare-metal guests on KVM', () => {
     const image = await buildGuest('hello');
     await expect(Vm.create({ vcpus: 0, memoryMb: 64, guest: { kind: 'bare', image } })).rejects.toMatchObject({ code: 'VMM_CONFIG', message: expect.stringContaining('vcpus') });
     await expect(Vm.create({ vcpus: 1, memoryMb: 1, guest: { kind: 'bare', image } })).rejects.toMatchObject({ code: 'VMM_CONFIG', message: expect.stringContaining('memory_mb') });
-    await expect(Vm.create({ vcpus: 1, memoryMb: 64, guest: { kind: 'bare', image }, watchpoints: [{ name: 'w', address: 0x200001n, len: 4, on: 'write', kind: 'user', freeze: false }] }))
-      .rejects.toMatchObject({ code: 'VMM_WATCHPOINT' });
+    await expect(
+      Vm.create({ vcpus: 1, memoryMb: 64, guest: { kind: 'bare', image }, watchpoints: [{ name: 'w', address: 0x200001n, len: 4, on: 'write', kind: 'user', freeze: false }] }),
+    ).rejects.toMatchObject({ code: 'VMM_WATCHPOINT' });
   });
 });

@@ -154,12 +154,13 @@ export class Vm {
     const t0 = performance.now();
     const pump = setInterval(() => this.consoles.pump(), CONSOLE_POLL_MS);
     // On timeout, snapshot first (where was every vCPU stuck?), then kill.
-    const timer = this.config.timeoutMs !== undefined
-      ? setTimeout(() => {
-        this.timedOut = true;
-        void this.freeze('timeout').finally(() => this.vcpus.kill());
-      }, this.config.timeoutMs)
-      : undefined;
+    const timer =
+      this.config.timeoutMs !== undefined
+        ? setTimeout(() => {
+            this.timedOut = true;
+            void this.freeze('timeout').finally(() => this.vcpus.kill());
+          }, this.config.timeoutMs)
+        : undefined;
     try {
       this.vcpus.start();
       await this.vcpus.whenDone();
@@ -180,8 +181,13 @@ export class Vm {
     const action = this.control.action;
     const faults = this.machine.virtio?.faults() ?? [];
     const base = {
-      console: this.consoles.snapshot(), vcpus: this.vcpus.results(), watchpoints: this.watch.results(), watchMechanism: this.watch.mechanism,
-      snapshots: this.vcpus.snapshots, ...(faults.length > 0 ? { deviceFaults: faults } : {}), wallMs,
+      console: this.consoles.snapshot(),
+      vcpus: this.vcpus.results(),
+      watchpoints: this.watch.results(),
+      watchMechanism: this.watch.mechanism,
+      snapshots: this.vcpus.snapshots,
+      ...(faults.length > 0 ? { deviceFaults: faults } : {}),
+      wallMs,
     };
     if (action.code === ActionCode.Shutdown) return { exitAction: 'Shutdown', ...base };
     if (action.code === ActionCode.Fatal) return { exitAction: 'Fatal', fatalReason: fatalReason(action.vcpu, action.fatalKind, action.detail), ...base };

@@ -99,7 +99,12 @@ export class WatchpointController {
       // though, must not change under a vCPU inside KVM_RUN.
       if (this.mechanism !== 'writetrap') return;
       if (!vcpus.allParked) throw new WatchpointError(`watchpoint '${name}': not every vCPU parked within ${PARK_TIMEOUT_MS} ms; the memslots stay as they were`);
-      this.memslots.replace(planMemslots(this.memory.regions, this.armed.flatMap((a) => (a ? pagesOf(a.address, a.len) : []))));
+      this.memslots.replace(
+        planMemslots(
+          this.memory.regions,
+          this.armed.flatMap((a) => (a ? pagesOf(a.address, a.len) : [])),
+        ),
+      );
     } finally {
       vcpus.thaw();
     }

@@ -38,7 +38,9 @@ export function assignSlots(specs: readonly WatchpointSpec[]): Map<string, numbe
     names.add(s.name);
   }
   if (exitKinds[0]) slots.set(exitKinds[0].name, EXIT_KIND_SLOT);
-  users.forEach((s, i) => slots.set(s.name, i + 1));
+  users.forEach((s, i) => {
+    slots.set(s.name, i + 1);
+  });
   for (const s of specs) checkWatch(s, slots.get(s.name)!);
   return slots;
 }

@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { loadScenario, ScenarioError } from './load.ts';
 
 const DIR = join(import.meta.dirname, 'testdata/broken');
-const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 function messageOf(file: string): string {
   try {

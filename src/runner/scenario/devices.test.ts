@@ -18,7 +18,9 @@ const problems = (text: string, file = join(dir, 'x.yaml')) => scenarioProblems(
 describe('scenario devices', () => {
   it('fills the defaults: both UARTs, serial console, no disks, no network', () => {
     expect(parseScenario(`${LINUX}devices: { console: virtio }\n`, join(dir, 'x.yaml')).devices).toEqual({
-      serial: ['com1', 'com2'], console: 'virtio', blk: [],
+      serial: ['com1', 'com2'],
+      console: 'virtio',
+      blk: [],
     });
     expect(parseScenario(`${LINUX}devices: { net: {} }\n`, join(dir, 'x.yaml')).devices?.net).toEqual({ backend: 'peer' });
   });
@@ -38,13 +40,11 @@ describe('scenario devices', () => {
     writeFileSync(join(dir, 'base', 'disk.img'), new Uint8Array(512));
     writeFileSync(join(dir, 'base', 'b.yaml'), `${LINUX}devices:\n  blk: [{ path: disk.img }]\n`);
     writeFileSync(join(dir, 'top.yaml'), 'extends: base/b.yaml\nname: top\n');
-    expect(loadScenario(join(dir, 'top.yaml')).devices?.blk[0]!.path).toBe(join(dir, 'base', 'disk.img'));
+    expect(loadScenario(join(dir, 'top.yaml')).devices!.blk[0]!.path).toBe(join(dir, 'base', 'disk.img'));
   });
 
   it('names file, line, field and the missing image', () => {
-    expect(problems(`${LINUX}devices:\n  blk:\n    - path: nope.img\n`)).toBe(
-      `${join(dir, 'x.yaml')}:5:13: devices.blk.0.path: cannot use ${join(dir, 'nope.img')} as a disk image: ENOENT`,
-    );
+    expect(problems(`${LINUX}devices:\n  blk:\n    - path: nope.img\n`)).toBe(`${join(dir, 'x.yaml')}:5:13: devices.blk.0.path: cannot use ${join(dir, 'nope.img')} as a disk image: ENOENT`);
     expect(problems(`${LINUX}devices:\n  blk:\n    - path: .\n`)).toMatch(/:5:13: devices\.blk\.0\.path: .* is not a regular file/);
   });
 
@@ -84,8 +84,6 @@ describe('scheduler binary', () => {
   });
 
   it('names the field and the file when the binary is missing', () => {
-    expect(problems(`${LINUX}scheduler:\n  binary: ./nope\n`)).toBe(
-      `${join(dir, 'x.yaml')}:4:11: scheduler.binary: cannot use ${join(dir, 'nope')} as a scheduler loader: ENOENT`,
-    );
+    expect(problems(`${LINUX}scheduler:\n  binary: ./nope\n`)).toBe(`${join(dir, 'x.yaml')}:4:11: scheduler.binary: cannot use ${join(dir, 'nope')} as a scheduler loader: ENOENT`);
   });
 });

@@ -67,9 +67,7 @@ function editDistance(a: string, b: string): number {
 /** The known field `key` is most likely a typo of, if one is close enough. */
 function closest(key: string, known: string[]): string | undefined {
   const lower = key.toLowerCase();
-  const best = known
-    .map((k) => ({ k, d: k.startsWith(lower) ? 1 : editDistance(lower, k.toLowerCase()) }))
-    .sort((x, y) => x.d - y.d)[0];
+  const best = known.map((k) => ({ k, d: k.startsWith(lower) ? 1 : editDistance(lower, k.toLowerCase()) })).sort((x, y) => x.d - y.d)[0];
   return best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? best.k : undefined;
 }
 
@@ -114,9 +112,7 @@ export function fieldIssues(issues: readonly Issue[], data: unknown): FieldIssue
   });
   // A typo of a field leaves that field missing, which trips "required" and the mapping's own
   // checks: echoes of the typo, not mistakes of their own.
-  const echoes = unknowns
-    .filter((u) => u.meant !== undefined && valueAt(data, [...u.at, u.meant]) === undefined)
-    .flatMap((u) => [u.at, [...u.at, u.meant!]]);
+  const echoes = unknowns.filter((u) => u.meant !== undefined && valueAt(data, [...u.at, u.meant]) === undefined).flatMap((u) => [u.at, [...u.at, u.meant!]]);
   return expanded.flatMap((issue): FieldIssue[] => {
     if (issue.code === 'unrecognized_keys') {
       return unknowns.filter((u) => u.at === issue.path).map((u) => ({ path: [...u.at, u.key], message: unknownKeyMessage(u.meant, u.known), atKey: true }));

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadScenario, parseScenario, ScenarioError } from './load.ts';
+import { loadScenario, parseScenario } from './load.ts';
 import { scenarioProblems } from './problems.testing.ts';
 
 const problems = (text: string) => scenarioProblems(text, 'x.yaml');
@@ -10,7 +10,15 @@ const problems = (text: string) => scenarioProblems(text, 'x.yaml');
 describe('parseScenario', () => {
   it('applies defaults in one place', () => {
     expect(parseScenario('name: a\nguest: hello\n', 'a.yaml')).toEqual({
-      name: 'a', guest: 'hello', cmdline: '', vcpus: 1, memory_mb: 64, timeout_s: 30, boot_timeout_s: 300, watchpoints: [], expect: { exit_action: 'Shutdown' },
+      name: 'a',
+      guest: 'hello',
+      cmdline: '',
+      vcpus: 1,
+      memory_mb: 64,
+      timeout_s: 30,
+      boot_timeout_s: 300,
+      watchpoints: [],
+      expect: { exit_action: 'Shutdown' },
     });
   });
 
@@ -24,9 +32,7 @@ describe('parseScenario', () => {
 
   it('rejects unknown keys at the key', () => {
     expect(problems('name: a\nguest: hello\nvcpu: 2\n')).toBe("x.yaml:3:1: vcpu: unknown field (did you mean 'vcpus'?)");
-    expect(problems('name: a\nguest: hello\nexpect:\n  exit: Shutdown\n')).toBe(
-      "x.yaml:4:3: expect.exit: unknown field (did you mean 'exit_action'?)",
-    );
+    expect(problems('name: a\nguest: hello\nexpect:\n  exit: Shutdown\n')).toBe("x.yaml:4:3: expect.exit: unknown field (did you mean 'exit_action'?)");
     expect(problems('name: a\nguest: hello\nzzzzzzzz: 1\n')).toMatch(/unknown field \(allowed: extends, name, guest, kernel, cmdline, run, vcpus, topology, topologies, memory_mb/);
   });
 
@@ -67,15 +73,17 @@ describe('watchpoints', () => {
   });
   it('takes a kernel symbol instead of an address on Linux guests, and says what is wrong otherwise', () => {
     const linux = 'name: a\nkernel: host\nwatchpoints:\n';
-    expect(parseScenario(`${linux}  - { name: st, symbol: system_state, offset: 4, freeze: true }\n`, 'w.yaml').watchpoints)
-      .toEqual([{ name: 'st', symbol: 'system_state', offset: 4, len: 4, on: 'write', kind: 'user', freeze: true }]);
+    expect(parseScenario(`${linux}  - { name: st, symbol: system_state, offset: 4, freeze: true }\n`, 'w.yaml').watchpoints).toEqual([
+      { name: 'st', symbol: 'system_state', offset: 4, len: 4, on: 'write', kind: 'user', freeze: true },
+    ]);
     expect(problems(`${base}  - { name: st, symbol: system_state }\n`)).toBe('x.yaml:4:25: watchpoints.0.symbol: kernel symbols need a Linux guest (kernel:); bare-metal guests take address');
     expect(problems(`${linux}  - { name: st, symbol: system_state, address: 0x1000 }\n`)).toContain('watchpoints.0: give exactly one of address or symbol');
     expect(problems(`${linux}  - { name: st, address: 0x1000, offset: 8 }\n`)).toContain('watchpoints.0.offset: offset goes with symbol');
   });
   it('rejects a second exit_kind at its kind field', () => {
-    expect(problems(`${base}  - { name: a, address: 0x200000, kind: exit_kind }\n  - { name: b, address: 0x200008, kind: exit_kind }\n`))
-      .toBe('x.yaml:5:41: watchpoints.1.kind: only one watchpoint may have kind exit_kind (it owns slot 0)');
+    expect(problems(`${base}  - { name: a, address: 0x200000, kind: exit_kind }\n  - { name: b, address: 0x200008, kind: exit_kind }\n`)).toBe(
+      'x.yaml:5:41: watchpoints.1.kind: only one watchpoint may have kind exit_kind (it owns slot 0)',
+    );
   });
   it('rejects more than four', () => {
     const five = [0, 8, 16, 24, 32].map((o, i) => `  - { name: w${i}, address: ${0x200000 + o} }\n`).join('');
@@ -96,7 +104,10 @@ describe('Linux scenarios', () => {
   });
   it('takes a topology object with distances', () => {
     const s = parseScenario('name: l\nkernel: host\ntopology: { numa_nodes: 2, llcs: 2, cores_per_llc: 1, threads_per_core: 1, distances: [[10, 21], [21, 10]] }\n', 'l.yaml');
-    expect(s.topology?.distances).toEqual([[10, 21], [21, 10]]);
+    expect(s.topology?.distances).toEqual([
+      [10, 21],
+      [21, 10],
+    ]);
   });
   it('rejects both guest and kernel, or neither', () => {
     expect(problems('name: l\nguest: hello\nkernel: host\n')).toMatch(/guest: give exactly one of guest \(bare-metal\) or kernel \(Linux\)/);
@@ -132,10 +143,8 @@ describe('extends', () => {
   it('locates a problem in the file that wrote the field', () => {
     const text = 'extends: base.yaml\nname: x\nvcpus: 0\n';
     expect(() => parseScenario(text, join(dir, 'inline.yaml'))).toThrow(/inline\.yaml:3:8: vcpus: Too small/);
-    expect(() => parseScenario('extends: base.yaml\nname: x\nmemory_mb: 4000\n', join(dir, 'inline.yaml')))
-      .toThrow(/inline\.yaml:3:12: memory_mb: bare-metal/);
-    expect(() => parseScenario('extends: base.yaml\nname: x\nkernel: host\n', join(dir, 'inline.yaml')))
-      .toThrow(/base\.yaml:3:8: guest: give exactly one/); // guest is written in the base
+    expect(() => parseScenario('extends: base.yaml\nname: x\nmemory_mb: 4000\n', join(dir, 'inline.yaml'))).toThrow(/inline\.yaml:3:12: memory_mb: bare-metal/);
+    expect(() => parseScenario('extends: base.yaml\nname: x\nkernel: host\n', join(dir, 'inline.yaml'))).toThrow(/base\.yaml:3:8: guest: give exactly one/); // guest is written in the base
   });
   it('lets a file change the VM shape it extends: topologies over topology or vcpus, and back', () => {
     writeFileSync(join(tmp, 'one.yaml'), 'name: one\nkernel: host\ntopology: 1n1l2c1t\n');

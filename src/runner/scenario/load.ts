@@ -73,10 +73,12 @@ function parseSource(text: string, file: string): Source {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {
-    throw new ScenarioError(doc.errors.map((e) => {
-      const pos = lc.linePos(e.pos[0]);
-      return { file, line: pos.line, column: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` };
-    }));
+    throw new ScenarioError(
+      doc.errors.map((e) => {
+        const pos = lc.linePos(e.pos[0]);
+        return { file, line: pos.line, column: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` };
+      }),
+    );
   }
   const data: unknown = doc.toJS();
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
@@ -195,7 +197,8 @@ function resolveHostFiles(s: Scenario, chain: Source[]): Scenario {
       const field = ['workload', 'programs', i];
       if (p.includes('/')) return hostFile(chain, field, p, 'a program', 'an executable', problems);
       const found = onPath(p);
-      if (!found) problems.push({ ...locate(chain, field), path: field.join('.'), message: `${p} is not on this host's PATH${DEBIAN_PROGRAMS[p] ? ` (Debian: apt-get install ${DEBIAN_PROGRAMS[p]})` : ''}` });
+      if (!found)
+        problems.push({ ...locate(chain, field), path: field.join('.'), message: `${p} is not on this host's PATH${DEBIAN_PROGRAMS[p] ? ` (Debian: apt-get install ${DEBIAN_PROGRAMS[p]})` : ''}` });
       return found ?? p;
     });
     out = { ...out, workload: { ...out.workload!, programs } };

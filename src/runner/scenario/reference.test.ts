@@ -12,7 +12,7 @@ describe('generated scenario reference', () => {
     expect(md).toContain('`Shutdown` \\| `Fatal` \\| `Timeout`');
   });
 
-  it('lists the fields of list items and of a union\'s mapping', () => {
+  it("lists the fields of list items and of a union's mapping", () => {
     const md = scenarioReferenceMarkdown();
     for (const f of ['watchpoints[].name', 'watchpoints[].address', 'devices.blk[].readonly', 'topology.numa_nodes', 'topologies[].llcs']) {
       expect(md).toContain(`| \`${f}\` |`);

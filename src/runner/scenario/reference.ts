@@ -49,7 +49,12 @@ function rows(node: JsonSchemaNode, prefix: string): string[] {
   const required = new Set(node.required ?? []);
   return Object.entries(node.properties ?? {}).flatMap(([key, child]) => {
     const field = `${prefix}${key}`;
-    const type = field === 'guest' ? guestNames().map((g) => `\`${g}\``).join(' \\| ') : typeOf(child);
+    const type =
+      field === 'guest'
+        ? guestNames()
+            .map((g) => `\`${g}\``)
+            .join(' \\| ')
+        : typeOf(child);
     const dflt = child.default !== undefined && child.type !== 'object' ? `\`${JSON.stringify(child.default)}\`` : required.has(key) ? 'required' : '';
     const row = `| \`${field}\` | ${type} | ${dflt} | ${child.description ?? ''} |`;
     return [row, ...nested(child, field).flatMap((n) => rows(n.node, n.prefix))];

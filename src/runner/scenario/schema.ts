@@ -9,17 +9,18 @@ export const EXIT_ACTIONS = ['Shutdown', 'Fatal', 'Timeout'] as const;
 export const SCHEDULER_EXIT_KINDS = ['none', 'done', 'unreg', 'unreg_bpf', 'unreg_kern', 'sysrq', 'parent', 'error', 'error_bpf', 'error_stall'] as const;
 export type SchedulerExitKind = (typeof SCHEDULER_EXIT_KINDS)[number];
 
-const u64 = z
-  .union([z.int().min(0), z.string().regex(/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/, 'expected an integer or a 0x-prefixed hex string')])
-  .transform((v, ctx) => {
-    const n = BigInt(v);
-    if (n >= 1n << 64n) ctx.addIssue({ code: 'custom', message: 'does not fit in 64 bits' });
-    return n;
-  });
+const u64 = z.union([z.int().min(0), z.string().regex(/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/, 'expected an integer or a 0x-prefixed hex string')]).transform((v, ctx) => {
+  const n = BigInt(v);
+  if (n >= 1n << 64n) ctx.addIssue({ code: 'custom', message: 'does not fit in 64 bits' });
+  return n;
+});
 
 export const watchpointSchema = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z_][\w.-]*$/, 'expected a name like exit_kind or my-watch').describe('Key of this watchpoint in the result.'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z_][\w.-]*$/, 'expected a name like exit_kind or my-watch')
+      .describe('Key of this watchpoint in the result.'),
     address: u64.optional().describe('Guest address to watch (bare-metal guests: guest-physical). Hex as a quoted string above 2^53. Either address or symbol.'),
     symbol: z
       .string()
@@ -33,7 +34,10 @@ export const watchpointSchema = z
     freeze: z.boolean().default(false).describe('On the first latch, freeze every vCPU and snapshot its registers; the guest then resumes.'),
   })
   // zod runs refinements over fields that already failed: check only what parsed.
-  .refine((w) => typeof w.address !== 'bigint' || typeof w.len !== 'number' || w.address % BigInt(w.len) === 0n, { error: (i) => `address must be aligned to len (${(i.input as { len: number }).len})`, path: ['address'] })
+  .refine((w) => typeof w.address !== 'bigint' || typeof w.len !== 'number' || w.address % BigInt(w.len) === 0n, {
+    error: (i) => `address must be aligned to len (${(i.input as { len: number }).len})`,
+    path: ['address'],
+  })
   .refine((w) => (w.address === undefined) !== (w.symbol === undefined), { error: 'give exactly one of address or symbol' })
   .refine((w) => w.offset === undefined || w.symbol !== undefined, { error: 'offset goes with symbol', path: ['offset'] })
   .refine((w) => w.symbol === undefined || w.on === 'write', { error: 'a symbol watchpoint watches writes (on: write)', path: ['on'] });
@@ -46,7 +50,10 @@ const schedulerSchema = z
       .optional()
       .describe("A scheduler built from the kernel's own tools/sched_ext (scx_simple, scx_central, scx_flatcg, ...) or ours (scx_fault). Either name or binary."),
     binary: z.string().min(1).optional().describe('Your own scheduler loader (path relative to the scenario file), packed with its shared libraries. Either name or binary.'),
-    args: z.array(z.string()).default([]).describe('Arguments for the loader (scx_fault: --error-after N, --exit-after N, --stall, --clean; behaviour faults --starve PREFIX:MS, --one-cpu, --long-slice PREFIX:N).'),
+    args: z
+      .array(z.string())
+      .default([])
+      .describe('Arguments for the loader (scx_fault: --error-after N, --exit-after N, --stall, --clean; behaviour faults --starve PREFIX:MS, --one-cpu, --long-slice PREFIX:N).'),
     ops: z.string().min(1).optional().describe('What /sys/kernel/sched_ext/root/ops says once it is enabled (default: the name without scx_).'),
     enable_timeout_s: z.number().positive().max(3600).default(30).describe('Give up (and report its output) if the scheduler is not enabled within this long.'),
     exit_wait_s: z.number().min(0).max(3600).optional().describe('After the workload, wait up to this long for the scheduler to exit by itself (a fault) before stopping it.'),
@@ -61,24 +68,19 @@ const topologyObject = z.strictObject({
   distances: z.array(z.array(z.int())).optional().describe('numa_nodes x numa_nodes SLIT matrix: 10 on the diagonal, 11..254 elsewhere.'),
 });
 
-const topologySchema = z
-  .union([
-    z.string().describe('a shorthand <N>n<L>l<C>c<T>t such as 2n4l2c2t'),
-    topologyObject,
-  ])
-  .transform((v, ctx): Topology => {
-    let t: Topology;
-    try {
-      t = typeof v === 'string' ? parseTopologyShorthand(v) : v;
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-    for (const p of validateTopology(t)) {
-      ctx.addIssue({ code: 'custom', path: typeof v === 'string' || !p.path ? [] : p.path.split('.'), message: p.message });
-    }
-    return t;
-  });
+const topologySchema = z.union([z.string().describe('a shorthand <N>n<L>l<C>c<T>t such as 2n4l2c2t'), topologyObject]).transform((v, ctx): Topology => {
+  let t: Topology;
+  try {
+    t = typeof v === 'string' ? parseTopologyShorthand(v) : v;
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+  for (const p of validateTopology(t)) {
+    ctx.addIssue({ code: 'custom', path: typeof v === 'string' || !p.path ? [] : p.path.split('.'), message: p.message });
+  }
+  return t;
+});
 
 const devicesSchema = z.strictObject({
   serial: z
@@ -86,15 +88,14 @@ const devicesSchema = z.strictObject({
     .refine((ports) => new Set(ports).size === ports.length, 'lists a port twice')
     .default(['com1', 'com2'])
     .describe('8250 UARTs the guest has: com1 (0x3f8, IRQ 4), com2 (0x2f8, IRQ 3).'),
-  console: z
-    .enum(['serial', 'virtio'])
-    .default('serial')
-    .describe('The Linux console: `serial` (ttyS0 on com1) or `virtio` (hvc0 on a virtio-console, in the result as console.hvc0).'),
+  console: z.enum(['serial', 'virtio']).default('serial').describe('The Linux console: `serial` (ttyS0 on com1) or `virtio` (hvc0 on a virtio-console, in the result as console.hvc0).'),
   blk: z
-    .array(z.strictObject({
-      path: z.string().min(1).describe('Disk image (a regular file), relative to the scenario file.'),
-      readonly: z.boolean().default(false).describe('The guest cannot write the image (its writes fail).'),
-    }))
+    .array(
+      z.strictObject({
+        path: z.string().min(1).describe('Disk image (a regular file), relative to the scenario file.'),
+        readonly: z.boolean().default(false).describe('The guest cannot write the image (its writes fail).'),
+      }),
+    )
     .max(8)
     .default([])
     .describe('virtio-blk disks over image files: /dev/vda, /dev/vdb, ... in the guest.'),
@@ -110,7 +111,9 @@ const devicesSchema = z.strictObject({
             .string()
             .regex(/^[^\s/]{1,15}$/, 'must be 1..15 characters, without spaces or /')
             .default('schedvm%d')
-            .describe('Host interface name; `%d` picks a free number. A TAP schedvm creates is brought up and vanishes with the VM; an existing one (ip tuntap add NAME mode tap user $USER) is used as it is.'),
+            .describe(
+              'Host interface name; `%d` picks a free number. A TAP schedvm creates is brought up and vanishes with the VM; an existing one (ip tuntap add NAME mode tap user $USER) is used as it is.',
+            ),
           host_address: z
             .string()
             .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 address with a prefix length, like 10.0.2.2/24')
@@ -131,27 +134,21 @@ export const scenarioSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('Another scenario file this one builds on (relative to this file). Mappings merge field by field; values and lists here replace the base\'s; topology, topologies and vcpus replace each other (a gauntlet over a one-VM scenario).'),
+      .describe(
+        "Another scenario file this one builds on (relative to this file). Mappings merge field by field; values and lists here replace the base's; topology, topologies and vcpus replace each other (a gauntlet over a one-VM scenario).",
+      ),
     name: z.string().min(1).describe('Scenario name, shown in reports.'),
     guest: z
       .string()
       .refine((g) => guestNames().includes(g), { error: () => `must be one of: ${guestNames().join(', ')}` })
       .optional()
       .describe('Bare-metal guest from src/fixtures/guests (a .S file name without extension). Either guest or kernel.'),
-    kernel: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('Linux kernel to boot: a bzImage path, `host` (newest /boot/vmlinuz-*), or `debian-sched-ext` (fetched and cached). Either guest or kernel.'),
+    kernel: z.string().min(1).optional().describe('Linux kernel to boot: a bzImage path, `host` (newest /boot/vmlinuz-*), or `debian-sched-ext` (fetched and cached). Either guest or kernel.'),
     cmdline: z.string().default('').describe('Extra kernel command-line arguments (Linux guests).'),
     run: z.string().optional().describe('Shell commands the Linux guest runs after its report, before powering off.'),
     vcpus: z.int().min(1).max(255).optional().describe('Number of vCPUs (default 1, or what topology gives).'),
     topology: topologySchema.optional().describe('CPU topology: {numa_nodes, llcs, cores_per_llc, threads_per_core, distances?} or a shorthand like 2n4l2c2t.'),
-    topologies: z
-      .array(topologySchema)
-      .min(1)
-      .optional()
-      .describe('Gauntlet: the same scenario on each topology, one VM and one test each, named by its shorthand. Instead of topology.'),
+    topologies: z.array(topologySchema).min(1).optional().describe('Gauntlet: the same scenario on each topology, one VM and one test each, named by its shorthand. Instead of topology.'),
     memory_mb: z.int().min(8).max(65536).optional().describe('Guest RAM in MiB (default 64 for bare guests, 512 for Linux).'),
     timeout_s: z.number().positive().max(86_400).default(30).describe('The VM is stopped (exit action Timeout) after this many seconds.'),
     boot_timeout_s: z
@@ -159,7 +156,9 @@ export const scenarioSchema = z
       .positive()
       .max(86_400)
       .default(300)
-      .describe("Linux guests: the VM is stopped (exit action Timeout, with bootStalled saying so) if /init has not started after this many seconds. A boot takes about a second on hardware KVM and up to a few minutes in the sandbox; a stalled one then fails early instead of using all of timeout_s."),
+      .describe(
+        'Linux guests: the VM is stopped (exit action Timeout, with bootStalled saying so) if /init has not started after this many seconds. A boot takes about a second on hardware KVM and up to a few minutes in the sandbox; a stalled one then fails early instead of using all of timeout_s.',
+      ),
     guest_arg: z.int().min(0).max(0xffff_ffff).optional().describe('Value passed to the guest in rdx (port-flood: number of port writes).'),
     watchpoints: z
       .array(watchpointSchema)
@@ -177,12 +176,17 @@ export const scenarioSchema = z
       })
       .describe('Hardware watchpoints; their hits are latched into the result.'),
     scheduler: schedulerSchema.optional().describe('A sched_ext scheduler the guest runs: started by /init, waited for until enabled, stopped after the workload (Linux guests).'),
-    workload: workloadSchema.optional().describe("What runs while the scheduler is enabled, or after the guest's report without one (the kernel's default scheduler). Default with a scheduler: one spin thread per vCPU for 5 s."),
+    workload: workloadSchema
+      .optional()
+      .describe("What runs while the scheduler is enabled, or after the guest's report without one (the kernel's default scheduler). Default with a scheduler: one spin thread per vCPU for 5 s."),
     devices: devicesSchema.optional().describe('Devices besides RAM and vCPUs: UARTs, and virtio-mmio console, disks and network (Linux guests).'),
     expect: z
       .strictObject({
         exit_action: z.enum(EXIT_ACTIONS).default('Shutdown').describe('Exit action that counts as a pass for `schedvm run`.'),
-        scheduler_exit: z.enum(SCHEDULER_EXIT_KINDS).optional().describe("The scheduler's exit kind that counts as a pass: the schedvm environment fails the test file otherwise (the CI gate), as does `schedvm run`."),
+        scheduler_exit: z
+          .enum(SCHEDULER_EXIT_KINDS)
+          .optional()
+          .describe("The scheduler's exit kind that counts as a pass: the schedvm environment fails the test file otherwise (the CI gate), as does `schedvm run`."),
         workload: workloadGatesSchema.optional(),
       })
       .default({ exit_action: 'Shutdown' })
@@ -212,10 +216,11 @@ export const scenarioSchema = z
       ctx.addIssue({ code: 'custom', path: ['memory_mb'], message: 'a Linux guest needs at least 128' });
     }
     s.watchpoints.forEach((w, i) => {
-      if (w.symbol !== undefined && s.guest !== undefined) ctx.addIssue({ code: 'custom', path: ['watchpoints', i, 'symbol'], message: 'kernel symbols need a Linux guest (kernel:); bare-metal guests take address' });
+      if (w.symbol !== undefined && s.guest !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['watchpoints', i, 'symbol'], message: 'kernel symbols need a Linux guest (kernel:); bare-metal guests take address' });
     });
     if (s.scheduler !== undefined && s.watchpoints.some((w) => w.kind === 'exit_kind')) {
-      ctx.addIssue({ code: 'custom', path: ['watchpoints'], message: "with a scheduler, slot 0 (exit_kind) watches its exit kind: declare user watchpoints only" });
+      ctx.addIssue({ code: 'custom', path: ['watchpoints'], message: 'with a scheduler, slot 0 (exit_kind) watches its exit kind: declare user watchpoints only' });
     }
     if (s.guest !== undefined && s.scheduler !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['scheduler'], message: 'only Linux guests (kernel:) run a scheduler' });
@@ -245,7 +250,9 @@ export const scenarioSchema = z
         for (const g of BASELINE_GATES) if (gates && g in gates) ctx.addIssue({ code: 'custom', path: [...at, g], message: 'compares with a baseline run: add workload.baseline: default' });
       };
       relative(['expect', 'workload'], s.expect.workload);
-      s.workload?.groups?.forEach((g, i) => relative(['workload', 'groups', i, 'expect'], g.expect));
+      s.workload?.groups?.forEach((g, i) => {
+        relative(['workload', 'groups', i, 'expect'], g.expect);
+      });
     }
     if (s.scheduler === undefined && s.expect.scheduler_exit !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['expect', 'scheduler_exit'], message: 'needs a scheduler' });

@@ -16,7 +16,11 @@ const groupGateFields = {
   max_cross_node_migrations_per_s: z.number().min(0).optional().describe('Migrations between NUMA nodes of the declared topology per second, over the group.'),
   max_missed_periods: z.int().min(0).optional().describe('periodic groups: periods missed, over the group.'),
   max_rounds_cv: z.number().min(0).optional().describe("Throughput evenness: the coefficient of variation of the group's rounds per thread."),
-  rounds_vs_baseline: z.number().positive().optional().describe("With workload.baseline: the group's rounds of work at least this share of the baseline's (0.8: no more than 20% slower than the kernel's default scheduler)."),
+  rounds_vs_baseline: z
+    .number()
+    .positive()
+    .optional()
+    .describe("With workload.baseline: the group's rounds of work at least this share of the baseline's (0.8: no more than 20% slower than the kernel's default scheduler)."),
   max_gap_vs_baseline: z.number().positive().optional().describe("With workload.baseline: the group's longest gap at most this multiple of the baseline's."),
   wake_latency_p99_vs_baseline: z.number().positive().optional().describe("With workload.baseline, pingpong and periodic groups: wake latency p99 at most this multiple of the baseline's."),
 };
@@ -30,9 +34,15 @@ export const workloadGatesSchema = z
   .strictObject({
     ...groupGateFields,
     min_cpu_busy: z.number().min(0).max(1).optional().describe('Every CPU of the VM was busy at least this share of the workload (0.9: 90%).'),
-    cpu_busy_vs_baseline: z.number().positive().optional().describe("With workload.baseline: the CPUs' mean busy share at least this share of the baseline's (work conservation against the kernel's default scheduler)."),
+    cpu_busy_vs_baseline: z
+      .number()
+      .positive()
+      .optional()
+      .describe("With workload.baseline: the CPUs' mean busy share at least this share of the baseline's (work conservation against the kernel's default scheduler)."),
   })
-  .describe('Scheduling-behaviour gates: the schedvm environment fails the test file, and `schedvm run` exits non-zero, naming the gate, the group and the measured value. Top-level gates hold for every group they apply to; a group overrides them in its own `expect`.');
+  .describe(
+    'Scheduling-behaviour gates: the schedvm environment fails the test file, and `schedvm run` exits non-zero, naming the gate, the group and the measured value. Top-level gates hold for every group they apply to; a group overrides them in its own `expect`.',
+  );
 
 const cgroupSchema = z
   .strictObject({
@@ -54,8 +64,12 @@ const groupSchema = z
       .string()
       .regex(/^[a-z][a-z0-9_]{0,9}$/, 'expected 1 to 10 lower-case letters, digits or _, starting with a letter (threads are named <name>-<n>, and Linux keeps 15 characters)')
       .describe('Group name: its threads are named <name>-<n> (a scheduler, and a fault, can tell groups apart by comm).'),
-    kind: z.enum(WORKLOAD_KINDS).describe("spin: compute; yield: compute and sched_yield; pingpong: pairs waking each other through pipes (wake latency); periodic: wake every period_us, run run_us (wake latency, missed periods); fork: fork and reap children; affinity: compute, moving itself across its allowed CPUs; command: `command` (host programs from workload.programs) in a cgroup of its own, its threads' CPU and wait time measured at the end, not gated."),
-    command: z.string().min(1).optional().describe('kind command: the shell command the group runs for the workload\'s duration (then killed), e.g. `stress-ng --cpu 2`.'),
+    kind: z
+      .enum(WORKLOAD_KINDS)
+      .describe(
+        "spin: compute; yield: compute and sched_yield; pingpong: pairs waking each other through pipes (wake latency); periodic: wake every period_us, run run_us (wake latency, missed periods); fork: fork and reap children; affinity: compute, moving itself across its allowed CPUs; command: `command` (host programs from workload.programs) in a cgroup of its own, its threads' CPU and wait time measured at the end, not gated.",
+      ),
+    command: z.string().min(1).optional().describe("kind command: the shell command the group runs for the workload's duration (then killed), e.g. `stress-ng --cpu 2`."),
     threads: z.int().min(1).max(1024).optional().describe('Threads in the group (default: one per vCPU; pingpong: 2 per pair).'),
     pairs: z.int().min(1).max(512).optional().describe('pingpong: pairs of threads (instead of threads).'),
     nice: z.int().min(-20).max(19).default(0).describe('Nice value of every thread.'),
@@ -70,15 +84,35 @@ const groupSchema = z
   .superRefine((g, ctx) => {
     if (g.kind === 'command') {
       if (g.command === undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: 'a command group needs command (a shell command)' });
-      const own = { threads: g.threads, pairs: g.pairs, priority: g.priority, cpus: g.cpus, cgroup: g.cgroup, expect: g.expect, period_us: g.period_us, run_us: g.run_us, nice: g.nice || undefined, policy: g.policy === 'normal' ? undefined : g.policy };
+      const own = {
+        threads: g.threads,
+        pairs: g.pairs,
+        priority: g.priority,
+        cpus: g.cpus,
+        cgroup: g.cgroup,
+        expect: g.expect,
+        period_us: g.period_us,
+        run_us: g.run_us,
+        nice: g.nice || undefined,
+        policy: g.policy === 'normal' ? undefined : g.policy,
+      };
       for (const [f, v] of Object.entries(own)) {
-        if (v !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: f === 'expect' ? 'command groups are measured, not gated (their threads are not the workload program\'s to time)' : 'is for the workload program\'s kinds: set it in the command (nice, taskset, ...)' });
+        if (v !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [f],
+            message:
+              f === 'expect'
+                ? "command groups are measured, not gated (their threads are not the workload program's to time)"
+                : "is for the workload program's kinds: set it in the command (nice, taskset, ...)",
+          });
       }
       return;
     }
     if (g.command !== undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: 'is for kind command' });
     if (g.pairs !== undefined && g.kind !== 'pingpong') ctx.addIssue({ code: 'custom', path: ['pairs'], message: 'is for kind pingpong (others take threads)' });
-    if (g.kind === 'pingpong' && g.threads !== undefined && g.threads % 2 !== 0) ctx.addIssue({ code: 'custom', path: ['threads'], message: 'pingpong threads come in pairs: give an even number, or pairs' });
+    if (g.kind === 'pingpong' && g.threads !== undefined && g.threads % 2 !== 0)
+      ctx.addIssue({ code: 'custom', path: ['threads'], message: 'pingpong threads come in pairs: give an even number, or pairs' });
     if (g.kind === 'pingpong' && g.threads !== undefined && g.pairs !== undefined) ctx.addIssue({ code: 'custom', path: ['pairs'], message: 'give threads or pairs, not both' });
     if (g.kind === 'periodic' && g.period_us === undefined) ctx.addIssue({ code: 'custom', path: ['period_us'], message: 'a periodic group needs period_us' });
     if (g.kind !== 'periodic') {
@@ -137,14 +171,19 @@ export const workloadSchema = z
         });
       })
       .optional()
-      .describe("Host programs packed into the guest as /usr/bin/<name> with their shared libraries, for command groups, workload.shell or run: a name on this host's PATH (stress-ng, hackbench) or a path relative to the scenario file."),
+      .describe(
+        "Host programs packed into the guest as /usr/bin/<name> with their shared libraries, for command groups, workload.shell or run: a name on this host's PATH (stress-ng, hackbench) or a path relative to the scenario file.",
+      ),
     baseline: z
       .enum(['default'])
       .optional()
-      .describe("default: the same VM runs the workload first under the kernel's default scheduler, then starts the scenario's; the result's `baseline` holds that run and the ratios, and the *_vs_baseline gates compare with it."),
+      .describe(
+        "default: the same VM runs the workload first under the kernel's default scheduler, then starts the scenario's; the result's `baseline` holds that run and the ratios, and the *_vs_baseline gates compare with it.",
+      ),
   })
   .superRefine((w, ctx) => {
     const given = (['threads', 'groups', 'shell'] as const).filter((f) => w[f] !== undefined);
     if (given.length > 1) ctx.addIssue({ code: 'custom', path: [given[1]!], message: `give one of threads, groups or shell (also given: ${given[0]})` });
-    if (w.baseline !== undefined && w.shell !== undefined) ctx.addIssue({ code: 'custom', path: ['baseline'], message: 'compares runs of the workload program: a workload shell is not measured (use groups)' });
+    if (w.baseline !== undefined && w.shell !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['baseline'], message: 'compares runs of the workload program: a workload shell is not measured (use groups)' });
   });

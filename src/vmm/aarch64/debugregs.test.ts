@@ -1,15 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildDebugRegs,
-  dbgwcr,
-  dbgwvr,
-  dispatchDebugExit,
-  ESR_EC_SOFTSTP_LOW,
-  ESR_EC_WATCHPT_LOW,
-  exceptionClass,
-  NO_STEP,
-  type SingleStep,
-} from './debugregs.ts';
+import { buildDebugRegs, dbgwcr, dbgwvr, dispatchDebugExit, ESR_EC_SOFTSTP_LOW, ESR_EC_WATCHPT_LOW, exceptionClass, NO_STEP, type SingleStep } from './debugregs.ts';
 
 const A = 0xffff_ffff_8100_1000n;
 const U64_MAX = (1n << 64n) - 1n;
@@ -84,7 +74,7 @@ describe('dispatchDebugExit (arm64)', () => {
     expect(t.hits).toEqual([1, 2]);
   });
 
-  it('reports slot 0 like any other (whether its value is a hit is the caller\'s rule) and steps over the store', () => {
+  it("reports slot 0 like any other (whether its value is a hit is the caller's rule) and steps over the store", () => {
     const t = setup();
     expect(dispatchDebugExit(watchHit(A), [A, 0n, 0n, 0n], NO_STEP, t.onHit)).toEqual({ pending: true, slotMask: 0b1 });
     expect(t.hits).toEqual([0]);

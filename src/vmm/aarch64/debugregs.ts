@@ -52,12 +52,7 @@ export interface DebugExit {
  * Returns the next step state: a step exit ends a pending step; a watchpoint whose FAR
  * falls in armed slots latches them and starts a step; anything else leaves it as is.
  */
-export function dispatchDebugExit(
-  exit: DebugExit,
-  armed: readonly bigint[],
-  step: SingleStep,
-  onHit: (slot: number) => void,
-): SingleStep {
+export function dispatchDebugExit(exit: DebugExit, armed: readonly bigint[], step: SingleStep, onHit: (slot: number) => void): SingleStep {
   const ec = exceptionClass(exit.hsr);
   if (ec === ESR_EC_SOFTSTP_LOW) return step.pending ? NO_STEP : step;
   if (ec !== ESR_EC_WATCHPT_LOW) return step;

@@ -28,7 +28,7 @@ export class ByteRing {
     const head = Atomics.load(this.idx, HEAD);
     for (;;) {
       const tail = Atomics.load(this.idx, TAIL);
-      if (((head - tail) >>> 0) < this.capacity) break;
+      if ((head - tail) >>> 0 < this.capacity) break;
       Atomics.wait(this.idx, TAIL, tail, 5);
     }
     this.data[(head >>> 0) % this.capacity] = byte;

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Serial8250 } from './serial.ts';
 
-const THR = 0, IER = 1, IIR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7;
+const THR = 0,
+  IER = 1,
+  IIR = 2,
+  LCR = 3,
+  MCR = 4,
+  LSR = 5,
+  MSR = 6,
+  SCR = 7;
 
 describe('Serial8250', () => {
   it('captures THR writes as output and reports THR empty in LSR', () => {

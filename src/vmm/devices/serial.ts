@@ -56,7 +56,10 @@ export class Serial8250 {
   readonly input: ByteRing;
 
   /** onIrq hears every change of the interrupt line (ISA serial IRQs are edge-triggered). */
-  constructor(readonly shared: SerialShared, private readonly onIrq?: (level: boolean) => void) {
+  constructor(
+    readonly shared: SerialShared,
+    private readonly onIrq?: (level: boolean) => void,
+  ) {
     this.s = new Int32Array(shared.state);
     this.output = new ByteRing(shared.output);
     this.input = new ByteRing(shared.input);

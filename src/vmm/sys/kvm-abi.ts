@@ -21,35 +21,81 @@ const u32 = 'uint32_t';
 const u16 = 'uint16_t';
 const u8 = 'uint8_t';
 
-export const kvm_regs = koffi.struct('kvm_regs', Object.fromEntries(
-  ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags'].map(
-    (r) => [r, u64],
-  ),
-));
+export const kvm_regs = koffi.struct(
+  'kvm_regs',
+  Object.fromEntries(['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags'].map((r) => [r, u64])),
+);
 export const kvm_segment = koffi.struct('kvm_segment', {
-  base: u64, limit: u32, selector: u16, type: u8, present: u8, dpl: u8, db: u8, s: u8, l: u8, g: u8, avl: u8,
-  unusable: u8, padding: u8,
+  base: u64,
+  limit: u32,
+  selector: u16,
+  type: u8,
+  present: u8,
+  dpl: u8,
+  db: u8,
+  s: u8,
+  l: u8,
+  g: u8,
+  avl: u8,
+  unusable: u8,
+  padding: u8,
 });
 export const kvm_dtable = koffi.struct('kvm_dtable', { base: u64, limit: u16, padding: koffi.array(u16, 3) });
 export const kvm_sregs = koffi.struct('kvm_sregs', {
-  cs: kvm_segment, ds: kvm_segment, es: kvm_segment, fs: kvm_segment, gs: kvm_segment, ss: kvm_segment,
-  tr: kvm_segment, ldt: kvm_segment, gdt: kvm_dtable, idt: kvm_dtable,
-  cr0: u64, cr2: u64, cr3: u64, cr4: u64, cr8: u64, efer: u64, apic_base: u64,
+  cs: kvm_segment,
+  ds: kvm_segment,
+  es: kvm_segment,
+  fs: kvm_segment,
+  gs: kvm_segment,
+  ss: kvm_segment,
+  tr: kvm_segment,
+  ldt: kvm_segment,
+  gdt: kvm_dtable,
+  idt: kvm_dtable,
+  cr0: u64,
+  cr2: u64,
+  cr3: u64,
+  cr4: u64,
+  cr8: u64,
+  efer: u64,
+  apic_base: u64,
   interrupt_bitmap: koffi.array(u64, 4),
 });
 export const kvm_fpu = koffi.struct('kvm_fpu', {
-  fpr: koffi.array(u8, 128), fcw: u16, fsw: u16, ftwx: u8, pad1: u8, last_opcode: u16, last_ip: u64, last_dp: u64,
-  xmm: koffi.array(u8, 256), mxcsr: u32, pad2: u32,
+  fpr: koffi.array(u8, 128),
+  fcw: u16,
+  fsw: u16,
+  ftwx: u8,
+  pad1: u8,
+  last_opcode: u16,
+  last_ip: u64,
+  last_dp: u64,
+  xmm: koffi.array(u8, 256),
+  mxcsr: u32,
+  pad2: u32,
 });
 export const kvm_userspace_memory_region = koffi.struct('kvm_userspace_memory_region', {
-  slot: u32, flags: u32, guest_phys_addr: u64, memory_size: u64, userspace_addr: u64,
+  slot: u32,
+  flags: u32,
+  guest_phys_addr: u64,
+  memory_size: u64,
+  userspace_addr: u64,
 });
 export const kvm_msr_entry = koffi.struct('kvm_msr_entry', { index: u32, reserved: u32, data: u64 });
 export const kvm_cpuid_entry2 = koffi.struct('kvm_cpuid_entry2', {
-  function: u32, index: u32, flags: u32, eax: u32, ebx: u32, ecx: u32, edx: u32, padding: koffi.array(u32, 3),
+  function: u32,
+  index: u32,
+  flags: u32,
+  eax: u32,
+  ebx: u32,
+  ecx: u32,
+  edx: u32,
+  padding: koffi.array(u32, 3),
 });
 export const kvm_guest_debug = koffi.struct('kvm_guest_debug', {
-  control: u32, pad: u32, debugreg: koffi.array(u64, 8),
+  control: u32,
+  pad: u32,
+  debugreg: koffi.array(u64, 8),
 });
 /** struct kvm_lapic_state: the local APIC's 4 KiB register page, first 1 KiB. */
 export const KVM_LAPIC_SIZE = 0x400;

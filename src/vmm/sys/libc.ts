@@ -22,46 +22,18 @@ const SYS_tgkill = 234;
 export const open = libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number;
 export const close = libc.func('int close(int fd)') as (fd: number) => number;
 /** ioctl with a pointer argument (a Buffer/TypedArray, or null). */
-export const ioctlPtr = libc.func('int ioctl(int fd, unsigned long req, void *arg)') as (
-  fd: number,
-  req: number,
-  arg: Uint8Array | null,
-) => number;
+export const ioctlPtr = libc.func('int ioctl(int fd, unsigned long req, void *arg)') as (fd: number, req: number, arg: Uint8Array | null) => number;
 /** ioctl with an integer argument (KVM_CREATE_VCPU, KVM_CHECK_EXTENSION, ...). */
-export const ioctlInt = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']) as (
-  fd: number,
-  req: number,
-  arg: number,
-) => number;
-export const mmap = libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)') as (
-  addr: null,
-  len: number,
-  prot: number,
-  flags: number,
-  fd: number,
-  off: number,
-) => bigint;
+export const ioctlInt = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']) as (fd: number, req: number, arg: number) => number;
+export const mmap = libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)') as (addr: null, len: number, prot: number, flags: number, fd: number, off: number) => bigint;
 export const munmap = libc.func('int munmap(void *addr, size_t len)') as (addr: bigint, len: number) => number;
 export const madvise = libc.func('int madvise(void *addr, size_t len, int advice)') as (addr: bigint, len: number, advice: number) => number;
 export const MADV_HUGEPAGE = 14;
 export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)') as (init: number, flags: number) => number;
 export const read = libc.func('long read(int fd, void *buf, size_t n)') as (fd: number, buf: Uint8Array, n: number) => number;
-export const write = libc.func('long write(int fd, const void *buf, size_t n)') as (
-  fd: number,
-  buf: Uint8Array,
-  n: number,
-) => number;
-export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)') as (
-  fds: Uint8Array,
-  nfds: number,
-  timeoutMs: number,
-) => number;
-const syscall3 = libc.func('syscall', 'long', ['long', 'long', 'long', 'long']) as (
-  nr: number,
-  a: number,
-  b: number,
-  c: number,
-) => number;
+export const write = libc.func('long write(int fd, const void *buf, size_t n)') as (fd: number, buf: Uint8Array, n: number) => number;
+export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)') as (fds: Uint8Array, nfds: number, timeoutMs: number) => number;
+const syscall3 = libc.func('syscall', 'long', ['long', 'long', 'long', 'long']) as (nr: number, a: number, b: number, c: number) => number;
 
 export function gettid(): number {
   return syscall3(SYS_gettid, 0, 0, 0);
@@ -74,9 +46,7 @@ export function errno(): number {
   return koffi.errno();
 }
 
-const errnoNames = new Map<number, string>(
-  Object.entries(koffi.os.errno as Record<string, number>).map(([name, value]) => [value, name]),
-);
+const errnoNames = new Map<number, string>(Object.entries(koffi.os.errno as Record<string, number>).map(([name, value]) => [value, name]));
 export function errnoName(code: number): string {
   return errnoNames.get(code) ?? `errno ${code}`;
 }

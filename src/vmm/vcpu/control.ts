@@ -1,5 +1,5 @@
 // State shared by the VMM thread and every vCPU worker, in one SharedArrayBuffer.
-export const enum VcpuState {
+export enum VcpuState {
   Created = 0,
   Running = 1,
   /** The VMM is writing immediate_exit / signalling: the worker must not unmap kvm_run yet. */
@@ -7,7 +7,7 @@ export const enum VcpuState {
   Done = 3,
 }
 
-export const enum ActionCode {
+export enum ActionCode {
   None = 0,
   Shutdown = 1,
   Fatal = 2,
@@ -28,7 +28,7 @@ const VCPU_WORDS = 4; // state, exits, parked, reserved
 const SNAP_WORDS = 4;
 
 /** Why a vCPU ended the VM as Fatal; the action's detail word says more. */
-export const enum FatalKind {
+export enum FatalKind {
   None = 0,
   /** KVM_EXIT_FAIL_ENTRY; detail: the hardware entry failure reason. */
   FailEntry = 1,

@@ -27,7 +27,12 @@ function dispatcher(freezeMask = 0) {
   const control = VmControl.create(2);
   memory = GuestMemory.allocate([{ gpa: 0, size: 0x2000 }]);
   const onDebug = debugExitHandler({
-    index: 1, latch, memory, freezeMask, control, onFreezeRequest: (slot) => freezeRequests.push(slot),
+    index: 1,
+    latch,
+    memory,
+    freezeMask,
+    control,
+    onFreezeRequest: (slot) => freezeRequests.push(slot),
   });
   return { latch, control, memory, onDebug, edges, freezeRequests };
 }
@@ -136,9 +141,7 @@ describe('watchpointArmer', () => {
     a.latch.publish([exitKind]);
     a.arm();
     a.arm();
-    expect(a.armed).toEqual([
-      { control: KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, debugreg: [exitKind.address, 0n, 0n, 0n, 0n, 0n, 0n, 0xd0703n] },
-    ]);
+    expect(a.armed).toEqual([{ control: KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, debugreg: [exitKind.address, 0n, 0n, 0n, 0n, 0n, 0n, 0xd0703n] }]);
     a.latch.publish([exitKind, user(0x1008)]);
     a.arm();
     a.arm();

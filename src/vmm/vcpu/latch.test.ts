@@ -34,7 +34,7 @@ describe('WatchpointLatch latching', () => {
     expect(() => latch.latch(1, -1)).toThrow('bad vCPU index -1');
   });
 
-  it('applies a slot\'s rule: below latchFrom is no hit (a clean exit kind), from it up latches with the value', () => {
+  it("applies a slot's rule: below latchFrom is no hit (a clean exit kind), from it up latches with the value", () => {
     const { latch, edges } = counted();
     for (const kind of [0n, 1n, 2n, 64n, 1023n]) expect(latch.offer(EXIT_KIND_SLOT, 0, kind, 1024n)).toBe(false);
     expect(edges).toEqual([]);

@@ -7,9 +7,7 @@ import Tinypool from 'tinypool';
 import type { VcpuWorkerInit } from './protocol.ts';
 
 /** What a pool task gets: one vCPU to run, or a warm-up barrier. */
-export type VcpuTask =
-  | { kind: 'vcpu'; init: VcpuWorkerInit; port: MessagePort }
-  | { kind: 'warm'; barrier: SharedArrayBuffer; count: number; timeoutMs: number };
+export type VcpuTask = { kind: 'vcpu'; init: VcpuWorkerInit; port: MessagePort } | { kind: 'warm'; barrier: SharedArrayBuffer; count: number; timeoutMs: number };
 
 // More than any VM could ask for: a queued vCPU task would wait for a thread that another
 // vCPU of the same VM holds forever.
@@ -45,7 +43,9 @@ export interface VcpuRun {
 export function runVcpu(init: VcpuWorkerInit): VcpuRun {
   const { port1, port2 } = new MessageChannel();
   const task: VcpuTask = { kind: 'vcpu', init, port: port2 };
-  const finished = pool().run(task, { transferList: [port2] }).then(() => undefined);
+  const finished = pool()
+    .run(task, { transferList: [port2] })
+    .then(() => undefined);
   return { port: port1, finished };
 }
 

@@ -59,7 +59,10 @@ function loopWith(steps: Step[], extra: Partial<RunLoopContext> = {}) {
 }
 
 describe('vcpuRunLoop: KVM_RUN results', () => {
-  it.each([['EINTR', EINTR], ['EAGAIN', EAGAIN]])('clears immediate_exit after %s and runs again', (_, errno) => {
+  it.each([
+    ['EINTR', EINTR],
+    ['EAGAIN', EAGAIN],
+  ])('clears immediate_exit after %s and runs again', (_, errno) => {
     const t = loopWith([fail(errno), shutdown]);
     t.vcpu.setImmediateExit(true); // as a kick leaves it
     let immediateExitAtSecondRun: boolean | undefined;

@@ -20,30 +20,23 @@ describe('formatSnapshot', () => {
   });
 
   it('appends uptroot when present and never shows tcr_el1', () => {
-    expect(formatSnapshot({ ...arm, user_page_table_root: 0xaaaa_bbbbn })).toBe(
-      'ip=0xffff800081001234 sp=0xffff800080000000 ptroot=0x0000400080000000 uptroot=0x00000000aaaabbbb',
-    );
+    expect(formatSnapshot({ ...arm, user_page_table_root: 0xaaaa_bbbbn })).toBe('ip=0xffff800081001234 sp=0xffff800080000000 ptroot=0x0000400080000000 uptroot=0x00000000aaaabbbb');
     expect(formatSnapshot({ ...kernel, tcr_el1: 5n })).not.toContain('tcr');
   });
 
   it('renders zeros at full width', () => {
-    expect(formatSnapshot({ instruction_pointer: 0n, stack_pointer: 0n, page_table_root: 0n })).toBe(
-      'ip=0x0000000000000000 sp=0x0000000000000000 ptroot=0x0000000000000000',
-    );
+    expect(formatSnapshot({ instruction_pointer: 0n, stack_pointer: 0n, page_table_root: 0n })).toBe('ip=0x0000000000000000 sp=0x0000000000000000 ptroot=0x0000000000000000');
   });
 });
 
 describe('snapshotToJson', () => {
   it('writes serde_json compact output with bare integers and no absent optionals', () => {
-    expect(snapshotToJson({ instruction_pointer: 1n, stack_pointer: 2n, page_table_root: 3n })).toBe(
-      '{"instruction_pointer":1,"stack_pointer":2,"page_table_root":3}',
-    );
+    expect(snapshotToJson({ instruction_pointer: 1n, stack_pointer: 2n, page_table_root: 3n })).toBe('{"instruction_pointer":1,"stack_pointer":2,"page_table_root":3}');
   });
 
   it('writes every u64 digit exactly, optionals in declaration order', () => {
     expect(snapshotToJson(arm)).toBe(
-      '{"instruction_pointer":18446603338385461812,"stack_pointer":18446603338368679936,"page_table_root":70370891661312,' +
-        '"user_page_table_root":16045690984503103501,"tcr_el1":3037724688}',
+      '{"instruction_pointer":18446603338385461812,"stack_pointer":18446603338368679936,"page_table_root":70370891661312,' + '"user_page_table_root":16045690984503103501,"tcr_el1":3037724688}',
     );
     expect(snapshotToJson({ ...kernel, instruction_pointer: (1n << 64n) - 1n })).toContain('"instruction_pointer":18446744073709551615,');
   });
@@ -129,8 +122,6 @@ describe('snapshot hex form', () => {
   it('names a missing or malformed field', () => {
     expect(() => snapshotFromHex({ instruction_pointer: '0x1', stack_pointer: '0x2' })).toThrow('missing field page_table_root');
     expect(() => snapshotFromHex({ instruction_pointer: '0x1', stack_pointer: 2, page_table_root: '0x3' })).toThrow('field stack_pointer');
-    expect(() => snapshotFromHex({ instruction_pointer: '0x1', stack_pointer: '0x2', page_table_root: '0x10000000000000000' })).toThrow(
-      'field page_table_root',
-    );
+    expect(() => snapshotFromHex({ instruction_pointer: '0x1', stack_pointer: '0x2', page_table_root: '0x10000000000000000' })).toThrow('field page_table_root');
   });
 });

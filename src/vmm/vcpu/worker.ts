@@ -1,10 +1,6 @@
-// A vCPU's own thread (a pooled one, see pool.ts): the task creates the vCPU (KVM wants vCPU
-// ioctls from one thread), sets it up, runs KVM_RUN synchronously so a blocking run never
-// touches the VMM's event loop, and closes the vCPU before the thread takes another task.
-import type { MessagePort } from 'node:worker_threads';
 import { Serial8250 } from '../devices/serial.ts';
 import { attachVirtioDevices } from '../devices/virtio/wiring.ts';
-import { VcpuFd, VmFd } from '../kvm.ts';
+import { type VcpuFd, VmFd } from '../kvm.ts';
 import { GuestMemory } from '../memory.ts';
 import { eventfdSignal, gettid } from '../sys/libc.ts';
 import { entryRegs, setupSregs } from '../x86_64/long-mode.ts';
@@ -21,7 +17,10 @@ const irqLine = (fd: number | undefined) => (fd === undefined ? undefined : (lev
 
 /** The pool's task function. */
 export default function runTask(task: VcpuTask): void {
-  if (task.kind === 'warm') return warmBarrier(task.barrier, task.count, task.timeoutMs);
+  if (task.kind === 'warm') {
+    warmBarrier(task.barrier, task.count, task.timeoutMs);
+    return;
+  }
   const post = (m: VcpuWorkerMessage) => task.port.postMessage(m);
   let stats: RunLoopStats | undefined;
   try {

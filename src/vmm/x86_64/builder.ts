@@ -98,7 +98,12 @@ export function buildMachine(config: VmConfig, topology: Topology): Machine {
     const tscDeadline = kvm.checkExtension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
     const [vmFd, eventFds, devices] = [vm, fds, virtio];
     return {
-      kvm, vm: vmFd, memory, memslots, fds: eventFds, ...(devices ? { virtio: devices } : {}),
+      kvm,
+      vm: vmFd,
+      memory,
+      memslots,
+      fds: eventFds,
+      ...(devices ? { virtio: devices } : {}),
       vcpuInit: (index) => ({
         ...shared,
         apicId: cpuPlacement(topology, index).apicId,

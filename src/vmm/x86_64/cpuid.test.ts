@@ -4,10 +4,13 @@ import { allPlacements, flatTopology, parseTopologyShorthand, vcpuCount, type To
 import { cpuidForVcpu, cpuVendor, syntheticAmdCaches, ZEN2_SIGNATURE } from './cpuid.ts';
 
 function table(text: string): CpuidEntry[] {
-  return text.trim().split('\n').map((line) => {
-    const [fn, index, flags, eax, ebx, ecx, edx] = line.trim().split(/\s+/).map(Number) as number[];
-    return { function: fn!, index: index!, flags: flags!, eax: eax!, ebx: ebx!, ecx: ecx!, edx: edx! };
-  });
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [fn, index, flags, eax, ebx, ecx, edx] = line.trim().split(/\s+/).map(Number) as number[];
+      return { function: fn!, index: index!, flags: flags!, eax: eax!, ebx: ebx!, ecx: ecx!, edx: edx! };
+    });
 }
 
 // KVM_GET_SUPPORTED_CPUID on this project's AMD EPYC (family 19h) host, zero leaves trimmed.
@@ -84,14 +87,12 @@ type Cpuid = ReturnType<typeof cpuidOf>;
 function parseExt(c: Cpuid): { smt: number; core: number; ncpus: number; apic: number; smtN: number } | undefined {
   const maxBasic = c(0).eax;
   const maxExt = c(0x8000_0000).eax;
-  const leaves = [
-    ...(maxBasic >= 0x1f ? [0x1f] : []), ...(maxExt >= 0x8000_0026 ? [0x8000_0026] : []), ...(maxBasic >= 0xb ? [0xb] : []),
-  ];
+  const leaves = [...(maxBasic >= 0x1f ? [0x1f] : []), ...(maxExt >= 0x8000_0026 ? [0x8000_0026] : []), ...(maxBasic >= 0xb ? [0xb] : [])];
   for (const leaf of leaves) {
     const shifts: number[] = [];
     const counts: number[] = [];
     let sub = 0;
-    for (;; sub++) {
+    for (; ; sub++) {
       const r = c(leaf, sub);
       if ((r.ebx & 0xffff) === 0 || bits(r.ecx, 8, 8) === 0) break;
       shifts.push(r.eax & 0x1f);
@@ -190,7 +191,9 @@ function linux7Intel(c: Cpuid): Derived {
 /** Groups of vCPU indexes sharing a key, in first-seen order. */
 function groups(keys: string[]): number[][] {
   const m = new Map<string, number[]>();
-  keys.forEach((k, i) => m.set(k, [...(m.get(k) ?? []), i]));
+  keys.forEach((k, i) => {
+    m.set(k, [...(m.get(k) ?? []), i]);
+  });
   return [...m.values()];
 }
 
@@ -263,7 +266,13 @@ describe('cpuidForVcpu: what Linux derives', () => {
 describe('syntheticAmdCaches', () => {
   it('describes L1d, L1i, L2, L3 and an end marker with consistent geometry', () => {
     const c = syntheticAmdCaches();
-    expect(c.map((e) => [e.index, e.eax & 0x1f, (e.eax >> 5) & 7])).toEqual([[0, 1, 1], [1, 2, 1], [2, 3, 2], [3, 3, 3], [4, 0, 0]]);
+    expect(c.map((e) => [e.index, e.eax & 0x1f, (e.eax >> 5) & 7])).toEqual([
+      [0, 1, 1],
+      [1, 2, 1],
+      [2, 3, 2],
+      [3, 3, 3],
+      [4, 0, 0],
+    ]);
     const bytes = (e: CpuidEntry) => ((e.ebx & 0xfff) + 1) * ((e.ebx >>> 22) + 1) * (e.ecx + 1);
     expect(c.slice(0, 4).map(bytes)).toEqual([32 << 10, 32 << 10, 512 << 10, 16 << 20]);
   });

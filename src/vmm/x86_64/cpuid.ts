@@ -63,8 +63,14 @@ function vcpuTopo(t: Topology, vcpuIndex: number): VcpuTopo {
   const p = cpuPlacement(t, vcpuIndex);
   const l = apicLayout(t);
   return {
-    apicId: p.apicId, coreId: p.coreId, node: p.node, threads: t.threads_per_core,
-    perPackage: vcpuCount(t) / t.numa_nodes, smtShift: l.smtShift, llcShift: l.llcShift, pkgShift: l.pkgShift,
+    apicId: p.apicId,
+    coreId: p.coreId,
+    node: p.node,
+    threads: t.threads_per_core,
+    perPackage: vcpuCount(t) / t.numa_nodes,
+    smtShift: l.smtShift,
+    llcShift: l.llcShift,
+    pkgShift: l.pkgShift,
   };
 }
 
@@ -161,7 +167,9 @@ export const ZEN2_SIGNATURE = 0x0083_0f10;
 // EBX: line - 1 | (ways - 1) << 22; ECX: sets - 1. Sharing (EAX[25:14]) is patched per vCPU.
 export function syntheticAmdCaches(): CpuidEntry[] {
   const cache = (index: number, type: number, level: number, kib: number, ways: number): CpuidEntry => ({
-    function: AMD_CACHE_TOPOLOGY, index, flags: KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+    function: AMD_CACHE_TOPOLOGY,
+    index,
+    flags: KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
     eax: u32(type | (level << 5) | (1 << 8)),
     ebx: u32((64 - 1) | ((ways - 1) << 22)),
     ecx: u32((kib * 1024) / (64 * ways) - 1),
@@ -180,14 +188,15 @@ export function syntheticAmdCaches(): CpuidEntry[] {
 // 6.1 (detect_extended_topology) and 7.x (topo_subleaf) read shifts and counts from here.
 function extTopologyLeaf(fn: number, v: VcpuTopo): CpuidEntry[] {
   const sub = (index: number, shift: number, count: number, type: number): CpuidEntry => ({
-    function: fn, index, flags: KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
-    eax: shift, ebx: count, ecx: u32((type << 8) | index), edx: u32(v.apicId),
+    function: fn,
+    index,
+    flags: KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+    eax: shift,
+    ebx: count,
+    ecx: u32((type << 8) | index),
+    edx: u32(v.apicId),
   });
-  return [
-    sub(0, v.smtShift, v.threads, LEVEL_SMT),
-    sub(1, v.pkgShift, v.perPackage, LEVEL_CORE),
-    sub(2, 0, 0, 0),
-  ];
+  return [sub(0, v.smtShift, v.threads, LEVEL_SMT), sub(1, v.pkgShift, v.perPackage, LEVEL_CORE), sub(2, 0, 0, 0)];
 }
 
 // 0x8000001E: EAX extended APIC id; EBX[7:0] core id within the package (6.1 reads it as core_id
@@ -195,7 +204,9 @@ function extTopologyLeaf(fn: number, v: VcpuTopo): CpuidEntry[] {
 // id (6.1's die_id), ECX[10:8] nodes per package - 1 (0: one node per package, no AMD_DCM).
 function amdExtApicId(v: VcpuTopo): CpuidEntry {
   return {
-    function: AMD_EXT_APIC_ID, index: 0, flags: 0,
+    function: AMD_EXT_APIC_ID,
+    index: 0,
+    flags: 0,
     eax: u32(v.apicId),
     ebx: u32(((v.threads - 1) << 8) | (v.coreId & 0xff)),
     ecx: u32(v.node & 0xff),

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildDebugRegs,
-  checkWatch,
-  decodeDr6,
-  encodeDr7,
-  KVM_GUESTDBG_ENABLE,
-  KVM_GUESTDBG_USE_HW_BP,
-  type WatchLen,
-} from './debugregs.ts';
+import { buildDebugRegs, checkWatch, decodeDr6, encodeDr7, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP, type WatchLen } from './debugregs.ts';
 
 describe('encodeDr7', () => {
   it('encodes slot 0, write, 4 bytes as 0xD0703', () => {

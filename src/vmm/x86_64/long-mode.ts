@@ -17,10 +17,7 @@ export function gdtEntry(flags: number, base: number, limit: number): bigint {
   const b = BigInt(base);
   const l = BigInt(limit);
   const f = BigInt(flags);
-  return (
-    ((b & 0xff00_0000n) << 32n) | ((f & 0xf0ffn) << 40n) | ((l & 0xf_0000n) << 32n) |
-    ((b & 0x00ff_ffffn) << 16n) | (l & 0xffffn)
-  );
+  return ((b & 0xff00_0000n) << 32n) | ((f & 0xf0ffn) << 40n) | ((l & 0xf_0000n) << 32n) | ((b & 0x00ff_ffffn) << 16n) | (l & 0xffffn);
 }
 
 /** The KVM segment a GDT entry describes, loaded with `selector`. */
@@ -54,7 +51,9 @@ const GDT = [
 
 /** Writes the GDT, an empty IDT and 4 GiB of identity-mapped 2 MiB pages into guest RAM. */
 export function writeLongModeTables(mem: GuestMemory): void {
-  GDT.forEach((e, i) => mem.writeU64(GDT_ADDR + i * 8, e));
+  GDT.forEach((e, i) => {
+    mem.writeU64(GDT_ADDR + i * 8, e);
+  });
   mem.writeU64(IDT_ADDR, 0n);
   mem.writeU64(PML4_ADDR, BigInt(PDPT_ADDR) | 0x3n);
   for (let g = 0; g < 4; g++) {
@@ -62,7 +61,7 @@ export function writeLongModeTables(mem: GuestMemory): void {
     mem.writeU64(PDPT_ADDR + g * 8, BigInt(pd) | 0x3n);
     for (let i = 0; i < 512; i++) {
       // present | writable | 2 MiB page
-      mem.writeU64(pd + i * 8, ((BigInt(g) << 30n) | (BigInt(i) << 21n)) | 0x83n);
+      mem.writeU64(pd + i * 8, (BigInt(g) << 30n) | (BigInt(i) << 21n) | 0x83n);
     }
   }
 }
@@ -74,7 +73,13 @@ export function setupSregs(sregs: KvmSregs): KvmSregs {
   const tss = segmentFromGdt(GDT[3]!, 0x18);
   return {
     ...sregs,
-    cs: code, ds: data, es: data, fs: data, gs: data, ss: data, tr: tss,
+    cs: code,
+    ds: data,
+    es: data,
+    fs: data,
+    gs: data,
+    ss: data,
+    tr: tss,
     gdt: { base: BigInt(GDT_ADDR), limit: GDT.length * 8 - 1, padding: [0, 0, 0] },
     idt: { base: BigInt(IDT_ADDR), limit: 7, padding: [0, 0, 0] },
     cr0: sregs.cr0 | X86_CR0_PE | X86_CR0_ET | X86_CR0_NE | X86_CR0_PG,
@@ -95,8 +100,23 @@ export interface EntryState {
 export function entryRegs(e: EntryState): KvmRegs {
   const z = 0n;
   return {
-    rax: z, rbx: z, rcx: z, rdx: BigInt(e.rdx ?? 0), rsi: BigInt(e.rsi ?? 0), rdi: BigInt(e.rdi ?? 0),
-    rsp: BigInt(e.rsp), rbp: BigInt(e.rsp), r8: z, r9: z, r10: z, r11: z, r12: z, r13: z, r14: z, r15: z,
-    rip: BigInt(e.rip), rflags: 0x2n,
+    rax: z,
+    rbx: z,
+    rcx: z,
+    rdx: BigInt(e.rdx ?? 0),
+    rsi: BigInt(e.rsi ?? 0),
+    rdi: BigInt(e.rdi ?? 0),
+    rsp: BigInt(e.rsp),
+    rbp: BigInt(e.rsp),
+    r8: z,
+    r9: z,
+    r10: z,
+    r11: z,
+    r12: z,
+    r13: z,
+    r14: z,
+    r15: z,
+    rip: BigInt(e.rip),
+    rflags: 0x2n,
   };
 }

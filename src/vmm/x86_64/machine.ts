@@ -51,9 +51,7 @@ export function ramFor(guest: GuestPayload, memoryMb: number, topology: Topology
 }
 
 /** Puts the payload (and, for Linux, the ACPI tables) in RAM; says how each vCPU starts. */
-export function loadPayload(
-  guest: GuestPayload, mem: GuestMemory, ram: RamRange[], topology: Topology, virtioMmio: readonly VirtioWindow[] = [],
-): MachinePlan {
+export function loadPayload(guest: GuestPayload, mem: GuestMemory, ram: RamRange[], topology: Topology, virtioMmio: readonly VirtioWindow[] = []): MachinePlan {
   const vcpus = vcpuCount(topology);
   if (guest.kind === 'bare') {
     mem.write(BARE_LOAD_ADDR, guest.image);
@@ -68,11 +66,14 @@ export function loadPayload(
     };
   }
   const header = readBzImageHeader(guest.bzImage);
-  const acpi = buildAcpiTables({
-    topology,
-    memoryLayout: ram.map(({ node, gpa, size }) => ({ node, gpa, size })),
-    virtioMmio: virtioMmio.map(({ base, size, gsi }) => ({ gpa: base, size, irq: gsi, trigger: 'edge' as const })),
-  }, ACPI_BASE);
+  const acpi = buildAcpiTables(
+    {
+      topology,
+      memoryLayout: ram.map(({ node, gpa, size }) => ({ node, gpa, size })),
+      virtioMmio: virtioMmio.map(({ base, size, gsi }) => ({ gpa: base, size, irq: gsi, trigger: 'edge' as const })),
+    },
+    ACPI_BASE,
+  );
   mem.write(acpi.baseGpa, acpi.bytes);
   const plan = loadLinux(mem, {
     image: guest.bzImage,
@@ -86,9 +87,7 @@ export function loadPayload(
     ram,
     irqchip: true,
     linuxCpuState: true,
-    starts: Array.from({ length: vcpus }, (_, i): VcpuStart =>
-      i === 0 ? { mode: 'long-mode', entry: { rip: plan.entry, rsp: LINUX_BOOT_STACK, rsi: plan.bootParams } } : { mode: 'reset' },
-    ),
+    starts: Array.from({ length: vcpus }, (_, i): VcpuStart => (i === 0 ? { mode: 'long-mode', entry: { rip: plan.entry, rsp: LINUX_BOOT_STACK, rsi: plan.bootParams } } : { mode: 'reset' })),
   };
 }
 

@@ -1,7 +1,5 @@
 // A descriptor chain, parsed once and validated: the typed list of guest buffers a request uses.
-import {
-  DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, DESC_SIZE,
-} from './constants.ts';
+import { DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, DESC_SIZE } from './constants.ts';
 import { GuestInputError } from './errors.ts';
 import type { GuestRam } from './ram.ts';
 
@@ -51,7 +49,10 @@ class ChainBuilder {
   private sawWritable = false;
   private readonly cap: number;
 
-  constructor(private readonly ram: GuestRam, limits: ChainLimits) {
+  constructor(
+    private readonly ram: GuestRam,
+    limits: ChainLimits,
+  ) {
     this.cap = Math.min(limits.maxBytes, U32_SPAN);
   }
 

@@ -21,7 +21,10 @@ export const FAULTS = [
 export type Fault = (typeof FAULTS)[number];
 
 export class GuestInputError extends Error {
-  constructor(readonly fault: Fault, detail: string) {
+  constructor(
+    readonly fault: Fault,
+    detail: string,
+  ) {
     super(`${fault}: ${detail}`);
     this.name = 'GuestInputError';
   }

@@ -6,15 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BLK_F_FLUSH, BLK_F_RO, BLK_F_SEG_MAX, VirtioBlock } from './block/device.ts';
-import {
-  BLK_ID_BYTES, BLK_S_IOERR, BLK_S_OK, BLK_S_UNSUPP, BLK_T_FLUSH, BLK_T_GET_ID, BLK_T_IN, BLK_T_OUT,
-} from './block/request.ts';
+import { BLK_ID_BYTES, BLK_S_IOERR, BLK_S_OK, BLK_S_UNSUPP, BLK_T_FLUSH, BLK_T_GET_ID, BLK_T_IN, BLK_T_OUT } from './block/request.ts';
 import { RECEIVEQ, TRANSMITQ, VirtioConsole } from './console/device.ts';
 import type { Fault } from './errors.ts';
 import { NET_F_MAC, NET_HDR_BYTES, RXQ, TXQ, VirtioNet } from './net/device.ts';
 import { FrameRing } from './net/frame-ring.ts';
 import { concat, is, Rng } from './testing/fuzz-kit.ts';
-import { CHAIN_MUTATIONS, directed, DIRECTED_CHAINS, FULL_RUN, fuzz, ITERATIONS, TABLE_MUTATIONS, type Stats } from './testing/fuzzer.ts';
+import { CHAIN_MUTATIONS, directed, type Stats, TABLE_MUTATIONS } from './testing/fuzz-case.ts';
+import { DIRECTED_CHAINS, FULL_RUN, fuzz, ITERATIONS } from './testing/fuzzer.ts';
 
 const SEED = Number(process.env.VIRTIO_FUZZ_SEED ?? 0x5eed);
 const dirs: string[] = [];
@@ -25,8 +24,19 @@ afterAll(() => {
 // Every fault a device must have been driven into at least once in a full run (queue-index by the
 // random notifications, the rest by directed chains).
 const FAULTS_REACHED: Fault[] = [
-  'avail-index', 'head-index', 'descriptor-index', 'descriptor-loop', 'address', 'chain-length', 'indirect-not-negotiated',
-  'indirect-with-next', 'indirect-table', 'indirect-nested', 'write-order', 'queue-index', 'request',
+  'avail-index',
+  'head-index',
+  'descriptor-index',
+  'descriptor-loop',
+  'address',
+  'chain-length',
+  'indirect-not-negotiated',
+  'indirect-with-next',
+  'indirect-table',
+  'indirect-nested',
+  'write-order',
+  'queue-index',
+  'request',
 ];
 
 function expectCoverage(s: Stats): void {
@@ -129,8 +139,12 @@ describe('virtio fuzz', () => {
           request(r) {
             const type = r.pick([BLK_T_IN, BLK_T_IN, BLK_T_OUT, BLK_T_OUT, BLK_T_FLUSH, BLK_T_GET_ID, 2 + r.int(2 ** 31)]);
             const sector = r.pick<() => bigint>([
-              () => BigInt(r.int(SECTORS)), () => BigInt(r.int(SECTORS)), () => BigInt(SECTORS - 1), () => BigInt(SECTORS + r.int(8)),
-              () => 2n ** 64n - 1n - BigInt(r.int(4)), () => BigInt(r.int(2 ** 32)) << 20n,
+              () => BigInt(r.int(SECTORS)),
+              () => BigInt(r.int(SECTORS)),
+              () => BigInt(SECTORS - 1),
+              () => BigInt(SECTORS + r.int(8)),
+              () => 2n ** 64n - 1n - BigInt(r.int(4)),
+              () => BigInt(r.int(2 ** 32)) << 20n,
             ])();
             const dataLen = r.chance(0.9) ? 512 * r.int(9) : r.int(4096);
             const hdr = new Uint8Array(16);
@@ -145,7 +159,9 @@ describe('virtio fuzz', () => {
             switch (type) {
               case BLK_T_IN:
                 return {
-                  queue: 0, readable: hdr, writableLen: dataLen + 1,
+                  queue: 0,
+                  readable: hdr,
+                  writableLen: dataLen + 1,
                   check: (w, len) => {
                     is(len, dataLen + 1, 'IN used length');
                     is(statusOf(w), inRange ? BLK_S_OK : BLK_S_IOERR, `IN status (sector ${sector}, ${dataLen} bytes)`);
@@ -155,7 +171,9 @@ describe('virtio fuzz', () => {
               case BLK_T_OUT: {
                 const data = r.bytes(dataLen);
                 return {
-                  queue: 0, readable: concat(hdr, data), writableLen: 1 + (r.chance(0.1) ? r.int(8) : 0),
+                  queue: 0,
+                  readable: concat(hdr, data),
+                  writableLen: 1 + (r.chance(0.1) ? r.int(8) : 0),
                   check: (w, len) => {
                     is(len, 1, 'OUT used length');
                     is(statusOf(w), inRange && !readOnly ? BLK_S_OK : BLK_S_IOERR, `OUT status (sector ${sector}, ${dataLen} bytes)`);
@@ -168,7 +186,9 @@ describe('virtio fuzz', () => {
               case BLK_T_GET_ID: {
                 const want = r.chance(0.8) ? BLK_ID_BYTES : r.int(40);
                 return {
-                  queue: 0, readable: hdr, writableLen: want + 1,
+                  queue: 0,
+                  readable: hdr,
+                  writableLen: want + 1,
                   check: (w, len) => {
                     is(statusOf(w), BLK_S_OK, 'GET_ID status');
                     is(len, want + 1, 'GET_ID used length');
@@ -179,7 +199,15 @@ describe('virtio fuzz', () => {
                 };
               }
               default:
-                return { queue: 0, readable: hdr, writableLen: 1, check: (w, len) => (is(statusOf(w), BLK_S_UNSUPP, 'unknown type status'), is(len, 1, 'unknown type used length')) };
+                return {
+                  queue: 0,
+                  readable: hdr,
+                  writableLen: 1,
+                  check: (w, len) => {
+                    is(statusOf(w), BLK_S_UNSUPP, 'unknown type status');
+                    is(len, 1, 'unknown type used length');
+                  },
+                };
             }
           },
           pump() {},

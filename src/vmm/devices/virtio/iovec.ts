@@ -5,7 +5,10 @@ import type { GuestRam } from './ram.ts';
 abstract class BufferList {
   readonly length: number;
 
-  constructor(protected readonly ram: GuestRam, readonly buffers: readonly GuestBuffer[]) {
+  constructor(
+    protected readonly ram: GuestRam,
+    readonly buffers: readonly GuestBuffer[],
+  ) {
     this.length = buffers.reduce((n, b) => n + b.len, 0);
   }
 

@@ -1,8 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  AVAIL_F_NO_INTERRUPT, F_INDIRECT_DESC, F_VERSION_1, INT_CONFIG_CHANGE, INT_USED_BUFFER, MMIO_MAGIC, Reg, Status,
-  VENDOR_ID, VIRTIO_MMIO_SIZE,
-} from './constants.ts';
+import { AVAIL_F_NO_INTERRUPT, F_INDIRECT_DESC, F_VERSION_1, INT_CONFIG_CHANGE, INT_USED_BUFFER, MMIO_MAGIC, Reg, Status, VENDOR_ID, VIRTIO_MMIO_SIZE } from './constants.ts';
 import type { VirtioDevice } from './device.ts';
 import { GuestInputError } from './errors.ts';
 import { MmioTransport } from './mmio.ts';
@@ -101,7 +98,12 @@ describe('MmioTransport', () => {
 
   it('reports QueueNumMax per queue and 0 for queues it does not have', () => {
     const { drv } = setup();
-    for (const [q, max] of [[0, 8], [1, 4], [2, 0], [0xffff, 0]] as const) {
+    for (const [q, max] of [
+      [0, 8],
+      [1, 4],
+      [2, 0],
+      [0xffff, 0],
+    ] as const) {
       drv.setReg(Reg.QueueSel, q);
       expect(drv.reg(Reg.QueueNumMax)).toBe(max);
     }

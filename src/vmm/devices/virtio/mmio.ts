@@ -2,18 +2,34 @@
 // the host thread can kick queues, and one lock orders them all.
 import type { MmioDevice } from '../../exits.ts';
 import { lock, unlock } from '../shared-lock.ts';
-import {
-  F_INDIRECT_DESC, F_VERSION_1, INT_CONFIG_CHANGE, INT_USED_BUFFER, MMIO_MAGIC, MMIO_VERSION, Reg, Status, VENDOR_ID,
-  VIRTIO_MMIO_SIZE,
-} from './constants.ts';
+import { F_INDIRECT_DESC, F_VERSION_1, INT_CONFIG_CHANGE, INT_USED_BUFFER, MMIO_MAGIC, MMIO_VERSION, Reg, Status, VENDOR_ID, VIRTIO_MMIO_SIZE } from './constants.ts';
 import type { VirtioDevice, VirtioEnv } from './device.ts';
 import { FAULTS, faultOf, GuestInputError, type Fault } from './errors.ts';
 import { SplitQueue } from './queue.ts';
 import type { GuestRam } from './ram.ts';
 import {
-  Q_DESC_HI, Q_DESC_LO, Q_DEVICE_HI, Q_DEVICE_LO, Q_DRIVER_HI, Q_DRIVER_LO, Q_NUM, queueBase, resetTransportState,
-  W_CONFIG_GENERATION, W_DEVICE_FEATURES_SEL, W_DRIVER_FEATURES_BAD, W_DRIVER_FEATURES_HI, W_DRIVER_FEATURES_LO,
-  W_DRIVER_FEATURES_SEL, W_FAULT, W_INTERRUPT_STATUS, W_INTERRUPTS, W_LOCK, W_QUEUE_COUNT, W_QUEUE_SEL, W_STALLED,
+  Q_DESC_HI,
+  Q_DESC_LO,
+  Q_DEVICE_HI,
+  Q_DEVICE_LO,
+  Q_DRIVER_HI,
+  Q_DRIVER_LO,
+  Q_NUM,
+  queueBase,
+  resetTransportState,
+  W_CONFIG_GENERATION,
+  W_DEVICE_FEATURES_SEL,
+  W_DRIVER_FEATURES_BAD,
+  W_DRIVER_FEATURES_HI,
+  W_DRIVER_FEATURES_LO,
+  W_DRIVER_FEATURES_SEL,
+  W_FAULT,
+  W_INTERRUPT_STATUS,
+  W_INTERRUPTS,
+  W_LOCK,
+  W_QUEUE_COUNT,
+  W_QUEUE_SEL,
+  W_STALLED,
   W_STATUS,
 } from './state.ts';
 import { VmmStateError } from '../../errors.ts';
@@ -259,7 +275,7 @@ export class MmioTransport implements MmioDevice {
 
   private processQueue(index: number): void {
     const q = this.queues[index];
-    if (!q || !q.ready || !this.live()) return;
+    if (!q?.ready || !this.live()) return;
     try {
       this.device.process(q);
     } catch (e) {

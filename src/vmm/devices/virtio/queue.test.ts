@@ -4,11 +4,12 @@ import { AVAIL_F_NO_INTERRUPT } from './constants.ts';
 import { GuestInputError, type Fault } from './errors.ts';
 import { SplitQueue } from './queue.ts';
 import { GuestRam } from './ram.ts';
-import {
-  createTransportState, Q_DESC_LO, Q_DEVICE_LO, Q_DRIVER_LO, Q_NEXT_AVAIL, Q_NEXT_USED, Q_NUM, queueBase, W_STALLED,
-} from './state.ts';
+import { createTransportState, Q_DESC_LO, Q_DEVICE_LO, Q_DRIVER_LO, Q_NEXT_AVAIL, Q_NEXT_USED, Q_NUM, queueBase, W_STALLED } from './state.ts';
 
-const DESC = 0x1000, AVAIL = 0x2000, USED = 0x3000, SIZE = 4;
+const DESC = 0x1000,
+  AVAIL = 0x2000,
+  USED = 0x3000,
+  SIZE = 4;
 let mem: GuestMemory;
 afterEach(() => mem.release());
 
@@ -29,7 +30,9 @@ function queue(): { q: SplitQueue; s: Int32Array } {
   return { q, s };
 }
 function offer(heads: number[], from = 0): void {
-  heads.forEach((h, i) => mem.writeU16(AVAIL + 4 + 2 * ((from + i) % SIZE), h));
+  heads.forEach((h, i) => {
+    mem.writeU16(AVAIL + 4 + 2 * ((from + i) % SIZE), h);
+  });
   mem.writeU16(AVAIL + 2, (from + heads.length) & 0xffff);
 }
 function fault(fn: () => unknown): Fault | undefined {

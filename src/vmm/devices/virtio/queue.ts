@@ -1,14 +1,25 @@
 // A split virtqueue as the device sees it: its registers live in the shared transport state,
 // its rings in guest RAM. Call everything with the transport lock held.
-import {
-  AVAIL_F_NO_INTERRUPT, DESC_SIZE, F_INDIRECT_DESC,
-} from './constants.ts';
+import { AVAIL_F_NO_INTERRUPT, DESC_SIZE, F_INDIRECT_DESC } from './constants.ts';
 import { parseChain, type DescriptorChain } from './chain.ts';
 import { GuestInputError } from './errors.ts';
 import type { GuestRam } from './ram.ts';
 import {
-  address, Q_DESC_HI, Q_DESC_LO, Q_DEVICE_HI, Q_DEVICE_LO, Q_DRIVER_HI, Q_DRIVER_LO, Q_MAX, Q_NEXT_AVAIL, Q_NEXT_USED,
-  Q_NUM, Q_READY, queueBase, W_DRIVER_FEATURES_LO, W_STALLED,
+  address,
+  Q_DESC_HI,
+  Q_DESC_LO,
+  Q_DEVICE_HI,
+  Q_DEVICE_LO,
+  Q_DRIVER_HI,
+  Q_DRIVER_LO,
+  Q_MAX,
+  Q_NEXT_AVAIL,
+  Q_NEXT_USED,
+  Q_NUM,
+  Q_READY,
+  queueBase,
+  W_DRIVER_FEATURES_LO,
+  W_STALLED,
 } from './state.ts';
 
 const INDIRECT_BIT = Number(F_INDIRECT_DESC);

@@ -46,7 +46,9 @@ export function createTransportState(queueMaxSizes: readonly number[]): SharedAr
   const sab = new SharedArrayBuffer((HEADER_WORDS + queueMaxSizes.length * QUEUE_WORDS) * 4);
   const s = new Int32Array(sab);
   s[W_QUEUE_COUNT] = queueMaxSizes.length;
-  queueMaxSizes.forEach((max, q) => (s[queueBase(q) + Q_MAX] = max));
+  queueMaxSizes.forEach((max, q) => {
+    s[queueBase(q) + Q_MAX] = max;
+  });
   return sab;
 }
 

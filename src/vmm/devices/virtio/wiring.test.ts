@@ -37,7 +37,10 @@ describe('planVirtioWindows', () => {
   it('puts console, each disk, then net in consecutive 4 KiB pages from 0xd0000000 on GSIs 5, 6, 7, 16...', () => {
     const w = planVirtioWindows({ console: true, blk: [{ path: 'a' }, { path: 'b' }], net: { backend: new InProcessPeer() } });
     expect(w.map((x) => [x.kind, x.base, x.gsi])).toEqual([
-      ['console', VIRTIO_MMIO_BASE, 5], ['blk', VIRTIO_MMIO_BASE + 0x1000, 6], ['blk', VIRTIO_MMIO_BASE + 0x2000, 7], ['net', VIRTIO_MMIO_BASE + 0x3000, 16],
+      ['console', VIRTIO_MMIO_BASE, 5],
+      ['blk', VIRTIO_MMIO_BASE + 0x1000, 6],
+      ['blk', VIRTIO_MMIO_BASE + 0x2000, 7],
+      ['net', VIRTIO_MMIO_BASE + 0x3000, 16],
     ]);
     expect(planVirtioWindows({})).toEqual([]);
   });

@@ -41,11 +41,7 @@ export interface VirtioWindow {
 
 /** Windows in a fixed order (console, each blk, net), so ACPI and the VMM agree. */
 export function planVirtioWindows(c: VirtioDevicesConfig): VirtioWindow[] {
-  const kinds: VirtioKind[] = [
-    ...(c.console ? ['console' as const] : []),
-    ...(c.blk ?? []).map(() => 'blk' as const),
-    ...(c.net ? ['net' as const] : []),
-  ];
+  const kinds: VirtioKind[] = [...(c.console ? ['console' as const] : []), ...(c.blk ?? []).map(() => 'blk' as const), ...(c.net ? ['net' as const] : [])];
   if (kinds.length > VIRTIO_GSIS.length) throw new VmmConfigError(`at most ${VIRTIO_GSIS.length} virtio devices, got ${kinds.length}`);
   return kinds.map((kind, i) => ({ kind, base: VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_STRIDE, size: VIRTIO_MMIO_SIZE, gsi: VIRTIO_GSIS[i]! }));
 }

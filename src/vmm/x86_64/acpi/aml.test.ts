@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buffer, device, integer, interrupt, memory32Fixed, name, nameString, pkg, pkgLength, resourceTemplate, scope, string,
-} from './aml.ts';
+import { buffer, device, integer, interrupt, memory32Fixed, name, nameString, pkg, pkgLength, resourceTemplate, scope, string } from './aml.ts';
 import { sum8 } from './sdt.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -17,9 +15,7 @@ describe('AML encoding', () => {
   });
 
   it('encodes integers in their shortest form', () => {
-    expect([0, 1, 2, 0xff, 0x100, 0xffff, 0x10000, 0xffff_ffff].map((n) => hex(integer(n)))).toEqual([
-      '00', '01', '0a02', '0aff', '0b0001', '0bffff', '0c00000100', '0cffffffff',
-    ]);
+    expect([0, 1, 2, 0xff, 0x100, 0xffff, 0x10000, 0xffff_ffff].map((n) => hex(integer(n)))).toEqual(['00', '01', '0a02', '0aff', '0b0001', '0bffff', '0c00000100', '0cffffffff']);
     expect(hex(integer(0x1_0000_0000n))).toBe('0e0000000001000000');
     expect(() => integer(-1)).toThrow('out of range');
   });

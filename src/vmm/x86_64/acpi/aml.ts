@@ -90,8 +90,13 @@ export function integer(value: number | bigint): Aml {
 }
 
 export function string(s: string): Aml {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: AML strings may hold any ASCII but NUL
   if (!/^[\x01-\x7f]*$/.test(s)) throw new VmmError('VMM_ACPI', `AML strings are ASCII without NUL: ${JSON.stringify(s)}`);
-  return concat([STRING_PREFIX], Uint8Array.from(s, (c) => c.charCodeAt(0)), [0x00]);
+  return concat(
+    [STRING_PREFIX],
+    Uint8Array.from(s, (c) => c.charCodeAt(0)),
+    [0x00],
+  );
 }
 
 export function buffer(bytes: ArrayLike<number>): Aml {
@@ -151,7 +156,9 @@ export function interrupt(gsis: number[], o: InterruptOptions): Aml {
   v.setUint16(1, 2 + 4 * gsis.length, true);
   b[3] = (o.producer ? 0 : 1) | (o.edge ? 2 : 0) | (o.activeLow ? 4 : 0) | (o.shared ? 8 : 0);
   b[4] = gsis.length;
-  gsis.forEach((g, i) => v.setUint32(5 + 4 * i, g >>> 0, true));
+  gsis.forEach((g, i) => {
+    v.setUint32(5 + 4 * i, g >>> 0, true);
+  });
   return b;
 }
 

@@ -24,19 +24,13 @@ export function virtioMmioDevice(index: number, d: VirtioMmioDevice): Aml {
     `VR${index.toString(16).toUpperCase().padStart(2, '0')}`,
     name('_HID', string(VIRTIO_MMIO_HID)),
     name('_UID', integer(index)),
-    name('_CRS', resourceTemplate(
-      memory32Fixed(d.gpa, d.size),
-      interrupt([d.irq], { edge: (d.trigger ?? 'edge') === 'edge' }),
-    )),
+    name('_CRS', resourceTemplate(memory32Fixed(d.gpa, d.size), interrupt([d.irq], { edge: (d.trigger ?? 'edge') === 'edge' }))),
   );
 }
 
 export function dsdt(virtio: readonly VirtioMmioDevice[] = []): Uint8Array {
   // Root-level names go without the '\' prefix, as iasl emits them (the same objects).
-  const aml = [
-    scope('_SB', ...virtio.map((d, i) => virtioMmioDevice(i, d))),
-    name('_S5', pkg(integer(S5_SLP_TYP), integer(S5_SLP_TYP), integer(0), integer(0))),
-  ];
+  const aml = [scope('_SB', ...virtio.map((d, i) => virtioMmioDevice(i, d))), name('_S5', pkg(integer(S5_SLP_TYP), integer(S5_SLP_TYP), integer(0), integer(0)))];
   // Revision 2: AML integers are 64-bit.
   return sdt({ signature: 'DSDT', revision: 2 }, concat(...aml));
 }

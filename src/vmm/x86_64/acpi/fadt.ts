@@ -51,19 +51,35 @@ export function fadt(o: FadtOptions): Uint8Array {
     .u8(0) // preferred PM profile: unspecified
     .u16(o.sciIrq ?? DEFAULT_SCI_IRQ)
     .u32(0) // SMI_CMD: none, so ACPICA treats the machine as always in ACPI mode
-    .u8(0).u8(0).u8(0).u8(0) // ACPI_ENABLE, ACPI_DISABLE, S4BIOS_REQ, PSTATE_CNT
-    .u32(evt).u32(0) // PM1a/PM1b event blocks
-    .u32(cnt).u32(0) // PM1a/PM1b control blocks
+    .u8(0)
+    .u8(0)
+    .u8(0)
+    .u8(0) // ACPI_ENABLE, ACPI_DISABLE, S4BIOS_REQ, PSTATE_CNT
+    .u32(evt)
+    .u32(0) // PM1a/PM1b event blocks
+    .u32(cnt)
+    .u32(0) // PM1a/PM1b control blocks
     .u32(0) // PM2 control block
     .u32(0) // PM timer: none (Linux then skips the acpi_pm clocksource)
-    .u32(0).u32(0) // GPE0/GPE1 blocks
-    .u8(PM1_EVT_LEN).u8(PM1_CNT_LEN).u8(0).u8(0) // PM1_EVT_LEN, PM1_CNT_LEN, PM2_CNT_LEN, PM_TMR_LEN
-    .u8(0).u8(0).u8(0) // GPE0_BLK_LEN, GPE1_BLK_LEN, GPE1_BASE
+    .u32(0)
+    .u32(0) // GPE0/GPE1 blocks
+    .u8(PM1_EVT_LEN)
+    .u8(PM1_CNT_LEN)
+    .u8(0)
+    .u8(0) // PM1_EVT_LEN, PM1_CNT_LEN, PM2_CNT_LEN, PM_TMR_LEN
+    .u8(0)
+    .u8(0)
+    .u8(0) // GPE0_BLK_LEN, GPE1_BLK_LEN, GPE1_BASE
     .u8(0) // CST_CNT
-    .u16(101).u16(1001) // P_LVL2_LAT > 100, P_LVL3_LAT > 1000: no C2/C3
-    .u16(0).u16(0) // FLUSH_SIZE, FLUSH_STRIDE
-    .u8(0).u8(0) // DUTY_OFFSET, DUTY_WIDTH
-    .u8(0).u8(0).u8(0) // DAY_ALRM, MON_ALRM, CENTURY
+    .u16(101)
+    .u16(1001) // P_LVL2_LAT > 100, P_LVL3_LAT > 1000: no C2/C3
+    .u16(0)
+    .u16(0) // FLUSH_SIZE, FLUSH_STRIDE
+    .u8(0)
+    .u8(0) // DUTY_OFFSET, DUTY_WIDTH
+    .u8(0)
+    .u8(0)
+    .u8(0) // DAY_ALRM, MON_ALRM, CENTURY
     .u16(bootArch)
     .u8(0)
     .u32(WBINVD | PROC_C1 | PWR_BUTTON | SLP_BUTTON) // no RESET_REG_SUP: Linux falls back to the keyboard controller

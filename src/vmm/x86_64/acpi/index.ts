@@ -85,10 +85,18 @@ export function buildAcpiTables(config: AcpiConfig, baseGpa: number): AcpiTables
   const built = new Map<string, Uint8Array>([
     ['RSDP', rsdp(at('XSDT'))],
     ['XSDT', xsdt(xsdtEntries.map(at))],
-    ['FACP', fadt({
-      dsdtGpa: at('DSDT'), facsGpa: at('FACS'), sciIrq,
-      pm1aEventPort: config.pm1aEventPort, pm1aControlPort: config.pm1aControlPort, i8042: config.i8042, cmosRtc: config.cmosRtc,
-    })],
+    [
+      'FACP',
+      fadt({
+        dsdtGpa: at('DSDT'),
+        facsGpa: at('FACS'),
+        sciIrq,
+        pm1aEventPort: config.pm1aEventPort,
+        pm1aControlPort: config.pm1aControlPort,
+        i8042: config.i8042,
+        cmosRtc: config.cmosRtc,
+      }),
+    ],
     ['FACS', facs()],
     ...fixed,
   ]);
@@ -101,7 +109,13 @@ export function buildAcpiTables(config: AcpiConfig, baseGpa: number): AcpiTables
   }
   const rsdpOffset = at('RSDP') - baseGpa;
   return {
-    bytes, baseGpa, rsdpOffset, rsdpGpa: at('RSDP'), rsdp: bytes.slice(rsdpOffset, rsdpOffset + RSDP_SIZE), xsdtGpa: at('XSDT'), tables,
+    bytes,
+    baseGpa,
+    rsdpOffset,
+    rsdpGpa: at('RSDP'),
+    rsdp: bytes.slice(rsdpOffset, rsdpOffset + RSDP_SIZE),
+    xsdtGpa: at('XSDT'),
+    tables,
   };
 }
 

@@ -33,7 +33,13 @@ export function madt(t: Topology, o: MadtOptions = {}): Uint8Array {
   w.u8(1).u8(12).u8(IOAPIC_ID).u8(0).u32(IOAPIC_ADDRESS).u32(0); // I/O APIC, GSI base 0
   // No IRQ0 -> GSI 2 override (PC firmware's usual one): KVM's default GSI routing is the identity,
   // so the in-kernel PIT arrives on IOAPIC pin 0; an override sends Linux looking at pin 2.
-  if (o.sciIrq !== undefined) w.u8(2).u8(10).u8(0).u8(o.sciIrq).u32(o.sciIrq).u16(ACTIVE_HIGH | LEVEL);
+  if (o.sciIrq !== undefined)
+    w.u8(2)
+      .u8(10)
+      .u8(0)
+      .u8(o.sciIrq)
+      .u32(o.sciIrq)
+      .u16(ACTIVE_HIGH | LEVEL);
   w.u8(4).u8(6).u8(0xff).u16(0).u8(1); // Local APIC NMI on LINT1, all processors
   if (needX2apicNmi) w.u8(0xa).u8(12).u16(0).u32(0xffff_ffff).u8(1).zeros(3); // Local x2APIC NMI on LINT1
   return sdt({ signature: 'APIC', revision: MADT_REVISION }, w.toBytes());

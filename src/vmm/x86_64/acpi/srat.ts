@@ -16,8 +16,16 @@ export function srat(t: Topology, memory: readonly MemoryRange[]): Uint8Array {
   for (const p of allPlacements(t)) {
     if (p.apicId <= MAX_APIC_ID) {
       // Processor Local APIC/SAPIC Affinity: domain[7:0], APIC id, flags, SAPIC EID, domain[31:8], clock domain.
-      w.u8(0).u8(16).u8(p.node & 0xff).u8(p.apicId).u32(ENABLED).u8(0)
-        .u8((p.node >>> 8) & 0xff).u8((p.node >>> 16) & 0xff).u8(p.node >>> 24).u32(0);
+      w.u8(0)
+        .u8(16)
+        .u8(p.node & 0xff)
+        .u8(p.apicId)
+        .u32(ENABLED)
+        .u8(0)
+        .u8((p.node >>> 8) & 0xff)
+        .u8((p.node >>> 16) & 0xff)
+        .u8(p.node >>> 24)
+        .u32(0);
     } else {
       // Processor Local x2APIC Affinity.
       w.u8(2).u8(24).u16(0).u32(p.node).u32(p.apicId).u32(ENABLED).u32(0).u32(0);

@@ -19,7 +19,10 @@ function subtables(t: Uint8Array, start: number): Array<[number, Uint8Array]> {
 
 const TWO_NODES: AcpiConfig = {
   topology: parseTopologyShorthand('2n2l2c2t'),
-  memoryLayout: [{ node: 0, gpa: 0, size: 0x2000_0000 }, { node: 1, gpa: 0x2000_0000, size: 0x2000_0000 }],
+  memoryLayout: [
+    { node: 0, gpa: 0, size: 0x2000_0000 },
+    { node: 1, gpa: 0x2000_0000, size: 0x2000_0000 },
+  ],
   virtioMmio: [{ gpa: 0xd000_0000, size: 0x200, irq: 5 }],
 };
 
@@ -90,7 +93,12 @@ describe('MADT', () => {
     expect([view(m).getUint32(36, true), view(m).getUint32(40, true)]).toEqual([0xfee0_0000, 1]);
     const subs = subtables(m, 44);
     expect(subs.filter(([t]) => t === 0).map(([, b]) => [b[2], b[3], view(b).getUint32(4, true)])).toEqual([
-      [0, 0, 1], [1, 1, 1], [2, 2, 1], [3, 4, 1], [4, 5, 1], [5, 6, 1],
+      [0, 0, 1],
+      [1, 1, 1],
+      [2, 2, 1],
+      [3, 4, 1],
+      [4, 5, 1],
+      [5, 6, 1],
     ]);
     const [ioapic] = subs.filter(([t]) => t === 1).map(([, b]) => [b[2], view(b).getUint32(4, true), view(b).getUint32(8, true)]);
     expect(ioapic).toEqual([0, 0xfec0_0000, 0]);
@@ -104,8 +112,7 @@ describe('MADT', () => {
   it('switches to x2APIC entries above APIC id 254', () => {
     const subs = subtables(madt({ numa_nodes: 1, llcs: 1, cores_per_llc: 256, threads_per_core: 1 }), 44);
     expect(subs.filter(([t]) => t === 0)).toHaveLength(255);
-    expect(subs.filter(([t]) => t === 9).map(([, b]) => [b[1], view(b).getUint32(4, true), view(b).getUint32(8, true), view(b).getUint32(12, true)]))
-      .toEqual([[16, 255, 1, 255]]);
+    expect(subs.filter(([t]) => t === 9).map(([, b]) => [b[1], view(b).getUint32(4, true), view(b).getUint32(8, true), view(b).getUint32(12, true)])).toEqual([[16, 255, 1, 255]]);
     expect(subs.filter(([t]) => t === 0xa).map(([, b]) => [...b])).toEqual([[0xa, 12, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0]]);
   });
 });
@@ -116,12 +123,11 @@ describe('SRAT and SLIT', () => {
     expect(sum8(s)).toBe(0);
     expect(view(s).getUint32(36, true)).toBe(1);
     const subs = subtables(s, 48);
-    expect(subs.filter(([t]) => t === 0).map(([, b]) => [b[1], b[3], b[2], view(b).getUint32(4, true)])).toEqual(
-      [0, 1, 2, 3, 4, 5, 6, 7].map((apic) => [16, apic, apic < 4 ? 0 : 1, 1]),
-    );
-    expect(subs.filter(([t]) => t === 1).map(([, b]) => [
-      b[1], view(b).getUint32(2, true), view(b).getBigUint64(8, true), view(b).getBigUint64(16, true), view(b).getUint32(28, true),
-    ])).toEqual([[40, 0, 0n, 0x2000_0000n, 1], [40, 1, 0x2000_0000n, 0x2000_0000n, 1]]);
+    expect(subs.filter(([t]) => t === 0).map(([, b]) => [b[1], b[3], b[2], view(b).getUint32(4, true)])).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((apic) => [16, apic, apic < 4 ? 0 : 1, 1]));
+    expect(subs.filter(([t]) => t === 1).map(([, b]) => [b[1], view(b).getUint32(2, true), view(b).getBigUint64(8, true), view(b).getBigUint64(16, true), view(b).getUint32(28, true)])).toEqual([
+      [40, 0, 0n, 0x2000_0000n, 1],
+      [40, 1, 0x2000_0000n, 0x2000_0000n, 1],
+    ]);
   });
 
   it('rejects memory on a node the topology does not have', () => {
@@ -129,7 +135,13 @@ describe('SRAT and SLIT', () => {
   });
 
   it('writes the distance matrix row by row', () => {
-    const t = { ...TWO_NODES.topology, distances: [[10, 21], [31, 10]] };
+    const t = {
+      ...TWO_NODES.topology,
+      distances: [
+        [10, 21],
+        [31, 10],
+      ],
+    };
     const s = slit(t);
     expect(sum8(s)).toBe(0);
     expect([view(s).getBigUint64(36, true), ...s.subarray(44)]).toEqual([2n, 10, 21, 31, 10]);
@@ -145,9 +157,7 @@ describe('buildAcpiTables', () => {
   };
 
   it('places the RSDP first and aligns FACS to 64 bytes', () => {
-    expect(r.tables.map((t) => [t.signature, t.gpa - r.baseGpa === t.offset])).toEqual(
-      ['RSDP', 'XSDT', 'FACP', 'FACS', 'DSDT', 'APIC', 'SRAT', 'SLIT'].map((s) => [s, true]),
-    );
+    expect(r.tables.map((t) => [t.signature, t.gpa - r.baseGpa === t.offset])).toEqual(['RSDP', 'XSDT', 'FACP', 'FACS', 'DSDT', 'APIC', 'SRAT', 'SLIT'].map((s) => [s, true]));
     expect([r.rsdpOffset, r.rsdpGpa]).toEqual([0, 0xe0000]);
     expect(r.tables.find((t) => t.signature === 'FACS')!.gpa % 64).toBe(0);
     expect(r.tables.every((t) => t.gpa % 8 === 0)).toBe(true);
@@ -178,8 +188,7 @@ describe('buildAcpiTables', () => {
     const many = { ...TWO_NODES, virtioMmio: Array.from({ length: 200 }, (_, i) => ({ gpa: 0xd000_0000 + i * 0x1000, size: 0x200, irq: 5 })) };
     expect(() => buildAcpiTables(many, 0xff000)).toThrow('run past the BIOS area');
     expect(buildAcpiTables(many, 0x10_0000).bytes.length).toBeGreaterThan(0x1000);
-    expect(() => buildAcpiTables({ ...TWO_NODES, topology: { ...TWO_NODES.topology, llcs: 3 } }, 0x10_0000))
-      .toThrow('topology 2n3l2c2t: llcs: 3 LLCs cannot be split evenly across 2 NUMA nodes');
+    expect(() => buildAcpiTables({ ...TWO_NODES, topology: { ...TWO_NODES.topology, llcs: 3 } }, 0x10_0000)).toThrow('topology 2n3l2c2t: llcs: 3 LLCs cannot be split evenly across 2 NUMA nodes');
   });
 
   it('aligns an unaligned base', () => {

@@ -31,7 +31,7 @@ export class BlockFile {
   read(views: readonly Uint8Array[], position: number): void {
     let pos = position;
     for (const v of views) {
-      for (let done = 0; done < v.length;) {
+      for (let done = 0; done < v.length; ) {
         const n = readSync(this.info.fd, v, done, v.length - done, pos);
         if (n === 0) throw new HostResourceError(`end of file at ${pos}`);
         done += n;
@@ -43,7 +43,7 @@ export class BlockFile {
   write(views: readonly Uint8Array[], position: number): void {
     let pos = position;
     for (const v of views) {
-      for (let done = 0; done < v.length;) {
+      for (let done = 0; done < v.length; ) {
         const n = writeSync(this.info.fd, v, done, v.length - done, pos);
         done += n;
         pos += n;

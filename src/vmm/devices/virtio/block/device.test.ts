@@ -6,9 +6,7 @@ import { DeviceId, F_INDIRECT_DESC, F_VERSION_1, Reg, Status } from '../constant
 import { TestDriver, type TestQueue } from '../testing/driver.ts';
 import { testEnv, type TestEnv } from '../testing/fixture.ts';
 import { BLK_F_FLUSH, BLK_F_RO, BLK_F_SEG_MAX, VirtioBlock, type VirtioBlockShared } from './device.ts';
-import {
-  BLK_S_IOERR, BLK_S_OK, BLK_S_UNSUPP, BLK_T_FLUSH, BLK_T_GET_ID, BLK_T_IN, BLK_T_OUT,
-} from './request.ts';
+import { BLK_S_IOERR, BLK_S_OK, BLK_S_UNSUPP, BLK_T_FLUSH, BLK_T_GET_ID, BLK_T_IN, BLK_T_OUT } from './request.ts';
 
 // fsync watched (and failed on demand) where the backend calls it; everything else is the real fs.
 vi.mock('node:fs', async (real) => {

@@ -8,9 +8,7 @@ import type { SplitQueue } from '../queue.ts';
 import { GuestRam } from '../ram.ts';
 import { createTransportState } from '../state.ts';
 import { BlockFile, openBlockFile, type BlockFileInfo } from './backend.ts';
-import {
-  BLK_ID_BYTES, BLK_S_IOERR, BLK_S_OK, BLK_S_UNSUPP, parseBlockRequest, SECTOR_SIZE, type BlockRequest,
-} from './request.ts';
+import { BLK_ID_BYTES, BLK_S_IOERR, BLK_S_OK, BLK_S_UNSUPP, parseBlockRequest, SECTOR_SIZE, type BlockRequest } from './request.ts';
 
 export const REQUESTQ = 0;
 const QUEUE_SIZE = 256;
@@ -49,7 +47,10 @@ export class VirtioBlock implements VirtioDevice {
   private readonly file: BlockFile;
   private readonly idBytes = new Uint8Array(BLK_ID_BYTES);
 
-  constructor(readonly shared: VirtioBlockShared, env: VirtioEnv) {
+  constructor(
+    readonly shared: VirtioBlockShared,
+    env: VirtioEnv,
+  ) {
     this.features = BLK_F_SEG_MAX | BLK_F_FLUSH | (shared.readOnly ? BLK_F_RO : 0n);
     const cfg = new DataView(this.config.buffer);
     cfg.setBigUint64(0, BigInt(shared.sectors), true); // capacity

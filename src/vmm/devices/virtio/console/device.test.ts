@@ -49,7 +49,10 @@ describe('VirtioConsole', () => {
     const a = rx!.add([{ len: 2, write: true }]);
     const b = rx!.add([{ len: 64, write: true }]);
     rx!.kick();
-    expect(rx!.takeUsed()).toEqual([{ id: a.head, len: 2 }, { id: b.head, len: 1 }]);
+    expect(rx!.takeUsed()).toEqual([
+      { id: a.head, len: 2 },
+      { id: b.head, len: 1 },
+    ]);
     expect(dec(rx!.read(a.buffers[0]!.addr, 2)) + dec(rx!.read(b.buffers[0]!.addr, 1))).toBe('ls\n');
   });
 

@@ -45,7 +45,10 @@ export class VirtioConsole implements VirtioDevice {
   private readonly ram: GuestRam;
 
   /** This thread's handle on a console whose state is `shared`. */
-  constructor(readonly shared: VirtioConsoleShared, env: VirtioEnv) {
+  constructor(
+    readonly shared: VirtioConsoleShared,
+    env: VirtioEnv,
+  ) {
     this.output = new ByteRing(shared.output);
     this.input = new ByteRing(shared.input);
     this.ram = new GuestRam(env.memory);

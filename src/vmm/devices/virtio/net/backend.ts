@@ -64,7 +64,13 @@ export class InProcessPeer implements NetBackend {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(new VmmError('VMM_TIMEOUT', `no matching frame from the guest within ${timeoutMs} ms (${this.received.length} received)`));
       }, timeoutMs);
-      const waiter: Waiter = { match, resolve: (f) => (clearTimeout(timer), resolve(f)) };
+      const waiter: Waiter = {
+        match,
+        resolve: (f) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+      };
       this.waiters.push(waiter);
     });
   }

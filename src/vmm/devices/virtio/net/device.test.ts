@@ -62,7 +62,10 @@ describe('VirtioNet', () => {
     tx.add([{ data: new Uint8Array([...new Uint8Array(NET_HDR_BYTES), ...frame(42, 2)]) }], { indirect: false });
     tx.kick();
     const out = net.takeTransmitted();
-    expect(out.map((f) => [f.length, f[0]])).toEqual([[60, 1], [42, 2]]);
+    expect(out.map((f) => [f.length, f[0]])).toEqual([
+      [60, 1],
+      [42, 2],
+    ]);
     expect(tx.takeUsed()).toHaveLength(2);
     expect(net.stats).toMatchObject({ txFrames: 2, txDropped: 0 });
   });
@@ -138,9 +141,18 @@ describe('VirtioNet', () => {
       });
       const chains = guestPost(rx, 4);
       guestSend(tx, buildArp({ op: ARP_REQUEST, senderMac: GUEST.mac, senderIp: GUEST.ip, targetMac: '00:00:00:00:00:00', targetIp: HOST.ip }));
-      guestSend(tx, buildUdpFrame({
-        srcMac: GUEST.mac, dstMac: HOST.mac, srcIp: GUEST.ip, dstIp: HOST.ip, srcPort: 5555, dstPort: 7, payload: new TextEncoder().encode('hi'),
-      }));
+      guestSend(
+        tx,
+        buildUdpFrame({
+          srcMac: GUEST.mac,
+          dstMac: HOST.mac,
+          srcIp: GUEST.ip,
+          dstIp: HOST.ip,
+          srcPort: 5555,
+          dstPort: 7,
+          payload: new TextEncoder().encode('hi'),
+        }),
+      );
       const sent = await peer.waitFor((f) => parseUdpFrame(f)?.dstPort === 7, 2000);
       expect(new TextDecoder().decode(parseUdpFrame(sent)!.payload)).toBe('hi');
       const got = guestReceive(rx, chains);

@@ -76,7 +76,10 @@ export class VirtioNet implements VirtioDevice {
   private readonly rx: FrameRing;
   private readonly counters: Int32Array;
 
-  constructor(readonly shared: VirtioNetShared, env: VirtioEnv) {
+  constructor(
+    readonly shared: VirtioNetShared,
+    env: VirtioEnv,
+  ) {
     this.config.set(macBytes(shared.mac));
     this.tx = new FrameRing(shared.tx);
     this.rx = new FrameRing(shared.rx);

@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ARP_REPLY, ARP_REQUEST, arpResponder, buildArp, buildUdpFrame, icmpEchoReply, inetChecksum, ipBytes, macBytes, parseArp,
-  parseUdpFrame, udpReply, type UdpDatagram,
-} from './frames.ts';
+import { ARP_REPLY, ARP_REQUEST, arpResponder, buildArp, buildUdpFrame, icmpEchoReply, inetChecksum, ipBytes, macBytes, parseArp, parseUdpFrame, udpReply, type UdpDatagram } from './frames.ts';
 
 const GUEST = { mac: '52:54:00:12:34:56', ip: '10.0.2.15' };
 const HOST = { mac: '52:54:00:00:00:02', ip: '10.0.2.2' };
 const dgram: UdpDatagram = {
-  srcMac: GUEST.mac, dstMac: HOST.mac, srcIp: GUEST.ip, dstIp: HOST.ip, srcPort: 40000, dstPort: 7, payload: new TextEncoder().encode('ping'),
+  srcMac: GUEST.mac,
+  dstMac: HOST.mac,
+  srcIp: GUEST.ip,
+  dstIp: HOST.ip,
+  srcPort: 40000,
+  dstPort: 7,
+  payload: new TextEncoder().encode('ping'),
 };
 
 describe('frames', () => {

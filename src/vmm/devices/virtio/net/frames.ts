@@ -109,7 +109,13 @@ export function parseUdpFrame(frame: Uint8Array): UdpDatagram | undefined {
 /** The frame answering `to` with `payload` (addresses and ports swapped). */
 export function udpReply(to: UdpDatagram, payload: Uint8Array): Uint8Array {
   return buildUdpFrame({
-    srcMac: to.dstMac, dstMac: to.srcMac, srcIp: to.dstIp, dstIp: to.srcIp, srcPort: to.dstPort, dstPort: to.srcPort, payload,
+    srcMac: to.dstMac,
+    dstMac: to.srcMac,
+    srcIp: to.dstIp,
+    dstIp: to.srcIp,
+    srcPort: to.dstPort,
+    dstPort: to.srcPort,
+    payload,
   });
 }
 

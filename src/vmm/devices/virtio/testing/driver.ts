@@ -175,12 +175,16 @@ export class TestQueue {
     let head: number;
     if (opts.indirect) {
       const table = this.d.alloc(DESC_SIZE * descs.length, 16);
-      descs.forEach((x, i) => this.writeDesc(i, { ...x, next: i + 1 < descs.length ? i + 1 : 0 }, table));
+      descs.forEach((x, i) => {
+        this.writeDesc(i, { ...x, next: i + 1 < descs.length ? i + 1 : 0 }, table);
+      });
       head = this.take();
       this.writeDesc(head, { addr: table, len: DESC_SIZE * descs.length, flags: DESC_F_INDIRECT, next: 0 });
     } else {
       const ids = descs.map(() => this.take());
-      descs.forEach((x, i) => this.writeDesc(ids[i]!, { ...x, next: ids[i + 1] ?? 0 }));
+      descs.forEach((x, i) => {
+        this.writeDesc(ids[i]!, { ...x, next: ids[i + 1] ?? 0 });
+      });
       head = ids[0]!;
     }
     if (opts.publish ?? true) this.publish(head);

@@ -45,10 +45,11 @@ const show = (v: unknown) => {
 };
 /** A cheap assertion for the hot loop (vitest's expect costs more than the device does). */
 export function is(actual: unknown, expected: unknown, what: string): void {
-  const same = actual instanceof Uint8Array && expected instanceof Uint8Array
-    ? Buffer.from(actual.buffer, actual.byteOffset, actual.length).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.length))
-    : Array.isArray(actual) && Array.isArray(expected)
-      ? actual.length === expected.length && actual.every((v, i) => v === expected[i])
-      : actual === expected;
+  const same =
+    actual instanceof Uint8Array && expected instanceof Uint8Array
+      ? Buffer.from(actual.buffer, actual.byteOffset, actual.length).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.length))
+      : Array.isArray(actual) && Array.isArray(expected)
+        ? actual.length === expected.length && actual.every((v, i) => v === expected[i])
+        : actual === expected;
   if (!same) throw new Error(`${what}: expected ${show(expected)}, got ${show(actual)}`);
 }

@@ -1,17 +1,17 @@
 // The virtio fuzzer: seeded chains, mutations, random rings and register traffic against one
 // device over real guest memory, with a model-checking hook per request (see fuzz.test.ts).
 import { GuestMemory, GuestMemoryError } from '../../../memory.ts';
-import {
-  DESC_F_INDIRECT as F_IND, DESC_F_NEXT as F_NEXT, DESC_F_WRITE as F_WRITE, F_INDIRECT_DESC, MMIO_MAGIC, Reg, Status,
-} from '../constants.ts';
+import { DESC_F_INDIRECT as F_IND, DESC_F_NEXT as F_NEXT, DESC_F_WRITE as F_WRITE, F_INDIRECT_DESC, MMIO_MAGIC, Reg, Status } from '../constants.ts';
 import type { VirtioEnv } from '../device.ts';
-import type { Fault } from '../errors.ts';
-import type { MmioTransport } from '../mmio.ts';
 import { GuestRam } from '../ram.ts';
 import { TestDriver, type RawDescriptor, type TestQueue } from './driver.ts';
-import { concat, is, Rng } from './fuzz-kit.ts';
+import { CHAIN_MUTATIONS, type Case, directed, type Mutation, type Stats, TABLE_MUTATIONS } from './fuzz-case.ts';
+import { is, Rng } from './fuzz-kit.ts';
 
-export const RAM = [{ gpa: 0, size: 0x20000 }, { gpa: 0x20000, size: 0x4000 }]; // adjacent: buffers may straddle
+export const RAM = [
+  { gpa: 0, size: 0x20000 },
+  { gpa: 0x20000, size: 0x4000 },
+]; // adjacent: buffers may straddle
 const RAM_END = 0x24000; // then a hole
 const RINGS = [0x1000, 0x8000] as const;
 const HEAP = [0x8000, RAM_END] as const;
@@ -22,58 +22,6 @@ const FULL_ITERATIONS = 16_000;
 export const ITERATIONS = Number(process.env.VIRTIO_FUZZ_ITERATIONS ?? FULL_ITERATIONS);
 /** False for a shorter VIRTIO_FUZZ_ITERATIONS: a quick look, held to no coverage bar. */
 export const FULL_RUN = ITERATIONS >= FULL_ITERATIONS;
-
-/** What one valid (or device-malformed) request puts in a chain. */
-export interface Request {
-  queue: number;
-  readable: Uint8Array;
-  writableLen: number;
-  /** Malformed for the device type itself: expect needs-reset. */
-  malformed?: boolean;
-  /** Host side before the kick (input for receive queues: the device must pop). */
-  before?: () => void;
-  /** After the valid chain was used: what the device did, against the model. */
-  check?: (written: Uint8Array, usedLen: number) => void;
-}
-
-export interface Case {
-  name: string;
-  mmio: MmioTransport;
-  queueCount: number;
-  deviceFeatures: bigint;
-  request(rng: Rng): Request;
-  /** Host-side work after each kick (drain output, take frames). */
-  pump(): void;
-  /** After random rings or registers: re-align the model with the device. */
-  resync(): void;
-  /** After a rejected chain: nothing may have come out. */
-  quiet(): void;
-  chaosHost?(rng: Rng): void;
-  finish?(): void;
-}
-
-export interface Stats {
-  valid: number;
-  rejected: number;
-  chaos: number;
-  registerOps: number;
-  memoryErrors: number;
-  skipped: number;
-  faults: Map<Fault | 'none', number>;
-  mutations: Map<string, number>;
-  ms: number;
-}
-
-/** Chains built to be valid or mutated to one known fault, each checked for its outcome. */
-export function directed(s: Stats): number {
-  return s.valid + s.rejected;
-}
-
-export type Mutation =
-  | 'none' | 'oob-addr' | 'huge-len' | 'loop' | 'next-range' | 'write-order' | 'head-range' | 'avail-jump'
-  | 'nested-indirect' | 'indirect-next' | 'indirect-len';
-export const CHAIN_MUTATIONS: Mutation[] = ['oob-addr', 'huge-len', 'loop', 'next-range', 'write-order', 'head-range', 'avail-jump'];
-export const TABLE_MUTATIONS: Mutation[] = ['nested-indirect', 'indirect-next', 'indirect-len'];
 
 /** Counts GuestMemoryErrors thrown to the device: it must catch every one. */
 function countingMemory(memory: GuestMemory, onError: () => void): GuestMemory {
@@ -107,13 +55,25 @@ export class Fuzzer {
   private indirect = true;
   private memoryErrorSeen = false;
   readonly stats: Stats = {
-    valid: 0, rejected: 0, chaos: 0, registerOps: 0, memoryErrors: 0, skipped: 0, faults: new Map(), mutations: new Map(), ms: 0,
+    valid: 0,
+    rejected: 0,
+    chaos: 0,
+    registerOps: 0,
+    memoryErrors: 0,
+    skipped: 0,
+    faults: new Map(),
+    mutations: new Map(),
+    ms: 0,
   };
 
   /** The test's own access to RAM, across the region boundary. */
   private readonly ram: GuestRam;
 
-  constructor(private readonly rng: Rng, private readonly mem: GuestMemory, private readonly c: Case) {
+  constructor(
+    private readonly rng: Rng,
+    private readonly mem: GuestMemory,
+    private readonly c: Case,
+  ) {
     this.ram = new GuestRam(mem);
   }
 
@@ -176,17 +136,19 @@ export class Fuzzer {
     // Buffers.
     const bufs: Array<{ d: RawDescriptor; data?: Uint8Array }> = [];
     let off = 0;
-    if (nr) for (const len of splitLen(r, req.readable.length, nr)) {
-      const data = req.readable.subarray(off, off + len);
-      off += len;
-      bufs.push({ d: { addr: this.alloc(len), len, flags: 0, next: 0 }, data });
-    }
+    if (nr)
+      for (const len of splitLen(r, req.readable.length, nr)) {
+        const data = req.readable.subarray(off, off + len);
+        off += len;
+        bufs.push({ d: { addr: this.alloc(len), len, flags: 0, next: 0 }, data });
+      }
     if (nw) for (const len of splitLen(r, req.writableLen, nw)) bufs.push({ d: { addr: this.alloc(len), len, flags: F_WRITE, next: 0 } });
     for (const b of bufs) if (b.data) this.ram.write(Number(b.d.addr), b.data);
     const writable = bufs.filter((b) => b.d.flags & F_WRITE).map((b) => b.d);
 
     if (mutation === 'write-order') {
-      if (nr && nw) bufs.unshift(bufs.splice(nr, 1)[0]!); // a writable piece first
+      if (nr && nw)
+        bufs.unshift(bufs.splice(nr, 1)[0]!); // a writable piece first
       else if (nr) bufs.unshift({ d: { addr: this.alloc(4), len: 4, flags: F_WRITE, next: 0 } });
       else bufs.push({ d: { addr: this.alloc(4), len: 4, flags: 0, next: 0 } });
     }
@@ -198,7 +160,8 @@ export class Fuzzer {
 
     const n = bufs.length;
     const modes = (['direct', 'indirect', 'mixed'] as const).filter((m) =>
-      m === 'direct' ? n <= size && !TABLE_MUTATIONS.includes(mutation) : m === 'indirect' ? n <= size : n >= 2 && size >= 2 && n <= 2 * size - 1);
+      m === 'direct' ? n <= size && !TABLE_MUTATIONS.includes(mutation) : m === 'indirect' ? n <= size : n >= 2 && size >= 2 && n <= 2 * size - 1,
+    );
     if (modes.length === 0) {
       this.stats.skipped++;
       return;
@@ -212,12 +175,13 @@ export class Fuzzer {
     const directCount = mode === 'direct' ? bufs.length : mode === 'indirect' ? 0 : slots.length - 1;
     const direct = bufs.slice(0, directCount).map((b) => b.d);
     const inTable = bufs.slice(directCount).map((b) => b.d);
-    const link = (ds: RawDescriptor[], ids: number[]) => ds.forEach((d, i) => {
-      if (i < ds.length - 1) {
-        d.flags |= F_NEXT;
-        d.next = ids[i + 1]!;
-      }
-    });
+    const link = (ds: RawDescriptor[], ids: number[]) =>
+      ds.forEach((d, i) => {
+        if (i < ds.length - 1) {
+          d.flags |= F_NEXT;
+          d.next = ids[i + 1]!;
+        }
+      });
     link(direct, slots);
     let table: { addr: number; order: number[]; ref: RawDescriptor } | undefined;
     if (usesTable) {
@@ -234,7 +198,9 @@ export class Fuzzer {
     const lastLinkable = (): { d: RawDescriptor; ids: number[]; span: number } =>
       table && (mode === 'indirect' || r.chance(0.5))
         ? { d: inTable.at(-1)!, ids: table.order, span: inTable.length }
-        : mode === 'mixed' ? { d: direct.at(-1)!, ids: slots.slice(0, -1), span: size } : { d: direct.at(-1)!, ids: slots, span: size };
+        : mode === 'mixed'
+          ? { d: direct.at(-1)!, ids: slots.slice(0, -1), span: size }
+          : { d: direct.at(-1)!, ids: slots, span: size };
     if (mutation === 'loop') {
       const { d, ids } = lastLinkable();
       d.flags |= F_NEXT;
@@ -252,9 +218,13 @@ export class Fuzzer {
     }
     if (table && mutation === 'indirect-len') table.ref.len = r.pick([0, table.ref.len + 8, 16 * (size + 1), 0xffff_fff0]);
 
-    direct.forEach((d, i) => q.writeDesc(slots[i]!, d));
+    direct.forEach((d, i) => {
+      q.writeDesc(slots[i]!, d);
+    });
     if (table) {
-      inTable.forEach((d, i) => q.writeDesc(table.order[i]!, d, table.addr));
+      inTable.forEach((d, i) => {
+        q.writeDesc(table.order[i]!, d, table.addr);
+      });
       q.writeDesc(slots.at(-1)!, table.ref);
     }
     const head = slots[0]!;
@@ -282,7 +252,11 @@ export class Fuzzer {
     }
     is(status & Status.NeedsReset, 0, `${this.c.name}: valid ${mode} chain rejected (${this.c.mmio.fault})`);
     const used = q.takeUsed();
-    is(used.map((u) => u.id), [head], 'used ids');
+    is(
+      used.map((u) => u.id),
+      [head],
+      'used ids',
+    );
     const written = new Uint8Array(writable.reduce((s, d) => s + d.len, 0));
     let at = 0;
     for (const d of writable) {
@@ -314,7 +288,7 @@ export class Fuzzer {
       () => RAM_END + r.int(0x10000),
       () => 0x20000 - r.int(32),
       () => r.int(2 ** 32),
-      () => BigInt(r.int(2 ** 32)) << 32n | BigInt(r.int(2 ** 32)),
+      () => (BigInt(r.int(2 ** 32)) << 32n) | BigInt(r.int(2 ** 32)),
       () => 2n ** 64n - 1n,
     ])();
   }
@@ -379,8 +353,10 @@ const REGISTERS = Object.values(Reg);
 
 export function summary(name: string, s: Stats): string {
   const faults = [...s.faults].map(([k, v]) => `${k}=${v}`).join(' ');
-  return `${name}: ${directed(s)} directed chains (${s.valid} valid, ${s.rejected} rejected), ${s.chaos} random, ${s.registerOps} register ops, ` +
-    `${s.skipped} skipped, ${s.memoryErrors} GuestMemory errors, ${s.ms.toFixed(0)} ms | ${faults}`;
+  return (
+    `${name}: ${directed(s)} directed chains (${s.valid} valid, ${s.rejected} rejected), ${s.chaos} random, ${s.registerOps} register ops, ` +
+    `${s.skipped} skipped, ${s.memoryErrors} GuestMemory errors, ${s.ms.toFixed(0)} ms | ${faults}`
+  );
 }
 
 export function fuzz(name: string, seed: number, build: (env: VirtioEnv, mem: GuestMemory) => Case, iterations = ITERATIONS): Stats {

@@ -19,9 +19,7 @@ export interface ThreadWorkerData {
 const data = workerData as ThreadWorkerData;
 const control = new Int32Array(data.control);
 const env = { memory: GuestMemory.attach(data.regions), interrupt: () => void Atomics.add(control, 1, 1) };
-const dev = data.kind === 'console'
-  ? new VirtioConsole(data.shared as VirtioConsoleShared, env)
-  : new VirtioNet(data.shared as VirtioNetShared, env);
+const dev = data.kind === 'console' ? new VirtioConsole(data.shared as VirtioConsoleShared, env) : new VirtioNet(data.shared as VirtioNetShared, env);
 const notify = Uint8Array.of(data.queue, 0, 0, 0);
 const isr = new Uint8Array(4);
 parentPort!.postMessage('ready');
