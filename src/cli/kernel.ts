@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cacheDir } from '../fixtures/cache.ts';
 import { cachedDebianKernels, DEBIAN_SCHED_EXT, hostKernel, type Kernel, KERNEL_SPECS, kernelWarnings, resolveKernel } from '../fixtures/kernels/index.ts';
-import { protocolString, readBzImageHeader } from '../vmm/x86_64/bzimage.ts';
+import { protocolString, readBzImageHeader } from '../vmm/arch.ts';
 
 const usage = `usage: schedvm kernel fetch [${DEBIAN_SCHED_EXT}|host|<bzImage>] [--refresh]
        schedvm kernel list`;

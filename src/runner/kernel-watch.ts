@@ -6,8 +6,8 @@
 import { SCHED_PREFIX } from '../fixtures/schedulers/index.ts';
 import { SCX_EXIT } from '../fixtures/schedulers/exit-kind.ts';
 import { imageReader, KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText, type KernelReader } from './kallsyms.ts';
-import type { WatchLen } from '../vmm/x86_64/debugregs.ts';
-import { translate } from '../vmm/x86_64/page-walk.ts';
+import type { WatchLen } from '../vmm/arch.ts';
+import { translate } from '../vmm/arch.ts';
 import type { ConsolePort, Vm } from '../vmm/vm.ts';
 
 export const SYMBOL_PREFIX = 'schedvm-sym:';

@@ -3,7 +3,7 @@
 import { UserError } from '../errors.ts';
 import { buildGuest } from '../fixtures/guests/build.ts';
 import { Vm, type WatchMechanism } from '../vmm/vm.ts';
-import { BARE_WATCH_BASE } from '../vmm/x86_64/layout.ts';
+import { BARE_WATCH_BASE } from '../vmm/arch.ts';
 
 const CHOICES = ['auto', 'debugregs', 'writetrap'] as const;
 let probed: Promise<WatchMechanism> | undefined;

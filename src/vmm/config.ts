@@ -4,7 +4,7 @@ import type { VirtioDevicesConfig } from './devices/virtio/wiring.ts';
 import { VmmConfigError } from './errors.ts';
 import { flatTopology, formatTopology, validateTopology, vcpuCount, type Topology } from './topology.ts';
 import { assignSlots, type WatchpointSpec } from './watchpoints.ts';
-import type { GuestPayload } from './x86_64/machine.ts';
+import type { GuestPayload } from './arch.ts';
 
 export type SerialPort = 'com1' | 'com2';
 /** The UARTs, and hvc0: the virtio-console. */

@@ -1,7 +1,7 @@
 // A VM, Firecracker's runtime half: built by the architecture's builder, its vCPU threads run by
 // the vCPU manager, its watchpoints by the watchpoint controller, its consoles by the console
 // mux. Vm keeps the lifecycle (create, run, stop, dispose) and the result.
-import { buildMachine, type Machine } from './arch.ts';
+import { buildMachine, type Machine } from './arch-machine.ts';
 import { checkWatchpoints, resolveTopology, type ConsolePort, type VmConfig } from './config.ts';
 import { ConsoleMux } from './console-mux.ts';
 import { VmmStateError } from './errors.ts';
@@ -15,7 +15,7 @@ import type { WatchpointSpec } from './watchpoints.ts';
 
 export type { ConsolePort, SerialPort, VmConfig, VmDevices, WatchMechanism } from './config.ts';
 export type { ExitActionName, SnapshotRecord, VcpuResult, VmResult } from './result.ts';
-export type { BareGuest, LinuxGuest } from './x86_64/machine.ts';
+export type { BareGuest, LinuxGuest } from './arch.ts';
 export { KvmError } from './kvm.ts';
 
 const CONSOLE_POLL_MS = 20;

@@ -1,5 +1,5 @@
 // Watchpoints as a VM declares them, and their assignment to the four hardware slots.
-import { checkWatch, type WatchLen, type WatchOn } from './x86_64/debugregs.ts';
+import { checkWatch, type WatchLen, type WatchOn } from './arch.ts';
 import { EXIT_KIND_SLOT, WATCH_SLOTS, type ArmedSlot } from './vcpu/latch.ts';
 import { WatchpointError } from './errors.ts';
 

@@ -1,9 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import koffi from 'koffi';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { probeC } from './c-probe.testing.ts';
 import * as abi from './kvm-abi.ts';
 
 // Each entry: a C expression evaluated against the kernel's own <linux/kvm.h>, and our value.
@@ -68,26 +65,15 @@ const checks: Array<[string, number]> = [
 ];
 
 describe('KVM ABI matches <linux/kvm.h>', () => {
-  let dir: string;
-  let kernel: string[];
+  let kernel: number[];
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'schedvm-abi-'));
-    const src = [
-      '#include <linux/kvm.h>',
-      '#include <stddef.h>',
-      '#include <stdio.h>',
-      'int main(void) {',
-      ...checks.map(([expr]) => `  printf("%llu\\n", (unsigned long long)(${expr}));`),
-      '  return 0;',
-      '}',
-    ].join('\n');
-    writeFileSync(join(dir, 'probe.c'), src);
-    execFileSync('cc', ['-o', join(dir, 'probe'), join(dir, 'probe.c')]);
-    kernel = execFileSync(join(dir, 'probe'), { encoding: 'utf8' }).trim().split('\n');
+    kernel = probeC(
+      ['linux/kvm.h'],
+      checks.map(([expr]) => expr),
+    );
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each(checks.map(([expr, ours], i) => ({ expr, ours, i })))('$expr', ({ ours, i }) => {
-    expect(ours).toBe(Number(kernel[i]));
+    expect(ours).toBe(kernel[i]);
   });
 });

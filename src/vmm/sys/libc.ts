@@ -15,9 +15,15 @@ export const MAP_NORESERVE = 0x4000;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
 export const POLLIN = 0x1;
+/** struct pollfd { int fd; short events; short revents; }: its size and offsets. */
+export const POLLFD_SIZE = 8;
+export const POLLFD_FD = 0;
+export const POLLFD_EVENTS = 4;
+export const POLLFD_REVENTS = 6;
 export const SIGUSR2 = 12;
-const SYS_gettid = 186;
-const SYS_tgkill = 234;
+/** x86_64 syscall numbers (glibc has no gettid/tgkill wrappers before 2.30). */
+export const SYS_gettid = 186;
+export const SYS_tgkill = 234;
 
 export const open = libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number;
 export const close = libc.func('int close(int fd)') as (fd: number) => number;
@@ -90,13 +96,13 @@ export function eventfdDrain(fd: number): bigint {
 
 /** poll() on fds for POLLIN; returns the fds that are readable. */
 export function pollIn(fds: number[], timeoutMs: number): number[] {
-  const buf = new Uint8Array(8 * fds.length);
+  const buf = new Uint8Array(POLLFD_SIZE * fds.length);
   const dv = new DataView(buf.buffer);
   fds.forEach((fd, i) => {
-    dv.setInt32(i * 8, fd, true);
-    dv.setInt16(i * 8 + 4, POLLIN, true);
+    dv.setInt32(i * POLLFD_SIZE + POLLFD_FD, fd, true);
+    dv.setInt16(i * POLLFD_SIZE + POLLFD_EVENTS, POLLIN, true);
   });
   const r = poll(buf, fds.length, timeoutMs);
   if (r <= 0) return [];
-  return fds.filter((_, i) => (dv.getInt16(i * 8 + 6, true) & POLLIN) !== 0);
+  return fds.filter((_, i) => (dv.getInt16(i * POLLFD_SIZE + POLLFD_REVENTS, true) & POLLIN) !== 0);
 }

@@ -4,7 +4,7 @@ import type { VcpuFd } from '../kvm.ts';
 import type { GuestMemory } from '../memory.ts';
 import { eventfdSignal, pollIn } from '../sys/libc.ts';
 import { pagesOf, PAGE } from '../memslots.ts';
-import { buildDebugRegs, decodeDr6 } from '../x86_64/debugregs.ts';
+import { buildDebugRegs, decodeDr6 } from '../arch.ts';
 import type { VmControl } from './control.ts';
 import type { ArmedSlot, WatchpointLatch } from './latch.ts';
 

@@ -1,6 +1,6 @@
 // Watchpoint state shared by every vCPU worker through one SharedArrayBuffer:
 // per-slot hit latches and the armed-slot set the workers (re)arm from.
-import { checkWatch, type HwWatch } from '../x86_64/debugregs.ts';
+import { checkWatch, type HwWatch } from '../arch.ts';
 
 export const WATCH_SLOTS = 4;
 /** Slot 0 is the exit-kind watch's (a value the guest stores once, when it fails); 1..3 are user watchpoints. */

@@ -6,7 +6,7 @@ import type { SnapshotRecord, VcpuResult } from '../result.ts';
 import { hostView, SIGUSR2, tgkill } from '../sys/libc.ts';
 import { kvmRun } from '../sys/kvm-abi.ts';
 import { VcpuState, type VmControl } from './control.ts';
-import { runVcpu } from './pool.ts';
+import { startVcpuThread } from './pool.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import type { RunLoopStats } from './run-loop.ts';
 import { formatSnapshot, snapshotToHex, type VcpuRegSnapshot } from './snapshot.ts';
@@ -72,7 +72,7 @@ export class VcpuManager {
   }
 
   private spawnOne(index: number, o: VcpuManagerOptions): Promise<void> {
-    const run = runVcpu(o.initFor(index));
+    const run = startVcpuThread(o.initFor(index));
     let markDone!: () => void;
     const handle: VcpuHandle = { done: new Promise<void>((resolve) => (markDone = resolve)) };
     this.handles.push(handle);

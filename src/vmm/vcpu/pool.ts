@@ -39,8 +39,8 @@ export interface VcpuRun {
   finished: Promise<void>;
 }
 
-/** Runs one vCPU on a pooled thread. */
-export function runVcpu(init: VcpuWorkerInit): VcpuRun {
+/** Starts one vCPU on a pooled thread (its task, worker.ts, creates and drives it). */
+export function startVcpuThread(init: VcpuWorkerInit): VcpuRun {
   const { port1, port2 } = new MessageChannel();
   const task: VcpuTask = { kind: 'vcpu', init, port: port2 };
   const finished = pool()

@@ -3,7 +3,7 @@ import type { SerialShared } from '../devices/serial.ts';
 import type { VirtioWiring } from '../devices/virtio/wiring.ts';
 import type { CpuidEntry } from '../kvm.ts';
 import type { RamRegion } from '../memory.ts';
-import type { VcpuStart } from '../x86_64/machine.ts';
+import type { VcpuStart } from '../arch.ts';
 import type { RunLoopStats } from './run-loop.ts';
 
 export interface VcpuWorkerInit {

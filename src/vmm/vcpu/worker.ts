@@ -1,10 +1,9 @@
+import { setupVcpu } from '../arch-machine.ts';
 import { Serial8250 } from '../devices/serial.ts';
 import { attachVirtioDevices } from '../devices/virtio/wiring.ts';
 import { type VcpuFd, VmFd } from '../kvm.ts';
 import { GuestMemory } from '../memory.ts';
 import { eventfdSignal, gettid } from '../sys/libc.ts';
-import { entryRegs, setupSregs } from '../x86_64/long-mode.ts';
-import { LINUX_BOOT_MSRS, setLintPins } from '../x86_64/machine.ts';
 import { VmControl } from './control.ts';
 import { captureRegs, debugExitHandler, freezeHandler, watchpointArmer, writeTrapHandler } from './debug-plane.ts';
 import { WatchpointLatch } from './latch.ts';
@@ -24,7 +23,7 @@ export default function runTask(task: VcpuTask): void {
   const post = (m: VcpuWorkerMessage) => task.port.postMessage(m);
   let stats: RunLoopStats | undefined;
   try {
-    stats = runVcpu(task.init, post);
+    stats = driveVcpu(task.init, post);
   } finally {
     // Always last on the port, so the VMM sees every earlier message before it.
     post({ type: 'done', stats });
@@ -41,7 +40,7 @@ function warmBarrier(barrier: SharedArrayBuffer, count: number, timeoutMs: numbe
   }
 }
 
-function runVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): RunLoopStats | undefined {
+function driveVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): RunLoopStats | undefined {
   const control = new VmControl(init.control);
   let vcpu: VcpuFd;
   try {
@@ -52,16 +51,7 @@ function runVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): Ru
     return undefined;
   }
   try {
-    vcpu.setCpuid2(init.cpuid);
-    if (init.start.mode === 'long-mode') {
-      vcpu.setSregs(setupSregs(vcpu.getSregs()));
-      vcpu.setRegs(entryRegs(init.start.entry));
-    }
-    vcpu.setFpu({ ...vcpu.getFpu(), fcw: 0x37f, mxcsr: 0x1f80 });
-    if (init.linuxCpuState) {
-      vcpu.setMsrs(LINUX_BOOT_MSRS);
-      vcpu.setLapic(setLintPins(vcpu.getLapic()));
-    }
+    setupVcpu(vcpu, init);
   } catch (e) {
     control.setDone(init.index);
     vcpu.close();

@@ -1,0 +1,20 @@
+// An x86_64 vCPU's state before its first KVM_RUN: CPUID, long mode and the entry registers for
+// a bare guest (a Linux guest starts from reset state, set up by its boot protocol), the FPU,
+// and for Linux the boot MSRs and LAPIC LINT pins firmware would leave.
+import type { VcpuFd } from '../kvm.ts';
+import type { VcpuWorkerInit } from '../vcpu/protocol.ts';
+import { entryRegs, setupSregs } from './long-mode.ts';
+import { LINUX_BOOT_MSRS, setLintPins } from './machine.ts';
+
+export function setupVcpu(vcpu: VcpuFd, init: Pick<VcpuWorkerInit, 'cpuid' | 'start' | 'linuxCpuState'>): void {
+  vcpu.setCpuid2(init.cpuid);
+  if (init.start.mode === 'long-mode') {
+    vcpu.setSregs(setupSregs(vcpu.getSregs()));
+    vcpu.setRegs(entryRegs(init.start.entry));
+  }
+  vcpu.setFpu({ ...vcpu.getFpu(), fcw: 0x37f, mxcsr: 0x1f80 });
+  if (init.linuxCpuState) {
+    vcpu.setMsrs(LINUX_BOOT_MSRS);
+    vcpu.setLapic(setLintPins(vcpu.getLapic()));
+  }
+}
