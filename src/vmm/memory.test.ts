@@ -74,6 +74,32 @@ describe('GuestMemory bounds', () => {
   });
 });
 
+describe("GuestMemory across regions (the devices' view: one API for all of guest RAM)", () => {
+  it('reads and writes across adjacent regions, refuses a hole, and writes nothing unless all of it is RAM', () => {
+    mem = GuestMemory.allocate([
+      { gpa: 0, size: 0x1000 },
+      { gpa: 0x1000, size: 0x1000 },
+      { gpa: 0x4000, size: 0x1000 },
+    ]);
+    const m = mem;
+    m.write(0xffe, Uint8Array.of(1, 2, 3, 4));
+    expect([...m.read(0xffe, 4)]).toEqual([1, 2, 3, 4]);
+    expect(m.pieces(0xffe, 4).map((p) => p.length)).toEqual([2, 2]);
+    expect(m.contains(0, 0x2000)).toBe(true);
+    expect(m.contains(0x1ffe, 4)).toBe(false); // runs into the hole at 0x2000
+    expect(() => m.write(0x1ffe, Uint8Array.of(9, 9, 9, 9))).toThrow(GuestMemoryError);
+    expect([...m.read(0x1ffe, 2)]).toEqual([0, 0]);
+    expect(m.contains(-1, 1)).toBe(false);
+  });
+
+  it('keeps a 16-bit ring field untorn, aligned or not', () => {
+    const m = allocate();
+    m.storeU16(0x10, 0xbeef);
+    m.storeU16(0x21, 0xcafe);
+    expect([m.loadU16(0x10), m.loadU16(0x21), m.readU8(0x21), m.readU8(0x22)]).toEqual([0xbeef, 0xcafe, 0xfe, 0xca]);
+  });
+});
+
 describe('GuestMemory release', () => {
   it('unmaps the RAM, and any later access throws instead of touching it', () => {
     const m = allocate();

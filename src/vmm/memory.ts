@@ -121,11 +121,70 @@ export class GuestMemory {
     const { r, off } = this.locate(gpa, len);
     return r.bytes.subarray(off, off + len);
   }
-  read(gpa: number, len: number): Uint8Array {
-    return this.slice(gpa, len).slice();
+  /** True when [gpa, gpa + len) lies in RAM, possibly across adjacent regions. */
+  contains(gpa: number, len: number): boolean {
+    if (!Number.isSafeInteger(gpa) || !Number.isSafeInteger(len) || gpa < 0 || len < 0) return false;
+    for (let at = gpa; at < gpa + len; ) {
+      const r = this.regionAt(at);
+      if (!r) return false;
+      at = r.gpa + r.size;
+    }
+    return true;
   }
+
+  /** Live views of [gpa, gpa + len), one per region it touches (adjacent regions join up); a GuestMemoryError if any of it is not RAM. */
+  pieces(gpa: number, len: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let at = gpa, left = len; left > 0; ) {
+      const r = this.regionAt(at);
+      const n = r ? Math.min(left, r.gpa + r.size - at) : left; // not RAM: slice throws
+      out.push(this.slice(at, n));
+      at += n;
+      left -= n;
+    }
+    return out;
+  }
+
+  /** A copy of [gpa, gpa + len), across adjacent regions. */
+  read(gpa: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    let off = 0;
+    for (const p of this.pieces(gpa, len)) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+
+  /** Writes `data` at gpa, across adjacent regions; nothing is written unless all of it is RAM. */
   write(gpa: number, data: Uint8Array): void {
-    this.slice(gpa, data.length).set(data);
+    let off = 0;
+    for (const p of this.pieces(gpa, data.length)) {
+      p.set(data.subarray(off, off + p.length));
+      off += p.length;
+    }
+  }
+
+  /** A 16-bit ring field, read in one access (seq-cst: later reads see what the writer published before it). */
+  loadU16(gpa: number): number {
+    const b = this.slice(gpa, 2);
+    if (b.byteOffset & 1) return b[0]! | (b[1]! << 8);
+    return Atomics.load(new Uint16Array(b.buffer, b.byteOffset, 1), 0);
+  }
+
+  /** A 16-bit ring field, written in one access after every earlier write (a used index). */
+  storeU16(gpa: number, v: number): void {
+    const b = this.slice(gpa, 2);
+    if (b.byteOffset & 1) {
+      b[0] = v & 0xff;
+      b[1] = (v >> 8) & 0xff;
+      return;
+    }
+    Atomics.store(new Uint16Array(b.buffer, b.byteOffset, 1), 0, v);
+  }
+
+  private regionAt(gpa: number): MappedRegion | undefined {
+    return this.mapped.find((r) => gpa >= r.gpa && gpa < r.gpa + r.size);
   }
   readU8(gpa: number): number {
     const { r, off } = this.locate(gpa, 1);

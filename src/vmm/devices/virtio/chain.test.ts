@@ -3,7 +3,6 @@ import { GuestMemory } from '../../memory.ts';
 import { parseChain, type ChainLimits } from './chain.ts';
 import { DESC_F_INDIRECT as I, DESC_F_NEXT as N, DESC_F_WRITE as W } from './constants.ts';
 import { GuestInputError, type Fault } from './errors.ts';
-import { GuestRam } from './ram.ts';
 import type { RawDescriptor } from './testing/driver.ts';
 
 const TABLE = 0x1000;
@@ -12,9 +11,9 @@ const LIMITS: ChainLimits = { maxBytes: 1 << 20, indirect: true };
 let mem: GuestMemory;
 afterEach(() => mem.release());
 
-function ram(layout = [{ gpa: 0, size: 0x10000 }]): GuestRam {
+function ram(layout = [{ gpa: 0, size: 0x10000 }]): GuestMemory {
   mem = GuestMemory.allocate(layout);
-  return new GuestRam(mem);
+  return mem;
 }
 function put(table: number, descs: Array<Partial<RawDescriptor> & { flags?: number }>): void {
   descs.forEach((d, i) => {

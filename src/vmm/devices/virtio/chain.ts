@@ -1,7 +1,7 @@
 // A descriptor chain, parsed once and validated: the typed list of guest buffers a request uses.
+import type { GuestMemory } from '../../memory.ts';
 import { DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, DESC_SIZE } from './constants.ts';
 import { GuestInputError } from './errors.ts';
-import type { GuestRam } from './ram.ts';
 
 /** A validated guest buffer: [addr, addr + len) lies in guest RAM. */
 export interface GuestBuffer {
@@ -35,7 +35,7 @@ interface RawDesc {
   next: number;
 }
 
-function readDesc(ram: GuestRam, at: number): RawDesc {
+function readDesc(ram: GuestMemory, at: number): RawDesc {
   const b = ram.read(at, DESC_SIZE); // a copy: an indirect table may straddle two regions
   const v = new DataView(b.buffer);
   return { addr: v.getBigUint64(0, true), len: v.getUint32(8, true), flags: v.getUint16(12, true), next: v.getUint16(14, true) };
@@ -50,7 +50,7 @@ class ChainBuilder {
   private readonly cap: number;
 
   constructor(
-    private readonly ram: GuestRam,
+    private readonly ram: GuestMemory,
     limits: ChainLimits,
   ) {
     this.cap = Math.min(limits.maxBytes, U32_SPAN);
@@ -82,7 +82,7 @@ class ChainBuilder {
  * zero or more direct descriptors, optionally ending in one indirect table. Throws
  * GuestInputError on anything malformed; reads guest RAM only.
  */
-export function parseChain(ram: GuestRam, table: number, size: number, head: number, limits: ChainLimits): DescriptorChain {
+export function parseChain(ram: GuestMemory, table: number, size: number, head: number, limits: ChainLimits): DescriptorChain {
   const out = new ChainBuilder(ram, limits);
   let index = head;
   for (let count = 1; ; count++) {
@@ -102,7 +102,7 @@ export function parseChain(ram: GuestRam, table: number, size: number, head: num
   return { head, readable: out.readable, writable: out.writable, readableLen: out.readableLen, writableLen: out.writableLen };
 }
 
-function walkIndirect(ram: GuestRam, ref: RawDesc, size: number, out: ChainBuilder): void {
+function walkIndirect(ram: GuestMemory, ref: RawDesc, size: number, out: ChainBuilder): void {
   if (ref.len === 0 || ref.len % DESC_SIZE !== 0) throw new GuestInputError('indirect-table', `indirect table of ${ref.len} bytes`);
   const entries = ref.len / DESC_SIZE;
   if (entries > size) throw new GuestInputError('indirect-table', `indirect table of ${entries} entries is longer than the queue (${size})`);

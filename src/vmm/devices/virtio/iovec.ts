@@ -1,12 +1,12 @@
 // Scatter-gather access to a chain's validated buffers, by offset into their concatenation.
+import type { GuestMemory } from '../../memory.ts';
 import type { DescriptorChain, GuestBuffer } from './chain.ts';
-import type { GuestRam } from './ram.ts';
 
 abstract class BufferList {
   readonly length: number;
 
   constructor(
-    protected readonly ram: GuestRam,
+    protected readonly ram: GuestMemory,
     readonly buffers: readonly GuestBuffer[],
   ) {
     this.length = buffers.reduce((n, b) => n + b.len, 0);
@@ -40,7 +40,7 @@ abstract class BufferList {
 
 /** Device-readable bytes. */
 export class ReadableBuffers extends BufferList {
-  static of(ram: GuestRam, chain: DescriptorChain): ReadableBuffers {
+  static of(ram: GuestMemory, chain: DescriptorChain): ReadableBuffers {
     return new ReadableBuffers(ram, chain.readable);
   }
   slice(offset: number, len?: number): ReadableBuffers {
@@ -60,7 +60,7 @@ export class ReadableBuffers extends BufferList {
 
 /** Device-writable bytes. */
 export class WritableBuffers extends BufferList {
-  static of(ram: GuestRam, chain: DescriptorChain): WritableBuffers {
+  static of(ram: GuestMemory, chain: DescriptorChain): WritableBuffers {
     return new WritableBuffers(ram, chain.writable);
   }
   slice(offset: number, len?: number): WritableBuffers {

@@ -4,7 +4,6 @@ import type { VirtioDevice } from './device.ts';
 import { GuestInputError } from './errors.ts';
 import { MmioTransport } from './mmio.ts';
 import type { SplitQueue } from './queue.ts';
-import { GuestRam } from './ram.ts';
 import { createTransportState } from './state.ts';
 import { TestDriver } from './testing/driver.ts';
 import { testEnv, type TestEnv } from './testing/fixture.ts';
@@ -40,7 +39,7 @@ afterEach(() => t.memory.release());
 function setup(): { dev: StubDevice; mmio: MmioTransport; drv: TestDriver } {
   t = testEnv();
   const dev = new StubDevice();
-  const mmio = new MmioTransport(0xd000_0000, createTransportState(dev.queueMaxSizes), dev, new GuestRam(t.memory), t.env);
+  const mmio = new MmioTransport(0xd000_0000, createTransportState(dev.queueMaxSizes), dev, t.memory, t.env);
   return { dev, mmio, drv: new TestDriver(t.memory, mmio) };
 }
 
@@ -319,7 +318,7 @@ describe('MmioTransport', () => {
   it('shares all state between instances over the same SharedArrayBuffer (one per thread)', () => {
     const { dev, mmio, drv } = setup();
     const [q0] = drv.start([8, 4]);
-    const other = new MmioTransport(mmio.base, (mmio as unknown as { s: Int32Array }).s.buffer as SharedArrayBuffer, dev, new GuestRam(t.memory), t.env);
+    const other = new MmioTransport(mmio.base, (mmio as unknown as { s: Int32Array }).s.buffer as SharedArrayBuffer, dev, t.memory, t.env);
     q0!.add([{ data: new Uint8Array(3) }]);
     other.write(Reg.QueueNotify, Uint8Array.of(0, 0, 0, 0));
     expect(q0!.takeUsed()).toEqual([{ id: 0, len: 3 }]);

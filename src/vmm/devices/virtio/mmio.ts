@@ -1,12 +1,12 @@
 // The virtio-mmio (version 2) register file over shared state: any vCPU thread can take the exit,
 // the host thread can kick queues, and one lock orders them all.
+import type { GuestMemory } from '../../memory.ts';
 import type { MmioDevice } from '../../exits.ts';
 import { lock, unlock } from '../shared-lock.ts';
 import { F_INDIRECT_DESC, F_VERSION_1, INT_CONFIG_CHANGE, INT_USED_BUFFER, MMIO_MAGIC, MMIO_VERSION, Reg, Status, VENDOR_ID, VIRTIO_MMIO_SIZE } from './constants.ts';
 import type { VirtioDevice, VirtioEnv } from './device.ts';
 import { FAULTS, faultOf, GuestInputError, type Fault } from './errors.ts';
 import { SplitQueue } from './queue.ts';
-import type { GuestRam } from './ram.ts';
 import {
   Q_DESC_HI,
   Q_DESC_LO,
@@ -60,7 +60,7 @@ export class MmioTransport implements MmioDevice {
     readonly base: number,
     state: SharedArrayBuffer,
     private readonly device: VirtioDevice,
-    ram: GuestRam,
+    ram: GuestMemory,
     private readonly env: VirtioEnv,
   ) {
     this.s = new Int32Array(state);

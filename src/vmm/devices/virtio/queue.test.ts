@@ -3,7 +3,6 @@ import { GuestMemory } from '../../memory.ts';
 import { AVAIL_F_NO_INTERRUPT } from './constants.ts';
 import { GuestInputError, type Fault } from './errors.ts';
 import { SplitQueue } from './queue.ts';
-import { GuestRam } from './ram.ts';
 import { createTransportState, Q_DESC_LO, Q_DEVICE_LO, Q_DRIVER_LO, Q_NEXT_AVAIL, Q_NEXT_USED, Q_NUM, queueBase, W_STALLED } from './state.ts';
 
 const DESC = 0x1000,
@@ -21,7 +20,7 @@ function queue(): { q: SplitQueue; s: Int32Array } {
   s[b + Q_DESC_LO] = DESC;
   s[b + Q_DRIVER_LO] = AVAIL;
   s[b + Q_DEVICE_LO] = USED;
-  const q = new SplitQueue(s, 0, new GuestRam(mem), 4096);
+  const q = new SplitQueue(s, 0, mem, 4096);
   q.activate();
   for (let i = 0; i < SIZE; i++) {
     mem.writeU64(DESC + 16 * i, 0x8000n + BigInt(i) * 0x100n);

@@ -1,9 +1,9 @@
 // A split virtqueue as the device sees it: its registers live in the shared transport state,
 // its rings in guest RAM. Call everything with the transport lock held.
+import type { GuestMemory } from '../../memory.ts';
 import { AVAIL_F_NO_INTERRUPT, DESC_SIZE, F_INDIRECT_DESC } from './constants.ts';
 import { parseChain, type DescriptorChain } from './chain.ts';
 import { GuestInputError } from './errors.ts';
-import type { GuestRam } from './ram.ts';
 import {
   address,
   Q_DESC_HI,
@@ -31,7 +31,7 @@ export class SplitQueue {
   constructor(
     private readonly s: Int32Array,
     readonly index: number,
-    private readonly ram: GuestRam,
+    private readonly ram: GuestMemory,
     /** The device's cap on one chain's total length. */
     private readonly maxChainBytes: number,
   ) {

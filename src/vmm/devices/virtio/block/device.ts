@@ -1,11 +1,11 @@
 // virtio-blk (device id 2): one request queue over a file, read-only or read-write.
+import type { GuestMemory } from '../../../memory.ts';
 import { closeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { DeviceId } from '../constants.ts';
 import type { VirtioDevice, VirtioEnv } from '../device.ts';
 import { MmioTransport } from '../mmio.ts';
 import type { SplitQueue } from '../queue.ts';
-import { GuestRam } from '../ram.ts';
 import { createTransportState } from '../state.ts';
 import { BlockFile, openBlockFile, type BlockFileInfo } from './backend.ts';
 import { BLK_ID_BYTES, BLK_S_IOERR, BLK_S_OK, BLK_S_UNSUPP, parseBlockRequest, SECTOR_SIZE, type BlockRequest } from './request.ts';
@@ -43,7 +43,7 @@ export class VirtioBlock implements VirtioDevice {
   readonly features: bigint;
   readonly config = new Uint8Array(CONFIG_BYTES);
   readonly mmio: MmioTransport;
-  private readonly ram: GuestRam;
+  private readonly ram: GuestMemory;
   private readonly file: BlockFile;
   private readonly idBytes = new Uint8Array(BLK_ID_BYTES);
 
@@ -57,7 +57,7 @@ export class VirtioBlock implements VirtioDevice {
     cfg.setUint32(12, SEG_MAX, true);
     this.idBytes.set(new TextEncoder().encode(shared.id).subarray(0, BLK_ID_BYTES));
     this.file = new BlockFile(shared);
-    this.ram = new GuestRam(env.memory);
+    this.ram = env.memory;
     this.mmio = new MmioTransport(shared.base, shared.transport, this, this.ram, env);
   }
 

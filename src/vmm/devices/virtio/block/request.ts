@@ -1,8 +1,8 @@
 // virtio-blk requests: a chain parsed once into what to do, where, and where the status goes.
+import type { GuestMemory } from '../../../memory.ts';
 import type { DescriptorChain } from '../chain.ts';
 import { GuestInputError } from '../errors.ts';
 import { ReadableBuffers, WritableBuffers } from '../iovec.ts';
-import type { GuestRam } from '../ram.ts';
 
 export const BLK_T_IN = 0;
 export const BLK_T_OUT = 1;
@@ -27,7 +27,7 @@ export type BlockRequest =
  * Header in the first 16 readable bytes, status in the last writable byte, data between:
  * readable after the header for writes, writable before the status for reads and GET_ID.
  */
-export function parseBlockRequest(ram: GuestRam, chain: DescriptorChain): BlockRequest {
+export function parseBlockRequest(ram: GuestMemory, chain: DescriptorChain): BlockRequest {
   if (chain.readableLen < BLK_HEADER_BYTES) throw new GuestInputError('request', `virtio-blk request with a ${chain.readableLen}-byte header`);
   if (chain.writableLen < 1) throw new GuestInputError('request', 'virtio-blk request with no status byte');
   const readable = ReadableBuffers.of(ram, chain);

@@ -1,5 +1,6 @@
 // virtio-console (device id 3), port 0 only: receiveq 0 carries host input to the guest's hvc0,
 // transmitq 1 carries its output into a shared ring the VMM drains like a serial port's.
+import type { GuestMemory } from '../../../memory.ts';
 import { ByteRing } from '../../byte-ring.ts';
 import { DeviceId } from '../constants.ts';
 import type { VirtioDevice, VirtioEnv } from '../device.ts';
@@ -7,7 +8,6 @@ import { GuestInputError } from '../errors.ts';
 import { ReadableBuffers, WritableBuffers } from '../iovec.ts';
 import { MmioTransport } from '../mmio.ts';
 import type { SplitQueue } from '../queue.ts';
-import { GuestRam } from '../ram.ts';
 import { createTransportState } from '../state.ts';
 
 export const RECEIVEQ = 0;
@@ -42,7 +42,7 @@ export class VirtioConsole implements VirtioDevice {
   readonly mmio: MmioTransport;
   readonly output: ByteRing;
   readonly input: ByteRing;
-  private readonly ram: GuestRam;
+  private readonly ram: GuestMemory;
 
   /** This thread's handle on a console whose state is `shared`. */
   constructor(
@@ -51,7 +51,7 @@ export class VirtioConsole implements VirtioDevice {
   ) {
     this.output = new ByteRing(shared.output);
     this.input = new ByteRing(shared.input);
-    this.ram = new GuestRam(env.memory);
+    this.ram = env.memory;
     this.mmio = new MmioTransport(shared.base, shared.transport, this, this.ram, env);
   }
 

@@ -1,13 +1,13 @@
 // virtio-net (device id 1): rx queue 0, tx queue 1, a MAC in config space, the 12-byte
 // virtio_net_hdr (v1) on every buffer. Frames cross threads through two shared FrameRings: the
 // guest's transmissions for the host, and the host's frames waiting for guest rx buffers.
+import type { GuestMemory } from '../../../memory.ts';
 import { DeviceId } from '../constants.ts';
 import type { VirtioDevice, VirtioEnv } from '../device.ts';
 import { GuestInputError } from '../errors.ts';
 import { ReadableBuffers, WritableBuffers } from '../iovec.ts';
 import { MmioTransport } from '../mmio.ts';
 import type { SplitQueue } from '../queue.ts';
-import { GuestRam } from '../ram.ts';
 import { createTransportState } from '../state.ts';
 import type { NetBackend } from './backend.ts';
 import { FrameRing } from './frame-ring.ts';
@@ -71,7 +71,7 @@ export class VirtioNet implements VirtioDevice {
   readonly features = NET_F_MAC;
   readonly config = new Uint8Array(8); // mac[6], status (unused without F_STATUS)
   readonly mmio: MmioTransport;
-  private readonly ram: GuestRam;
+  private readonly ram: GuestMemory;
   private readonly tx: FrameRing;
   private readonly rx: FrameRing;
   private readonly counters: Int32Array;
@@ -84,7 +84,7 @@ export class VirtioNet implements VirtioDevice {
     this.tx = new FrameRing(shared.tx);
     this.rx = new FrameRing(shared.rx);
     this.counters = new Int32Array(shared.counters);
-    this.ram = new GuestRam(env.memory);
+    this.ram = env.memory;
     this.mmio = new MmioTransport(shared.base, shared.transport, this, this.ram, env);
   }
 

@@ -3,7 +3,6 @@
 import { GuestMemory, GuestMemoryError } from '../../../memory.ts';
 import { DESC_F_INDIRECT as F_IND, DESC_F_NEXT as F_NEXT, DESC_F_WRITE as F_WRITE, F_INDIRECT_DESC, MMIO_MAGIC, Reg, Status } from '../constants.ts';
 import type { VirtioEnv } from '../device.ts';
-import { GuestRam } from '../ram.ts';
 import { TestDriver, type RawDescriptor, type TestQueue } from './driver.ts';
 import { CHAIN_MUTATIONS, type Case, directed, type Mutation, type Stats, TABLE_MUTATIONS } from './fuzz-case.ts';
 import { is, Rng } from './fuzz-kit.ts';
@@ -67,14 +66,14 @@ export class Fuzzer {
   };
 
   /** The test's own access to RAM, across the region boundary. */
-  private readonly ram: GuestRam;
+  private readonly ram: GuestMemory;
 
   constructor(
     private readonly rng: Rng,
     private readonly mem: GuestMemory,
     private readonly c: Case,
   ) {
-    this.ram = new GuestRam(mem);
+    this.ram = mem;
   }
 
   onMemoryError(): void {
