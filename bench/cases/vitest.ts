@@ -51,20 +51,17 @@ export async function scale(rounds: number, where: Where, k: number): Promise<Ca
     () => vitest(files, 1),
   );
   const name = (what: string) => `scale: ${k} test file${k > 1 ? 's' : ''} in parallel, ${what}`;
-  return [
+  const figures = [
+    ['wall', 'wallMs'],
+    ['total CPU', 'cpuMs'],
+  ] as const;
+  return figures.map(([what, field]) =>
     caseResult({
-      name: name('wall'),
+      name: name(what),
       unit: 'ms',
       environment: where,
-      ours: s.ours.map((r) => r.wallMs),
-      reference: { name: `same ${k} files, one worker`, samples: s.reference.map((r) => r.wallMs) },
+      ours: s.ours.map((r) => r[field]),
+      reference: { name: `same ${k} files, one worker`, samples: s.reference.map((r) => r[field]) },
     }),
-    caseResult({
-      name: name('total CPU'),
-      unit: 'ms',
-      environment: where,
-      ours: s.ours.map((r) => r.cpuMs),
-      reference: { name: `same ${k} files, one worker`, samples: s.reference.map((r) => r.cpuMs) },
-    }),
-  ];
+  );
 }
