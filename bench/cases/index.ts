@@ -3,6 +3,7 @@
 // and starts sandbox VMs itself.
 import type { CaseResult, Where } from '../stats.ts';
 import { boot } from './boot.ts';
+import { deviceWork } from './device-work.ts';
 import { uartThroughput } from './console.ts';
 import { exitRoundTrip } from './exits.ts';
 import { memory } from './memory.ts';
@@ -29,6 +30,7 @@ export const CASES: Case[] = [
   { id: 'scale', phase: 'bare', run: async (n, w) => [...(await scale(n, w, 1)), ...(await scale(n, w, 2)), ...(await scale(n, w, 4))] },
   { id: 'boot', phase: 'linux', run: (n, w) => boot(n, w) },
   { id: 'virtio-console', phase: 'linux', run: async (n, w) => [await virtioConsole(n, w)] },
+  { id: 'device-work', phase: 'linux', run: (n, w) => deviceWork(n, w) },
   // `--runs 30` for the issue's figure: 30 boots idle, then 30 with a core busy (about 1 h).
   { id: 'sandbox-stalls', phase: 'sandbox', run: (n) => sandboxStalls(n) },
   // `--runs 1` is enough for the figure: each run is a whole kvm phase (about 40 min for both sides).

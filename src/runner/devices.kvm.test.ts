@@ -101,6 +101,14 @@ describe('virtio-mmio devices in a Linux guest', () => {
     expect(result.deviceFaults).toBeUndefined();
   });
 
+  it('a device thread works the queues: the guest notifies through ioeventfds, each vCPU thread accounts its time', () => {
+    expect(result.deviceThread?.notifies).toBeGreaterThan(0);
+    expect(result.deviceThread?.cpuMs).toBeGreaterThanOrEqual(0);
+    for (const v of result.vcpus) expect(v.cpuMs, `vCPU ${v.index}`).toBeDefined();
+    expect(result.vcpus.reduce((sum, v) => sum + v.cpuMs!.guest, 0)).toBeGreaterThan(0);
+    process.stderr.write(`virtio device thread: ${JSON.stringify(result.deviceThread)}; vCPU CPU ms: ${JSON.stringify(result.vcpus.map((v) => v.cpuMs))}\n`);
+  });
+
   it('virtio-blk read-write: the guest reads the image, and its write is in the image after shutdown', () => {
     expect(line('blk-serial')).toBe('rw.img'); // GET_ID: the file name
     expect(line('rw-read')).toBe(`${SECRET} rw`);

@@ -21,6 +21,17 @@ export interface ScenarioDevices {
   netTap?: TapBackend;
 }
 
+/** Whether the scenario's VM has a device thread: virtio devices whose queues it works. */
+function hasDeviceThread(s: Scenario): boolean {
+  const d = s.devices;
+  return d !== undefined && d.queue_work === 'thread' && (d.console === 'virtio' || d.blk.length > 0 || d.net !== undefined);
+}
+
+/** Pool threads the scenario's VM takes: one per vCPU, and its device thread. */
+export function poolThreadsFor(s: Scenario): number {
+  return s.vcpus + (hasDeviceThread(s) ? 1 : 0);
+}
+
 export function scenarioDevices(s: Scenario): ScenarioDevices {
   const d = s.devices;
   const virtioConsole = d?.console === 'virtio';
@@ -36,6 +47,7 @@ export function scenarioDevices(s: Scenario): ScenarioDevices {
       ...(virtioConsole ? { console: true } : {}),
       ...(blk.length > 0 ? { blk: blk.map((b) => ({ path: b.path, readOnly: b.readonly })) } : {}),
       ...(netBackend ? { net: { backend: netBackend } } : {}),
+      queueWork: d?.queue_work ?? 'thread',
     },
     console: virtioConsole ? 'hvc0' : 'com1',
     drivers: drivers.length > 0 ? ['virtio_mmio', ...drivers] : [],

@@ -1,6 +1,7 @@
 // One scenario from start to result, outside the vitest environment: `schedvm run` and the kvm
 // tests that boot a scenario of their own. (The environment keeps its VM between tests: session.ts.)
 import { warmVcpuPool } from '../vmm/vcpu/pool.ts';
+import { poolThreadsFor } from './devices.ts';
 import { Vm, type ConsolePort } from '../vmm/vm.ts';
 import { BootClock, prepareScenario, scenarioResult, type PreparedScenario, type ScenarioResult } from './prepare.ts';
 import type { Scenario } from './scenario/schema.ts';
@@ -18,7 +19,7 @@ export interface RunScenarioOptions {
 
 export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioResult> {
   // vCPU threads start meanwhile: a thread's own start-up is about 0.5 s under the sandbox's TCG.
-  const [prepared] = await Promise.all([prepareScenario(scenario), warmVcpuPool(scenario.vcpus)]);
+  const [prepared] = await Promise.all([prepareScenario(scenario), warmVcpuPool(poolThreadsFor(scenario))]);
   opts.onPrepared?.(prepared);
   const clock = new BootClock(prepared, scenario.name);
   const vm = await Vm.create({

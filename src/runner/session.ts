@@ -2,6 +2,7 @@
 // boot clock, started on demand, and closed by its owner whatever state it is in.
 import { buildGuestWithSymbols } from '../fixtures/guests/build.ts';
 import { warmVcpuPool } from '../vmm/vcpu/pool.ts';
+import { poolThreadsFor } from './devices.ts';
 import { Vm, type ConsolePort, type SnapshotRecord } from '../vmm/vm.ts';
 import { BootClock, prepareScenario, scenarioResult, type PreparedScenario, type ScenarioResult } from './prepare.ts';
 import type { Scenario } from './scenario/schema.ts';
@@ -19,7 +20,7 @@ export async function bootScenario(scenario: Scenario, file: string, opts: BootO
   const [prepared, symbols] = await Promise.all([
     prepareScenario(scenario),
     scenario.guest !== undefined ? buildGuestWithSymbols(scenario.guest).then((b) => b.symbols) : {},
-    warmVcpuPool(scenario.vcpus),
+    warmVcpuPool(poolThreadsFor(scenario)),
   ]);
   // What the chosen kernel lacks (sched_ext, BTF, NUMA) would otherwise only sit in the result.
   for (const w of prepared.warnings) process.stderr.write(`schedvm: warning [${scenario.name}]: ${w}\n`);

@@ -39,6 +39,12 @@ export interface VmConfig {
 export interface VmDevices extends VirtioDevicesConfig {
   /** UARTs the guest sees; default both. */
   serial?: SerialPort[];
+  /**
+   * Where virtio queues are worked: `thread` (default), a device thread woken by ioeventfds,
+   * so the vCPU that notified goes straight back to the guest; `vcpu`, on the vCPU thread
+   * that took the notify's exit (what KVM without KVM_CAP_IOEVENTFD gets; kept for comparison).
+   */
+  queueWork?: 'thread' | 'vcpu';
 }
 
 /** The topology a config asks for (its vcpus alone: one LLC of that many cores), checked. */

@@ -259,6 +259,21 @@ export class VmFd {
     dv.setUint32(4, gsi, true);
     ioctl(this.fd, 'KVM_IRQFD', buf);
   }
+  /**
+   * Guest writes of `len` bytes of `datamatch` to MMIO address `addr` signal `eventfd` inside
+   * KVM: the vCPU goes straight back into the guest, no exit to this process.
+   */
+  ioeventfd(eventfd: number, addr: bigint, len: number, datamatch: bigint): void {
+    const buf = new Uint8Array(abi.KVM_IOEVENTFD_SIZE);
+    const dv = new DataView(buf.buffer);
+    const f = abi.kvmIoeventfd;
+    dv.setBigUint64(f.datamatch, datamatch, true);
+    dv.setBigUint64(f.addr, addr, true);
+    dv.setUint32(f.len, len, true);
+    dv.setInt32(f.fd, eventfd, true);
+    dv.setUint32(f.flags, abi.KVM_IOEVENTFD_FLAG_DATAMATCH, true);
+    ioctl(this.fd, 'KVM_IOEVENTFD', buf);
+  }
   /** Call from the thread that will run the vCPU: KVM wants vCPU ioctls from that thread. */
   createVcpu(id: number, mmapSize: number): VcpuFd {
     const fd = ioctlWithInt(this.fd, 'KVM_CREATE_VCPU', id);

@@ -26,6 +26,19 @@ export interface VcpuResult {
   exits: number;
   /** Exits per reason (io, mmio, hlt, debug, ...): where the vCPU left the guest. */
   exitsByReason: Record<string, number>;
+  /**
+   * The vCPU thread's CPU time from its start to its end (10 ms ticks): `guest` in guest mode,
+   * `vmm` the rest (exit handling and any device work done on this thread), which the guest lost.
+   */
+  cpuMs?: { guest: number; vmm: number };
+}
+
+/** The device thread, when the devices' queues were worked off the vCPU threads. */
+export interface DeviceThreadResult {
+  /** Notify wake-ups it served. */
+  notifies: number;
+  /** Its CPU time. */
+  cpuMs: number;
 }
 
 export interface VmResult {
@@ -40,6 +53,7 @@ export interface VmResult {
   snapshots: SnapshotRecord[];
   /** virtio devices the guest drove into DEVICE_NEEDS_RESET (absent when none). */
   deviceFaults?: Array<{ device: string; fault: Fault }>;
+  deviceThread?: DeviceThreadResult;
   wallMs: number;
 }
 

@@ -4,6 +4,8 @@
 import { buildMachine, type Machine } from './arch-machine.ts';
 import { checkWatchpoints, resolveTopology, type ConsolePort, type VmConfig } from './config.ts';
 import { ConsoleMux } from './console-mux.ts';
+import { notifiesOffVcpu } from './devices/virtio/wiring.ts';
+import { DeviceThread } from './device-thread.ts';
 import { VmmStateError } from './errors.ts';
 import type { GuestMemory } from './memory.ts';
 import { fatalReason, type SnapshotRecord, type VmResult } from './result.ts';
@@ -25,6 +27,8 @@ export class Vm {
   private timedOut = false;
   private stopped?: Promise<void>;
   private vcpus!: VcpuManager;
+  /** Works the virtio queues when their notifies go to ioeventfds. */
+  private devices?: DeviceThread;
 
   private constructor(
     private readonly config: VmConfig,
@@ -94,6 +98,15 @@ export class Vm {
       throw e;
     }
     watch.vcpus = this.vcpus;
+    const wiring = machine.virtio?.wiring;
+    if (wiring && notifiesOffVcpu(wiring)) {
+      const devices = DeviceThread.start({ virtio: wiring, ram: machine.memory.regions, stopFd: machine.fds.kill });
+      this.devices = devices;
+      // Without it the guest's disk, console and net requests would never complete.
+      void devices.done.then(() => {
+        if (devices.failure) this.vcpus.kill();
+      });
+    }
   }
 
   /** Arms a write watchpoint while the VM runs (WatchpointController.arm). */
@@ -164,6 +177,7 @@ export class Vm {
     try {
       this.vcpus.start();
       await this.vcpus.whenDone();
+      await this.devices?.done; // the vCPUs' end signalled the kill eventfd it waits on
     } finally {
       clearInterval(pump);
       if (timer) clearTimeout(timer);
@@ -180,6 +194,7 @@ export class Vm {
   private result(wallMs: number): VmResult {
     const action = this.control.action;
     const faults = this.machine.virtio?.faults() ?? [];
+    const deviceThread = this.devices?.result;
     const base = {
       console: this.consoles.snapshot(),
       vcpus: this.vcpus.results(),
@@ -187,11 +202,12 @@ export class Vm {
       watchMechanism: this.watch.mechanism,
       snapshots: this.vcpus.snapshots,
       ...(faults.length > 0 ? { deviceFaults: faults } : {}),
+      ...(deviceThread ? { deviceThread } : {}),
       wallMs,
     };
     if (action.code === ActionCode.Shutdown) return { exitAction: 'Shutdown', ...base };
     if (action.code === ActionCode.Fatal) return { exitAction: 'Fatal', fatalReason: fatalReason(action.vcpu, action.fatalKind, action.detail), ...base };
-    const failure = this.vcpus.failure;
+    const failure = this.vcpus.failure ?? (this.devices?.failure && `device thread: ${this.devices.failure}`);
     if (failure) return { exitAction: 'Fatal', fatalReason: failure, ...base };
     if (this.timedOut) return { exitAction: 'Timeout', ...base };
     return { exitAction: 'Fatal', fatalReason: 'the VM stopped without an exit action', ...base };
@@ -208,6 +224,7 @@ export class Vm {
     this.stopped ??= (async () => {
       this.disposed = true;
       await this.vcpus.stop();
+      await this.devices?.done; // before its eventfds and disks close
       this.watch.latchEdges(); // keep the count readable after the fds are gone
       this.machine.close();
     })();

@@ -16,11 +16,12 @@ const LINUX = 'name: d\nkernel: debian-sched-ext\n';
 const problems = (text: string, file = join(dir, 'x.yaml')) => scenarioProblems(text, file);
 
 describe('scenario devices', () => {
-  it('fills the defaults: both UARTs, serial console, no disks, no network', () => {
+  it('fills the defaults: both UARTs, serial console, no disks, no network, queues on the device thread', () => {
     expect(parseScenario(`${LINUX}devices: { console: virtio }\n`, join(dir, 'x.yaml')).devices).toEqual({
       serial: ['com1', 'com2'],
       console: 'virtio',
       blk: [],
+      queue_work: 'thread',
     });
     expect(parseScenario(`${LINUX}devices: { net: {} }\n`, join(dir, 'x.yaml')).devices?.net).toEqual({ backend: 'peer' });
   });

@@ -126,6 +126,12 @@ const devicesSchema = z.strictObject({
     .refine((n) => n.backend === 'tap' || n.tap === undefined, { path: ['tap'], message: 'is only for backend: tap' })
     .optional()
     .describe('A virtio-net card (eth0 in the guest, MAC 52:54:00:12:34:56).'),
+  queue_work: z
+    .enum(['thread', 'vcpu'])
+    .default('thread')
+    .describe(
+      'Where the virtio queues are worked: `thread`, a device thread woken through ioeventfds, so the notifying vCPU goes straight back to the guest; `vcpu`, on the vCPU thread that took the notify (what a KVM without KVM_CAP_IOEVENTFD gets anyway; for comparing).',
+    ),
 });
 
 export const scenarioSchema = z

@@ -62,6 +62,10 @@ const checks: Array<[string, number]> = [
   ['sizeof(struct kvm_pit_config)', abi.KVM_PIT_CONFIG_SIZE],
   ['KVM_PIT_SPEAKER_DUMMY', abi.KVM_PIT_SPEAKER_DUMMY],
   ['sizeof(struct kvm_irqfd)', abi.KVM_IRQFD_SIZE],
+  ['sizeof(struct kvm_ioeventfd)', abi.KVM_IOEVENTFD_SIZE],
+  ...Object.entries(abi.kvmIoeventfd).map(([field, v]): [string, number] => [`offsetof(struct kvm_ioeventfd, ${field})`, v]),
+  ['KVM_IOEVENTFD_FLAG_DATAMATCH', abi.KVM_IOEVENTFD_FLAG_DATAMATCH],
+  ['KVM_CAP_IOEVENTFD', abi.KVM_CAP_IOEVENTFD],
 ];
 
 describe('KVM ABI matches <linux/kvm.h>', () => {

@@ -104,6 +104,11 @@ export const KVM_PIT_CONFIG_SIZE = 64;
 /** Registers the PC speaker port (0x61) in the kernel: Linux calibrates the TSC through it. */
 export const KVM_PIT_SPEAKER_DUMMY = 1;
 export const KVM_IRQFD_SIZE = 32;
+/** struct kvm_ioeventfd: datamatch u64, addr u64, len u32, fd s32, flags u32, pad[36]. */
+export const KVM_IOEVENTFD_SIZE = 64;
+export const kvmIoeventfd = { datamatch: 0, addr: 8, len: 16, fd: 20, flags: 24 } as const;
+/** Only writes of exactly `datamatch` signal the eventfd. */
+export const KVM_IOEVENTFD_FLAG_DATAMATCH = 1;
 /** Headers of the flexible-array structs kvm_msrs and kvm_cpuid2. */
 export const KVM_MSRS_HEADER = 8;
 export const KVM_CPUID2_HEADER = 8;
@@ -132,6 +137,7 @@ export const ioctls = {
   KVM_SET_GUEST_DEBUG: iow(0x9b, size(kvm_guest_debug)),
   KVM_CREATE_IRQCHIP: io(0x60),
   KVM_IRQFD: iow(0x76, 32),
+  KVM_IOEVENTFD: iow(0x79, 64),
   KVM_CREATE_PIT2: iow(0x77, 64),
   KVM_GET_LAPIC: ior(0x8e, KVM_LAPIC_SIZE),
   KVM_SET_LAPIC: iow(0x8f, KVM_LAPIC_SIZE),
@@ -144,6 +150,7 @@ export const KVM_CAP_NR_VCPUS = 9;
 export const KVM_CAP_MAX_VCPUS = 66;
 export const KVM_CAP_READONLY_MEM = 81;
 export const KVM_CAP_TSC_DEADLINE_TIMER = 72;
+export const KVM_CAP_IOEVENTFD = 36;
 export const KVM_MEM_READONLY = 0x2;
 
 /** struct kvm_run: the fields the VMM reads and writes, by byte offset. */

@@ -7,8 +7,7 @@ import { hostView, SIGUSR2, tgkill } from '../sys/libc.ts';
 import { kvmRun } from '../sys/kvm-abi.ts';
 import { VcpuState, type VmControl } from './control.ts';
 import { startVcpuThread } from './pool.ts';
-import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
-import type { RunLoopStats } from './run-loop.ts';
+import type { VcpuThreadStats, VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import { formatSnapshot, snapshotToHex, type VcpuRegSnapshot } from './snapshot.ts';
 import { VmmError } from '../errors.ts';
 
@@ -28,7 +27,7 @@ function installKickHandler(): void {
 interface VcpuHandle {
   tid?: number;
   immediateExit?: Uint8Array;
-  stats?: RunLoopStats;
+  stats?: VcpuThreadStats;
   failure?: string;
   done: Promise<void>;
 }
@@ -221,6 +220,14 @@ export class VcpuManager {
   }
 
   results(): VcpuResult[] {
-    return this.handles.map((h, index) => ({ index, exits: this.control.exits(index), exitsByReason: { ...h.stats?.byReason } }));
+    return this.handles.map((h, index) => {
+      const cpu = h.stats?.cpu;
+      return {
+        index,
+        exits: this.control.exits(index),
+        exitsByReason: { ...h.stats?.byReason },
+        ...(cpu ? { cpuMs: { guest: cpu.guestMs, vmm: Math.max(0, cpu.totalMs - cpu.guestMs) } } : {}),
+      };
+    });
   }
 }

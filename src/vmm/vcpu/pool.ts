@@ -4,10 +4,13 @@
 // once. Each task runs one vCPU from creation to close on one thread, as KVM wants.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import Tinypool from 'tinypool';
-import type { VcpuWorkerInit } from './protocol.ts';
+import type { DeviceThreadInit, VcpuWorkerInit } from './protocol.ts';
 
-/** What a pool task gets: one vCPU to run, or a warm-up barrier. */
-export type VcpuTask = { kind: 'vcpu'; init: VcpuWorkerInit; port: MessagePort } | { kind: 'warm'; barrier: SharedArrayBuffer; count: number; timeoutMs: number };
+/** What a pool task gets: one vCPU to run, a VM's device thread, or a warm-up barrier. */
+export type VcpuTask =
+  | { kind: 'vcpu'; init: VcpuWorkerInit; port: MessagePort }
+  | { kind: 'devices'; init: DeviceThreadInit; port: MessagePort }
+  | { kind: 'warm'; barrier: SharedArrayBuffer; count: number; timeoutMs: number };
 
 // More than any VM could ask for: a queued vCPU task would wait for a thread that another
 // vCPU of the same VM holds forever.
@@ -39,14 +42,22 @@ export interface VcpuRun {
   finished: Promise<void>;
 }
 
-/** Starts one vCPU on a pooled thread (its task, worker.ts, creates and drives it). */
-export function startVcpuThread(init: VcpuWorkerInit): VcpuRun {
+function startOnPool(task: (port: MessagePort) => VcpuTask): VcpuRun {
   const { port1, port2 } = new MessageChannel();
-  const task: VcpuTask = { kind: 'vcpu', init, port: port2 };
   const finished = pool()
-    .run(task, { transferList: [port2] })
+    .run(task(port2), { transferList: [port2] })
     .then(() => undefined);
   return { port: port1, finished };
+}
+
+/** Starts one vCPU on a pooled thread (its task, worker.ts, creates and drives it). */
+export function startVcpuThread(init: VcpuWorkerInit): VcpuRun {
+  return startOnPool((port) => ({ kind: 'vcpu', init, port }));
+}
+
+/** Starts a VM's device thread (device-task.ts) on a pooled thread. */
+export function startDeviceThread(init: DeviceThreadInit): VcpuRun {
+  return startOnPool((port) => ({ kind: 'devices', init, port }));
 }
 
 /** Starts `threads` pool threads (all loaded, idle) so the next VMs find them ready. */

@@ -4,7 +4,9 @@ import type { VirtioWiring } from '../devices/virtio/wiring.ts';
 import type { CpuidEntry } from '../kvm.ts';
 import type { RamRegion } from '../memory.ts';
 import type { VcpuStart } from '../arch.ts';
+import type { NotifyLoopStats } from '../devices/virtio/notify-loop.ts';
 import type { RunLoopStats } from './run-loop.ts';
+import type { ThreadCpu } from '../sys/thread-cpu.ts';
 
 export interface VcpuWorkerInit {
   index: number;
@@ -41,4 +43,23 @@ export type VcpuWorkerMessage =
   | { type: 'ready'; tid: number; runAddr: bigint; runSize: number }
   | { type: 'failed'; message: string }
   | { type: 'freeze-request'; slot: number }
-  | { type: 'done'; stats: RunLoopStats | undefined };
+  | { type: 'done'; stats: VcpuThreadStats | undefined };
+
+/** A vCPU thread's account of its run: exits by reason, and its CPU time from start to end. */
+export interface VcpuThreadStats extends RunLoopStats {
+  cpu: ThreadCpu;
+}
+
+/** The device thread's work: the VM's devices, its RAM, and the kill eventfd that ends it. */
+export interface DeviceThreadInit {
+  virtio: VirtioWiring;
+  ram: RamRegion[];
+  stopFd: number;
+}
+
+export interface DeviceThreadStats extends NotifyLoopStats {
+  /** The device thread's CPU time while it served the VM. */
+  cpuMs: number;
+}
+
+export type DeviceThreadMessage = { type: 'done'; stats?: DeviceThreadStats; error?: string };

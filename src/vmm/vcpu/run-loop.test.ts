@@ -72,18 +72,21 @@ describe('vcpuRunLoop: KVM_RUN results', () => {
     const stats = t.run();
     expect(t.vcpu.runs).toBe(2);
     expect(immediateExitAtSecondRun).toBe(false);
-    expect(stats).toEqual({ exits: 1, byReason: { Shutdown: 1 } });
+    expect(stats).toEqual({ byReason: { Shutdown: 1 } });
+    expect(t.control.exits(1)).toBe(1);
   });
 
   it('leaves after an EINTR when the kick was a kill', () => {
     const t = loopWith([fail(EINTR)]);
     t.vcpu.onRun = () => t.control.kill();
-    expect(t.run()).toEqual({ exits: 0, byReason: {} });
+    expect(t.run()).toEqual({ byReason: {} });
+    expect(t.control.exits(1)).toBe(0);
   });
 
   it('ends the VM as Fatal on any other KVM_RUN error, with the errno (re-entering would repeat it)', () => {
     const t = loopWith([fail(EBADF)]);
-    expect(t.run()).toEqual({ exits: 0, byReason: {} });
+    expect(t.run()).toEqual({ byReason: {} });
+    expect(t.control.exits(1)).toBe(0);
     expect(t.control.action).toEqual({ code: ActionCode.Fatal, vcpu: 1, fatalKind: FatalKind.RunErrno, detail: BigInt(EBADF) });
     expect(t.control.killed).toBe(true);
     expect(t.control.snapshotOnExit).toBe(true);
@@ -94,7 +97,7 @@ describe('vcpuRunLoop: KVM_RUN results', () => {
 describe('vcpuRunLoop: exits', () => {
   it('re-enters the guest after Hlt, counting each exit, by reason', () => {
     const t = loopWith([hlt, hlt, shutdown]);
-    expect(t.run()).toEqual({ exits: 3, byReason: { Hlt: 2, Shutdown: 1 } });
+    expect(t.run()).toEqual({ byReason: { Hlt: 2, Shutdown: 1 } });
     expect(t.control.exits(1)).toBe(3);
     expect(t.control.action.code).toBe(ActionCode.Shutdown);
   });
@@ -128,7 +131,8 @@ describe('vcpuRunLoop: exits', () => {
 
   it('on an exit reason it does not know records Fatal with the reason, and leaves', () => {
     const t = loopWith([hlt, exitWith(ExitReason.IRQ_WINDOW_OPEN)]);
-    expect(t.run()).toEqual({ exits: 2, byReason: { Hlt: 1, Other: 1 } });
+    expect(t.run()).toEqual({ byReason: { Hlt: 1, Other: 1 } });
+    expect(t.control.exits(1)).toBe(2);
     expect(t.control.action).toEqual({ code: ActionCode.Fatal, vcpu: 1, fatalKind: FatalKind.UnknownExit, detail: BigInt(ExitReason.IRQ_WINDOW_OPEN) });
     expect(t.control.snapshotOnExit).toBe(true);
   });
@@ -147,14 +151,16 @@ describe('vcpuRunLoop: kill and freeze', () => {
   it('never runs when the kill flag is already set', () => {
     const t = loopWith([]);
     t.control.kill();
-    expect(t.run()).toEqual({ exits: 0, byReason: {} });
+    expect(t.run()).toEqual({ byReason: {} });
+    expect(t.control.exits(1)).toBe(0);
     expect(t.vcpu.runs).toBe(0);
   });
 
   it('stops before the next run once another vCPU set the kill flag', () => {
     const t = loopWith([hlt]);
     t.vcpu.onRun = () => t.control.kill();
-    expect(t.run().exits).toBe(1);
+    t.run();
+    expect(t.control.exits(1)).toBe(1);
     expect(t.killEdges()).toBe(0n); // the killer signals, not this vCPU
   });
 

@@ -28,7 +28,6 @@ export interface RunLoopContext {
 }
 
 export interface RunLoopStats {
-  exits: number;
   /** Exits per decoded kind (IoOut, MmioWrite, Hlt, Debug, ...). */
   byReason: Record<string, number>;
 }
@@ -37,7 +36,7 @@ const FATAL_KINDS: Partial<Record<VcpuExit['kind'], FatalKind>> = { FailEntry: F
 
 export function vcpuRunLoop(ctx: RunLoopContext): RunLoopStats {
   const { index, vcpu, bus, control } = ctx;
-  const stats: RunLoopStats = { exits: 0, byReason: {} };
+  const stats: RunLoopStats = { byReason: {} };
   const stop = (code: ActionCode, fatalKind = FatalKind.None, detail = 0n) => {
     // A Fatal exit leaves a snapshot of every vCPU behind, this one included.
     if (code === ActionCode.Fatal) control.requestSnapshotOnExit();
@@ -65,7 +64,6 @@ export function vcpuRunLoop(ctx: RunLoopContext): RunLoopStats {
       break;
     }
 
-    stats.exits++;
     control.countExit(index);
     const exit = decodeExit(vcpu.run, vcpu.runBytes);
     stats.byReason[exit.kind] = (stats.byReason[exit.kind] ?? 0) + 1;

@@ -5,11 +5,13 @@ import { type VcpuFd, VmFd } from '../kvm.ts';
 import { GuestMemory } from '../memory.ts';
 import { eventfdSignal, gettid } from '../sys/libc.ts';
 import { VmControl } from './control.ts';
+import { runDeviceTask } from './device-task.ts';
 import { captureRegs, debugExitHandler, freezeHandler, watchpointArmer, writeTrapHandler } from './debug-plane.ts';
 import { WatchpointLatch } from './latch.ts';
 import type { VcpuTask } from './pool.ts';
-import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
-import { vcpuRunLoop, type RunLoopStats } from './run-loop.ts';
+import type { VcpuThreadStats, VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
+import { vcpuRunLoop } from './run-loop.ts';
+import { cpuSince, threadCpu } from '../sys/thread-cpu.ts';
 
 /** A rising edge on a UART's interrupt line becomes one irqfd write. */
 const irqLine = (fd: number | undefined) => (fd === undefined ? undefined : (level: boolean) => level && eventfdSignal(fd));
@@ -20,8 +22,12 @@ export default function runTask(task: VcpuTask): void {
     warmBarrier(task.barrier, task.count, task.timeoutMs);
     return;
   }
+  if (task.kind === 'devices') {
+    runDeviceTask(task);
+    return;
+  }
   const post = (m: VcpuWorkerMessage) => task.port.postMessage(m);
-  let stats: RunLoopStats | undefined;
+  let stats: VcpuThreadStats | undefined;
   try {
     stats = driveVcpu(task.init, post);
   } finally {
@@ -40,7 +46,7 @@ function warmBarrier(barrier: SharedArrayBuffer, count: number, timeoutMs: numbe
   }
 }
 
-function driveVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): RunLoopStats | undefined {
+function driveVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): VcpuThreadStats | undefined {
   const control = new VmControl(init.control);
   let vcpu: VcpuFd;
   try {
@@ -73,6 +79,7 @@ function driveVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): 
   const trapping = init.watchMechanism === 'writetrap';
   try {
     control.waitForStart();
+    const started = threadCpu();
     const stats = vcpuRunLoop({
       index: init.index,
       vcpu,
@@ -96,7 +103,7 @@ function driveVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): 
       }),
     });
     if (control.snapshotOnExit) captureRegs(vcpu, control, init.index);
-    return stats;
+    return { ...stats, cpu: cpuSince(started) };
   } finally {
     // Done before close: the VMM stops kicking this thread before kvm_run is unmapped.
     control.setDone(init.index);

@@ -8,7 +8,7 @@ import { EventFds } from '../event-fds.ts';
 import { Kvm, type VmFd } from '../kvm.ts';
 import { GuestMemory } from '../memory.ts';
 import { MemslotTable, pagesOf, planMemslots } from '../memslots.ts';
-import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_MAX_VCPUS, KVM_CAP_READONLY_MEM, KVM_CAP_TSC_DEADLINE_TIMER } from '../sys/kvm-abi.ts';
+import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOEVENTFD, KVM_CAP_MAX_VCPUS, KVM_CAP_READONLY_MEM, KVM_CAP_TSC_DEADLINE_TIMER } from '../sys/kvm-abi.ts';
 import { cpuPlacement, vcpuCount, type Topology } from '../topology.ts';
 import type { VcpuWorkerInit } from '../vcpu/protocol.ts';
 import { cpuidForVcpu } from './cpuid.ts';
@@ -86,7 +86,10 @@ export function buildMachine(config: VmConfig, topology: Topology): Machine {
       serialIrqFds = { com1: fds.create(), com2: fds.create() };
       vm.irqfd(serialIrqFds.com1, COM1_GSI);
       vm.irqfd(serialIrqFds.com2, COM2_GSI);
-      if (windows.length > 0) virtio = VirtioHost.create(config.devices!, windows, vm, memory);
+      if (windows.length > 0) {
+        const offVcpu = config.devices!.queueWork !== 'vcpu' && kvm.checkExtension(KVM_CAP_IOEVENTFD) > 0;
+        virtio = VirtioHost.create(config.devices!, windows, vm, memory, offVcpu);
+      }
     }
     const supported = kvm.supportedCpuid();
     const shared = {

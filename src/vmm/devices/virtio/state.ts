@@ -69,3 +69,8 @@ export function address(lo: number, hi: number): number {
   const h = hi >>> 0;
   return h >= 1 << 21 ? NaN : h * 2 ** 32 + (lo >>> 0);
 }
+
+/** How many queues the device whose transport state this is has. */
+export function queueCount(transport: SharedArrayBuffer): number {
+  return Atomics.load(new Int32Array(transport), W_QUEUE_COUNT);
+}

@@ -6,12 +6,13 @@ import type { GuestMemory } from '../../memory.ts';
 import { close, EFD_CLOEXEC, EFD_NONBLOCK, errno, eventfd, eventfdSignal, OsError } from '../../sys/libc.ts';
 import { VirtioBlock, type VirtioBlockShared } from './block/device.ts';
 import { VirtioConsole, type VirtioConsoleShared } from './console/device.ts';
-import { VIRTIO_MMIO_SIZE } from './constants.ts';
+import { Reg, VIRTIO_MMIO_SIZE } from './constants.ts';
 import type { VirtioEnv } from './device.ts';
 import { FAULTS, type Fault } from './errors.ts';
 import type { NetBackend } from './net/backend.ts';
 import { VirtioNet, type NetLink, type VirtioNetShared } from './net/device.ts';
-import { W_FAULT } from './state.ts';
+import { queueCount, W_FAULT } from './state.ts';
+import type { MmioTransport } from './mmio.ts';
 import { VmmConfigError } from '../../errors.ts';
 
 /** First window: above RAM's 3 GiB, below the IOAPIC; one 4 KiB page per device. */
@@ -46,24 +47,45 @@ export function planVirtioWindows(c: VirtioDevicesConfig): VirtioWindow[] {
   return kinds.map((kind, i) => ({ kind, base: VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_STRIDE, size: VIRTIO_MMIO_SIZE, gsi: VIRTIO_GSIS[i]! }));
 }
 
-/** What a vCPU thread needs to drive the devices (SharedArrayBuffers, fds and numbers only). */
+/**
+ * One device's wiring: its shared state, the irqfd that raises its interrupt, and, when the
+ * device thread works its queues, one ioeventfd per queue that a QueueNotify of it signals.
+ */
+export interface WiredDevice<S> {
+  shared: S;
+  irqFd: number;
+  notifyFds?: number[];
+}
+
+/** What a vCPU thread (or the device thread) needs to drive the devices (SharedArrayBuffers, fds and numbers only). */
 export interface VirtioWiring {
-  console?: { shared: VirtioConsoleShared; irqFd: number };
-  blk: Array<{ shared: VirtioBlockShared; irqFd: number }>;
-  net?: { shared: VirtioNetShared; irqFd: number };
+  console?: WiredDevice<VirtioConsoleShared>;
+  blk: Array<WiredDevice<VirtioBlockShared>>;
+  net?: WiredDevice<VirtioNetShared>;
 }
 
 function envFor(memory: GuestMemory, irqFd: number): VirtioEnv {
   return { memory, interrupt: () => eventfdSignal(irqFd) };
 }
 
-/** A vCPU thread's own instances over the shared state: the windows for its ExitBus. */
-export function attachVirtioDevices(w: VirtioWiring, memory: GuestMemory): MmioDevice[] {
+/** This thread's own transports over the shared state, each with its queues' notify eventfds. */
+export function attachVirtioTransports(w: VirtioWiring, memory: GuestMemory): Array<{ transport: MmioTransport; notifyFds: number[] }> {
+  const wired = (d: WiredDevice<unknown>, transport: MmioTransport) => ({ transport, notifyFds: d.notifyFds ?? [] });
   return [
-    ...(w.console ? [new VirtioConsole(w.console.shared, envFor(memory, w.console.irqFd)).mmio] : []),
-    ...w.blk.map((b) => new VirtioBlock(b.shared, envFor(memory, b.irqFd)).mmio),
-    ...(w.net ? [new VirtioNet(w.net.shared, envFor(memory, w.net.irqFd)).mmio] : []),
+    ...(w.console ? [wired(w.console, new VirtioConsole(w.console.shared, envFor(memory, w.console.irqFd)).mmio)] : []),
+    ...w.blk.map((b) => wired(b, new VirtioBlock(b.shared, envFor(memory, b.irqFd)).mmio)),
+    ...(w.net ? [wired(w.net, new VirtioNet(w.net.shared, envFor(memory, w.net.irqFd)).mmio)] : []),
   ];
+}
+
+/** A vCPU thread's windows for its ExitBus. */
+export function attachVirtioDevices(w: VirtioWiring, memory: GuestMemory): MmioDevice[] {
+  return attachVirtioTransports(w, memory).map((d) => d.transport);
+}
+
+/** Whether the device thread works these devices' queues (their notifies never exit). */
+export function notifiesOffVcpu(w: VirtioWiring): boolean {
+  return [w.console, ...w.blk, w.net].some((d) => (d?.notifyFds?.length ?? 0) > 0);
 }
 
 /** The VMM-thread side of a VM's virtio devices. stop() once no vCPU thread runs. */
@@ -77,32 +99,54 @@ export class VirtioHost {
     private readonly fds: number[],
   ) {}
 
-  /** Opens the disks, registers one irqfd per device (the VM has its irqchip), joins the net backend. */
-  static create(config: VirtioDevicesConfig, windows: readonly VirtioWindow[], vm: VmFd, memory: GuestMemory): VirtioHost {
+  /**
+   * Opens the disks, registers one irqfd per device (the VM has its irqchip), joins the net
+   * backend. With `notifyOffVcpu`, each queue's QueueNotify write signals an ioeventfd instead
+   * of exiting: the device thread (serveQueueNotifies) works the queue, not the vCPU.
+   */
+  static create(config: VirtioDevicesConfig, windows: readonly VirtioWindow[], vm: VmFd, memory: GuestMemory, notifyOffVcpu = false): VirtioHost {
     const fds: number[] = [];
     const blkShared: VirtioBlockShared[] = [];
     try {
-      const irqFdFor = (w: VirtioWindow) => {
+      const newFd = () => {
         const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fd < 0) throw new OsError('eventfd', errno());
         fds.push(fd);
+        return fd;
+      };
+      const irqFdFor = (w: VirtioWindow) => {
+        const fd = newFd();
         vm.irqfd(fd, w.gsi);
         return fd;
+      };
+      // The driver writes the queue's index to QueueNotify (no VIRTIO_F_NOTIFICATION_DATA).
+      const notifies = (w: VirtioWindow, transport: SharedArrayBuffer): { notifyFds?: number[] } => {
+        if (!notifyOffVcpu) return {};
+        const notifyFds = Array.from({ length: queueCount(transport) }, (_, q) => {
+          const fd = newFd();
+          vm.ioeventfd(fd, BigInt(w.base + Reg.QueueNotify), 4, BigInt(q));
+          return fd;
+        });
+        return { notifyFds };
       };
       const of = (kind: VirtioKind) => windows.filter((w) => w.kind === kind);
       const wiring: VirtioWiring = { blk: [] };
       const [cw] = of('console');
-      if (cw) wiring.console = { shared: VirtioConsole.createShared({ base: cw.base }), irqFd: irqFdFor(cw) };
+      if (cw) {
+        const shared = VirtioConsole.createShared({ base: cw.base });
+        wiring.console = { shared, irqFd: irqFdFor(cw), ...notifies(cw, shared.transport) };
+      }
       of('blk').forEach((w, i) => {
         const disk = config.blk![i]!;
         const shared = VirtioBlock.createShared({ base: w.base, path: disk.path, readOnly: disk.readOnly ?? false });
         blkShared.push(shared);
-        wiring.blk.push({ shared, irqFd: irqFdFor(w) });
+        wiring.blk.push({ shared, irqFd: irqFdFor(w), ...notifies(w, shared.transport) });
       });
       const [nw] = of('net');
       if (nw) {
         const mac = config.net!.mac;
-        wiring.net = { shared: VirtioNet.createShared({ base: nw.base, ...(mac ? { mac } : {}) }), irqFd: irqFdFor(nw) };
+        const shared = VirtioNet.createShared({ base: nw.base, ...(mac ? { mac } : {}) });
+        wiring.net = { shared, irqFd: irqFdFor(nw), ...notifies(nw, shared.transport) };
       }
       const console = wiring.console && new VirtioConsole(wiring.console.shared, envFor(memory, wiring.console.irqFd));
       const net = wiring.net && new VirtioNet(wiring.net.shared, envFor(memory, wiring.net.irqFd));
