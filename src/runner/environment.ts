@@ -1,33 +1,33 @@
 // The vitest environment `schedvm`: one VM per test file, booted from the scenario in the
 // environment options, published on the global for the fixtures, freed in teardown.
 import type { Environment } from 'vitest/runtime';
-import { Host, withoutStack } from './host.ts';
+import { TestFileVms, withoutStack } from './test-file-vms.ts';
 import { resolveOptions } from './options.ts';
-import { HOST_KEY } from './types.ts';
+import { TEST_FILE_KEY } from './types.ts';
 
 const environment: Environment = {
   name: 'schedvm',
   viteEnvironment: 'ssr',
   setup(global: Record<PropertyKey, unknown>, options) {
-    let host: Host;
+    let files: TestFileVms;
     try {
-      host = new Host(resolveOptions(options));
+      files = new TestFileVms(resolveOptions(options));
     } catch (e) {
       // Bad options: the file fails when it imports schedvm, with this message alone.
-      host = new Host({ artifacts: '' });
-      host.error = withoutStack(e as Error);
+      files = new TestFileVms({ artifacts: '' });
+      files.error = withoutStack(e as Error);
     }
-    global[HOST_KEY] = host;
+    global[TEST_FILE_KEY] = files;
     // vitest stops a forks worker through its IPC channel; when the parent dies first (killed,
     // or a SIGINT that reached only it) the channel closes and a running VM would keep this
     // orphan alive: free everything and go.
-    const orphaned = () => void host.close().finally(() => process.exit(130));
+    const orphaned = () => void files.close().finally(() => process.exit(130));
     process.once('disconnect', orphaned);
     return {
       async teardown(g: Record<PropertyKey, unknown>) {
         process.off('disconnect', orphaned);
-        await host.close();
-        delete g[HOST_KEY];
+        await files.close();
+        delete g[TEST_FILE_KEY];
       },
     };
   },

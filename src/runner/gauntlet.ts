@@ -2,7 +2,7 @@
 // one test each named by the topology's shorthand; its expect gates (scheduler_exit, workload) hold for each of them.
 import { test } from 'vitest';
 import { saveFailureArtifacts } from './artifacts.ts';
-import { host, testTitle } from './fixtures.ts';
+import { testFile, testTitle } from './vitest-fixtures.ts';
 import { hasScenarioGates, scenarioGate } from './matchers.ts';
 import type { Scenario, SchedVm } from './types.ts';
 
@@ -28,7 +28,7 @@ export function gauntlet(fn: GauntletFn): void;
 export function gauntlet(file: string, fn: GauntletFn): void;
 export function gauntlet(a: string | GauntletFn, b?: GauntletFn): void {
   const [file, fn] = typeof a === 'string' ? [a, b!] : [undefined, a];
-  const h = host();
+  const h = testFile();
   const g = h.gauntlet(file); // a broken scenario fails the file here, at collection
   declared.add(g.file);
   for (const entry of g.entries) {

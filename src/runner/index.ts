@@ -3,10 +3,10 @@
 import { afterAll } from 'vitest';
 import { gauntletDeclared } from './gauntlet.ts';
 import { hasScenarioGates, scenarioGate } from './matchers.ts';
-import { currentHost } from './types.ts';
+import { currentTestFile } from './types.ts';
 
 export { afterAll, afterEach, beforeAll, beforeEach, describe, expect, vi } from 'vitest';
-export { test, test as it } from './fixtures.ts';
+export { test, test as it } from './vitest-fixtures.ts';
 export { gauntlet, type GauntletContext, type GauntletFn } from './gauntlet.ts';
 export { describeRun, type AddressRange, type SchedvmMatchers, type SnapshotFilter } from './matchers.ts';
 export type { BaselineTolerance } from './stored-baseline.ts';
@@ -14,13 +14,13 @@ export type { ExitActionName, Scenario, ScenarioResult, SchedVm, SchedvmOptions,
 
 // A broken scenario (or bad environment options) is this file's failure: its located message,
 // thrown while the file is collected, without a stack.
-const setupError = currentHost()?.error;
+const setupError = currentTestFile()?.error;
 if (setupError) throw setupError;
 
 // The CI gate: a scenario's expect.scheduler_exit and workload gates fail the file without a
 // hand-written assertion (the VM is run here if no test ran it). gauntlet() gates each topology
 // in its own test; a gauntlet scenario whose file never declares one would otherwise go ungated.
-const gated = currentHost();
+const gated = currentTestFile();
 if (gated?.scenario && gated.scenarioFile && hasScenarioGates(gated.scenario)) {
   const { scenario, scenarioFile } = gated;
   afterAll(

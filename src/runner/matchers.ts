@@ -5,6 +5,7 @@ import { baselineDomain, type BaselineTolerance } from './stored-baseline.ts';
 import { SCHEDULER_EXIT_KINDS, type Scenario, type SchedulerExitKind } from './scenario/schema.ts';
 import { checkGroupGate, GROUP_GATES, hasWorkloadGates, threadTable, workloadGateMessage, workloadRunProblem, type GroupGateName } from './workload-gates.ts';
 import type { ExitActionName, ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
+import { EXIT_ACTION_NAMES } from '../vmm/exit-actions.ts';
 
 export interface SnapshotFilter {
   /** Only snapshots with this trigger (`api`, `timeout`, `fatal`, `watchpoint:<name>`, ...). */
@@ -47,7 +48,6 @@ declare module 'vitest' {
 }
 
 const CONSOLE_TAIL_LINES = 30;
-const EXIT_ACTIONS: readonly string[] = ['Shutdown', 'Fatal', 'Timeout'];
 
 interface Received {
   result: ScenarioResult;
@@ -231,8 +231,8 @@ expect.extend({
   },
 
   toExitWith(actual: unknown, action: ExitActionName) {
-    if (!EXIT_ACTIONS.includes(action)) {
-      return { pass: false, message: () => `toExitWith: '${String(action)}' is not an exit action (${EXIT_ACTIONS.join(', ')})` };
+    if (!(EXIT_ACTION_NAMES as readonly string[]).includes(action)) {
+      return { pass: false, message: () => `toExitWith: '${String(action)}' is not an exit action (${EXIT_ACTION_NAMES.join(', ')})` };
     }
     const got = received(actual);
     if (typeof got === 'string') return { pass: false, message: () => got };

@@ -2,7 +2,7 @@
 // environment name) or the config's environmentOptions, never both merged: defaults go here.
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
-import type { SchedvmHost, SchedvmOptions } from './types.ts';
+import type { TestFileContext, SchedvmOptions } from './types.ts';
 
 export const DEFAULT_ARTIFACTS_DIR = '.schedvm-artifacts';
 
@@ -12,7 +12,7 @@ const optionsSchema = z.strictObject({
   artifacts: z.string().min(1).optional(),
 });
 
-export function resolveOptions(all: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): SchedvmHost['options'] {
+export function resolveOptions(all: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): TestFileContext['options'] {
   const parsed = optionsSchema.safeParse(all.schedvm ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => {

@@ -68,7 +68,7 @@ export interface SchedVm {
 }
 
 /** The environment's side, published on the global for the test-side API. */
-export interface SchedvmHost {
+export interface TestFileContext {
   readonly options: Required<Pick<SchedvmOptions, 'artifacts'>> & SchedvmOptions;
   /** The environment's scenario file, resolved, if one was given. */
   readonly scenarioFile: string | undefined;
@@ -88,8 +88,8 @@ export interface SchedvmHost {
   release(vm: SchedVm): Promise<void>;
 }
 
-export const HOST_KEY = Symbol.for('schedvm.host');
+export const TEST_FILE_KEY = Symbol.for('schedvm.testFile');
 
-export function currentHost(): SchedvmHost | undefined {
-  return (globalThis as { [HOST_KEY]?: SchedvmHost })[HOST_KEY];
+export function currentTestFile(): TestFileContext | undefined {
+  return (globalThis as { [TEST_FILE_KEY]?: TestFileContext })[TEST_FILE_KEY];
 }

@@ -7,7 +7,9 @@ import { FatalKind } from './vcpu/control.ts';
 import type { VcpuRegSnapshotHex } from './vcpu/snapshot.ts';
 import type { WatchpointResult } from './watchpoints.ts';
 
-export type ExitActionName = 'Shutdown' | 'Fatal' | 'Timeout';
+import type { ExitActionName } from './exit-actions.ts';
+
+export type { ExitActionName } from './exit-actions.ts';
 
 /** One vCPU's registers at a freeze, and what caused it. */
 export interface SnapshotRecord extends VcpuRegSnapshotHex {

@@ -8,7 +8,6 @@
 // so every SMT core, LLC and package is an aligned power-of-two block of APIC ids: Linux derives
 // siblings, core_id, LLC id and package id by shifting the APIC id (CPUID 0xB/0x8000001D/0x8000001E).
 // Counts that are not powers of two leave holes in APIC-id space, as on real hardware.
-import { UserError } from '../errors.ts';
 
 export interface Topology {
   numa_nodes: number;
@@ -60,36 +59,6 @@ export const LOCAL_DISTANCE = 10;
 export const REMOTE_DISTANCE = 20;
 
 const FIELDS = ['numa_nodes', 'llcs', 'cores_per_llc', 'threads_per_core'] as const;
-const PARTS = [
-  { suffix: 'n', field: 'numa_nodes', what: 'NUMA node count' },
-  { suffix: 'l', field: 'llcs', what: 'LLC count' },
-  { suffix: 'c', field: 'cores_per_llc', what: 'cores per LLC' },
-  { suffix: 't', field: 'threads_per_core', what: 'threads per core' },
-] as const;
-const SHAPE = '<N>n<L>l<C>c<T>t';
-
-/** `2n4l2c2t` -> 2 nodes, 4 LLCs in all, 2 cores per LLC, 2 threads per core. */
-export function parseTopologyShorthand(text: string): Topology {
-  const values: number[] = [];
-  let rest = text.trim();
-  for (const part of PARTS) {
-    const m = /^(\d+)([a-z]?)/i.exec(rest);
-    if (!m || m[2]!.toLowerCase() !== part.suffix) {
-      const at = rest === '' ? 'missing' : `at '${rest}'`;
-      throw new UserError(`topology '${text}': expected ${SHAPE} (${at}: ${part.what} '<n>${part.suffix}')`);
-    }
-    values.push(Number(m[1]));
-    rest = rest.slice(m[0].length);
-  }
-  if (rest !== '') throw new UserError(`topology '${text}': expected ${SHAPE} (unexpected '${rest}' at the end)`);
-  const [numa_nodes, llcs, cores_per_llc, threads_per_core] = values as [number, number, number, number];
-  const t: Topology = { numa_nodes, llcs, cores_per_llc, threads_per_core };
-  const problems = validateTopology(t);
-  if (problems.length > 0) {
-    throw new UserError(`topology '${text}': ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')}`);
-  }
-  return t;
-}
 
 export function formatTopology(t: Topology): string {
   return `${t.numa_nodes}n${t.llcs}l${t.cores_per_llc}c${t.threads_per_core}t`;

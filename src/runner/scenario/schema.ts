@@ -2,9 +2,10 @@
 import { z } from 'zod';
 import { guestNames } from '../../fixtures/guests/build.ts';
 import { BASELINE_GATES, workloadGatesSchema, workloadSchema } from './workload-schema.ts';
-import { flatTopology, formatTopology, parseTopologyShorthand, validateTopology, type Topology } from '../../vmm/topology.ts';
+import { flatTopology, formatTopology, validateTopology, type Topology } from '../../vmm/topology.ts';
+import { parseTopologyShorthand } from './topology-shorthand.ts';
+import { EXIT_ACTION_NAMES } from '../../vmm/exit-actions.ts';
 
-export const EXIT_ACTIONS = ['Shutdown', 'Fatal', 'Timeout'] as const;
 /** enum scx_exit_kind, lower-cased without SCX_EXIT_; `none`: the scheduler never exited. */
 export const SCHEDULER_EXIT_KINDS = ['none', 'done', 'unreg', 'unreg_bpf', 'unreg_kern', 'sysrq', 'parent', 'error', 'error_bpf', 'error_stall'] as const;
 export type SchedulerExitKind = (typeof SCHEDULER_EXIT_KINDS)[number];
@@ -188,7 +189,7 @@ export const scenarioSchema = z
     devices: devicesSchema.optional().describe('Devices besides RAM and vCPUs: UARTs, and virtio-mmio console, disks and network (Linux guests).'),
     expect: z
       .strictObject({
-        exit_action: z.enum(EXIT_ACTIONS).default('Shutdown').describe('Exit action that counts as a pass for `schedvm run`.'),
+        exit_action: z.enum(EXIT_ACTION_NAMES).default('Shutdown').describe('Exit action that counts as a pass for `schedvm run`.'),
         scheduler_exit: z
           .enum(SCHEDULER_EXIT_KINDS)
           .optional()

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { shape } from '../topology.testing.ts';
 import type { CpuidEntry } from '../kvm.ts';
-import { allPlacements, flatTopology, parseTopologyShorthand, vcpuCount, type Topology } from '../topology.ts';
+import { allPlacements, flatTopology, vcpuCount, type Topology } from '../topology.ts';
 import { cpuidForVcpu, cpuVendor, syntheticAmdCaches, ZEN2_SIGNATURE } from './cpuid.ts';
 
 function table(text: string): CpuidEntry[] {
@@ -222,18 +223,18 @@ function observed(d: Derived[]) {
 const SHAPES = ['1n1l1c1t', '1n1l2c2t', '1n2l2c1t', '2n2l2c2t', '2n4l2c1t', '1n2l3c1t', '2n4l3c2t', '1n1l5c1t', '1n1l5c2t'];
 
 describe('cpuidForVcpu: what Linux derives', () => {
-  for (const shape of SHAPES) {
-    const t = parseTopologyShorthand(shape);
+  for (const name of SHAPES) {
+    const t = shape(name);
     const per = (host: CpuidEntry[]) => Array.from({ length: vcpuCount(t) }, (_, i) => cpuidOf(cpuidForVcpu(host, t, i)));
 
-    it(`${shape}: Linux 7.x on AMD sees the declared SMT cores, LLCs, packages and core ids`, () => {
+    it(`${name}: Linux 7.x on AMD sees the declared SMT cores, LLCs, packages and core ids`, () => {
       const d = per(AMD).map(linux7Amd);
       expect(observed(d)).toEqual(declared(t));
       expect(new Set(d.map((x) => x.maxCores))).toEqual(new Set([(t.llcs / t.numa_nodes) * t.cores_per_llc]));
       expect(d.map((x) => x.node)).toEqual(allPlacements(t).map((p) => p.node));
     });
 
-    it(`${shape}: Linux 6.1 on AMD agrees, with and without leaf 0xB`, () => {
+    it(`${name}: Linux 6.1 on AMD agrees, with and without leaf 0xB`, () => {
       for (const useLeafB of [true, false]) {
         const d = per(AMD).map((c) => linux61Amd(c, useLeafB));
         expect(observed(d)).toEqual(declared(t));
@@ -241,7 +242,7 @@ describe('cpuidForVcpu: what Linux derives', () => {
       }
     });
 
-    it(`${shape}: Linux 7.x on an AMD host without cache leaves (emulated CPU) still sees the LLCs`, () => {
+    it(`${name}: Linux 7.x on an AMD host without cache leaves (emulated CPU) still sees the LLCs`, () => {
       // As QEMU's emulated CPU: no 0x8000001D/0x8000001E, maximum extended leaf 0x80000008.
       const bare = AMD.filter((e) => e.function < 0x8000_0009).map((e) => (e.function === 0x8000_0000 ? { ...e, eax: 0x8000_0008 } : e));
       const leaves = per(bare);
@@ -251,11 +252,11 @@ describe('cpuidForVcpu: what Linux derives', () => {
       expect(observed(leaves.map(linux7Amd))).toEqual(declared(t));
     });
 
-    it(`${shape}: Linux 7.x on AMD ignores the host's 0x80000026`, () => {
+    it(`${name}: Linux 7.x on AMD ignores the host's 0x80000026`, () => {
       expect(observed(per(AMD_WITH_26).map(linux7Amd))).toEqual(declared(t));
     });
 
-    it(`${shape}: Linux 7.x on Intel agrees through 0x1F and leaf 4`, () => {
+    it(`${name}: Linux 7.x on Intel agrees through 0x1F and leaf 4`, () => {
       const d = per(INTEL).map(linux7Intel);
       const want = declared(t);
       expect(observed(d)).toEqual(want);
@@ -279,7 +280,7 @@ describe('syntheticAmdCaches', () => {
 });
 
 describe('cpuidForVcpu: raw leaves', () => {
-  const t = parseTopologyShorthand('2n4l2c2t'); // smt 1 bit, core 1 bit, llc 1 bit: pkg shift 3
+  const t = shape('2n4l2c2t'); // smt 1 bit, core 1 bit, llc 1 bit: pkg shift 3
   const vcpu13 = cpuidOf(cpuidForVcpu(AMD, t, 13)); // node 1, llc 3, core 0, thread 1 -> APIC 0b1_1_0_1
 
   it('patches leaf 1: APIC id, addressable ids, HTT', () => {
@@ -326,7 +327,7 @@ describe('cpuidForVcpu: raw leaves', () => {
 
   it('sets CmpLegacy on multi-CPU packages so Linux 6.1 skips detect_ht()', () => {
     const noCmp = AMD.map((e) => (e.function === 0x8000_0001 ? { ...e, ecx: e.ecx & ~2 } : e));
-    expect(cpuidOf(cpuidForVcpu(noCmp, parseTopologyShorthand('1n1l5c2t'), 0))(0x8000_0001).ecx & 2).toBe(2);
+    expect(cpuidOf(cpuidForVcpu(noCmp, shape('1n1l5c2t'), 0))(0x8000_0001).ecx & 2).toBe(2);
     expect(cpuidOf(cpuidForVcpu(noCmp, flatTopology(1), 0))(0x8000_0001).ecx & 2).toBe(0);
   });
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseTopologyShorthand } from '../../topology.ts';
+import { shape } from '../../topology.testing.ts';
 import { buildAcpiTables } from './index.ts';
 
 const hasIasl = spawnSync('iasl', ['-v'], { encoding: 'utf8' }).status === 0;
@@ -14,7 +14,7 @@ const title = hasIasl ? 'ACPI tables through iasl' : 'ACPI tables through iasl (
 const tables = buildAcpiTables(
   {
     topology: {
-      ...parseTopologyShorthand('2n4l2c2t'),
+      ...shape('2n4l2c2t'),
       distances: [
         [10, 32],
         [32, 10],

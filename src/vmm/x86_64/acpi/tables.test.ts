@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTopologyShorthand } from '../../topology.ts';
+import { shape } from '../../topology.testing.ts';
 import { facs, fadt, FADT_SIZE } from './fadt.ts';
 import { buildAcpiTables, type AcpiConfig } from './index.ts';
 import { madt } from './madt.ts';
@@ -18,7 +18,7 @@ function subtables(t: Uint8Array, start: number): Array<[number, Uint8Array]> {
 }
 
 const TWO_NODES: AcpiConfig = {
-  topology: parseTopologyShorthand('2n2l2c2t'),
+  topology: shape('2n2l2c2t'),
   memoryLayout: [
     { node: 0, gpa: 0, size: 0x2000_0000 },
     { node: 1, gpa: 0x2000_0000, size: 0x2000_0000 },
@@ -88,7 +88,7 @@ describe('FADT and FACS', () => {
 
 describe('MADT', () => {
   it('lists one local APIC per vCPU in vCPU order, the IOAPIC, the SCI override (no IRQ0 override) and LINT1 NMI', () => {
-    const m = madt(parseTopologyShorthand('1n2l3c1t'), { sciIrq: 9 });
+    const m = madt(shape('1n2l3c1t'), { sciIrq: 9 });
     expect(sum8(m)).toBe(0);
     expect([view(m).getUint32(36, true), view(m).getUint32(40, true)]).toEqual([0xfee0_0000, 1]);
     const subs = subtables(m, 44);

@@ -3,7 +3,7 @@
 import { test as base } from 'vitest';
 import { UserError } from '../errors.ts';
 import { saveFailureArtifacts } from './artifacts.ts';
-import { currentHost, type Scenario, type SchedVm, type SchedvmHost } from './types.ts';
+import { currentTestFile, type Scenario, type SchedVm, type TestFileContext } from './types.ts';
 
 /** An error that reads as its message alone (no stack: it is about the test file, not code). */
 function plain(message: string): UserError {
@@ -13,8 +13,8 @@ function plain(message: string): UserError {
 }
 
 /** The environment's side of this file, or a plain instruction when it is not there. */
-export function host(): SchedvmHost {
-  const h = currentHost();
+export function testFile(): TestFileContext {
+  const h = currentTestFile();
   if (!h) {
     throw plain("this test file does not run in the schedvm environment: add '// @vitest-environment schedvm' at its top (or environment: 'schedvm' in the vitest config)");
   }
@@ -32,9 +32,9 @@ export function testTitle(task: { name: string; suite?: { name: string; suite?: 
 export type BootFn = (file: string) => Promise<SchedVm>;
 
 export const test = base
-  .extend('vm', { scope: 'file' }, async (): Promise<SchedVm> => host().vm())
+  .extend('vm', { scope: 'file' }, async (): Promise<SchedVm> => testFile().vm())
   .extend('scenario', { scope: 'file' }, async (): Promise<Scenario> => {
-    const h = host();
+    const h = testFile();
     if (h.error) throw h.error;
     if (!h.scenario) throw plain('no scenario for this test file: add // @vitest-environment-options {"scenario": "path/to/scenario.yaml"}');
     return h.scenario;
@@ -43,7 +43,7 @@ export const test = base
   .extend('schedvmArtifacts', { auto: true }, async ({ onTestFailed, task }): Promise<{ track(vm: SchedVm): void }> => {
     const booted: SchedVm[] = [];
     onTestFailed(({ task: t }) => {
-      const h = currentHost();
+      const h = currentTestFile();
       if (!h) return;
       const vms = [...(h.bootedVm ? [h.bootedVm] : []), ...booted];
       saveFailureArtifacts(h.options.artifacts, { file: task.file.filepath, name: testTitle(task) }, vms, t.result?.errors ?? []);
@@ -51,7 +51,7 @@ export const test = base
     return { track: (vm) => booted.push(vm) };
   })
   .extend('boot', async ({ schedvmArtifacts }, { onCleanup }): Promise<BootFn> => {
-    const h = host();
+    const h = testFile();
     const vms: SchedVm[] = [];
     onCleanup(async () => {
       await Promise.all(vms.map((vm) => h.release(vm)));

@@ -10,7 +10,7 @@ import { loadScenario } from './scenario/load.ts';
 import { gauntletOf } from './scenario/gauntlet.ts';
 import type { Scenario } from './scenario/schema.ts';
 import { bootScenario, ScenarioVm } from './session.ts';
-import type { SchedVm, SchedvmHost } from './types.ts';
+import type { SchedVm, TestFileContext } from './types.ts';
 
 /** Teardown waits this long for the VMs to stop; vitest gives a worker one minute to stop. */
 const CLOSE_TIMEOUT_MS = 40_000;
@@ -23,7 +23,7 @@ export function withoutStack<E extends Error>(e: E): E {
 
 const userError = (message: string) => withoutStack(new UserError(message));
 
-export class Host implements SchedvmHost {
+export class TestFileVms implements TestFileContext {
   readonly scenarioFile: string | undefined;
   readonly scenario: Scenario | undefined;
   error: Error | undefined;
@@ -33,7 +33,7 @@ export class Host implements SchedvmHost {
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(
-    readonly options: SchedvmHost['options'],
+    readonly options: TestFileContext['options'],
     private readonly root = process.cwd(),
   ) {
     if (!options.scenario) return;

@@ -3,17 +3,17 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { vcpuPoolThreads } from '../vmm/vcpu/pool.ts';
-import { Host } from './host.ts';
+import { TestFileVms } from './test-file-vms.ts';
 import type { SchedVm } from './types.ts';
 
 const fds = () => readdirSync('/proc/self/fd').length;
 const threads = () => readdirSync('/proc/self/task').length;
 const options = (scenario?: string) => ({ artifacts: '.schedvm-artifacts', console: false, ...(scenario ? { scenario } : {}) });
 
-describe('Host teardown', () => {
+describe('TestFileVms teardown', () => {
   it('frees threads, fds and RAM of an ended VM, a running one and one never started', async () => {
     const cycle = async () => {
-      const host = new Host(options('examples/bare/hello.yaml'));
+      const host = new TestFileVms(options('examples/bare/hello.yaml'));
       const ended = await host.vm();
       await ended.run();
       const { scenario, file } = host.load('src/runner/testdata/plugin/spin-forever.yaml');
@@ -37,7 +37,7 @@ describe('Host teardown', () => {
   });
 
   it('keeps guest RAM readable after the run until teardown, and serves one run to every caller', async () => {
-    const host = new Host(options('examples/sched/exit-kind.yaml'));
+    const host = new TestFileVms(options('examples/sched/exit-kind.yaml'));
     try {
       const vm = await host.vm();
       const [a, b] = await Promise.all([vm.run(), vm.run()]);
@@ -50,7 +50,7 @@ describe('Host teardown', () => {
   });
 
   it('freezes, snapshots and thaws a live VM, and waits for console text', async () => {
-    const host = new Host(options('src/runner/testdata/plugin/spin-forever.yaml'));
+    const host = new TestFileVms(options('src/runner/testdata/plugin/spin-forever.yaml'));
     try {
       const vm = await host.vm();
       await expect(vm.freeze()).rejects.toThrow(/needs a running VM \(it is created\)/);
