@@ -104,9 +104,10 @@ export class KernelWatch {
     }
     if (this.plan.exitKindOffset === undefined) return;
     // Each scheduler that attaches gets the watch on its own scx_sched; once its loader has
-    // exited (the exit kind is stored by then), the watch leaves memory the kernel frees.
+    // exited or a step detached it (the exit kind is stored by then), the watch leaves memory
+    // the kernel frees, and the next scheduler's `enabled` arms it on that one's.
     if (line.includes(`${SCHED_PREFIX} enabled`)) this.enqueue(() => this.armExitKind(this.plan.exitKindOffset!));
-    else if (line.includes(`${SCHED_PREFIX} exit-status`)) this.enqueue(() => this.disarmExitKind());
+    else if (line.includes(`${SCHED_PREFIX} exit-status`) || line.includes(`${SCHED_PREFIX} detached`)) this.enqueue(() => this.disarmExitKind());
   }
 
   private onSymbolsDone(): void {

@@ -5,6 +5,7 @@ import { baselineDomain, type BaselineTolerance } from './stored-baseline.ts';
 import { SCHEDULER_EXIT_KINDS, type Scenario, type SchedulerExitKind } from './scenario/schema.ts';
 import { checkGroupGate, GROUP_GATES, hasWorkloadGates, threadTable, workloadGateMessage, workloadRunProblem, type GroupGateName } from './workload-gates.ts';
 import type { ExitActionName, ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
+import { stepsGate } from './steps.ts';
 import { EXIT_ACTION_NAMES } from '../vmm/exit-actions.ts';
 
 export interface SnapshotFilter {
@@ -142,7 +143,7 @@ export function workloadProgramGate(file: string, r: ScenarioResult): string | u
 
 /** Whether `s` declares a CI gate: expect.scheduler_exit, workload groups or gates, or a workload shell. */
 export function hasScenarioGates(s: Scenario): boolean {
-  return s.expect.scheduler_exit !== undefined || hasWorkloadGates(s) || s.workload?.groups !== undefined || s.workload?.shell !== undefined;
+  return s.expect.scheduler_exit !== undefined || hasWorkloadGates(s) || s.workload?.groups !== undefined || s.workload?.shell !== undefined || (s.steps?.length ?? 0) > 0;
 }
 
 /** Every CI gate of `s` on a finished run of `file`: why it fails, or undefined when all hold. */
@@ -152,6 +153,7 @@ export function scenarioGate(file: string, s: Scenario, r: ScenarioResult): stri
     // Gates over a failed program's measurements would only repeat its failure.
     workloadProgramGate(file, r) ?? workloadGateMessage(file, s, r.workload, r.baseline?.workload),
     workloadShellGate(file, s, r),
+    stepsGate(file, r.steps),
   ].filter((f) => f !== undefined);
   return failures.length ? failures.join('\n\n') : undefined;
 }

@@ -17,6 +17,7 @@ import type { KernelSymbols } from './kallsyms.ts';
 import { EXIT_KIND_LATCH_FROM, kallsymsShell, KernelWatch, planSymbols, type KernelWatchPlan, type SymbolWatch } from './kernel-watch.ts';
 import type { Scenario } from './scenario/schema.ts';
 import { schedulerPayload, schedulerResult, type SchedulerResult } from './scheduler.ts';
+import { stepsResult, type StepResult } from './steps.ts';
 import { resolveWatchMechanism } from './watch-mechanism.ts';
 import { workloadExits, workloadPayload, workloadResult } from './workload.ts';
 import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
@@ -72,6 +73,8 @@ export interface ScenarioResult extends VmResult {
   panic?: string;
   /** The scenario's scheduler: whether it loaded, how it exited, the workload's progress. */
   scheduler?: SchedulerResult;
+  /** The scenario's steps: each one's outcome, time and any scheduler exit it caused. */
+  steps?: StepResult[];
   /** The workload program's measurements (per thread, per group, per CPU), when it ran and finished. */
   workload?: WorkloadResult;
   /** The workload program's exit status per run that ended (non-zero: it crashed or a group failed; its output is in the console). */
@@ -231,6 +234,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   const workload = s.kernel !== undefined ? workloadResult(s, text) : undefined;
   const base = s.workload?.baseline !== undefined ? workloadResult(s, text, 'baseline') : undefined;
   const exits = s.kernel !== undefined ? workloadExits(s, text) : undefined;
+  const steps = stepsResult(s, text);
   return {
     scenario: s.name,
     ...r,
@@ -245,6 +249,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
       ? { scheduler: schedulerResult(s, text, kindHit !== undefined, exitKindWatchNote(clock?.kernelWatch), kindHit?.value !== undefined ? Number(kindHit.value) : undefined, workload) }
       : {}),
     ...(workload ? { workload } : {}),
+    ...(steps ? { steps } : {}),
     ...(exits ? { workloadExit: exits } : {}),
     ...(base ? { baseline: { workload: base, ...(workload ? { ratios: compareWithBaseline(workload, base) } : {}) } } : {}),
     ...(clock?.kernelWatch ? { kernelWatch: clock.kernelWatch.notes } : {}),

@@ -3,7 +3,9 @@
 // result, read back from the console.
 import { basename } from 'node:path';
 import type { Kernel } from '../fixtures/kernels/index.ts';
-import { buildSchedulers, GUEST_BIN_DIR, parseSchedulerRun, SCX_EXIT, schedulerGuestFiles, schedulerRunScript, type Workload } from '../fixtures/schedulers/index.ts';
+import { buildSchedulers, GUEST_BIN_DIR, type GuestStep, parseSchedulerRun, SCX_EXIT, schedulerGuestFiles, schedulerRunScript, type Workload } from '../fixtures/schedulers/index.ts';
+import { UserError } from '../errors.ts';
+import { stepKind, type Step } from './scenario/steps-schema.ts';
 import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
 import type { Scenario, SchedulerExitKind } from './scenario/schema.ts';
 import type { WorkloadPayload } from './workload.ts';
@@ -24,6 +26,8 @@ export interface SchedulerResult {
   exitKind: SchedulerExitKind;
   /** The kernel's exit reason, e.g. "runnable task stall". */
   reason?: string;
+  /** The exit's message, e.g. "cpu 3 going offline, exiting scheduler". */
+  message?: string;
   /** The loader's output: its exit report and debug dump. */
   dump: string[];
   /** The kernel's sched_ext lines from this run. */
@@ -59,9 +63,18 @@ export async function schedulerPayload(s: Scenario, kernel: Kernel, program: Wor
   const files: SchedulerPayload['files'] = [];
   let name: string;
   let binary: string;
+  if (sched.name !== undefined) files.push(...schedulerGuestFiles(await buildSchedulers(kernel, [sched.name]), [sched.name]));
+  for (const [i, st] of (s.steps ?? []).entries()) {
+    const r = st.replace_scheduler?.name;
+    if (r === undefined || r === sched.name || files.some((f) => f.guest === `${GUEST_BIN_DIR}/${r}`)) continue;
+    try {
+      files.push(...schedulerGuestFiles(await buildSchedulers(kernel, [r]), [r]));
+    } catch (e) {
+      throw new UserError(`steps[${i}].replace_scheduler.name: ${(e as Error).message}`);
+    }
+  }
   if (sched.name !== undefined) {
     name = sched.name;
-    files.push(...schedulerGuestFiles(await buildSchedulers(kernel, [name]), [name]));
     binary = `${GUEST_BIN_DIR}/${name}`;
   } else {
     name = basename(sched.binary!);
@@ -78,8 +91,21 @@ export async function schedulerPayload(s: Scenario, kernel: Kernel, program: Wor
     ...(sched.exit_wait_s !== undefined ? { exitWaitS: sched.exit_wait_s } : {}),
     ...(workload ? { workload } : {}),
     ...(program?.baseline ? { baseline: program.baseline } : {}),
+    ...(s.steps?.length ? { steps: s.steps.map(guestStep) } : {}),
   });
   return { files, script };
+}
+
+/** A scenario step as the guest's run shell takes it. */
+function guestStep(st: Step): GuestStep {
+  const atS = st.at_s;
+  if (st.hotplug) return { atS, kind: 'hotplug', cpu: st.hotplug.cpu, online: st.hotplug.online };
+  if (st.replace_scheduler) {
+    const { name, args } = st.replace_scheduler;
+    return { atS, kind: 'replace_scheduler', name, binary: `${GUEST_BIN_DIR}/${name}`, args, ops: name.replace(/^scx_/, '') };
+  }
+  if (st.reload) return { atS, kind: 'reload', times: st.reload.times };
+  return { atS, kind: stepKind(st) as 'detach_scheduler' | 'attach_scheduler' };
 }
 
 /**
@@ -106,6 +132,7 @@ export function schedulerResult(s: Scenario, consoleText: string, watchpointLatc
     state: r.enabled ? 'enabled' : 'not_enabled',
     exitKind: schedulerExitKind(r.exitKind, watchpointLatched ? latchedKind : undefined),
     ...(r.exitReason !== undefined ? { reason: r.exitReason } : {}),
+    ...(r.exitMessage !== undefined ? { message: r.exitMessage } : {}),
     dump: r.output,
     dmesg: r.dmesg,
     ...(workload ? { progress: workload.threads.map((t) => t.rounds) } : {}),

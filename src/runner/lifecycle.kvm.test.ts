@@ -1,0 +1,67 @@
+// Lifecycle steps under a workload in a Linux guest: CPU hotplug with and without the
+// scheduler's hotplug callbacks, a reload loop, and a replacement whose failure the gate and
+// the exit-kind watch catch.
+import { describe, expect, it } from 'vitest';
+import { scenarioGate } from './matchers.ts';
+import { runScenario } from './run-scenario.ts';
+import { loadScenario } from './scenario/load.ts';
+
+const TEST_TIMEOUT_MS = 900_000;
+const tail = (text: string) => text.slice(-6000);
+
+describe('lifecycle steps', () => {
+  it(
+    'scx_simple: hotplug exits it (unreg_kern, naming the CPU) and it attaches again; 10 reloads; scx_fault takes over and fails, and the watch follows it',
+    async () => {
+      const file = 'scenarios/lifecycle/transitions.yaml';
+      const s = loadScenario(file);
+      const r = await runScenario(s);
+      const why = `${tail(r.console.com1)}\n${JSON.stringify(r.steps, null, 1)}\n${r.kernelWatch?.join('\n')}`;
+      expect(r.exitAction, why).toBe('Shutdown');
+      const [off, on, reload, replace] = r.steps!;
+      expect(
+        r.steps!.map((st) => [st.kind, st.ok, st.message]),
+        why,
+      ).toEqual([
+        ['hotplug', true, undefined],
+        ['hotplug', true, undefined],
+        ['reload', true, undefined],
+        ['replace_scheduler', true, undefined],
+      ]);
+      // Without ops.cpu_offline/cpu_online the kernel exits the scheduler on each hotplug.
+      expect(off!.schedulerExit, why).toMatchObject({ kind: 'unreg_kern', message: 'cpu 1 going offline, exiting scheduler' });
+      expect(on!.schedulerExit, why).toMatchObject({ kind: 'unreg_kern', message: 'cpu 1 going online, exiting scheduler' });
+      expect(off!.startedS).toBeGreaterThanOrEqual(1);
+      expect(reload!.cycles).toBe(10);
+      expect(replace!.schedulerExit, why).toMatchObject({ kind: 'unreg' }); // scx_simple, detached from user space
+      // The result, the gate and the host's watch follow the replacement.
+      expect(r.scheduler, why).toMatchObject({ state: 'enabled', exitKind: 'error_bpf', watchpointLatched: true });
+      expect(r.scheduler!.dump.join('\n')).toMatch(/scx_fault: exit kind=1025/);
+      expect(r.kernelWatch!.filter((n) => n.startsWith('exit-kind watch: armed')).length, why).toBeGreaterThanOrEqual(13);
+      expect(scenarioGate(file, s, r)).toBeUndefined();
+      expect(r.guest?.online).toEqual([0, 1]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'scx_fault (with hotplug callbacks) stays attached through CPU 1 going offline and online',
+    async () => {
+      const file = 'scenarios/lifecycle/hotplug-supported.yaml';
+      const s = loadScenario(file);
+      const r = await runScenario(s);
+      const why = `${tail(r.console.com1)}\n${JSON.stringify(r.steps, null, 1)}`;
+      expect(
+        r.steps!.map((st) => [st.ok, st.schedulerExit]),
+        why,
+      ).toEqual([
+        [true, undefined],
+        [true, undefined],
+      ]);
+      expect(r.scheduler, why).toMatchObject({ state: 'enabled', exitKind: 'unreg' });
+      expect(r.scheduler!.dump.join('\n')).toMatch(/scx_fault: exit kind=64 .* hotplug=2\b/);
+      expect(scenarioGate(file, s, r)).toBeUndefined();
+    },
+    TEST_TIMEOUT_MS,
+  );
+});

@@ -1,0 +1,54 @@
+// A scenario's lifecycle steps in the result: what each did in the guest, when, and any scheduler
+// exit it caused; and the gate that fails a file whose step failed in the guest.
+import { parseSteps, schedulerExitInfo } from '../fixtures/schedulers/index.ts';
+import type { Scenario, SchedulerExitKind } from './scenario/schema.ts';
+import { stepKind } from './scenario/steps-schema.ts';
+import { schedulerExitKindName } from './scheduler.ts';
+
+export interface StepResult {
+  index: number;
+  kind: string;
+  /** When the scenario asked for it, and when it began (seconds from the workload's start). */
+  atS: number;
+  startedS?: number;
+  ok: boolean;
+  /** Why it failed, in the guest's words. */
+  message?: string;
+  /** The scheduler exit it caused (a detach, a replacement, the kernel's reaction to hotplug). */
+  schedulerExit?: { kind: SchedulerExitKind | 'unknown'; reason?: string; message?: string };
+  /** reload: detach-attach cycles completed. */
+  cycles?: number;
+  /** Loader output and the kernel's sched_ext lines from the step. */
+  output: string[];
+  dmesg: string[];
+}
+
+export function stepsResult(s: Scenario, consoleText: string): StepResult[] | undefined {
+  if (!s.steps?.length) return undefined;
+  const reported = new Map(parseSteps(consoleText).map((r) => [r.index, r]));
+  return s.steps.map((step, index) => {
+    const r = reported.get(index);
+    if (!r) return { index, kind: stepKind(step), atS: step.at_s, ok: false, message: 'the guest never started this step', output: [], dmesg: [] };
+    const exit = schedulerExitInfo(r.output, r.dmesg);
+    const kind = exit.exitKind !== undefined ? (schedulerExitKindName(exit.exitKind) ?? 'unknown') : exit.exitReason !== undefined ? 'unknown' : undefined;
+    return {
+      index,
+      kind: stepKind(step),
+      atS: step.at_s,
+      ...(r.startedS !== undefined ? { startedS: r.startedS } : {}),
+      ok: r.ok,
+      ...(r.message !== undefined ? { message: r.message } : {}),
+      ...(kind ? { schedulerExit: { kind, ...(exit.exitReason ? { reason: exit.exitReason } : {}), ...(exit.exitMessage ? { message: exit.exitMessage } : {}) } } : {}),
+      ...(r.cycles !== undefined ? { cycles: r.cycles } : {}),
+      output: r.output,
+      dmesg: r.dmesg,
+    };
+  });
+}
+
+/** Every step must succeed in the guest: a failed one fails the file with the guest's message. */
+export function stepsGate(file: string, steps: StepResult[] | undefined): string | undefined {
+  const failed = (steps ?? []).filter((st) => !st.ok);
+  if (failed.length === 0) return undefined;
+  return failed.map((st) => `steps[${st.index}] (${st.kind} at ${st.atS} s) of ${file} failed: ${st.message ?? 'no reason given'}`).join('\n');
+}
