@@ -6,9 +6,9 @@
 import { SCHED_PREFIX } from '../fixtures/schedulers/index.ts';
 import { SCX_EXIT } from '../fixtures/schedulers/exit-kind.ts';
 import { imageReader, KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText, type KernelReader } from './kallsyms.ts';
-import type { WatchLen } from '../vmm/arch.ts';
 import { translate } from '../vmm/arch.ts';
 import type { ConsolePort, Vm } from '../vmm/vm.ts';
+import type { WatchLen } from '../vmm/watchpoint-arch.ts';
 
 export const SYMBOL_PREFIX = 'schedvm-sym:';
 /** The kernel's pointer to the running scheduler (7.x). */

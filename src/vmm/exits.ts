@@ -13,7 +13,8 @@ export type VcpuExit =
   | { kind: 'SystemEvent'; type: number }
   | { kind: 'FailEntry'; reason: bigint; cpu: number }
   | { kind: 'InternalError'; suberror: number }
-  | { kind: 'Debug'; exception: number; pc: bigint; dr6: bigint; dr7: bigint }
+  /** arch: a live view of kvm_run's struct kvm_debug_exit_arch, whose layout is the architecture's. */
+  | { kind: 'Debug'; arch: DataView }
   | { kind: 'Other'; reason: number };
 
 /** Reads the exit out of kvm_run. I/O and MMIO data are live views into kvm_run, to fill in place. */
@@ -49,13 +50,7 @@ export function decodeExit(run: DataView, runBytes: Uint8Array): VcpuExit {
     case ExitReason.INTERNAL_ERROR:
       return { kind: 'InternalError', suberror: run.getUint32(kvmRun.internal.suberror, true) };
     case ExitReason.DEBUG:
-      return {
-        kind: 'Debug',
-        exception: run.getUint32(kvmRun.debug.exception, true),
-        pc: run.getBigUint64(kvmRun.debug.pc, true),
-        dr6: run.getBigUint64(kvmRun.debug.dr6, true),
-        dr7: run.getBigUint64(kvmRun.debug.dr7, true),
-      };
+      return { kind: 'Debug', arch: new DataView(run.buffer, run.byteOffset + kvmRun.debug.arch) };
     default:
       return { kind: 'Other', reason };
   }

@@ -383,10 +383,10 @@ export class VcpuFd {
   setLapic(regs: Uint8Array): void {
     ioctl(this.fd, 'KVM_SET_LAPIC', regs);
   }
-  /** debugreg: DR0..DR7 (DR4/DR5 unused); control: KVM_GUESTDBG_* flags. */
-  setGuestDebug(control: number, debugreg: readonly bigint[]): void {
+  /** control: KVM_GUESTDBG_* flags; arch: kvm_guest_debug_arch's words as sys/kvm-abi.ts lays it out (x86's DR0..DR7). */
+  setGuestDebug(control: number, arch: readonly bigint[]): void {
     const buf = new Uint8Array(koffi.sizeof(abi.kvm_guest_debug));
-    koffi.encode(buf, abi.kvm_guest_debug, { control, pad: 0, debugreg });
+    koffi.encode(buf, abi.kvm_guest_debug, { control, pad: 0, debugreg: arch });
     ioctl(this.fd, 'KVM_SET_GUEST_DEBUG', buf);
   }
 

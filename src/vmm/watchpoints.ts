@@ -1,7 +1,8 @@
 // Watchpoints as a VM declares them, and their assignment to the four hardware slots.
-import { checkWatch, type WatchLen, type WatchOn } from './arch.ts';
+import { hostWatchpoints } from './arch.ts';
 import { EXIT_KIND_SLOT, WATCH_SLOTS, type ArmedSlot } from './vcpu/latch.ts';
 import { WatchpointError } from './errors.ts';
+import type { WatchLen, WatchOn } from './watchpoint-arch.ts';
 
 export interface WatchpointSpec {
   name: string;
@@ -41,7 +42,8 @@ export function assignSlots(specs: readonly WatchpointSpec[]): Map<string, numbe
   users.forEach((s, i) => {
     slots.set(s.name, i + 1);
   });
-  for (const s of specs) checkWatch(s, slots.get(s.name)!);
+  const arch = hostWatchpoints();
+  for (const s of specs) arch.checkWatch(s, slots.get(s.name)!);
   return slots;
 }
 

@@ -1,6 +1,7 @@
 import koffi from 'koffi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { probeC } from './c-probe.testing.ts';
+import { DEBUG_EXIT_DR6 } from '../x86_64/debugregs.ts';
 import * as abi from './kvm-abi.ts';
 
 // Each entry: a C expression evaluated against the kernel's own <linux/kvm.h>, and our value.
@@ -39,10 +40,8 @@ const checks: Array<[string, number]> = [
   ['offsetof(struct kvm_run, internal.data)', abi.kvmRun.internal.data],
   ['offsetof(struct kvm_run, system_event.type)', abi.kvmRun.system_event.type],
   ['offsetof(struct kvm_run, system_event.data)', abi.kvmRun.system_event.data],
-  ['offsetof(struct kvm_run, debug.arch.exception)', abi.kvmRun.debug.exception],
-  ['offsetof(struct kvm_run, debug.arch.pc)', abi.kvmRun.debug.pc],
-  ['offsetof(struct kvm_run, debug.arch.dr6)', abi.kvmRun.debug.dr6],
-  ['offsetof(struct kvm_run, debug.arch.dr7)', abi.kvmRun.debug.dr7],
+  ['offsetof(struct kvm_run, debug.arch)', abi.kvmRun.debug.arch],
+  ['offsetof(struct kvm_debug_exit_arch, dr6)', DEBUG_EXIT_DR6],
   ['KVM_EXIT_IO_IN', abi.KVM_EXIT_IO_IN],
   ['KVM_EXIT_IO_OUT', abi.KVM_EXIT_IO_OUT],
   ...Object.entries(abi.ExitReason).map(([name, v]): [string, number] => [`KVM_EXIT_${name}`, v]),

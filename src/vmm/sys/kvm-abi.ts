@@ -163,7 +163,8 @@ export const kvmRun = {
   fail_entry: { hardware_entry_failure_reason: 32, cpu: 40 },
   internal: { suberror: 32, ndata: 36, data: 40 },
   system_event: { type: 32, ndata: 36, data: 40 },
-  debug: { exception: 32, pc: 40, dr6: 48, dr7: 56 },
+  // struct kvm_debug_exit_arch: its fields are the architecture's (WatchpointArch reads them).
+  debug: { arch: 32 },
 } as const;
 
 export const KVM_EXIT_IO_IN = 0;

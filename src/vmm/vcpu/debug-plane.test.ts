@@ -1,13 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { GuestMemory } from '../memory.ts';
+import { ESR_EC_SOFTSTP_LOW, ESR_EC_WATCHPT_LOW } from '../aarch64/debugregs.ts';
+import { arm64Watchpoints } from '../aarch64/watchpoint-arch.ts';
+import type { GuestDebug, WatchpointArch } from '../watchpoint-arch.ts';
+import { arm64DebugExit, x86DebugExit as dr6 } from '../debug-exits.testing.ts';
 import { KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP } from '../x86_64/debugregs.ts';
+import { x86Watchpoints } from '../x86_64/watchpoint-arch.ts';
 import { VmControl } from './control.ts';
-import { debugExitHandler, watchpointArmer } from './debug-plane.ts';
+import { debugRegisterWatch } from './debug-plane.ts';
 import { WatchpointLatch, type ArmedSlot } from './latch.ts';
 
-// DR6 as the CPU reports it: reserved bits read as 1, B0..B3 name the slots that fired.
-const DR6_FIXED = 0xffff0ff0n;
-const dr6 = (...slots: number[]) => slots.reduce((v, s) => v | (1n << BigInt(s)), DR6_FIXED);
+// Through x86's registers unless a test says otherwise (the contract both architectures keep
+// is in watchpoint-arch.test.ts): dr6(...slots) is a debug exit naming those slots.
 
 const KIND_GPA = 0x1000;
 const exitKind: ArmedSlot = { address: 0xffff_ffff_8234_5678n, len: 4, on: 'write', valueGpa: BigInt(KIND_GPA), latchFrom: 1024n };
@@ -19,25 +23,21 @@ afterEach(() => {
   memory = undefined;
 });
 
-/** debugExitHandler for vCPU 1 over 8 KiB of real RAM, recording edges and freeze requests. */
-function dispatcher(freezeMask = 0) {
+/** debugRegisterWatch for vCPU 1 over 8 KiB of real RAM, recording loads, edges and freeze requests. */
+function dispatcher(freezeMask = 0, arch: WatchpointArch = x86Watchpoints) {
   const edges: number[] = [];
   const freezeRequests: number[] = [];
+  const loaded: GuestDebug[] = [];
   const latch = WatchpointLatch.create({ onEdge: (slot) => edges.push(slot) });
   const control = VmControl.create(2);
   memory = GuestMemory.allocate([{ gpa: 0, size: 0x2000 }]);
-  const onDebug = debugExitHandler({
-    index: 1,
-    latch,
-    memory,
-    freezeMask,
-    control,
-    onFreezeRequest: (slot) => freezeRequests.push(slot),
-  });
-  return { latch, control, memory, onDebug, edges, freezeRequests };
+  const vcpu = { setGuestDebug: (control: number, arch: readonly bigint[]) => loaded.push({ control, arch: [...arch] }) };
+  const opts = { index: 1, latch, memory, freezeMask, control, onFreezeRequest: (slot: number) => freezeRequests.push(slot) };
+  const { beforeRun, onDebug } = debugRegisterWatch(vcpu, opts, arch);
+  return { latch, control, memory, beforeRun, onDebug, loaded, edges, freezeRequests };
 }
 
-describe('debugExitHandler', () => {
+describe('debugRegisterWatch: debug exits', () => {
   it('latches exactly the armed slots DR6 bits 0..3 name, with the value at each address', () => {
     const d = dispatcher();
     d.latch.publish([undefined, user(0x1008), user(0x1010), user(0x1018)]);
@@ -75,7 +75,7 @@ describe('debugExitHandler', () => {
     const d = dispatcher(0b1111);
     d.latch.publish([exitKind, user(0x1008)]);
     d.memory.writeU32(KIND_GPA, 1024);
-    d.onDebug(DR6_FIXED);
+    d.onDebug(dr6());
     d.onDebug(dr6(2));
     expect(d.latch.hitSlots()).toEqual([]);
     expect(d.edges).toEqual([]);
@@ -121,40 +121,48 @@ describe('debugExitHandler', () => {
   });
 });
 
-describe('watchpointArmer', () => {
-  function armer() {
-    const latch = WatchpointLatch.create();
-    const armed: { control: number; debugreg: bigint[] }[] = [];
-    const arm = watchpointArmer({ setGuestDebug: (control, debugreg) => armed.push({ control, debugreg: [...debugreg] }) }, latch);
-    return { latch, armed, arm };
-  }
-
+describe('debugRegisterWatch: arming', () => {
   it('stays idle until something is published', () => {
-    const a = armer();
-    a.arm();
-    a.arm();
-    expect(a.armed).toEqual([]);
+    const d = dispatcher();
+    d.beforeRun();
+    d.beforeRun();
+    expect(d.loaded).toEqual([]);
   });
 
-  it('sets guest debug once per published generation', () => {
-    const a = armer();
-    a.latch.publish([exitKind]);
-    a.arm();
-    a.arm();
-    expect(a.armed).toEqual([{ control: KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, debugreg: [exitKind.address, 0n, 0n, 0n, 0n, 0n, 0n, 0xd0703n] }]);
-    a.latch.publish([exitKind, user(0x1008)]);
-    a.arm();
-    a.arm();
-    expect(a.armed).toHaveLength(2);
-    expect(a.armed[1]!.debugreg.slice(0, 2)).toEqual([exitKind.address, 0x1008n]);
+  it('sets guest debug once per published generation, and not again after an x86 hit', () => {
+    const d = dispatcher();
+    d.latch.publish([exitKind]);
+    d.beforeRun();
+    d.beforeRun();
+    expect(d.loaded).toEqual([{ control: KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, arch: [exitKind.address, 0n, 0n, 0n, 0n, 0n, 0n, 0xd0703n] }]);
+    d.latch.publish([exitKind, user(0x1008)]);
+    d.beforeRun();
+    d.onDebug(dr6(1));
+    d.beforeRun();
+    expect(d.loaded).toHaveLength(2);
+    expect(d.loaded[1]!.arch.slice(0, 2)).toEqual([exitKind.address, 0x1008n]);
+  });
+
+  it("loads again when a hit changes the arch's state: arm64 steps over the store, then re-enables the slot", () => {
+    const d = dispatcher(0, arm64Watchpoints);
+    d.latch.publish([undefined, user(0x1008)]);
+    d.memory.writeU32(0x1008, 7);
+    d.beforeRun();
+    d.onDebug(arm64DebugExit(ESR_EC_WATCHPT_LOW, 0x1008n));
+    d.beforeRun();
+    d.beforeRun();
+    d.onDebug(arm64DebugExit(ESR_EC_SOFTSTP_LOW));
+    d.beforeRun();
+    expect(d.loaded.map((g) => g.control)).toEqual([0x20001, 0x20003, 0x20001]);
+    expect(d.latch.hit(1)).toEqual({ vcpu: 1, value: 7n });
   });
 
   it('turns guest debugging off when the armed set is emptied', () => {
-    const a = armer();
-    a.latch.publish([exitKind]);
-    a.arm();
-    a.latch.publish([]);
-    a.arm();
-    expect(a.armed.at(-1)).toEqual({ control: 0, debugreg: [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n] });
+    const d = dispatcher();
+    d.latch.publish([exitKind]);
+    d.beforeRun();
+    d.latch.publish([]);
+    d.beforeRun();
+    expect(d.loaded.at(-1)).toEqual({ control: 0, arch: [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n] });
   });
 });

@@ -1,10 +1,12 @@
 // The vCPU-thread half of the debug plane: arming hardware watchpoints, dispatching their
-// exits into the shared latch, parking for a freeze, and capturing register snapshots.
+// exits into the shared latch, parking for a freeze, and capturing register snapshots. The
+// watchpoint registers are the host architecture's (WatchpointArch); nothing here decodes them.
 import type { VcpuFd } from '../kvm.ts';
 import type { GuestMemory } from '../memory.ts';
 import { eventfdSignal, pollIn } from '../sys/libc.ts';
 import { pagesOf, PAGE } from '../memslots.ts';
-import { buildDebugRegs, decodeDr6 } from '../arch.ts';
+import { hostWatchpoints } from '../arch.ts';
+import type { WatchpointArch } from '../watchpoint-arch.ts';
 import type { VmControl } from './control.ts';
 import type { ArmedSlot, WatchpointLatch } from './latch.ts';
 
@@ -14,20 +16,6 @@ export function captureRegs(vcpu: VcpuFd, control: VmControl, index: number): vo
   const regs = vcpu.getRegs();
   const sregs = vcpu.getSregs();
   control.storeSnapshot(index, regs.rip, regs.rsp, sregs.cr3);
-}
-
-/** Re-arms this vCPU's debug registers when the published armed set changes. */
-export function watchpointArmer(vcpu: Pick<VcpuFd, 'setGuestDebug'>, latch: WatchpointLatch): () => void {
-  let armedGeneration = -1;
-  return () => {
-    if (!latch.anyArmed) return; // the gate: idle until something is published
-    const generation = latch.generation;
-    if (generation === armedGeneration) return;
-    const set = latch.readArmed();
-    const dbg = buildDebugRegs(set.slots);
-    vcpu.setGuestDebug(dbg.control, dbg.debugreg);
-    armedGeneration = set.generation;
-  };
 }
 
 /** The value at `gpa`, `len` bytes wide (unsigned, little-endian), or undefined off RAM. */
@@ -66,14 +54,30 @@ export function fire(o: DebugDispatchOptions, slot: number, w: ArmedSlot): void 
   }
 }
 
-/** Handles a KVM_EXIT_DEBUG: DR6 names the slots that fired (none: spurious, ignored). */
-export function debugExitHandler(o: DebugDispatchOptions): (dr6: bigint) => void {
-  return (dr6) => {
-    const armed = o.latch.readArmed().slots;
-    for (const slot of decodeDr6(dr6)) {
-      const w = armed[slot];
-      if (w) fire(o, slot, w);
-    }
+export interface DebugRegisterWatch {
+  /** Loads the published armed set into this vCPU's debug registers when it (or the arch's state) changed. */
+  beforeRun: () => void;
+  /** Handles a KVM_EXIT_DEBUG: fires each armed slot the arch says was hit (none: spurious, ignored). */
+  onDebug: (exit: DataView) => void;
+}
+
+/** The debug-register mechanism on one vCPU, through `arch`'s watchpoint registers. */
+export function debugRegisterWatch(vcpu: Pick<VcpuFd, 'setGuestDebug'>, o: DebugDispatchOptions, arch: WatchpointArch = hostWatchpoints()): DebugRegisterWatch {
+  const regs = arch.forVcpu();
+  let loaded = -1; // the generation in the registers; -1: none, or stale after a hit
+  return {
+    beforeRun: () => {
+      if (!o.latch.anyArmed) return; // the gate: idle until something is published
+      if (o.latch.generation === loaded) return;
+      const set = o.latch.readArmed();
+      const dbg = regs.encode(set.slots);
+      vcpu.setGuestDebug(dbg.control, dbg.arch);
+      loaded = set.generation;
+    },
+    onDebug: (exit) => {
+      const armed = o.latch.readArmed().slots;
+      if (regs.decode(exit, armed, (slot) => fire(o, slot, armed[slot]!))) loaded = -1;
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 // Watchpoint state shared by every vCPU worker through one SharedArrayBuffer:
 // per-slot hit latches and the armed-slot set the workers (re)arm from.
-import { checkWatch, type HwWatch } from '../arch.ts';
+import { hostWatchpoints } from '../arch.ts';
+import type { HwWatch } from '../watchpoint-arch.ts';
 
 export const WATCH_SLOTS = 4;
 /** Slot 0 is the exit-kind watch's (a value the guest stores once, when it fails); 1..3 are user watchpoints. */
@@ -123,9 +124,10 @@ export class WatchpointLatch {
   /** Replaces the armed set (undefined slots disarm) and returns the new generation. */
   publish(slots: readonly (ArmedSlot | undefined)[]): number {
     if (slots.length > WATCH_SLOTS) throw new RangeError(`${WATCH_SLOTS} watch slots, got ${slots.length}`);
+    const arch = hostWatchpoints();
     slots.forEach((w, i) => {
       if (!w) return;
-      checkWatch(w, i);
+      arch.checkWatch(w, i);
       if (!ON_CODES.includes(w.on)) throw new RangeError(`watch slot ${i}: mode '${String(w.on)}' is not 'write' or 'readwrite'`);
     });
     let g: number;

@@ -137,10 +137,10 @@ describe('vcpuRunLoop: exits', () => {
     expect(t.control.snapshotOnExit).toBe(true);
   });
 
-  it('hands a Debug exit DR6 to onDebug and runs on', () => {
+  it("hands a Debug exit's kvm_debug_exit_arch to onDebug and runs on", () => {
     const seen: bigint[] = [];
-    const debug = exitWith(ExitReason.DEBUG, (r) => r.setBigUint64(kvmRun.debug.dr6, 0xffff0ff4n, true));
-    const t = loopWith([debug, shutdown], { onDebug: (dr6) => seen.push(dr6) });
+    const debug = exitWith(ExitReason.DEBUG, (r) => r.setBigUint64(kvmRun.debug.arch + 16, 0xffff0ff4n, true));
+    const t = loopWith([debug, shutdown], { onDebug: (exit) => seen.push(exit.getBigUint64(16, true)) });
     t.run();
     expect(seen).toEqual([0xffff0ff4n]);
     expect(t.vcpu.runs).toBe(2);

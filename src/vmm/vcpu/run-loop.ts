@@ -21,8 +21,8 @@ export interface RunLoopContext {
   killEventFd: number;
   /** Called at the top of each iteration while a freeze is requested (the debug plane). */
   onFreeze?: () => void;
-  /** Debug exits (hardware watchpoints) go here, with DR6. */
-  onDebug?: (dr6: bigint) => void;
+  /** Debug exits (hardware watchpoints) go here, with kvm_run's struct kvm_debug_exit_arch. */
+  onDebug?: (exit: DataView) => void;
   /** Re-arms watchpoints before each KVM_RUN when the armed set changed. */
   beforeRun?: () => void;
 }
@@ -67,7 +67,7 @@ export function vcpuRunLoop(ctx: RunLoopContext): RunLoopStats {
     control.countExit(index);
     const exit = decodeExit(vcpu.run, vcpu.runBytes);
     stats.byReason[exit.kind] = (stats.byReason[exit.kind] ?? 0) + 1;
-    if (exit.kind === 'Debug') ctx.onDebug?.(exit.dr6);
+    if (exit.kind === 'Debug') ctx.onDebug?.(exit.arch);
     const meaning = classifyExit(exit);
     const action = meaning === 'device' ? dispatchDeviceExit(exit as DeviceExit, bus) : meaning;
     if (action.kind === 'Shutdown') {

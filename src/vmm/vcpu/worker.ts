@@ -6,7 +6,7 @@ import { GuestMemory } from '../memory.ts';
 import { eventfdSignal, gettid } from '../sys/libc.ts';
 import { VmControl } from './control.ts';
 import { runDeviceTask } from './device-task.ts';
-import { captureRegs, debugExitHandler, freezeHandler, watchpointArmer, writeTrapHandler } from './debug-plane.ts';
+import { captureRegs, debugRegisterWatch, freezeHandler, writeTrapHandler } from './debug-plane.ts';
 import { WatchpointLatch } from './latch.ts';
 import type { VcpuTask } from './pool.ts';
 import type { VcpuThreadStats, VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
@@ -91,7 +91,7 @@ function driveVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): 
       },
       control,
       killEventFd: init.killEventFd,
-      ...(trapping ? {} : { beforeRun: watchpointArmer(vcpu, latch), onDebug: debugExitHandler(dispatch) }),
+      ...(trapping ? {} : debugRegisterWatch(vcpu, dispatch)),
       onFreeze: freezeHandler({
         index: init.index,
         vcpu,

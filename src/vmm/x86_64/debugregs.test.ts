@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildDebugRegs, checkWatch, decodeDr6, encodeDr7, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP, type WatchLen } from './debugregs.ts';
+import type { WatchLen } from '../watchpoint-arch.ts';
+import { buildDebugRegs, checkWatch, decodeDr6, encodeDr7, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP } from './debugregs.ts';
 
 describe('encodeDr7', () => {
   it('encodes slot 0, write, 4 bytes as 0xD0703', () => {
@@ -78,11 +79,11 @@ describe('buildDebugRegs', () => {
     const g = buildDebugRegs([{ address: 0xffff_ffff_8100_1000n, len: 4, on: 'write' }, undefined, { address: 0x2000n, len: 8, on: 'readwrite' }]);
     expect(g.control).toBe(0x20001);
     expect(g.control).toBe(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP);
-    expect(g.debugreg).toEqual([0xffff_ffff_8100_1000n, 0n, 0x2000n, 0n, 0n, 0n, 0n, 0x0b0d0733n]);
+    expect(g.arch).toEqual([0xffff_ffff_8100_1000n, 0n, 0x2000n, 0n, 0n, 0n, 0n, 0x0b0d0733n]);
   });
 
   it('turns guest debugging off when nothing is armed', () => {
-    expect(buildDebugRegs([])).toEqual({ control: 0, debugreg: [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n] });
+    expect(buildDebugRegs([])).toEqual({ control: 0, arch: [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n] });
   });
 
   it('rejects a misaligned address before anything reaches KVM', () => {

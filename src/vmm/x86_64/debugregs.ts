@@ -1,19 +1,14 @@
 // x86 hardware watchpoints: DR7 encoding, DR6 decoding, and the debugreg[8] array
 // that KVM_SET_GUEST_DEBUG takes (DR0..DR3, two reserved words, DR6, DR7).
 import { WatchpointError } from '../errors.ts';
+import type { GuestDebug, HwWatch, WatchLen, WatchOn } from '../watchpoint-arch.ts';
 export const KVM_GUESTDBG_ENABLE = 0x1;
 export const KVM_GUESTDBG_USE_HW_BP = 0x20000;
 export const HW_SLOTS = 4;
+/** offsetof(struct kvm_debug_exit_arch, dr6): where a debug exit's DR6 sits (probed in sys/kvm-abi.test.ts). */
+export const DEBUG_EXIT_DR6 = 16;
 
-export type WatchLen = 1 | 2 | 4 | 8;
-export type WatchOn = 'write' | 'readwrite';
-export interface WatchMode {
-  len: WatchLen;
-  on: WatchOn;
-}
-export interface HwWatch extends WatchMode {
-  address: bigint;
-}
+export type WatchMode = Pick<HwWatch, 'len' | 'on'>;
 
 // Bit 10 reads as 1; LE/GE ask for exact data-breakpoint reporting.
 const DR7_FIXED_1 = 1n << 10n;
@@ -65,12 +60,7 @@ export function decodeDr6(dr6: bigint | number): number[] {
   return fired;
 }
 
-export interface GuestDebug {
-  control: number;
-  debugreg: bigint[];
-}
-
-/** The kvm_guest_debug contents arming `slots`; no armed slot gives control 0 (debugging off). */
+/** The kvm_guest_debug contents arming `slots` (arch: debugreg); no armed slot gives control 0 (debugging off). */
 export function buildDebugRegs(slots: readonly (HwWatch | undefined)[]): GuestDebug {
   checkSlots(slots);
   const debugreg: bigint[] = new Array<bigint>(8).fill(0n);
@@ -81,5 +71,5 @@ export function buildDebugRegs(slots: readonly (HwWatch | undefined)[]): GuestDe
   });
   debugreg[7] = encodeDr7(slots);
   const control = debugreg[7] === 0n ? 0 : KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
-  return { control, debugreg };
+  return { control, arch: debugreg };
 }
