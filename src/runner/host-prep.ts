@@ -88,6 +88,7 @@ export async function prepareScenariosOnHost(files: string[], log: (line: string
     if (!s.kernel) continue;
     const schedulers = needs.get(s.kernel) ?? new Set<string>();
     if (s.scheduler?.name !== undefined) schedulers.add(s.scheduler.name);
+    for (const st of s.steps ?? []) if (st.replace_scheduler) schedulers.add(st.replace_scheduler.name);
     needs.set(s.kernel, schedulers);
   }
   const done: Prepared[] = [];

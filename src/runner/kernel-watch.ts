@@ -8,6 +8,8 @@ import { SCX_EXIT } from '../fixtures/schedulers/exit-kind.ts';
 import { imageReader, KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText, type KernelReader } from './kallsyms.ts';
 import { translate } from '../vmm/arch.ts';
 import type { ConsolePort, Vm } from '../vmm/vm.ts';
+import { MONITOR_SYMBOLS, type RqLayout } from './monitor/layout.ts';
+import { RunqueueSampler } from './monitor/sampler.ts';
 import type { WatchLen } from '../vmm/watchpoint-arch.ts';
 
 export const SYMBOL_PREFIX = 'schedvm-sym:';
@@ -33,11 +35,13 @@ export interface KernelWatchPlan {
   watches: SymbolWatch[];
   /** Byte offset of scx_sched.exit_kind: arm slot 0 on it when the scheduler is enabled. */
   exitKindOffset?: number;
+  /** The runqueue monitor: started once the guest has reported its symbols. */
+  monitor?: { layout: RqLayout; hz: number; cpus: number };
 }
 
 /** Symbols /init has to look up for `plan`. */
 export function planSymbols(plan: KernelWatchPlan): string[] {
-  return [...new Set([...plan.watches.map((w) => w.symbol), ...(plan.exitKindOffset !== undefined ? [SCX_ROOT] : [])])];
+  return [...new Set([...plan.watches.map((w) => w.symbol), ...(plan.exitKindOffset !== undefined ? [SCX_ROOT] : []), ...(plan.monitor ? MONITOR_SYMBOLS : [])])];
 }
 
 /**
@@ -67,6 +71,11 @@ export class KernelWatch {
   private vm?: Vm;
   private readImage?: KernelReader;
   private partial = '';
+  private physBase?: bigint;
+  /** The runqueue monitor, once started. */
+  monitor?: RunqueueSampler;
+  /** Why the monitor did not start, if it did not. */
+  monitorNote?: string;
   private work: Promise<void> = Promise.resolve();
   private symbolsDone = false;
 
@@ -114,6 +123,22 @@ export class KernelWatch {
     if (this.symbolsDone) return;
     this.symbolsDone = true;
     for (const w of this.plan.watches) this.enqueue(() => this.armSymbol(w));
+    if (this.plan.monitor) this.enqueue(async () => this.startMonitor(this.plan.monitor!));
+  }
+
+  private startMonitor(m: NonNullable<KernelWatchPlan['monitor']>): void {
+    if (!this.vm || this.vm.ended) return;
+    if (this.physBase === undefined) {
+      this.monitorNote = `monitor: not started: ${this.symbolsNote ?? 'the guest kernel reported no VMCOREINFO'}`;
+      return;
+    }
+    const sampler = new RunqueueSampler(this.vm, m.layout, m.cpus, m.hz);
+    try {
+      sampler.start(this.symbols, this.physBase);
+      this.monitor = sampler;
+    } catch (e) {
+      this.monitorNote = (e as Error).message;
+    }
   }
 
   /** Finds the symbol table through VMCOREINFO; decoding waits for a first use. */
@@ -125,6 +150,7 @@ export class KernelWatch {
       const physBase = info.get('NUMBER(phys_base)');
       if (physBase === undefined) throw new Error('VMCOREINFO has no NUMBER(phys_base)');
       this.readImage = imageReader((a, n) => vm.memory.read(a, n), BigInt(physBase));
+      this.physBase = BigInt(physBase);
       this.vmcoreinfo = info;
     } catch (e) {
       this.symbolsNote = `no symbols: ${(e as Error).message}`;

@@ -60,7 +60,12 @@ describe('lifecycle steps', () => {
       ]);
       expect(r.scheduler, why).toMatchObject({ state: 'enabled', exitKind: 'unreg' });
       expect(r.scheduler!.dump.join('\n')).toMatch(/scx_fault: exit kind=64 .* hotplug=2\b/);
-      expect(scenarioGate(file, s, r)).toBeUndefined();
+      // The monitor saw CPU 1 offline for a while, and no runqueue stall (expect.monitor holds).
+      expect(
+        r.monitor!.trace.some((t) => !t.cpus[1]!.online),
+        why,
+      ).toBe(true);
+      expect(scenarioGate(file, s, r), JSON.stringify(r.monitor?.rqStalls)).toBeUndefined();
     },
     TEST_TIMEOUT_MS,
   );

@@ -6,6 +6,7 @@ import { SCHEDULER_EXIT_KINDS, type Scenario, type SchedulerExitKind } from './s
 import { checkGroupGate, GROUP_GATES, hasWorkloadGates, threadTable, workloadGateMessage, workloadRunProblem, type GroupGateName } from './workload-gates.ts';
 import type { ExitActionName, ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
 import { stepsGate } from './steps.ts';
+import { monitorGate } from './monitor/result.ts';
 import { EXIT_ACTION_NAMES } from '../vmm/exit-actions.ts';
 
 export interface SnapshotFilter {
@@ -143,7 +144,9 @@ export function workloadProgramGate(file: string, r: ScenarioResult): string | u
 
 /** Whether `s` declares a CI gate: expect.scheduler_exit, workload groups or gates, or a workload shell. */
 export function hasScenarioGates(s: Scenario): boolean {
-  return s.expect.scheduler_exit !== undefined || hasWorkloadGates(s) || s.workload?.groups !== undefined || s.workload?.shell !== undefined || (s.steps?.length ?? 0) > 0;
+  return (
+    s.expect.scheduler_exit !== undefined || hasWorkloadGates(s) || s.workload?.groups !== undefined || s.workload?.shell !== undefined || (s.steps?.length ?? 0) > 0 || s.expect.monitor !== undefined
+  );
 }
 
 /** Every CI gate of `s` on a finished run of `file`: why it fails, or undefined when all hold. */
@@ -154,6 +157,7 @@ export function scenarioGate(file: string, s: Scenario, r: ScenarioResult): stri
     workloadProgramGate(file, r) ?? workloadGateMessage(file, s, r.workload, r.baseline?.workload),
     workloadShellGate(file, s, r),
     stepsGate(file, r.steps),
+    monitorGate(file, s.expect.monitor, r.monitor),
   ].filter((f) => f !== undefined);
   return failures.length ? failures.join('\n\n') : undefined;
 }

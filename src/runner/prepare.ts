@@ -18,6 +18,8 @@ import { EXIT_KIND_LATCH_FROM, kallsymsShell, KernelWatch, planSymbols, type Ker
 import type { Scenario } from './scenario/schema.ts';
 import { schedulerPayload, schedulerResult, type SchedulerResult } from './scheduler.ts';
 import { stepsResult, type StepResult } from './steps.ts';
+import { rqLayout } from './monitor/layout.ts';
+import { monitorResult, type MonitorResult } from './monitor/result.ts';
 import { resolveWatchMechanism } from './watch-mechanism.ts';
 import { workloadExits, workloadPayload, workloadResult } from './workload.ts';
 import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
@@ -75,6 +77,8 @@ export interface ScenarioResult extends VmResult {
   scheduler?: SchedulerResult;
   /** The scenario's steps: each one's outcome, time and any scheduler exit it caused. */
   steps?: StepResult[];
+  /** The runqueue monitor's samples and what they show. */
+  monitor?: MonitorResult;
   /** The workload program's measurements (per thread, per group, per CPU), when it ran and finished. */
   workload?: WorkloadResult;
   /** The workload program's exit status per run that ended (non-zero: it crashed or a group failed; its output is in the console). */
@@ -156,7 +160,15 @@ async function kernelWatchPlan(s: Scenario, kernel: Kernel, warnings: string[]):
       warnings.push(`no host-side exit-kind watch: ${(e as Error).message}`);
     }
   }
-  return { watches, ...(exitKindOffset !== undefined ? { exitKindOffset } : {}) };
+  let monitor: KernelWatchPlan['monitor'];
+  if (s.monitor) {
+    try {
+      monitor = { layout: rqLayout(await kernelBtf(kernel)), hz: s.monitor.hz, cpus: s.vcpus };
+    } catch (e) {
+      warnings.push(`no runqueue monitor: ${(e as Error).message}`);
+    }
+  }
+  return { watches, ...(exitKindOffset !== undefined ? { exitKindOffset } : {}), ...(monitor ? { monitor } : {}) };
 }
 
 /**
@@ -235,6 +247,9 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   const base = s.workload?.baseline !== undefined ? workloadResult(s, text, 'baseline') : undefined;
   const exits = s.kernel !== undefined ? workloadExits(s, text) : undefined;
   const steps = stepsResult(s, text);
+  const kw = clock?.kernelWatch;
+  kw?.monitor?.stop();
+  const monitor = s.monitor ? monitorResult(s.monitor.hz, kw?.monitor?.samples ?? [], kw?.monitor?.failure ?? kw?.monitorNote, kw?.monitor?.costMs) : undefined;
   return {
     scenario: s.name,
     ...r,
@@ -250,6 +265,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
       : {}),
     ...(workload ? { workload } : {}),
     ...(steps ? { steps } : {}),
+    ...(monitor ? { monitor } : {}),
     ...(exits ? { workloadExit: exits } : {}),
     ...(base ? { baseline: { workload: base, ...(workload ? { ratios: compareWithBaseline(workload, base) } : {}) } } : {}),
     ...(clock?.kernelWatch ? { kernelWatch: clock.kernelWatch.notes } : {}),

@@ -5,6 +5,7 @@ import { BASELINE_GATES, workloadGatesSchema, workloadSchema } from './workload-
 import { flatTopology, formatTopology, validateTopology, type Topology } from '../../vmm/topology.ts';
 import { parseTopologyShorthand } from './topology-shorthand.ts';
 import { stepsSchema, type Step } from './steps-schema.ts';
+import { monitorGatesSchema, monitorSchema } from './monitor-schema.ts';
 import { EXIT_ACTION_NAMES } from '../../vmm/exit-actions.ts';
 
 /** enum scx_exit_kind, lower-cased without SCX_EXIT_; `none`: the scheduler never exited. */
@@ -202,6 +203,7 @@ export const scenarioSchema = z
       .optional()
       .describe("What runs while the scheduler is enabled, or after the guest's report without one (the kernel's default scheduler). Default with a scheduler: one spin thread per vCPU for 5 s."),
     steps: stepsSchema.optional(),
+    monitor: monitorSchema.optional(),
     devices: devicesSchema.optional().describe('Devices besides RAM and vCPUs: UARTs, and virtio-mmio console, disks and network (Linux guests).'),
     expect: z
       .strictObject({
@@ -211,6 +213,7 @@ export const scenarioSchema = z
           .optional()
           .describe("The scheduler's exit kind that counts as a pass: the schedvm environment fails the test file otherwise (the CI gate), as does `schedvm run`."),
         workload: workloadGatesSchema.optional(),
+        monitor: monitorGatesSchema.optional(),
       })
       .default({ exit_action: 'Shutdown' })
       .describe('What a passing run looks like.'),
@@ -278,6 +281,8 @@ export const scenarioSchema = z
       });
     }
     checkSteps(s, cpus, ctx);
+    if (s.monitor && s.guest !== undefined) ctx.addIssue({ code: 'custom', path: ['monitor'], message: "reads a Linux kernel's runqueues: needs a Linux guest (kernel:)" });
+    if (s.expect.monitor && !s.monitor) ctx.addIssue({ code: 'custom', path: ['expect', 'monitor'], message: 'gates the monitor samples: add monitor: {}' });
     if (s.scheduler === undefined && s.expect.scheduler_exit !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['expect', 'scheduler_exit'], message: 'needs a scheduler' });
     }

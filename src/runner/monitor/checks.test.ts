@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { clockStalls, type CpuSample, longestImbalance, type MonitorSample, runqueueStalls } from './checks.ts';
+import { monitorGate, monitorResult } from './result.ts';
+
+const cpu = (o: Partial<CpuSample> = {}): CpuSample => ({ online: true, nr: 1, scx: 1, pid: 100, comm: 'spin', idle: false, clock: 0, ...o });
+/** One sample per 10 ms; `cpus(i)` gives sample i's CPUs. */
+const trace = (n: number, cpus: (i: number) => CpuSample[]): MonitorSample[] => Array.from({ length: n }, (_, i) => ({ t: i * 10, cpus: cpus(i) }));
+
+describe('runqueue checks', () => {
+  it('a CPU running its idle task with runnable tasks queued is a stall, for as long as it lasts', () => {
+    // CPU 1 idles with a task queued from 100 ms to 350 ms; CPU 0 is busy throughout.
+    const t = trace(50, (i) => [cpu({ clock: i }), i >= 10 && i <= 35 ? cpu({ idle: true, pid: 0, comm: 'idle', clock: i }) : cpu({ nr: 0, idle: true, clock: i })]);
+    expect(runqueueStalls(t)).toEqual([
+      { cpu: 0, atMs: 0, ms: 0 },
+      { cpu: 1, atMs: 100, ms: 250 },
+    ]);
+  });
+
+  it('an idle CPU with an empty runqueue, or an offline one, is no stall', () => {
+    const t = trace(20, () => [cpu({ nr: 0, idle: true }), cpu({ online: false, nr: 1, idle: true })]);
+    expect(runqueueStalls(t).map((s) => s.ms)).toEqual([0, 0]);
+  });
+
+  it('a runqueue clock that stands still with runnable tasks is a clock stall', () => {
+    const t = trace(30, (i) => [cpu({ clock: i < 10 ? i : 10 }), cpu({ clock: i })]);
+    expect(clockStalls(t)).toEqual([
+      { cpu: 0, atMs: 110, ms: 180 },
+      { cpu: 1, atMs: 0, ms: 0 },
+    ]);
+  });
+
+  it('imbalance: one CPU with 2+ runnable tasks while another idles empty', () => {
+    const t = trace(40, (i) => [cpu({ nr: i >= 5 && i < 25 ? 3 : 1, clock: i }), cpu({ nr: 0, idle: true, clock: i })]);
+    expect(longestImbalance(t)).toEqual({ atMs: 50, ms: 190, busyCpu: 0, idleCpu: 1 });
+  });
+});
+
+describe('expect.monitor', () => {
+  const stalled = monitorResult(
+    100,
+    trace(100, (i) => [cpu({ clock: i }), cpu({ idle: i > 20 && i < 90, pid: 0, clock: i })]),
+  );
+
+  it('fails a run whose stall exceeds the bound, naming the CPU, how long and when', () => {
+    expect(monitorGate('s.yaml', { max_rq_stall_ms: 500 }, stalled)).toBe(
+      'expect.monitor of s.yaml: max_rq_stall_ms 500: CPU 1 ran its idle task with runnable tasks queued for 680 ms, from 210 ms into the monitor',
+    );
+    expect(monitorGate('s.yaml', { max_rq_stall_ms: 1000 }, stalled)).toBeUndefined();
+  });
+
+  it('fails when the monitor took no samples, with its reason', () => {
+    expect(monitorGate('s.yaml', { max_rq_stall_ms: 1 }, monitorResult(100, [], 'monitor: the guest kernel did not report runqueues'))).toBe(
+      'expect.monitor of s.yaml: the monitor took no samples (monitor: the guest kernel did not report runqueues)',
+    );
+  });
+});

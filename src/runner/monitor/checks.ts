@@ -1,0 +1,75 @@
+// What the monitor's samples say about the scheduler: runqueues that stall (runnable tasks on
+// an online CPU that runs its idle task or whose clock stands still) and sustained imbalance
+// (a CPU with queued tasks while another idles). Pure functions over the samples.
+
+export interface CpuSample {
+  online: boolean;
+  /** rq->nr_running and rq->scx.nr_running. */
+  nr: number;
+  scx: number;
+  /** The running task: pid 0 is the idle task. */
+  pid: number;
+  comm: string;
+  idle: boolean;
+  /** rq->clock, ns. */
+  clock: number;
+}
+
+export interface MonitorSample {
+  /** ms from the monitor's start. */
+  t: number;
+  cpus: CpuSample[];
+}
+
+export interface Span {
+  /** ms from the monitor's start, and how long. */
+  atMs: number;
+  ms: number;
+}
+
+/** Longest stretch (one per CPU) in which `bad(sample, cpu, previous)` held on every sample. */
+function longestPerCpu(samples: MonitorSample[], bad: (s: CpuSample, prev: CpuSample | undefined) => boolean): Array<Span & { cpu: number }> {
+  const cpus = samples[0]?.cpus.length ?? 0;
+  return Array.from({ length: cpus }, (_, cpu) => {
+    let best: Span = { atMs: 0, ms: 0 };
+    let start: number | undefined;
+    samples.forEach((s, i) => {
+      const c = s.cpus[cpu]!;
+      if (bad(c, samples[i - 1]?.cpus[cpu])) {
+        start ??= s.t;
+        const ms = s.t - start;
+        if (ms > best.ms) best = { atMs: start, ms };
+      } else start = undefined;
+    });
+    return { cpu, ...best };
+  });
+}
+
+/** Per CPU, the longest runqueue stall: online, with runnable tasks, yet running its idle task. */
+export function runqueueStalls(samples: MonitorSample[]): Array<Span & { cpu: number }> {
+  return longestPerCpu(samples, (c) => c.online && c.nr > 0 && c.idle);
+}
+
+/**
+ * Per CPU, the longest stretch in which its runqueue clock stood still while it was online with
+ * runnable tasks. Under emulation a vCPU that the host does not run looks the same: gate it
+ * with room for that.
+ */
+export function clockStalls(samples: MonitorSample[]): Array<Span & { cpu: number }> {
+  return longestPerCpu(samples, (c, prev) => c.online && c.nr > 0 && prev !== undefined && prev.online && prev.clock === c.clock);
+}
+
+/** The longest stretch in which one online CPU had at least `queued` runnable tasks while another online CPU idled with none. */
+export function longestImbalance(samples: MonitorSample[], queued = 2): Span & { busyCpu?: number; idleCpu?: number } {
+  let best: Span & { busyCpu?: number; idleCpu?: number } = { atMs: 0, ms: 0 };
+  let start: number | undefined;
+  for (const s of samples) {
+    const busy = s.cpus.findIndex((c) => c.online && c.nr >= queued);
+    const idle = s.cpus.findIndex((c) => c.online && c.nr === 0 && c.idle);
+    if (busy >= 0 && idle >= 0) {
+      start ??= s.t;
+      if (s.t - start > best.ms) best = { atMs: start, ms: s.t - start, busyCpu: busy, idleCpu: idle };
+    } else start = undefined;
+  }
+  return best;
+}

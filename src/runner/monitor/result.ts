@@ -1,0 +1,60 @@
+// The monitor's part of a scenario result, and its gates (expect.monitor).
+import type { MonitorGates } from '../scenario/monitor-schema.ts';
+import { clockStalls, longestImbalance, type MonitorSample, runqueueStalls, type Span } from './checks.ts';
+
+export interface MonitorResult {
+  hz: number;
+  /** Samples taken, and over how long (ms). */
+  samples: number;
+  spanMs: number;
+  /** Per CPU, the longest runqueue stall seen (runnable tasks, idle task running). */
+  rqStalls: Array<Span & { cpu: number }>;
+  /** Per CPU, the longest its runqueue clock stood still with runnable tasks. */
+  clockStalls: Array<Span & { cpu: number }>;
+  /** The longest imbalance seen (a CPU with 2+ runnable tasks while another idled). */
+  imbalance: Span & { busyCpu?: number; idleCpu?: number };
+  /** Host time per sample (µs): what the monitor itself costs, on the host's thread. */
+  costUsPerSample: number;
+  /** Every sample (for timelines and your own checks). */
+  trace: MonitorSample[];
+  /** Why sampling did not start or stopped early, if it did. */
+  note?: string;
+}
+
+const rounded = <T extends Span>(s: T): T => ({ ...s, atMs: Math.round(s.atMs), ms: Math.round(s.ms) });
+
+export function monitorResult(hz: number, trace: MonitorSample[], note?: string, costMs = 0): MonitorResult {
+  return {
+    hz,
+    samples: trace.length,
+    costUsPerSample: trace.length ? Math.round((costMs * 1000) / trace.length) : 0,
+    spanMs: Math.round(trace.at(-1)?.t ?? 0),
+    rqStalls: runqueueStalls(trace).map(rounded),
+    clockStalls: clockStalls(trace).map(rounded),
+    imbalance: longestImbalance(trace),
+    trace,
+    ...(note ? { note } : {}),
+  };
+}
+
+/** expect.monitor on a run: what exceeded its bound, or undefined. */
+export function monitorGate(file: string, gates: MonitorGates | undefined, r: MonitorResult | undefined): string | undefined {
+  if (!gates) return undefined;
+  if (!r || r.samples === 0) return `expect.monitor of ${file}: the monitor took no samples${r?.note ? ` (${r.note})` : ''}`;
+  const failures: string[] = [];
+  const worst = (spans: Array<Span & { cpu: number }>) => [...spans].sort((a, b) => b.ms - a.ms)[0];
+  const stall = worst(r.rqStalls);
+  if (gates.max_rq_stall_ms !== undefined && stall && stall.ms > gates.max_rq_stall_ms) {
+    failures.push(`max_rq_stall_ms ${gates.max_rq_stall_ms}: CPU ${stall.cpu} ran its idle task with runnable tasks queued for ${stall.ms} ms, from ${stall.atMs} ms into the monitor`);
+  }
+  const still = worst(r.clockStalls);
+  if (gates.max_clock_stall_ms !== undefined && still && still.ms > gates.max_clock_stall_ms) {
+    failures.push(`max_clock_stall_ms ${gates.max_clock_stall_ms}: CPU ${still.cpu}'s runqueue clock stood still with runnable tasks for ${still.ms} ms, from ${still.atMs} ms into the monitor`);
+  }
+  if (gates.max_imbalance_ms !== undefined && r.imbalance.ms > gates.max_imbalance_ms) {
+    failures.push(
+      `max_imbalance_ms ${gates.max_imbalance_ms}: CPU ${r.imbalance.busyCpu} held 2+ runnable tasks while CPU ${r.imbalance.idleCpu} idled, for ${Math.round(r.imbalance.ms)} ms from ${Math.round(r.imbalance.atMs)} ms`,
+    );
+  }
+  return failures.length ? `expect.monitor of ${file}: ${failures.join('; ')}` : undefined;
+}
