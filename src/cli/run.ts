@@ -1,12 +1,14 @@
-// `schedvm run <scenario.yaml> [--json] [--timeout S]`: boot one scenario, console live.
+// `schedvm run <scenario.yaml> [--json] [--timeout S] [--timeline FILE]`: boot one scenario, console live.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
 import { loadScenario } from '../runner/scenario/load.ts';
 import { runScenario } from '../runner/run-scenario.ts';
-import { threadTable, workloadGateMessage } from '../runner/workload-gates.ts';
+import { threadTable } from '../runner/workload-gates.ts';
+import { scenarioGate } from '../runner/gates.ts';
+import { writeFileSync } from 'node:fs';
 import { ratioTable } from '../runner/baseline.ts';
-import { bigintAsHex } from '../runner/artifacts.ts';
+import { bigintAsHex, resultTimeline } from '../runner/artifacts.ts';
 import { shouldUseSandbox } from '../sandbox/index.ts';
 import { runWithKvmPrepared } from './with-kvm.ts';
 
@@ -16,16 +18,17 @@ export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { json: { type: 'boolean' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { json: { type: 'boolean' }, timeout: { type: 'string' }, timeline: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help || positionals.length !== 1) {
-    process.stderr.write('usage: schedvm run <scenario.yaml> [--json] [--timeout S]\n');
+    process.stderr.write('usage: schedvm run <scenario.yaml> [--json] [--timeout S] [--timeline FILE.svg]\n');
     return values.help ? 0 : 2;
   }
   const file = positionals[0]!;
   const scenario = loadScenario(file);
   const timeoutS = values.timeout === undefined ? scenario.timeout_s : Number(values.timeout);
   if (!(timeoutS > 0)) throw new UserError(`--timeout: expected a positive number of seconds, got '${values.timeout}'`);
+  if (values.timeline !== undefined && !scenario.monitor) throw new UserError(`--timeline: ${file} has no monitor to draw it from: add monitor: {} to the scenario`);
 
   // No KVM here: run this same command where there is one (the sandbox).
   if (shouldUseSandbox()) return runWithKvmPrepared([process.execPath, BIN, 'run', ...args]);
@@ -60,8 +63,9 @@ export async function main(args: string[]): Promise<number> {
   if (!atLineStart) process.stdout.write('\n');
   const wantKind = scenario.expect.scheduler_exit;
   const schedOk = wantKind === undefined || result.scheduler?.exitKind === wantKind;
-  const gate = workloadGateMessage(file, scenario, result.workload, result.baseline?.workload);
-  const pass = result.exitAction === scenario.expect.exit_action && !result.panic && schedOk && gate === undefined;
+  // Every CI gate the test environment applies: exit kind, workload, steps, monitor.
+  const gate = scenarioGate(file, scenario, result);
+  const pass = result.exitAction === scenario.expect.exit_action && !result.panic && gate === undefined;
   if (result.panic) process.stderr.write(`schedvm: the guest kernel panicked: ${result.panic}\n`);
   if (result.bootStalled) process.stderr.write(`schedvm: the boot stalled: ${result.bootStalled}\n`);
   if (result.scheduler) {
@@ -80,6 +84,13 @@ export async function main(args: string[]): Promise<number> {
     `schedvm: ${scenario.name}: ${result.exitAction}${result.fatalReason ? ` (${result.fatalReason})` : ''} after ` +
       `${result.wallMs.toFixed(0)} ms${result.bootMs !== undefined ? ` (init after ${result.bootMs.toFixed(0)} ms)` : ''}, expected ${scenario.expect.exit_action}: ${pass ? 'pass' : 'FAIL'}\n`,
   );
+  if (values.timeline !== undefined) {
+    const svg = resultTimeline(result);
+    if (svg) {
+      writeFileSync(values.timeline, svg);
+      say(`timeline (${result.monitor!.samples} samples) written to ${values.timeline}`);
+    } else say(`no timeline: the monitor took no samples${result.monitor?.note ? ` (${result.monitor.note})` : ''}`);
+  }
   if (values.json) process.stdout.write(`${JSON.stringify(result, bigintAsHex)}\n`);
   return pass ? 0 : 1;
 }

@@ -1,8 +1,9 @@
 // A failed test leaves its VM's console and result in a folder of its own, for CI to keep:
-// <artifacts>/<test file>/<test name>/{console.log,com2.log,hvc0.log,result.json,errors.txt}.
+// <artifacts>/<test file>/<test name>/{console.log,com2.log,hvc0.log,result.json,timeline.svg,errors.txt}.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import type { SchedVm } from './types.ts';
+import type { ScenarioResult, SchedVm } from './types.ts';
+import { timelineSvg } from './monitor/timeline.ts';
 
 const safe = (name: string) =>
   name
@@ -23,6 +24,13 @@ export function toJson(value: unknown): string {
   return `${JSON.stringify(value, bigintAsHex, 2)}\n`;
 }
 
+/** The per-CPU timeline of a run the monitor watched, its steps marked; undefined without samples. */
+export function resultTimeline(r: ScenarioResult): string | undefined {
+  if (!r.monitor?.trace.length) return undefined;
+  const marks = (r.steps ?? []).flatMap((st) => (st.uptimeS !== undefined ? [{ uptimeS: st.uptimeS, label: `${st.index}: ${st.kind}${st.ok ? '' : ' (failed)'}` }] : []));
+  return timelineSvg(r.monitor.trace, marks, `${r.scenario}: per-CPU timeline`);
+}
+
 /** Writes the VM's console, result (or state so far) and the test's errors; returns the folder. */
 export function writeArtifacts(dir: string, vm: SchedVm, errors: string[]): string {
   mkdirSync(dir, { recursive: true });
@@ -33,6 +41,8 @@ export function writeArtifacts(dir: string, vm: SchedVm, errors: string[]): stri
   if (console.hvc0) writeFileSync(join(dir, 'hvc0.log'), console.hvc0);
   const result = vm.result ?? { state: vm.state, scenario: vm.scenario.name, snapshots: vm.snapshots };
   writeFileSync(join(dir, 'result.json'), toJson({ ...result, scenarioFile: vm.file }));
+  const timeline = vm.result && resultTimeline(vm.result);
+  if (timeline) writeFileSync(join(dir, 'timeline.svg'), timeline);
   if (errors.length > 0) writeFileSync(join(dir, 'errors.txt'), `${errors.join('\n\n')}\n`);
   return dir;
 }

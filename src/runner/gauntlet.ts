@@ -3,7 +3,7 @@
 import { test } from 'vitest';
 import { saveFailureArtifacts } from './artifacts.ts';
 import { testFile, testTitle } from './vitest-fixtures.ts';
-import { hasScenarioGates, scenarioGate } from './matchers.ts';
+import { hasScenarioGates, scenarioGate } from './gates.ts';
 import type { Scenario, SchedVm } from './types.ts';
 
 export interface GauntletContext {

@@ -2,13 +2,14 @@
 // gauntlet, for test files running in the schedvm environment.
 import { afterAll } from 'vitest';
 import { gauntletDeclared } from './gauntlet.ts';
-import { hasScenarioGates, scenarioGate } from './matchers.ts';
+import { hasScenarioGates, scenarioGate } from './gates.ts';
 import { currentTestFile } from './types.ts';
 
 export { afterAll, afterEach, beforeAll, beforeEach, describe, expect, vi } from 'vitest';
 export { test, test as it } from './vitest-fixtures.ts';
 export { gauntlet, type GauntletContext, type GauntletFn } from './gauntlet.ts';
-export { describeRun, type AddressRange, type SchedvmMatchers, type SnapshotFilter } from './matchers.ts';
+export type { AddressRange, SchedvmMatchers, SnapshotFilter } from './matchers.ts';
+export { describeRun } from './gates.ts';
 export type { BaselineTolerance } from './stored-baseline.ts';
 export type { ExitActionName, Scenario, ScenarioResult, SchedVm, SchedvmOptions, SnapshotRecord, VmState } from './types.ts';
 

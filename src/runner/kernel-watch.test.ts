@@ -5,9 +5,12 @@ import { kallsymsShell, KernelWatch, planSymbols, SYMBOL_PREFIX } from './kernel
 const watch = { name: 'state', symbol: 'system_state', offset: 0, len: 4 as const, kind: 'user' as const, freeze: true };
 
 describe('planSymbols and kallsymsShell', () => {
-  it('asks for each watched symbol once, and scx_root with an exit-kind watch', () => {
-    expect(planSymbols({ watches: [watch, { ...watch, name: 'again' }] })).toEqual(['system_state']);
-    expect(planSymbols({ watches: [watch], exitKindOffset: 848 })).toEqual(['system_state', 'scx_root']);
+  it("asks for each watched symbol once, scx_root with an exit-kind watch, the monitor's, and the page-table root to translate them", () => {
+    expect(planSymbols({ watches: [] })).toEqual([]);
+    expect(planSymbols({ watches: [watch, { ...watch, name: 'again' }] })).toEqual(['system_state', 'init_top_pgt']);
+    expect(planSymbols({ watches: [watch], exitKindOffset: 848 })).toEqual(['system_state', 'scx_root', 'init_top_pgt']);
+    const monitor = { layout: { nrRunning: 0, curr: 8, idle: 16, clock: 24, scxNrRunning: 32, pid: 40, comm: 48 }, hz: 100, cpus: 2 };
+    expect(planSymbols({ watches: [], monitor })).toEqual(['runqueues', '__per_cpu_offset', '__cpu_online_mask', 'init_top_pgt']);
   });
 
   it('prints matching kallsyms lines with the prefix, then done', () => {

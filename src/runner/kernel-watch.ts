@@ -10,6 +10,7 @@ import { translate } from '../vmm/arch.ts';
 import type { ConsolePort, Vm } from '../vmm/vm.ts';
 import { MONITOR_SYMBOLS, type RqLayout } from './monitor/layout.ts';
 import { RunqueueSampler } from './monitor/sampler.ts';
+import { KERNEL_PGD_SYMBOL, kernelPageTableRoot } from './kernel-pgd.ts';
 import type { WatchLen } from '../vmm/watchpoint-arch.ts';
 
 export const SYMBOL_PREFIX = 'schedvm-sym:';
@@ -41,7 +42,9 @@ export interface KernelWatchPlan {
 
 /** Symbols /init has to look up for `plan`. */
 export function planSymbols(plan: KernelWatchPlan): string[] {
-  return [...new Set([...plan.watches.map((w) => w.symbol), ...(plan.exitKindOffset !== undefined ? [SCX_ROOT] : []), ...(plan.monitor ? MONITOR_SYMBOLS : [])])];
+  const wanted = [...plan.watches.map((w) => w.symbol), ...(plan.exitKindOffset !== undefined ? [SCX_ROOT] : []), ...(plan.monitor ? MONITOR_SYMBOLS : [])];
+  // Translating any of them takes the kernel's page-table root.
+  return wanted.length ? [...new Set([...wanted, KERNEL_PGD_SYMBOL])] : [];
 }
 
 /**
@@ -190,12 +193,18 @@ export class KernelWatch {
   }
 
   /**
-   * Guest-physical address of kernel virtual address `va`, through the page tables of whichever
-   * parked vCPU maps it. A loaded host can park no vCPU within the freeze's bound: try again.
+   * Guest-physical address of kernel virtual address `va`: through the kernel's own page tables
+   * (no vCPU stopped), or, before those are known, those of whichever parked vCPU maps it (a
+   * loaded host can park no vCPU within the freeze's bound: try again).
    */
   private async physical(va: bigint, what: string): Promise<bigint> {
     const vm = this.vm;
     if (!vm) throw new Error(`${what}: no VM attached`);
+    const pgd = kernelPageTableRoot(this.symbols, this.physBase);
+    if (pgd !== undefined) {
+      const t = translate(vm.memory, pgd, va);
+      if ('gpa' in t) return t.gpa;
+    }
     let last = 'no vCPU parked to read its page-table root';
     for (let attempt = 0; attempt < PEEK_ATTEMPTS; attempt++) {
       for (const cr3 of await vm.pageTableRoots()) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hasScenarioGates, scenarioGate, schedulerExitGate, symbolRange, workloadProgramGate, workloadShellGate } from './matchers.ts';
+import { hasScenarioGates, scenarioGate, schedulerExitGate, workloadProgramGate, workloadShellGate } from './gates.ts';
+import { symbolRange } from './matchers.ts';
 import { parseScenario } from './scenario/load.ts';
 import './matchers.ts';
 import type { ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';

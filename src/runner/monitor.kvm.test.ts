@@ -1,7 +1,7 @@
 // The host-side runqueue monitor on a Linux guest: it samples every CPU's runqueue out of guest
 // memory while the guest runs, and its gate catches the stall scx_fault injects.
 import { describe, expect, it } from 'vitest';
-import { scenarioGate } from './matchers.ts';
+import { scenarioGate } from './gates.ts';
 import { runScenario } from './run-scenario.ts';
 import { loadScenario } from './scenario/load.ts';
 

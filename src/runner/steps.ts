@@ -8,9 +8,10 @@ import { schedulerExitKindName } from './scheduler.ts';
 export interface StepResult {
   index: number;
   kind: string;
-  /** When the scenario asked for it, and when it began (seconds from the workload's start). */
+  /** When the scenario asked for it, and when it began (seconds from the workload's start; the guest's uptime then). */
   atS: number;
   startedS?: number;
+  uptimeS?: number;
   ok: boolean;
   /** Why it failed, in the guest's words. */
   message?: string;
@@ -36,6 +37,7 @@ export function stepsResult(s: Scenario, consoleText: string): StepResult[] | un
       kind: stepKind(step),
       atS: step.at_s,
       ...(r.startedS !== undefined ? { startedS: r.startedS } : {}),
+      ...(r.uptimeS !== undefined ? { uptimeS: r.uptimeS } : {}),
       ok: r.ok,
       ...(r.message !== undefined ? { message: r.message } : {}),
       ...(kind ? { schedulerExit: { kind, ...(exit.exitReason ? { reason: exit.exitReason } : {}), ...(exit.exitMessage ? { message: exit.exitMessage } : {}) } } : {}),

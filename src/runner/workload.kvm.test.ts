@@ -9,7 +9,7 @@ import { loadScenario } from './scenario/load.ts';
 import { ratioTable } from './baseline.ts';
 import { baselineRegressions, captureBaseline, parseBaseline } from './stored-baseline.ts';
 import { threadTable, workloadGateFailures, workloadRunProblem } from './workload-gates.ts';
-import { hasScenarioGates, scenarioGate } from './matchers.ts';
+import { hasScenarioGates, scenarioGate } from './gates.ts';
 
 const TEST_TIMEOUT_MS = 900_000;
 const tail = (text: string) => text.slice(-4000);

@@ -15,8 +15,8 @@ export interface RqLayout {
   comm: number;
 }
 
-/** The kernel symbols the monitor reads: the per-CPU runqueues and where each CPU's copy is, the kernel's page tables, the online mask. */
-export const MONITOR_SYMBOLS = ['runqueues', '__per_cpu_offset', 'init_top_pgt', '__cpu_online_mask'] as const;
+/** The kernel symbols the monitor reads (besides the page-table root): the per-CPU runqueues, where each CPU's copy is, the online mask. */
+export const MONITOR_SYMBOLS = ['runqueues', '__per_cpu_offset', '__cpu_online_mask'] as const;
 
 /** TASK_COMM_LEN. */
 export const COMM_LEN = 16;

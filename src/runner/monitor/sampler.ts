@@ -1,15 +1,13 @@
 // The host-side runqueue monitor: while the guest runs, every guest CPU's runqueue is read
 // straight out of guest memory at a declared rate: no guest cooperation, no vCPU stopped.
 // Addresses come from the kernel's symbols (the per-CPU `runqueues` at each CPU's
-// `__per_cpu_offset`) translated through the kernel's own page tables (`init_top_pgt`, which
-// maps every kernel address), field offsets from its BTF.
+// `__per_cpu_offset`) translated through the kernel's own page tables (kernel-pgd.ts), field
+// offsets from its BTF.
 import { translate } from '../../vmm/arch.ts';
 import type { GuestMemory } from '../../vmm/memory.ts';
 import type { CpuSample, MonitorSample } from './checks.ts';
 import { COMM_LEN, type RqLayout } from './layout.ts';
-
-/** Where the kernel's image is mapped (x86_64 __START_KERNEL_map): image va -> pa = va - this + phys_base. */
-const START_KERNEL_MAP = 0xffff_ffff_8000_0000n;
+import { KERNEL_PGD_SYMBOL, kernelPageTableRoot } from '../kernel-pgd.ts';
 
 /** What the sampler needs of the VM: its memory while it runs. */
 export interface SampledVm {
@@ -54,7 +52,8 @@ export class RunqueueSampler {
       return v;
     };
     const mem = this.vm.memory;
-    this.cr3 = sym('init_top_pgt') - START_KERNEL_MAP + physBase;
+    sym(KERNEL_PGD_SYMBOL);
+    this.cr3 = kernelPageTableRoot(symbols, physBase)!;
     this.onlineMask = this.pa(sym('__cpu_online_mask'));
     const perCpuOffsets = this.pa(sym('__per_cpu_offset'));
     const runqueues = sym('runqueues');

@@ -1,0 +1,82 @@
+// The monitor's samples as a picture a person reads at a glance: one row per CPU, coloured by
+// the workload group (thread name without its -N suffix) running there over guest time, the
+// runqueue depth as a line, offline stretches greyed, and marks (steps) as labelled lines. A
+// self-contained SVG: no scripts, no external references.
+import type { MonitorSample } from './checks.ts';
+
+export interface TimelineMark {
+  /** Guest uptime (s) at the mark. */
+  uptimeS: number;
+  label: string;
+}
+
+const WIDTH = 1000;
+const LEFT = 70;
+const ROW = 28;
+const TOP = 30;
+const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+
+/** A thread's group: its name without the workload program's `-<index>`. */
+export const groupOf = (comm: string) => comm.replace(/-\d+$/, '');
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+/** A sample's guest time (s): the furthest runqueue clock (idle CPUs' clocks stand still). */
+const guestS = (s: MonitorSample) => Math.max(...s.cpus.map((c) => c.clock)) / 1e9;
+
+export function timelineSvg(samples: MonitorSample[], marks: TimelineMark[] = [], title = 'schedvm timeline'): string {
+  const cpus = samples[0]?.cpus.length ?? 0;
+  const t0 = samples.length ? guestS(samples[0]!) : 0;
+  const span = Math.max(1e-3, samples.length ? guestS(samples.at(-1)!) - t0 : 1);
+  const x = (s: number) => LEFT + ((s - t0) / span) * WIDTH;
+  const groups = new Map<string, string>();
+  const colour = (g: string) => {
+    if (!groups.has(g)) groups.set(g, PALETTE[groups.size % PALETTE.length]!);
+    return groups.get(g)!;
+  };
+  const parts: string[] = [];
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const y = TOP + cpu * ROW;
+    parts.push(`<text x="4" y="${y + 17}" class="cpu">CPU ${cpu}</text>`, `<rect x="${LEFT}" y="${y + 2}" width="${WIDTH}" height="${ROW - 6}" fill="#f3f3f3"/>`);
+    // Runs of samples with the same state become one rect.
+    let runStart = 0;
+    const stateOf = (i: number) => {
+      const c = samples[i]!.cpus[cpu]!;
+      return !c.online ? 'offline' : c.idle ? '' : groupOf(c.comm);
+    };
+    for (let i = 1; i <= samples.length; i++) {
+      if (i < samples.length && stateOf(i) === stateOf(runStart)) continue;
+      const state = stateOf(runStart);
+      const from = x(guestS(samples[runStart]!));
+      const to = x(guestS(samples[Math.min(i, samples.length - 1)]!));
+      if (state) {
+        const fill = state === 'offline' ? '#888' : colour(state);
+        parts.push(`<rect x="${from.toFixed(1)}" y="${y + 2}" width="${Math.max(0.5, to - from).toFixed(1)}" height="${ROW - 6}" fill="${fill}"><title>${esc(state)}</title></rect>`);
+      }
+      runStart = i;
+    }
+    const depth = samples.map((s) => `${x(guestS(s)).toFixed(1)},${(y + ROW - 4 - Math.min(s.cpus[cpu]!.nr, 4) * 5).toFixed(1)}`).join(' ');
+    parts.push(`<polyline points="${depth}" fill="none" stroke="#222" stroke-width="1"/>`);
+  }
+  const bottom = TOP + cpus * ROW;
+  for (const m of marks) {
+    const mx = x(m.uptimeS);
+    parts.push(
+      `<line x1="${mx.toFixed(1)}" y1="${TOP - 4}" x2="${mx.toFixed(1)}" y2="${bottom}" stroke="#c00" stroke-dasharray="3,2"/>`,
+      `<text x="${(mx + 2).toFixed(1)}" y="${TOP - 8}" class="mark">${esc(m.label)}</text>`,
+    );
+  }
+  const legend = [...groups, ['offline', '#888'] as [string, string]].map(
+    ([g, c], i) => `<rect x="${LEFT + i * 120}" y="${bottom + 12}" width="12" height="12" fill="${c}"/><text x="${LEFT + i * 120 + 16}" y="${bottom + 22}">${esc(g)}</text>`,
+  );
+  const height = bottom + 60;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${LEFT + WIDTH + 20}" height="${height}" viewBox="0 0 ${LEFT + WIDTH + 20} ${height}" font-family="sans-serif" font-size="11">`,
+    `<title>${esc(title)}</title>`,
+    '<style>.cpu{font-weight:bold}.mark{fill:#c00}</style>',
+    ...parts,
+    ...legend,
+    `<text x="${LEFT}" y="${height - 8}">guest time ${span.toFixed(2)} s from ${t0.toFixed(2)} s; black line: runqueue depth (0–4); grey: offline; blank: idle</text>`,
+    '</svg>',
+    '',
+  ].join('\n');
+}
