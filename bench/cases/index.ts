@@ -7,6 +7,7 @@ import { deviceWork } from './device-work.ts';
 import { uartThroughput } from './console.ts';
 import { exitRoundTrip } from './exits.ts';
 import { memory } from './memory.ts';
+import { monitorCost } from './monitor-cost.ts';
 import { kvmPhase } from './kvm-phase.ts';
 import { sandboxStalls } from './sandbox-stalls.ts';
 import { virtioConsole } from './virtio-console.ts';
@@ -31,6 +32,7 @@ export const CASES: Case[] = [
   { id: 'boot', phase: 'linux', run: (n, w) => boot(n, w) },
   { id: 'virtio-console', phase: 'linux', run: async (n, w) => [await virtioConsole(n, w)] },
   { id: 'device-work', phase: 'linux', run: (n, w) => deviceWork(n, w) },
+  { id: 'monitor-cost', phase: 'linux', run: async (n, w) => [await monitorCost(n, w)] },
   // `--runs 30` for the issue's figure: 30 boots idle, then 30 with a core busy (about 1 h).
   { id: 'sandbox-stalls', phase: 'sandbox', run: (n) => sandboxStalls(n) },
   // `--runs 1` is enough for the figure: each run is a whole kvm phase (about 40 min for both sides).

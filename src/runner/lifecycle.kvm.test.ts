@@ -2,6 +2,7 @@
 // scheduler's hotplug callbacks, a reload loop, and a replacement whose failure the gate and
 // the exit-kind watch catch.
 import { describe, expect, it } from 'vitest';
+import { resultTimeline } from './artifacts.ts';
 import { scenarioGate } from './gates.ts';
 import { runScenario } from './run-scenario.ts';
 import { loadScenario } from './scenario/load.ts';
