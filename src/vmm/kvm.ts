@@ -42,7 +42,8 @@ export function retryInterrupted(name: string, call: () => number, lastErrno: ()
     if (err !== EINTR) throw new KvmError(name, err);
   }
 }
-function ioctl(fd: number, name: abi.IoctlName, arg: Uint8Array | null): number {
+/** An ioctl with a pointer argument on any KVM fd (retried on EINTR; a KvmError otherwise). */
+export function ioctl(fd: number, name: abi.IoctlName, arg: Uint8Array | null): number {
   return retryInterrupted(name, () => ioctlPtr(fd, abi.ioctls[name], arg));
 }
 function ioctlWithInt(fd: number, name: abi.IoctlName, arg: number): number {
@@ -51,7 +52,7 @@ function ioctlWithInt(fd: number, name: abi.IoctlName, arg: number): number {
 
 /** Every u64 field koffi decoded as number-or-bigint, as bigint. */
 type Big<T> = { [K in keyof T]: T[K] extends number | bigint ? bigint : T[K] extends object ? Big<T[K]> : T[K] };
-function toBig<T>(v: T): Big<T> {
+export function toBig<T>(v: T): Big<T> {
   if (typeof v === 'number') return BigInt(v) as Big<T>;
   if (Array.isArray(v)) return v.map(toBig) as Big<T>;
   if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number>, toBig) as Big<T>;
@@ -63,51 +64,6 @@ function toBig<T>(v: T): Big<T> {
 
 const regNames = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags'] as const;
 export type KvmRegs = Record<(typeof regNames)[number], bigint>;
-export interface KvmSegment {
-  base: bigint;
-  limit: number;
-  selector: number;
-  type: number;
-  present: number;
-  dpl: number;
-  db: number;
-  s: number;
-  l: number;
-  g: number;
-  avl: number;
-  unusable: number;
-  padding: number;
-}
-export interface KvmDtable {
-  base: bigint;
-  limit: number;
-  padding: number[];
-}
-export interface KvmSregs {
-  cs: KvmSegment;
-  ds: KvmSegment;
-  es: KvmSegment;
-  fs: KvmSegment;
-  gs: KvmSegment;
-  ss: KvmSegment;
-  tr: KvmSegment;
-  ldt: KvmSegment;
-  gdt: KvmDtable;
-  idt: KvmDtable;
-  cr0: bigint;
-  cr2: bigint;
-  cr3: bigint;
-  cr4: bigint;
-  cr8: bigint;
-  efer: bigint;
-  apic_base: bigint;
-  interrupt_bitmap: bigint[];
-}
-export interface KvmFpu {
-  fcw: number;
-  mxcsr: number;
-  [field: string]: unknown;
-}
 export interface CpuidEntry {
   function: number;
   index: number;
@@ -117,48 +73,8 @@ export interface CpuidEntry {
   ecx: number;
   edx: number;
 }
-export interface MsrEntry {
-  index: number;
-  data: bigint;
-}
+export const CPUID_ENTRY_SIZE = koffi.sizeof(abi.kvm_cpuid_entry2);
 
-function decodeSregs(buf: Uint8Array): KvmSregs {
-  const raw = koffi.decode(buf, abi.kvm_sregs) as Record<string, unknown>;
-  const seg = (s: unknown): KvmSegment => ({ ...(s as KvmSegment), base: BigInt((s as { base: number | bigint }).base) });
-  const dt = (d: unknown): KvmDtable => ({ ...(d as KvmDtable), base: BigInt((d as { base: number | bigint }).base) });
-  return {
-    cs: seg(raw.cs),
-    ds: seg(raw.ds),
-    es: seg(raw.es),
-    fs: seg(raw.fs),
-    gs: seg(raw.gs),
-    ss: seg(raw.ss),
-    tr: seg(raw.tr),
-    ldt: seg(raw.ldt),
-    gdt: dt(raw.gdt),
-    idt: dt(raw.idt),
-    cr0: BigInt(raw.cr0 as number),
-    cr2: BigInt(raw.cr2 as number),
-    cr3: BigInt(raw.cr3 as number),
-    cr4: BigInt(raw.cr4 as number),
-    cr8: BigInt(raw.cr8 as number),
-    efer: BigInt(raw.efer as number),
-    apic_base: BigInt(raw.apic_base as number),
-    interrupt_bitmap: toBig(raw.interrupt_bitmap as number[]),
-  };
-}
-
-const CPUID_ENTRY_SIZE = koffi.sizeof(abi.kvm_cpuid_entry2);
-const MSR_ENTRY_SIZE = koffi.sizeof(abi.kvm_msr_entry);
-
-function encodeCpuid(entries: CpuidEntry[]): Uint8Array {
-  const buf = new Uint8Array(abi.KVM_CPUID2_HEADER + entries.length * CPUID_ENTRY_SIZE);
-  new DataView(buf.buffer).setUint32(0, entries.length, true);
-  entries.forEach((e, i) => {
-    koffi.encode(buf, abi.KVM_CPUID2_HEADER + i * CPUID_ENTRY_SIZE, abi.kvm_cpuid_entry2, { ...e, padding: [0, 0, 0] });
-  });
-  return buf;
-}
 function decodeCpuid(buf: Uint8Array): CpuidEntry[] {
   const n = new DataView(buf.buffer, buf.byteOffset).getUint32(0, true);
   return Array.from({ length: n }, (_, i) => {
@@ -328,60 +244,6 @@ export class VcpuFd {
     const buf = new Uint8Array(koffi.sizeof(abi.kvm_regs));
     koffi.encode(buf, abi.kvm_regs, regs);
     ioctl(this.fd, 'KVM_SET_REGS', buf);
-  }
-  getSregs(): KvmSregs {
-    const buf = new Uint8Array(koffi.sizeof(abi.kvm_sregs));
-    ioctl(this.fd, 'KVM_GET_SREGS', buf);
-    return decodeSregs(buf);
-  }
-  setSregs(sregs: KvmSregs): void {
-    const buf = new Uint8Array(koffi.sizeof(abi.kvm_sregs));
-    koffi.encode(buf, abi.kvm_sregs, sregs);
-    ioctl(this.fd, 'KVM_SET_SREGS', buf);
-  }
-  getFpu(): KvmFpu {
-    const buf = new Uint8Array(koffi.sizeof(abi.kvm_fpu));
-    ioctl(this.fd, 'KVM_GET_FPU', buf);
-    return koffi.decode(buf, abi.kvm_fpu) as KvmFpu;
-  }
-  setFpu(fpu: KvmFpu): void {
-    const buf = new Uint8Array(koffi.sizeof(abi.kvm_fpu));
-    koffi.encode(buf, abi.kvm_fpu, fpu);
-    ioctl(this.fd, 'KVM_SET_FPU', buf);
-  }
-  getMsrs(indices: number[]): MsrEntry[] {
-    const buf = this.msrBuffer(indices.map((index) => ({ index, data: 0n })));
-    const n = ioctl(this.fd, 'KVM_GET_MSRS', buf);
-    return Array.from({ length: n }, (_, i) => {
-      const e = koffi.decode(buf, abi.KVM_MSRS_HEADER + i * MSR_ENTRY_SIZE, abi.kvm_msr_entry) as MsrEntry;
-      return { index: e.index, data: BigInt(e.data) };
-    });
-  }
-  setMsrs(entries: MsrEntry[]): void {
-    const n = ioctl(this.fd, 'KVM_SET_MSRS', this.msrBuffer(entries));
-    if (n !== entries.length) {
-      throw new VmmError('VMM_MSR_REFUSED', `KVM_SET_MSRS set ${n} of ${entries.length} MSRs (MSR 0x${entries[n]?.index.toString(16)} refused)`);
-    }
-  }
-  private msrBuffer(entries: MsrEntry[]): Uint8Array {
-    const buf = new Uint8Array(abi.KVM_MSRS_HEADER + entries.length * MSR_ENTRY_SIZE);
-    new DataView(buf.buffer).setUint32(0, entries.length, true);
-    entries.forEach((e, i) => {
-      koffi.encode(buf, abi.KVM_MSRS_HEADER + i * MSR_ENTRY_SIZE, abi.kvm_msr_entry, { ...e, reserved: 0 });
-    });
-    return buf;
-  }
-  setCpuid2(entries: CpuidEntry[]): void {
-    ioctl(this.fd, 'KVM_SET_CPUID2', encodeCpuid(entries));
-  }
-  /** The local APIC's register page (KVM_LAPIC_SIZE bytes). */
-  getLapic(): Uint8Array {
-    const buf = new Uint8Array(abi.KVM_LAPIC_SIZE);
-    ioctl(this.fd, 'KVM_GET_LAPIC', buf);
-    return buf;
-  }
-  setLapic(regs: Uint8Array): void {
-    ioctl(this.fd, 'KVM_SET_LAPIC', regs);
   }
   /** control: KVM_GUESTDBG_* flags; arch: kvm_guest_debug_arch's words as sys/kvm-abi.ts lays it out (x86's DR0..DR7). */
   setGuestDebug(control: number, arch: readonly bigint[]): void {

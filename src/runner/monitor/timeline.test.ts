@@ -39,6 +39,14 @@ describe('timeline SVG', () => {
     expect(odd).not.toMatch(/<script|href=/);
   });
 
+  it('colours the eight groups that ran most; the rest share "other"', () => {
+    const many: MonitorSample[] = Array.from({ length: 12 }, (_, i) => ({ t: i, cpus: [cpu({ comm: `g${i}-0`, clock: i * 1e6 })] }));
+    const legend = timelineSvg(many)
+      .match(/<text x="[\d.]+" y="[\d.]+">[^<]+<\/text>/g)!
+      .map((t) => t.replace(/<[^>]+>/g, ''));
+    expect(legend.filter((t) => !t.startsWith('guest time'))).toEqual(['g0', 'g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7', 'other', 'offline']);
+  });
+
   it('groups threads by name without the workload index', () => {
     expect(groupOf('batch-12')).toBe('batch');
     expect(groupOf('kworker/0:1')).toBe('kworker/0:1');

@@ -14,7 +14,10 @@ const WIDTH = 1000;
 const LEFT = 70;
 const ROW = 28;
 const TOP = 30;
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7'];
+const OTHER = '#c9c3bd';
+const OFFLINE = '#888';
+const LEGEND_PER_ROW = 7;
 
 /** A thread's group: its name without the workload program's `-<index>`. */
 export const groupOf = (comm: string) => comm.replace(/-\d+$/, '');
@@ -28,11 +31,12 @@ export function timelineSvg(samples: MonitorSample[], marks: TimelineMark[] = []
   const t0 = samples.length ? guestS(samples[0]!) : 0;
   const span = Math.max(1e-3, samples.length ? guestS(samples.at(-1)!) - t0 : 1);
   const x = (s: number) => LEFT + ((s - t0) / span) * WIDTH;
-  const groups = new Map<string, string>();
-  const colour = (g: string) => {
-    if (!groups.has(g)) groups.set(g, PALETTE[groups.size % PALETTE.length]!);
-    return groups.get(g)!;
-  };
+  // The groups that ran most get a colour each; the rest share one (hover shows the name).
+  const share = new Map<string, number>();
+  for (const s of samples) for (const c of s.cpus) if (c.online && !c.idle) share.set(groupOf(c.comm), (share.get(groupOf(c.comm)) ?? 0) + 1);
+  const top = [...share].sort((a, b) => b[1] - a[1]).slice(0, PALETTE.length);
+  const groups = new Map<string, string>(top.map(([g], i) => [g, PALETTE[i]!]));
+  const colour = (g: string) => groups.get(g) ?? OTHER;
   const parts: string[] = [];
   for (let cpu = 0; cpu < cpus; cpu++) {
     const y = TOP + cpu * ROW;
@@ -49,7 +53,7 @@ export function timelineSvg(samples: MonitorSample[], marks: TimelineMark[] = []
       const from = x(guestS(samples[runStart]!));
       const to = x(guestS(samples[Math.min(i, samples.length - 1)]!));
       if (state) {
-        const fill = state === 'offline' ? '#888' : colour(state);
+        const fill = state === 'offline' ? OFFLINE : colour(state);
         parts.push(`<rect x="${from.toFixed(1)}" y="${y + 2}" width="${Math.max(0.5, to - from).toFixed(1)}" height="${ROW - 6}" fill="${fill}"><title>${esc(state)}</title></rect>`);
       }
       runStart = i;
@@ -65,10 +69,12 @@ export function timelineSvg(samples: MonitorSample[], marks: TimelineMark[] = []
       `<text x="${(mx + 2).toFixed(1)}" y="${TOP - 8}" class="mark">${esc(m.label)}</text>`,
     );
   }
-  const legend = [...groups, ['offline', '#888'] as [string, string]].map(
-    ([g, c], i) => `<rect x="${LEFT + i * 120}" y="${bottom + 12}" width="12" height="12" fill="${c}"/><text x="${LEFT + i * 120 + 16}" y="${bottom + 22}">${esc(g)}</text>`,
-  );
-  const height = bottom + 60;
+  const entries: Array<[string, string]> = [...groups, ...(share.size > groups.size ? [['other', OTHER] as [string, string]] : []), ['offline', OFFLINE]];
+  const legend = entries.map(([g, c], i) => {
+    const [lx, ly] = [LEFT + (i % LEGEND_PER_ROW) * 140, bottom + 12 + Math.floor(i / LEGEND_PER_ROW) * 18];
+    return `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${c}"/><text x="${lx + 16}" y="${ly + 10}">${esc(g)}</text>`;
+  });
+  const height = bottom + 44 + Math.ceil(entries.length / LEGEND_PER_ROW) * 18;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${LEFT + WIDTH + 20}" height="${height}" viewBox="0 0 ${LEFT + WIDTH + 20} ${height}" font-family="sans-serif" font-size="11">`,
     `<title>${esc(title)}</title>`,

@@ -6,6 +6,7 @@ import type { GuestMemory } from '../memory.ts';
 import { eventfdSignal, pollIn } from '../sys/libc.ts';
 import { pagesOf, PAGE } from '../memslots.ts';
 import { hostWatchpoints } from '../arch.ts';
+import { snapshotRegs } from '../arch-machine.ts';
 import type { WatchpointArch } from '../watchpoint-arch.ts';
 import type { VmControl } from './control.ts';
 import type { ArmedSlot, WatchpointLatch } from './latch.ts';
@@ -13,9 +14,8 @@ import type { ArmedSlot, WatchpointLatch } from './latch.ts';
 const FREEZE_POLL_MS = 100;
 
 export function captureRegs(vcpu: VcpuFd, control: VmControl, index: number): void {
-  const regs = vcpu.getRegs();
-  const sregs = vcpu.getSregs();
-  control.storeSnapshot(index, regs.rip, regs.rsp, sregs.cr3);
+  const r = snapshotRegs(vcpu);
+  control.storeSnapshot(index, r.ip, r.sp, r.pageTableRoot);
 }
 
 /** The value at `gpa`, `len` bytes wide (unsigned, little-endian), or undefined off RAM. */

@@ -1,6 +1,7 @@
 // 64-bit entry the way Linux's 64-bit boot protocol expects it: flat GDT, identity-mapped
 // page tables, protected mode + paging + PAE + long mode, interrupts off.
-import type { KvmRegs, KvmSegment, KvmSregs } from '../kvm.ts';
+import type { KvmRegs } from '../kvm.ts';
+import type { KvmSegment, KvmSregs } from './vcpu-ioctls.ts';
 import type { GuestMemory } from '../memory.ts';
 import { CODE64_SELECTOR, DATA_SELECTOR, GDT_ADDR, IDT_ADDR, PD_ADDR, PDPT_ADDR, PML4_ADDR } from './layout.ts';
 

@@ -5,16 +5,17 @@ import type { VcpuFd } from '../kvm.ts';
 import type { VcpuWorkerInit } from '../vcpu/protocol.ts';
 import { entryRegs, setupSregs } from './long-mode.ts';
 import { LINUX_BOOT_MSRS, setLintPins } from './machine.ts';
+import { getFpu, getLapic, getSregs, setCpuid2, setFpu, setLapic, setMsrs, setSregs } from './vcpu-ioctls.ts';
 
 export function setupVcpu(vcpu: VcpuFd, init: Pick<VcpuWorkerInit, 'cpuid' | 'start' | 'linuxCpuState'>): void {
-  vcpu.setCpuid2(init.cpuid);
+  setCpuid2(vcpu, init.cpuid);
   if (init.start.mode === 'long-mode') {
-    vcpu.setSregs(setupSregs(vcpu.getSregs()));
+    setSregs(vcpu, setupSregs(getSregs(vcpu)));
     vcpu.setRegs(entryRegs(init.start.entry));
   }
-  vcpu.setFpu({ ...vcpu.getFpu(), fcw: 0x37f, mxcsr: 0x1f80 });
+  setFpu(vcpu, { ...getFpu(vcpu), fcw: 0x37f, mxcsr: 0x1f80 });
   if (init.linuxCpuState) {
-    vcpu.setMsrs(LINUX_BOOT_MSRS);
-    vcpu.setLapic(setLintPins(vcpu.getLapic()));
+    setMsrs(vcpu, LINUX_BOOT_MSRS);
+    setLapic(vcpu, setLintPins(getLapic(vcpu)));
   }
 }
