@@ -66,6 +66,9 @@ describe('lifecycle steps', () => {
         r.monitor!.trace.some((t) => !t.cpus[1]!.online),
         why,
       ).toBe(true);
+      // Its timeline: both CPUs, the workload's spin group, CPU 1's offline stretch, both steps marked.
+      const svg = resultTimeline(r)!;
+      for (const part of ['>CPU 0</text>', '>CPU 1</text>', '<title>spin</title>', '<title>offline</title>', '>0: hotplug</text>', '>1: hotplug</text>']) expect(svg).toContain(part);
       expect(scenarioGate(file, s, r), JSON.stringify(r.monitor?.rqStalls)).toBeUndefined();
     },
     TEST_TIMEOUT_MS,

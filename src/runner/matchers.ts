@@ -2,7 +2,7 @@
 // explains itself with the exit reason, the console's tail and the register snapshots.
 import { expect, Snapshots } from 'vitest';
 import { baselineDomain, type BaselineTolerance } from './stored-baseline.ts';
-import { SCHEDULER_EXIT_KINDS, type Scenario, type SchedulerExitKind } from './scenario/schema.ts';
+import { SCHEDULER_EXIT_KINDS, type SchedulerExitKind } from './scenario/schema.ts';
 import { checkGroupGate, GROUP_GATES, threadTable, workloadRunProblem, type GroupGateName } from './workload-gates.ts';
 import type { ExitActionName, ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
 import { describeRun, schedulerExitMismatch } from './gates.ts';

@@ -1,6 +1,6 @@
 // Thin typed wrappers, one method per KVM ioctl: the only place that issues them.
 import koffi from 'koffi';
-import { CapabilityError, VmmError } from './errors.ts';
+import { CapabilityError } from './errors.ts';
 import * as abi from './sys/kvm-abi.ts';
 import { check, close, EINTR, errno, errnoName, hostView, ioctlInt, ioctlPtr, mmap, munmap, open, O_CLOEXEC, O_RDWR, OsError, MAP_SHARED, PROT_READ, PROT_WRITE } from './sys/libc.ts';
 

@@ -22,7 +22,7 @@ describe('runqueue checks', () => {
   });
 
   it('a runqueue clock that stands still with runnable tasks is a clock stall', () => {
-    const t = trace(30, (i) => [cpu({ clock: i < 10 ? i : 10 }), cpu({ clock: i })]);
+    const t = trace(30, (i) => [cpu({ clock: Math.min(i, 10) }), cpu({ clock: i })]);
     expect(clockStalls(t)).toEqual([
       { cpu: 0, atMs: 110, ms: 180 },
       { cpu: 1, atMs: 0, ms: 0 },

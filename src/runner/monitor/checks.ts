@@ -56,7 +56,7 @@ export function runqueueStalls(samples: MonitorSample[]): Array<Span & { cpu: nu
  * with room for that.
  */
 export function clockStalls(samples: MonitorSample[]): Array<Span & { cpu: number }> {
-  return longestPerCpu(samples, (c, prev) => c.online && c.nr > 0 && prev !== undefined && prev.online && prev.clock === c.clock);
+  return longestPerCpu(samples, (c, prev) => c.online && c.nr > 0 && prev?.online === true && prev.clock === c.clock);
 }
 
 /** The longest stretch in which one online CPU had at least `queued` runnable tasks while another online CPU idled with none. */

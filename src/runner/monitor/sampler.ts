@@ -107,7 +107,10 @@ export class RunqueueSampler {
 
   private tick(): void {
     // The VM's memory is released only after it has ended: checked first, on this thread.
-    if (this.vm.ended) return this.stop();
+    if (this.vm.ended) {
+      this.stop();
+      return;
+    }
     const t = performance.now();
     try {
       this.samples.push({ t: t - this.t0, cpus: this.cpus.map((c, cpu) => this.read(c, cpu)) });
