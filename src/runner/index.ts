@@ -4,6 +4,8 @@ import { afterAll } from 'vitest';
 import { gauntletDeclared } from './gauntlet.ts';
 import { hasScenarioGates, scenarioGate } from './gates.ts';
 import { currentTestFile } from './types.ts';
+// Registers schedvm's matchers (expect.extend) for every file that imports schedvm.
+import './matchers.ts';
 
 export { afterAll, afterEach, beforeAll, beforeEach, describe, expect, vi } from 'vitest';
 export { test, test as it } from './vitest-fixtures.ts';
