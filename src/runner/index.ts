@@ -20,7 +20,7 @@ export type { ExitActionName, Scenario, ScenarioResult, SchedVm, SchedvmOptions,
 const setupError = currentTestFile()?.error;
 if (setupError) throw setupError;
 
-// The CI gate: a scenario's expect.scheduler_exit and workload gates fail the file without a
+// The CI gate: a scenario's expect.scheduler_exit, workload, steps and monitor gates fail the file without a
 // hand-written assertion (the VM is run here if no test ran it). gauntlet() gates each topology
 // in its own test; a gauntlet scenario whose file never declares one would otherwise go ungated.
 const gated = currentTestFile();
