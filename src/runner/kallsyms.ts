@@ -2,6 +2,7 @@
 // physical address of the VMCOREINFO note, which names the kallsyms tables (their KASLR
 // addresses) and phys_base; the tables are decoded here the way kernel/kallsyms.c reads them.
 // No System.map is needed (Debian ships only a placeholder outside its -dbg package).
+import { toGuestPhys, type GuestPhysAddr, type GuestVirtAddr } from '../vmm/guest-address.ts';
 
 /** x86_64's __START_KERNEL_map: the kernel image is mapped at this + (pa - phys_base). */
 const START_KERNEL_MAP = 0xffffffff80000000n;
@@ -32,16 +33,16 @@ export function vmcoreinfoNoteText(note: Uint8Array): string {
 }
 
 /** Reads `len` bytes of guest-virtual kernel-image memory. */
-export type KernelReader = (va: bigint, len: number) => Uint8Array;
+export type KernelReader = (va: GuestVirtAddr, len: number) => Uint8Array;
 
 /** A reader for kernel-image addresses through the fixed image mapping (no page walk). */
-export function imageReader(readPhysical: (pa: number, len: number) => Uint8Array, physBase: bigint): KernelReader {
+export function imageReader(readPhysical: (pa: GuestPhysAddr, len: number) => Uint8Array, physBase: bigint): KernelReader {
   return (va, len) => {
     // The image mapping spans at most 1 GiB (KERNEL_IMAGE_SIZE); modules and the heap need a page walk.
     if (va < START_KERNEL_MAP || va + BigInt(len) > START_KERNEL_MAP + 0x40000000n) {
       throw new Error(`0x${va.toString(16)} is outside the kernel image mapping (module or heap memory is not readable by symbol)`);
     }
-    return readPhysical(Number(va - START_KERNEL_MAP + physBase), len);
+    return readPhysical(toGuestPhys(va - START_KERNEL_MAP + physBase), len);
   };
 }
 
@@ -63,13 +64,13 @@ export class KernelSymbols {
   }
 
   /** The address of `name` (the first symbol of that name), if the kernel has it. */
-  address(name: string): bigint | undefined {
+  address(name: string): GuestVirtAddr | undefined {
     const i = this.names.indexOf(name);
     return i < 0 ? undefined : this.base + BigInt(this.rels[i]!);
   }
 
   /** `func+0x37` for an address inside the kernel's text, else undefined. */
-  symbolize(addr: bigint): string | undefined {
+  symbolize(addr: GuestVirtAddr): string | undefined {
     const d = addr - this.base;
     if (d < -(2n ** 52n) || d > 2n ** 52n) return undefined;
     const r = Number(d);

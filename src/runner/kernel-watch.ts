@@ -8,6 +8,7 @@ import { SCX_EXIT } from '../fixtures/schedulers/exit-kind.ts';
 import { imageReader, KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText, type KernelReader } from './kallsyms.ts';
 import { translate } from '../vmm/arch.ts';
 import type { ConsolePort, Vm } from '../vmm/vm.ts';
+import { toGuestPhys, type GuestPhysAddr, type GuestVirtAddr } from '../vmm/guest-address.ts';
 import { MONITOR_SYMBOLS, type RqLayout } from './monitor/layout.ts';
 import { RunqueueSampler } from './monitor/sampler.ts';
 import { KERNEL_PGD_SYMBOL, kernelPageTableRoot } from './kernel-pgd.ts';
@@ -61,8 +62,8 @@ export function kallsymsShell(symbols: string[]): string {
 
 /** Follows the console, arms what the plan asks for, and notes what it could not. */
 export class KernelWatch {
-  /** Kernel symbols the guest reported (virtual addresses). */
-  readonly symbols = new Map<string, bigint>();
+  /** Kernel symbols the guest reported. */
+  readonly symbols = new Map<string, GuestVirtAddr>();
   /** What happened to each watch: `armed ...` or why not. */
   readonly notes: string[] = [];
   exitKindArmed = false;
@@ -108,7 +109,7 @@ export class KernelWatch {
       const m = /^([0-9a-f]+) \w (\S+)$/.exec(rest);
       const note = /^vmcoreinfo (?:0x)?([0-9a-f]+) ([0-9a-f]+)$/.exec(rest); // `%pa %x`: 0x0000000100c66000 1024
       if (m) this.symbols.set(m[2]!, BigInt(`0x${m[1]}`));
-      else if (note) this.enqueue(async () => this.locateSymbolTable(Number(`0x${note[1]}`), Number(`0x${note[2]}`)));
+      else if (note) this.enqueue(async () => this.locateSymbolTable(toGuestPhys(BigInt(`0x${note[1]}`)), Number(`0x${note[2]}`)));
       else if (rest === 'vmcoreinfo') this.symbolsNote = 'no symbols: the guest kernel has no /sys/kernel/vmcoreinfo';
       else if (rest.startsWith('vmcoreinfo ')) this.symbolsNote = `no symbols: unexpected /sys/kernel/vmcoreinfo: ${rest.slice(11)}`;
       else if (line.endsWith(`${SYMBOL_PREFIX} done`)) this.onSymbolsDone();
@@ -145,7 +146,7 @@ export class KernelWatch {
   }
 
   /** Finds the symbol table through VMCOREINFO; decoding waits for a first use. */
-  private locateSymbolTable(pa: number, size: number): void {
+  private locateSymbolTable(pa: GuestPhysAddr, size: number): void {
     const vm = this.vm;
     if (!vm) return;
     try {
@@ -197,7 +198,7 @@ export class KernelWatch {
    * (no vCPU stopped), or, before those are known, those of whichever parked vCPU maps it (a
    * loaded host can park no vCPU within the freeze's bound: try again).
    */
-  private async physical(va: bigint, what: string): Promise<bigint> {
+  private async physical(va: GuestVirtAddr, what: string): Promise<GuestPhysAddr> {
     const vm = this.vm;
     if (!vm) throw new Error(`${what}: no VM attached`);
     const pgd = kernelPageTableRoot(this.symbols, this.physBase);
@@ -231,7 +232,7 @@ export class KernelWatch {
     const root = this.symbols.get(SCX_ROOT);
     if (root === undefined) throw new Error(`exit-kind watch: this kernel has no ${SCX_ROOT}; the exit kind comes from the guest's report only`);
     const rootPa = await this.physical(root, 'exit-kind watch');
-    const sch = this.vm!.memory.readU64(Number(rootPa));
+    const sch = this.vm!.memory.readU64(rootPa);
     if (sch === 0n) throw new Error(`exit-kind watch: ${SCX_ROOT} was NULL when the scheduler was enabled; the exit kind comes from the guest's report only`);
     const gva = sch + BigInt(offset);
     const gpa = await this.physical(gva, 'exit-kind watch');

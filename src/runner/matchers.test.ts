@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { hasScenarioGates, scenarioGate, schedulerExitGate, workloadProgramGate, workloadShellGate } from './gates.ts';
-import { symbolRange } from './matchers.ts';
 import { parseScenario } from './scenario/load.ts';
 import './matchers.ts';
 import type { ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
@@ -83,12 +82,6 @@ describe('toHaveLatched', () => {
 
 describe('toHaveSnapshotAt', () => {
   const symbols = { _start: 0x100000, spin_loop: 0x100001, spin_loop_end: 0x100003, far: 0x100100 };
-  it('takes a symbol as the range up to the next symbol', () => {
-    expect(symbolRange(symbols, 'spin_loop')).toEqual({ from: 0x100001, to: 0x100003 });
-    expect(symbolRange(symbols, 'far')).toEqual({ from: 0x100100, to: 0x100101 });
-    expect(symbolRange(symbols, 'nope')).toMatch(/no symbol 'nope'.*known: _start, far, spin_loop/);
-    expect(symbolRange({}, 'x')).toMatch(/no symbol table/);
-  });
   it('matches a symbol, a numeric range, and filters by trigger and vCPU', () => {
     const vm = vmOf(result(), symbols);
     expect(vm).toHaveSnapshotAt('spin_loop');

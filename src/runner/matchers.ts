@@ -7,6 +7,8 @@ import { checkGroupGate, GROUP_GATES, threadTable, workloadRunProblem, type Grou
 import type { ExitActionName, ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
 import { describeRun, schedulerExitMismatch } from './gates.ts';
 import { EXIT_ACTION_NAMES } from '../vmm/exit-actions.ts';
+import { toGuestVirt, type GuestVirtAddr } from '../vmm/guest-address.ts';
+import { symbolRange, type BareSymbols } from './guest-address.ts';
 
 export interface SnapshotFilter {
   /** Only snapshots with this trigger (`api`, `timeout`, `fatal`, `watchpoint:<name>`, ...). */
@@ -50,7 +52,7 @@ declare module 'vitest' {
 
 interface Received {
   result: ScenarioResult;
-  symbols: Readonly<Record<string, number>>;
+  symbols: BareSymbols;
 }
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
@@ -70,18 +72,6 @@ function received(v: unknown): Received | string {
     return { result: v.result, symbols: v.symbols };
   }
   return `expected the vm fixture or a ScenarioResult, got ${typeof v === 'object' ? JSON.stringify(v)?.slice(0, 80) : String(v)}`;
-}
-
-/** [from, to) for a symbol: up to the next symbol above it. */
-export function symbolRange(symbols: Readonly<Record<string, number>>, name: string): { from: number; to: number } | string {
-  const at = symbols[name];
-  if (at === undefined) {
-    const known = Object.keys(symbols);
-    if (known.length === 0) return `no symbol table for this guest: symbols work for bare-metal guests; pass { from, to } instead`;
-    return `no symbol '${name}' in this guest (known: ${known.sort().join(', ')})`;
-  }
-  const next = Math.min(...Object.values(symbols).filter((a) => a > at));
-  return { from: at, to: Number.isFinite(next) ? next : at + 1 };
 }
 
 function matchesFilter(s: SnapshotRecord, f: SnapshotFilter): boolean {
@@ -198,7 +188,7 @@ expect.extend({
     const got = received(actual);
     if (typeof got === 'string') return { pass: false, message: () => got };
     const r = got.result;
-    let range: { from: bigint; to: bigint } | undefined;
+    let range: { from: GuestVirtAddr; to: GuestVirtAddr } | undefined;
     let label: string;
     const kernelSymbolized = r.snapshots.some((s) => s.symbol !== undefined);
     if (typeof where === 'string' && kernelSymbolized && got.symbols[where] === undefined) {
@@ -206,10 +196,10 @@ expect.extend({
     } else if (typeof where === 'string') {
       const sym = symbolRange(got.symbols, where);
       if (typeof sym === 'string') return { pass: false, message: () => `toHaveSnapshotAt('${where}'): ${sym}` };
-      range = { from: BigInt(sym.from), to: BigInt(sym.to) };
+      range = { from: toGuestVirt(sym.from), to: toGuestVirt(sym.to) };
       label = `${where} [${hex(sym.from)}, ${hex(sym.to)})`;
     } else {
-      range = { from: BigInt(where.from), to: BigInt(where.to) };
+      range = { from: toGuestVirt(where.from), to: toGuestVirt(where.to) };
       label = `[${hex(where.from)}, ${hex(where.to)})`;
     }
     const candidates = r.snapshots.filter((s) => matchesFilter(s, filter));

@@ -6,7 +6,8 @@ import { poolThreadsFor } from './devices.ts';
 import { Vm, type ConsolePort, type SnapshotRecord } from '../vmm/vm.ts';
 import { BootClock, prepareScenario, scenarioResult, type PreparedScenario, type ScenarioResult } from './prepare.ts';
 import type { Scenario } from './scenario/schema.ts';
-import type { GuestAddress, SchedVm, VmState } from './types.ts';
+import { resolveGuestAddress, type BareSymbols, type GuestAddress } from './guest-address.ts';
+import type { SchedVm, VmState } from './types.ts';
 
 const CONSOLE_POLL_MS = 20;
 
@@ -47,7 +48,7 @@ export class ScenarioVm implements SchedVm {
     private readonly vm: Vm,
     private readonly prepared: PreparedScenario,
     private readonly clock: BootClock,
-    readonly symbols: Readonly<Record<string, number>>,
+    readonly symbols: BareSymbols,
   ) {}
 
   get state(): VmState {
@@ -106,14 +107,10 @@ export class ScenarioVm implements SchedVm {
   }
 
   read(at: GuestAddress, len: number): Uint8Array {
-    if (typeof at !== 'string') return this.vm.memory.read(Number(at), len);
-    if (this.scenario.guest !== undefined) {
-      const gpa = this.symbols[at];
-      if (gpa === undefined) throw new Error(`guest ${this.scenario.guest} has no symbol ${at} (it has: ${Object.keys(this.symbols).join(', ')})`);
-      return this.vm.memory.read(gpa, len);
-    }
-    if (!this.clock.kernelWatch) throw new Error(`kernel symbol ${at}: this VM has no kernel symbols`);
-    return this.clock.kernelWatch.readSymbol(at, len);
+    const where = resolveGuestAddress(at, this.scenario.guest !== undefined ? this.symbols : undefined);
+    if (typeof where === 'number') return this.vm.memory.read(where, len);
+    if (!this.clock.kernelWatch) throw new Error(`kernel symbol ${where.kernelSymbol}: this VM has no kernel symbols`);
+    return this.clock.kernelWatch.readSymbol(where.kernelSymbol, len);
   }
   readU32(at: GuestAddress): number {
     return new DataView(copy(this.read(at, 4))).getUint32(0, true);

@@ -2,6 +2,7 @@
 // matchers, gauntlet) share. vitest loads the environment and the test file through separate
 // module graphs, so they meet only through a global holding these interfaces.
 import type { ConsolePort, SnapshotRecord } from '../vmm/vm.ts';
+import type { BareSymbols, GuestAddress } from './guest-address.ts';
 import type { ScenarioResult } from './prepare.ts';
 import type { GauntletEntry } from './scenario/gauntlet.ts';
 import type { Scenario } from './scenario/schema.ts';
@@ -27,15 +28,12 @@ export type VmState = 'created' | 'running' | 'ended';
  * it, and every later run() resolves with the same result. Guest RAM stays readable after
  * the end, until the test file is done.
  */
-/** A guest-physical address, or a symbol name (see SchedVm.read). */
-export type GuestAddress = number | bigint | string;
-
 export interface SchedVm {
   readonly scenario: Scenario;
   /** The scenario file (or the gauntlet entry's file). */
   readonly file: string;
   /** Guest-physical address of each symbol of a bare-metal guest; empty for Linux guests. */
-  readonly symbols: Readonly<Record<string, number>>;
+  readonly symbols: BareSymbols;
   readonly state: VmState;
   /** The result, once the VM ended. */
   readonly result: ScenarioResult | undefined;

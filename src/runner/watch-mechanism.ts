@@ -4,6 +4,7 @@ import { UserError } from '../errors.ts';
 import { buildGuest } from '../fixtures/guests/build.ts';
 import { Vm, type WatchMechanism } from '../vmm/vm.ts';
 import { BARE_WATCH_BASE } from '../vmm/arch.ts';
+import { toGuestVirt } from '../vmm/guest-address.ts';
 
 const CHOICES = ['auto', 'debugregs', 'writetrap'] as const;
 let probed: Promise<WatchMechanism> | undefined;
@@ -16,7 +17,7 @@ export async function debugRegistersWork(): Promise<boolean> {
     guest: { kind: 'bare', image: await buildGuest('watch-user') },
     timeoutMs: 10_000,
     watchMechanism: 'debugregs',
-    watchpoints: [{ name: 'probe', address: BigInt(BARE_WATCH_BASE + 8), len: 4, on: 'write', kind: 'user', freeze: false }],
+    watchpoints: [{ name: 'probe', address: toGuestVirt(BARE_WATCH_BASE + 8), len: 4, on: 'write', kind: 'user', freeze: false }],
   });
   const r = await vm.run();
   return r.watchpoints.probe?.hit === true;

@@ -18,7 +18,9 @@ export type VmmErrorCode =
   /** An ACPI table term that cannot be encoded. */
   | 'VMM_ACPI'
   /** A wait for the guest that ran out. */
-  | 'VMM_TIMEOUT';
+  | 'VMM_TIMEOUT'
+  /** A guest address outside its type's range (guest-physical: below 2^52; guest-virtual: 64 bits), or not an integer. */
+  | 'VMM_GUEST_ADDRESS';
 
 export class VmmError extends Error {
   constructor(
@@ -67,5 +69,12 @@ export class HostResourceError extends VmmError {
   constructor(message: string, options?: ErrorOptions) {
     super('VMM_HOST', message, options);
     this.name = 'HostResourceError';
+  }
+}
+
+export class GuestAddressError extends VmmError {
+  constructor(message: string) {
+    super('VMM_GUEST_ADDRESS', message);
+    this.name = 'GuestAddressError';
   }
 }

@@ -1,13 +1,14 @@
 // kvm_run exits, decoded once into typed values; what a lifecycle exit means (classifyExit, no
 // side effects), and device exits dispatched to the bus (dispatchDeviceExit: port and MMIO I/O).
+import { toGuestPhys, type GuestPhysAddr } from './guest-address.ts';
 import { COM1_BASE, COM2_BASE, SERIAL_PORTS, type Serial8250 } from './devices/serial.ts';
 import { ExitReason, KVM_EXIT_IO_OUT, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SHUTDOWN, kvmRun } from './sys/kvm-abi.ts';
 
 export type VcpuExit =
   | { kind: 'IoOut'; port: number; size: number; count: number; data: Uint8Array }
   | { kind: 'IoIn'; port: number; size: number; count: number; data: Uint8Array }
-  | { kind: 'MmioRead'; addr: number; data: Uint8Array }
-  | { kind: 'MmioWrite'; addr: number; data: Uint8Array }
+  | { kind: 'MmioRead'; addr: GuestPhysAddr; data: Uint8Array }
+  | { kind: 'MmioWrite'; addr: GuestPhysAddr; data: Uint8Array }
   | { kind: 'Hlt' }
   | { kind: 'Shutdown' }
   | { kind: 'SystemEvent'; type: number }
@@ -30,7 +31,7 @@ export function decodeExit(run: DataView, runBytes: Uint8Array): VcpuExit {
       return run.getUint8(kvmRun.io.direction) === KVM_EXIT_IO_OUT ? { kind: 'IoOut', port, size, count, data } : { kind: 'IoIn', port, size, count, data };
     }
     case ExitReason.MMIO: {
-      const addr = Number(run.getBigUint64(kvmRun.mmio.phys_addr, true));
+      const addr = toGuestPhys(run.getBigUint64(kvmRun.mmio.phys_addr, true));
       const len = Math.min(run.getUint32(kvmRun.mmio.len, true), 8);
       const data = runBytes.subarray(kvmRun.mmio.data, kvmRun.mmio.data + len);
       return run.getUint8(kvmRun.mmio.is_write) ? { kind: 'MmioWrite', addr, data } : { kind: 'MmioRead', addr, data };
@@ -64,7 +65,7 @@ export const SHUTDOWN_ACTION: ExitAction = Object.freeze({ kind: 'Shutdown' });
 
 /** An MMIO device window: [base, base + size). Offsets passed to it are relative to base. */
 export interface MmioDevice {
-  readonly base: number;
+  readonly base: GuestPhysAddr;
   readonly size: number;
   read(offset: number, data: Uint8Array): void;
   write(offset: number, data: Uint8Array): void;
@@ -77,7 +78,7 @@ export interface ExitBus {
   /** virtio-console, virtio-blk, virtio-net windows, in that order of precedence. */
   mmio: readonly MmioDevice[];
   /** Writes to RAM pages mapped read-only to watch them; true when the write was one. */
-  writeTrap?: (addr: number, data: Uint8Array) => boolean;
+  writeTrap?: (addr: GuestPhysAddr, data: Uint8Array) => boolean;
 }
 
 export const I8042_DATA_PORT = 0x60;
@@ -121,7 +122,7 @@ function isSerialPort(port: number): boolean {
   return (port >= COM1_BASE && port < COM1_BASE + SERIAL_PORTS) || (port >= COM2_BASE && port < COM2_BASE + SERIAL_PORTS);
 }
 
-function mmioDevice(bus: ExitBus, addr: number): MmioDevice | undefined {
+function mmioDevice(bus: ExitBus, addr: GuestPhysAddr): MmioDevice | undefined {
   for (const d of bus.mmio) if (addr >= d.base && addr < d.base + d.size) return d;
   return undefined;
 }

@@ -1,6 +1,7 @@
 // Thin typed wrappers, one method per KVM ioctl: the only place that issues them.
 import koffi from 'koffi';
 import { CapabilityError } from './errors.ts';
+import { guestPhysToU64, type GuestPhysAddr } from './guest-address.ts';
 import * as abi from './sys/kvm-abi.ts';
 import { check, close, EINTR, errno, errnoName, hostView, ioctlInt, ioctlPtr, mmap, munmap, open, O_CLOEXEC, O_RDWR, OsError, MAP_SHARED, PROT_READ, PROT_WRITE } from './sys/libc.ts';
 
@@ -129,7 +130,7 @@ export class Kvm {
 
 export interface MemoryRegion {
   slot: number;
-  guestPhysAddr: bigint;
+  guestPhysAddr: GuestPhysAddr;
   /** 0 deletes the slot. */
   size: number;
   hostAddr: bigint;
@@ -145,13 +146,13 @@ export class VmFd {
     koffi.encode(buf, abi.kvm_userspace_memory_region, {
       slot: r.slot,
       flags: r.readonly ? abi.KVM_MEM_READONLY : 0,
-      guest_phys_addr: r.guestPhysAddr,
+      guest_phys_addr: guestPhysToU64(r.guestPhysAddr),
       memory_size: BigInt(r.size),
       userspace_addr: r.hostAddr,
     });
     ioctl(this.fd, 'KVM_SET_USER_MEMORY_REGION', buf);
   }
-  setTssAddr(addr: number): void {
+  setTssAddr(addr: GuestPhysAddr): void {
     ioctlWithInt(this.fd, 'KVM_SET_TSS_ADDR', addr);
   }
   checkExtension(cap: number): number {
@@ -179,12 +180,12 @@ export class VmFd {
    * Guest writes of `len` bytes of `datamatch` to MMIO address `addr` signal `eventfd` inside
    * KVM: the vCPU goes straight back into the guest, no exit to this process.
    */
-  ioeventfd(eventfd: number, addr: bigint, len: number, datamatch: bigint): void {
+  ioeventfd(eventfd: number, addr: GuestPhysAddr, len: number, datamatch: bigint): void {
     const buf = new Uint8Array(abi.KVM_IOEVENTFD_SIZE);
     const dv = new DataView(buf.buffer);
     const f = abi.kvmIoeventfd;
     dv.setBigUint64(f.datamatch, datamatch, true);
-    dv.setBigUint64(f.addr, addr, true);
+    dv.setBigUint64(f.addr, guestPhysToU64(addr), true);
     dv.setUint32(f.len, len, true);
     dv.setInt32(f.fd, eventfd, true);
     dv.setUint32(f.flags, abi.KVM_IOEVENTFD_FLAG_DATAMATCH, true);

@@ -2,10 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { hostView, MADV_HUGEPAGE, madvise, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, mmap, munmap, PROT_READ, PROT_WRITE, errno, OsError } from './sys/libc.ts';
 import { VmmStateError } from './errors.ts';
+import type { GuestPhysAddr } from './guest-address.ts';
 
 export interface RamRegion {
   /** Guest-physical start. */
-  gpa: number;
+  gpa: GuestPhysAddr;
   size: number;
   /** Host virtual address of the mapping. */
   hostAddr: bigint;
@@ -54,7 +55,7 @@ function mapHugeAligned(size: number): bigint {
 }
 
 export class GuestMemoryError extends RangeError {
-  constructor(gpa: number, len: number) {
+  constructor(gpa: GuestPhysAddr, len: number) {
     super(`guest-physical range 0x${gpa.toString(16)}+0x${len.toString(16)} is outside guest RAM`);
     this.name = 'GuestMemoryError';
   }
@@ -80,7 +81,7 @@ export class GuestMemory {
   }
 
   /** Maps fresh zeroed RAM for each (gpa, size) range; pages are touched lazily. */
-  static allocate(layout: Array<{ gpa: number; size: number }>): GuestMemory {
+  static allocate(layout: Array<{ gpa: GuestPhysAddr; size: number }>): GuestMemory {
     const regions: RamRegion[] = [];
     try {
       for (const { gpa, size } of layout) {
@@ -106,7 +107,7 @@ export class GuestMemory {
     return this.mapped.reduce((n, r) => n + r.size, 0);
   }
 
-  private locate(gpa: number, len: number): { r: MappedRegion; off: number } {
+  private locate(gpa: GuestPhysAddr, len: number): { r: MappedRegion; off: number } {
     if (this.released) throw new VmmStateError('guest memory already released');
     if (Number.isInteger(gpa) && Number.isInteger(len) && len >= 0) {
       for (const r of this.mapped) {
@@ -117,12 +118,12 @@ export class GuestMemory {
   }
 
   /** A live view (no copy) of guest RAM; valid until release(). */
-  slice(gpa: number, len: number): Uint8Array {
+  slice(gpa: GuestPhysAddr, len: number): Uint8Array {
     const { r, off } = this.locate(gpa, len);
     return r.bytes.subarray(off, off + len);
   }
   /** True when [gpa, gpa + len) lies in RAM, possibly across adjacent regions. */
-  contains(gpa: number, len: number): boolean {
+  contains(gpa: GuestPhysAddr, len: number): boolean {
     if (!Number.isSafeInteger(gpa) || !Number.isSafeInteger(len) || gpa < 0 || len < 0) return false;
     for (let at = gpa; at < gpa + len; ) {
       const r = this.regionAt(at);
@@ -133,7 +134,7 @@ export class GuestMemory {
   }
 
   /** Live views of [gpa, gpa + len), one per region it touches (adjacent regions join up); a GuestMemoryError if any of it is not RAM. */
-  pieces(gpa: number, len: number): Uint8Array[] {
+  pieces(gpa: GuestPhysAddr, len: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (let at = gpa, left = len; left > 0; ) {
       const r = this.regionAt(at);
@@ -146,7 +147,7 @@ export class GuestMemory {
   }
 
   /** A copy of [gpa, gpa + len), across adjacent regions. */
-  read(gpa: number, len: number): Uint8Array {
+  read(gpa: GuestPhysAddr, len: number): Uint8Array {
     const out = new Uint8Array(len);
     let off = 0;
     for (const p of this.pieces(gpa, len)) {
@@ -157,7 +158,7 @@ export class GuestMemory {
   }
 
   /** Writes `data` at gpa, across adjacent regions; nothing is written unless all of it is RAM. */
-  write(gpa: number, data: Uint8Array): void {
+  write(gpa: GuestPhysAddr, data: Uint8Array): void {
     let off = 0;
     for (const p of this.pieces(gpa, data.length)) {
       p.set(data.subarray(off, off + p.length));
@@ -166,14 +167,14 @@ export class GuestMemory {
   }
 
   /** A 16-bit ring field, read in one access (seq-cst: later reads see what the writer published before it). */
-  loadU16(gpa: number): number {
+  loadU16(gpa: GuestPhysAddr): number {
     const b = this.slice(gpa, 2);
     if (b.byteOffset & 1) return b[0]! | (b[1]! << 8);
     return Atomics.load(new Uint16Array(b.buffer, b.byteOffset, 1), 0);
   }
 
   /** A 16-bit ring field, written in one access after every earlier write (a used index). */
-  storeU16(gpa: number, v: number): void {
+  storeU16(gpa: GuestPhysAddr, v: number): void {
     const b = this.slice(gpa, 2);
     if (b.byteOffset & 1) {
       b[0] = v & 0xff;
@@ -183,34 +184,34 @@ export class GuestMemory {
     Atomics.store(new Uint16Array(b.buffer, b.byteOffset, 1), 0, v);
   }
 
-  private regionAt(gpa: number): MappedRegion | undefined {
+  private regionAt(gpa: GuestPhysAddr): MappedRegion | undefined {
     return this.mapped.find((r) => gpa >= r.gpa && gpa < r.gpa + r.size);
   }
-  readU8(gpa: number): number {
+  readU8(gpa: GuestPhysAddr): number {
     const { r, off } = this.locate(gpa, 1);
     return r.view.getUint8(off);
   }
-  readU32(gpa: number): number {
+  readU32(gpa: GuestPhysAddr): number {
     const { r, off } = this.locate(gpa, 4);
     return r.view.getUint32(off, true);
   }
-  readU64(gpa: number): bigint {
+  readU64(gpa: GuestPhysAddr): bigint {
     const { r, off } = this.locate(gpa, 8);
     return r.view.getBigUint64(off, true);
   }
-  writeU8(gpa: number, v: number): void {
+  writeU8(gpa: GuestPhysAddr, v: number): void {
     const { r, off } = this.locate(gpa, 1);
     r.view.setUint8(off, v);
   }
-  writeU16(gpa: number, v: number): void {
+  writeU16(gpa: GuestPhysAddr, v: number): void {
     const { r, off } = this.locate(gpa, 2);
     r.view.setUint16(off, v, true);
   }
-  writeU32(gpa: number, v: number): void {
+  writeU32(gpa: GuestPhysAddr, v: number): void {
     const { r, off } = this.locate(gpa, 4);
     r.view.setUint32(off, v, true);
   }
-  writeU64(gpa: number, v: bigint): void {
+  writeU64(gpa: GuestPhysAddr, v: bigint): void {
     const { r, off } = this.locate(gpa, 8);
     r.view.setBigUint64(off, v, true);
   }

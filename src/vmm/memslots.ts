@@ -1,26 +1,27 @@
 // KVM memory slots for guest RAM, with chosen pages carved out as read-only slots: guest
 // writes there exit to the VMM (the write-trap watchpoint mechanism).
 import { VmmConfigError } from './errors.ts';
+import { toGuestPhys, type GuestPhysAddr, type GuestVirtAddr } from './guest-address.ts';
 import type { VmFd } from './kvm.ts';
 import type { RamRegion } from './memory.ts';
 
 export const PAGE = 0x1000;
 
 export interface Memslot {
-  gpa: number;
+  gpa: GuestPhysAddr;
   size: number;
   hostAddr: bigint;
   readonly: boolean;
 }
 
 /** Splits each RAM region around the trapped pages (page-aligned GPAs outside RAM are ignored). */
-export function planMemslots(ram: readonly RamRegion[], trapPages: Iterable<number>): Memslot[] {
+export function planMemslots(ram: readonly RamRegion[], trapPages: Iterable<GuestPhysAddr>): Memslot[] {
   const pages = [...new Set(trapPages)].sort((a, b) => a - b);
   const slots: Memslot[] = [];
   for (const r of ram) {
     const end = r.gpa + r.size;
     let at = r.gpa;
-    const piece = (from: number, to: number, readonly: boolean) => {
+    const piece = (from: GuestPhysAddr, to: GuestPhysAddr, readonly: boolean) => {
       if (to > from) slots.push({ gpa: from, size: to - from, hostAddr: r.hostAddr + BigInt(from - r.gpa), readonly });
     };
     for (const p of pages) {
@@ -42,10 +43,14 @@ export function planMemslots(ram: readonly RamRegion[], trapPages: Iterable<numb
   }, []);
 }
 
-/** The pages a watched range [address, address + len) lies on. */
-export function pagesOf(address: bigint, len: number): number[] {
-  const first = Number(address) - (Number(address) % PAGE);
-  const last = Number(address) + len - 1 - ((Number(address) + len - 1) % PAGE);
+/**
+ * The pages a write-trapped range [address, address + len) lies on. A write trap's address is
+ * guest-physical: a bare guest's (mapped 1:1), or the translation armed at run time.
+ */
+export function pagesOf(address: GuestVirtAddr, len: number): GuestPhysAddr[] {
+  const gpa = toGuestPhys(address);
+  const first = gpa - (gpa % PAGE);
+  const last = gpa + len - 1 - ((gpa + len - 1) % PAGE);
   return first === last ? [first] : [first, last];
 }
 
@@ -61,10 +66,10 @@ export class MemslotTable {
 
   replace(next: Memslot[]): void {
     this.slots.forEach((m, slot) => {
-      this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: 0, hostAddr: m.hostAddr, readonly: m.readonly });
+      this.vm.setUserMemoryRegion({ slot, guestPhysAddr: m.gpa, size: 0, hostAddr: m.hostAddr, readonly: m.readonly });
     });
     next.forEach((m, slot) => {
-      this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(m.gpa), size: m.size, hostAddr: m.hostAddr, readonly: m.readonly });
+      this.vm.setUserMemoryRegion({ slot, guestPhysAddr: m.gpa, size: m.size, hostAddr: m.hostAddr, readonly: m.readonly });
     });
     this.slots = next;
   }

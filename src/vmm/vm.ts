@@ -13,7 +13,7 @@ import { vcpuCount } from './topology.ts';
 import { ActionCode, VmControl } from './vcpu/control.ts';
 import { VcpuManager } from './vcpu/manager.ts';
 import { WatchpointController } from './watchpoint-controller.ts';
-import type { WatchpointSpec } from './watchpoints.ts';
+import type { RuntimeWatchpoint } from './watchpoints.ts';
 
 export type { ConsolePort, SerialPort, VmConfig, VmDevices, WatchMechanism } from './config.ts';
 export type { ExitActionName, SnapshotRecord, VcpuResult, VmResult } from './result.ts';
@@ -110,7 +110,7 @@ export class Vm {
   }
 
   /** Arms a write watchpoint while the VM runs (WatchpointController.arm). */
-  armWatchpoint(w: Omit<WatchpointSpec, 'address' | 'on'> & { gva: bigint; gpa: bigint }): Promise<void> {
+  armWatchpoint(w: RuntimeWatchpoint): Promise<void> {
     return this.watch.arm(w);
   }
 

@@ -1,12 +1,14 @@
 // What generic code asks of an architecture's hardware watchpoints (x86 debug registers,
 // arm64 DBGWVR/DBGWCR pairs): each arch implements it in its own directory and arch.ts
 // picks the host's, so the debug plane, the latch and the config check name no architecture.
+import type { GuestVirtAddr } from './guest-address.ts';
 
 export type WatchLen = 1 | 2 | 4 | 8;
 export type WatchOn = 'write' | 'readwrite';
 /** A watch as generic code declares it; whether the hardware can take it is the arch's check. */
 export interface HwWatch {
-  address: bigint;
+  /** What the hardware compares: guest-virtual (write traps take it as guest-physical: pagesOf). */
+  address: GuestVirtAddr;
   len: WatchLen;
   on: WatchOn;
 }

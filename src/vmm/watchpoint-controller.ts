@@ -4,11 +4,12 @@
 import type { WatchMechanism } from './config.ts';
 import { WatchpointError } from './errors.ts';
 import type { EventFds } from './event-fds.ts';
+import { guestPhysToU64 } from './guest-address.ts';
 import type { GuestMemory } from './memory.ts';
 import { pagesOf, planMemslots, type MemslotTable } from './memslots.ts';
 import { WatchpointLatch, type ArmedSlot } from './vcpu/latch.ts';
 import { PARK_TIMEOUT_MS } from './vcpu/manager.ts';
-import { armedSlots, assignSlots, freezeMask, type WatchpointResult, type WatchpointSpec } from './watchpoints.ts';
+import { armedSlots, assignSlots, freezeMask, type RuntimeWatchpoint, type WatchpointResult, type WatchpointSpec } from './watchpoints.ts';
 
 /** What arming needs of the vCPUs: parking them all, and letting them go. */
 export interface ParkingLot {
@@ -54,8 +55,9 @@ export class WatchpointController {
    * variable found through kallsyms and the guest's page tables). The debug registers watch
    * `gva`; a write trap watches `gpa`, where slot 0 also reads the exit kind.
    */
-  async arm(w: Omit<WatchpointSpec, 'address' | 'on'> & { gva: bigint; gpa: bigint }): Promise<void> {
-    const spec: WatchpointSpec = { name: w.name, address: w.gpa, len: w.len, on: 'write', kind: w.kind, freeze: w.freeze, ...(w.latchFrom !== undefined ? { latchFrom: w.latchFrom } : {}) };
+  async arm(w: RuntimeWatchpoint): Promise<void> {
+    const gpa = guestPhysToU64(w.gpa);
+    const spec: WatchpointSpec = { name: w.name, address: gpa, len: w.len, on: 'write', kind: w.kind, freeze: w.freeze, ...(w.latchFrom !== undefined ? { latchFrom: w.latchFrom } : {}) };
     // Armed again (a new scheduler attached): the same slot, so its result stays one entry.
     const known = this.slots.get(w.name);
     const slot = known ?? assignSlots([...this.specs, spec]).get(w.name)!; // the same rules as at create
@@ -66,7 +68,7 @@ export class WatchpointController {
     } else {
       this.specs[this.specs.findIndex((x) => x.name === w.name)] = spec;
     }
-    this.armed[slot] = { address: writetrap ? w.gpa : w.gva, len: w.len, on: 'write', valueGpa: w.gpa, freeze: w.freeze, ...(w.latchFrom !== undefined ? { latchFrom: w.latchFrom } : {}) };
+    this.armed[slot] = { address: writetrap ? gpa : w.gva, len: w.len, on: 'write', valueGpa: gpa, freeze: w.freeze, ...(w.latchFrom !== undefined ? { latchFrom: w.latchFrom } : {}) };
     // Published first: a trapped store must find its slot the moment the page turns read-only.
     this.latch.publish(this.armed);
     await this.applyArmedSet(w.name);

@@ -2,12 +2,13 @@
 import { hostWatchpoints } from './arch.ts';
 import { EXIT_KIND_SLOT, WATCH_SLOTS, type ArmedSlot } from './vcpu/latch.ts';
 import { WatchpointError } from './errors.ts';
+import type { GuestPhysAddr, GuestVirtAddr } from './guest-address.ts';
 import type { WatchLen, WatchOn } from './watchpoint-arch.ts';
 
 export interface WatchpointSpec {
   name: string;
-  /** Guest address watched (guest-physical for bare-metal guests). */
-  address: bigint;
+  /** Guest address watched (bare-metal guests map it 1:1: guest-physical too). */
+  address: GuestVirtAddr;
   len: WatchLen;
   on: WatchOn;
   /** exit_kind: slot 0, latches only for an error exit kind; user: slots 1..3. */
@@ -17,6 +18,9 @@ export interface WatchpointSpec {
   /** Latch only when the value written is at least this (the runner's rule: an error exit kind). */
   latchFrom?: bigint;
 }
+
+/** A write watchpoint armed while the VM runs: debug registers watch `gva`, a write trap `gpa`. */
+export type RuntimeWatchpoint = Omit<WatchpointSpec, 'address' | 'on'> & { gva: GuestVirtAddr; gpa: GuestPhysAddr };
 
 export interface WatchpointResult {
   slot: number;

@@ -4,6 +4,7 @@
 // `__per_cpu_offset`) translated through the kernel's own page tables (kernel-pgd.ts), field
 // offsets from its BTF.
 import { translate } from '../../vmm/arch.ts';
+import type { GuestPhysAddr, GuestVirtAddr } from '../../vmm/guest-address.ts';
 import type { GuestMemory } from '../../vmm/memory.ts';
 import type { CpuSample, MonitorSample } from './checks.ts';
 import { COMM_LEN, type RqLayout } from './layout.ts';
@@ -16,11 +17,11 @@ export interface SampledVm {
 }
 
 interface CpuAddresses {
-  nrRunning: number;
-  curr: number;
-  clock: number;
-  scxNrRunning: number;
-  idleTask: bigint;
+  nrRunning: GuestPhysAddr;
+  curr: GuestPhysAddr;
+  clock: GuestPhysAddr;
+  scxNrRunning: GuestPhysAddr;
+  idleTask: GuestVirtAddr;
 }
 
 export class RunqueueSampler {
@@ -31,7 +32,7 @@ export class RunqueueSampler {
   private cr3 = 0n;
   private onlineMask = 0;
   /** Task page translations, by virtual page. */
-  private readonly pages = new Map<bigint, bigint>();
+  private readonly pages = new Map<GuestVirtAddr, GuestPhysAddr>();
   /** Why sampling stopped early, if it did. */
   failure?: string;
   /** Host time spent reading samples (ms): the monitor's own cost. */
@@ -45,7 +46,7 @@ export class RunqueueSampler {
   ) {}
 
   /** Resolves every CPU's runqueue fields from the guest's symbols, then samples until the VM ends. */
-  start(symbols: ReadonlyMap<string, bigint>, physBase: bigint): void {
+  start(symbols: ReadonlyMap<string, GuestVirtAddr>, physBase: bigint): void {
     const sym = (name: string) => {
       const v = symbols.get(name);
       if (v === undefined) throw new Error(`monitor: the guest kernel did not report ${name}`);
@@ -78,24 +79,24 @@ export class RunqueueSampler {
   }
 
   /** Guest-physical address of kernel virtual address `va`. */
-  private pa(va: bigint): number {
+  private pa(va: GuestVirtAddr): GuestPhysAddr {
     const t = translate(this.vm.memory, this.cr3, va);
     if ('error' in t) throw new Error(`monitor: kernel address 0x${va.toString(16)}: ${t.error}`);
-    return Number(t.gpa);
+    return t.gpa;
   }
 
-  private taskPa(va: bigint): number {
+  private taskPa(va: GuestVirtAddr): GuestPhysAddr {
     const page = va & ~0xfffn;
     let base = this.pages.get(page);
     if (base === undefined) {
-      base = BigInt(this.pa(page));
+      base = this.pa(page);
       this.pages.set(page, base);
     }
-    return Number(base + (va & 0xfffn));
+    return base + Number(va & 0xfffn);
   }
 
   /** `len` bytes of a task at `va`, across a page boundary if they straddle one. */
-  private taskBytes(va: bigint, len: number): Uint8Array {
+  private taskBytes(va: GuestVirtAddr, len: number): Uint8Array {
     const first = Math.min(len, 4096 - Number(va & 0xfffn));
     const head = this.vm.memory.read(this.taskPa(va), first);
     if (first === len) return head;

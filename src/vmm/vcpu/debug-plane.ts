@@ -1,6 +1,7 @@
 // The vCPU-thread half of the debug plane: arming hardware watchpoints, dispatching their
 // exits into the shared latch, parking for a freeze, and capturing register snapshots. The
 // watchpoint registers are the host architecture's (WatchpointArch); nothing here decodes them.
+import { guestPhysToU64, toGuestPhys, type GuestPhysAddr } from '../guest-address.ts';
 import type { VcpuFd } from '../kvm.ts';
 import type { GuestMemory } from '../memory.ts';
 import { eventfdSignal, pollIn } from '../sys/libc.ts';
@@ -20,8 +21,8 @@ export function captureRegs(vcpu: VcpuFd, control: VmControl, index: number): vo
 
 /** The value at `gpa`, `len` bytes wide (unsigned, little-endian), or undefined off RAM. */
 function readWatched(mem: GuestMemory, gpa: bigint, len: number): bigint | undefined {
-  const addr = Number(gpa);
   try {
+    const addr = toGuestPhys(gpa);
     if (len === 8) return mem.readU64(addr);
     if (len === 4) return BigInt(mem.readU32(addr));
     return BigInt([...mem.read(addr, len)].reduceRight((v, b) => (v << 8) | b, 0));
@@ -87,7 +88,7 @@ export function debugRegisterWatch(vcpu: Pick<VcpuFd, 'setGuestDebug'>, o: Debug
  * store, then fire every slot whose range it touched. The guest resumes after the store, as
  * after a debug trap.
  */
-export function writeTrapHandler(o: DebugDispatchOptions): (addr: number, data: Uint8Array) => boolean {
+export function writeTrapHandler(o: DebugDispatchOptions): (addr: GuestPhysAddr, data: Uint8Array) => boolean {
   let generation = -1;
   let slots: (ArmedSlot | undefined)[] = [];
   let pages = new Set<number>();
@@ -100,9 +101,10 @@ export function writeTrapHandler(o: DebugDispatchOptions): (addr: number, data: 
     }
     if (!pages.has(addr - (addr % PAGE))) return false;
     o.memory.write(addr, data);
-    const end = BigInt(addr + data.length);
+    const start = guestPhysToU64(addr);
+    const end = start + BigInt(data.length);
     slots.forEach((w, slot) => {
-      if (w && BigInt(addr) < w.address + BigInt(w.len) && w.address < end) fire(o, slot, w);
+      if (w && start < w.address + BigInt(w.len) && w.address < end) fire(o, slot, w);
     });
     return true;
   };

@@ -1,9 +1,10 @@
 // A vCPU's registers captured at freeze time. Values are u64 as bigint: kernel
 // addresses exceed 2^53. x86: rip, rsp, cr3. arm64: PC, SP_EL1, TTBR1_EL1, TTBR0_EL1, TCR_EL1.
+import type { GuestVirtAddr } from '../guest-address.ts';
 
 export interface VcpuRegSnapshot {
-  instruction_pointer: bigint;
-  stack_pointer: bigint;
+  instruction_pointer: GuestVirtAddr;
+  stack_pointer: GuestVirtAddr;
   page_table_root: bigint;
   user_page_table_root?: bigint;
   tcr_el1?: bigint;

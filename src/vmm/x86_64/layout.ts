@@ -3,6 +3,7 @@
 //   rdi = vCPU index, rsi = vCPU count, rdx = guest argument (scenario `guest_arg`),
 //   rsp = top of that vCPU's own stack, interrupts off (rflags = 0x2),
 //   CS = 0x08 (64-bit code), DS/ES/SS/FS/GS = 0x10, the first 4 GiB identity-mapped.
+import type { GuestPhysAddr } from '../guest-address.ts';
 
 export const GDT_ADDR = 0x500;
 export const IDT_ADDR = 0x520;
@@ -23,6 +24,6 @@ export const UNMAPPED_MMIO_ADDR = 0xd000_0000;
 export const CODE64_SELECTOR = 0x08;
 export const DATA_SELECTOR = 0x10;
 
-export function bareStackTop(vcpuIndex: number): number {
+export function bareStackTop(vcpuIndex: number): GuestPhysAddr {
   return BARE_STACK_BASE + (vcpuIndex + 1) * BARE_STACK_BYTES;
 }

@@ -4,6 +4,7 @@
 import type { GuestMemory } from '../memory.ts';
 import type { BzImageHeader } from './bzimage.ts';
 import { VmmConfigError } from '../errors.ts';
+import { guestPhysToU64, type GuestPhysAddr } from '../guest-address.ts';
 
 export const ZERO_PAGE = 0x7000;
 export const CMDLINE_ADDR = 0x20000;
@@ -24,7 +25,7 @@ export const E820_RAM = 1;
 export const E820_RESERVED = 2;
 
 export interface RamRange {
-  gpa: number;
+  gpa: GuestPhysAddr;
   size: number;
   node: number;
 }
@@ -55,7 +56,7 @@ export function linuxRamLayout(memoryMb: number, numaNodes = 1): RamRange[] {
 }
 
 export interface E820Entry {
-  addr: number;
+  addr: GuestPhysAddr;
   size: number;
   type: number;
 }
@@ -101,13 +102,13 @@ export interface LinuxBootInput {
   cmdline: string;
   initrd?: Uint8Array;
   ram: readonly RamRange[];
-  rsdpAddr?: number;
+  rsdpAddr?: GuestPhysAddr;
 }
 
 export interface LinuxBootPlan {
-  entry: number;
-  bootParams: number;
-  initrd?: { gpa: number; size: number };
+  entry: GuestPhysAddr;
+  bootParams: GuestPhysAddr;
+  initrd?: { gpa: GuestPhysAddr; size: number };
 }
 
 /** Loads kernel, initrd, command line and boot_params into guest RAM; returns where to enter. */
@@ -137,7 +138,7 @@ export function loadLinux(mem: GuestMemory, input: LinuxBootInput): LinuxBootPla
   mem.writeU16(ZERO_PAGE + BP_HEAP_END_PTR, 0xfe00);
   mem.writeU32(ZERO_PAGE + BP_CMD_LINE_PTR, CMDLINE_ADDR);
   mem.writeU32(ZERO_PAGE + BP_EXT_CMD_LINE_PTR, 0);
-  if (input.rsdpAddr !== undefined) mem.writeU64(ZERO_PAGE + BP_ACPI_RSDP_ADDR, BigInt(input.rsdpAddr));
+  if (input.rsdpAddr !== undefined) mem.writeU64(ZERO_PAGE + BP_ACPI_RSDP_ADDR, guestPhysToU64(input.rsdpAddr));
 
   let initrd: LinuxBootPlan['initrd'];
   if (input.initrd && input.initrd.length > 0) {
@@ -160,7 +161,7 @@ export function loadLinux(mem: GuestMemory, input: LinuxBootInput): LinuxBootPla
   mem.writeU8(ZERO_PAGE + BP_E820_ENTRIES, e820.length);
   e820.forEach((e, i) => {
     const at = ZERO_PAGE + BP_E820_TABLE + i * 20;
-    mem.writeU64(at, BigInt(e.addr));
+    mem.writeU64(at, guestPhysToU64(e.addr));
     mem.writeU64(at + 8, BigInt(e.size));
     mem.writeU32(at + 16, e.type);
   });

@@ -2,6 +2,7 @@
 // page tables, protected mode + paging + PAE + long mode, interrupts off.
 import type { KvmRegs } from '../kvm.ts';
 import type { KvmSegment, KvmSregs } from './vcpu-ioctls.ts';
+import { guestPhysToU64, type GuestPhysAddr } from '../guest-address.ts';
 import type { GuestMemory } from '../memory.ts';
 import { CODE64_SELECTOR, DATA_SELECTOR, GDT_ADDR, IDT_ADDR, PD_ADDR, PDPT_ADDR, PML4_ADDR } from './layout.ts';
 
@@ -56,10 +57,10 @@ export function writeLongModeTables(mem: GuestMemory): void {
     mem.writeU64(GDT_ADDR + i * 8, e);
   });
   mem.writeU64(IDT_ADDR, 0n);
-  mem.writeU64(PML4_ADDR, BigInt(PDPT_ADDR) | 0x3n);
+  mem.writeU64(PML4_ADDR, guestPhysToU64(PDPT_ADDR) | 0x3n);
   for (let g = 0; g < 4; g++) {
     const pd = PD_ADDR + g * 0x1000;
-    mem.writeU64(PDPT_ADDR + g * 8, BigInt(pd) | 0x3n);
+    mem.writeU64(PDPT_ADDR + g * 8, guestPhysToU64(pd) | 0x3n);
     for (let i = 0; i < 512; i++) {
       // present | writable | 2 MiB page
       mem.writeU64(pd + i * 8, (BigInt(g) << 30n) | (BigInt(i) << 21n) | 0x83n);
@@ -81,18 +82,19 @@ export function setupSregs(sregs: KvmSregs): KvmSregs {
     gs: data,
     ss: data,
     tr: tss,
-    gdt: { base: BigInt(GDT_ADDR), limit: GDT.length * 8 - 1, padding: [0, 0, 0] },
-    idt: { base: BigInt(IDT_ADDR), limit: 7, padding: [0, 0, 0] },
+    gdt: { base: guestPhysToU64(GDT_ADDR), limit: GDT.length * 8 - 1, padding: [0, 0, 0] },
+    idt: { base: guestPhysToU64(IDT_ADDR), limit: 7, padding: [0, 0, 0] },
     cr0: sregs.cr0 | X86_CR0_PE | X86_CR0_ET | X86_CR0_NE | X86_CR0_PG,
-    cr3: BigInt(PML4_ADDR),
+    cr3: guestPhysToU64(PML4_ADDR),
     cr4: sregs.cr4 | X86_CR4_PAE,
     efer: sregs.efer | EFER_LME | EFER_LMA,
   };
 }
 
+/** Where a vCPU enters: rip and rsp in the identity map, so guest-physical. */
 export interface EntryState {
-  rip: number;
-  rsp: number;
+  rip: GuestPhysAddr;
+  rsp: GuestPhysAddr;
   rdi?: number;
   rsi?: number;
   rdx?: number;
@@ -107,8 +109,8 @@ export function entryRegs(e: EntryState): KvmRegs {
     rdx: BigInt(e.rdx ?? 0),
     rsi: BigInt(e.rsi ?? 0),
     rdi: BigInt(e.rdi ?? 0),
-    rsp: BigInt(e.rsp),
-    rbp: BigInt(e.rsp),
+    rsp: guestPhysToU64(e.rsp),
+    rbp: guestPhysToU64(e.rsp),
     r8: z,
     r9: z,
     r10: z,
@@ -117,7 +119,7 @@ export function entryRegs(e: EntryState): KvmRegs {
     r13: z,
     r14: z,
     r15: z,
-    rip: BigInt(e.rip),
+    rip: guestPhysToU64(e.rip),
     rflags: 0x2n,
   };
 }

@@ -21,7 +21,7 @@ describe('translate', () => {
   });
 
   it('walks four levels to a 4 KiB page, ignoring CR3 flag bits and NX', () => {
-    expect(translate(tables, 0x1000n | 0x18n, va)).toEqual({ gpa: 0x7_5123n });
+    expect(translate(tables, 0x1000n | 0x18n, va)).toEqual({ gpa: 0x7_5123 });
   });
 
   it('stops at 2 MiB and 1 GiB pages', () => {
@@ -30,10 +30,10 @@ describe('translate', () => {
       [0x2000 + 510 * 8]: 0x3000n | P,
       [0x3000 + 1 * 8]: 0x4020_0000n | P | PS,
     });
-    expect(translate(big, 0x1000n, va)).toEqual({ gpa: 0x4020_2123n });
+    expect(translate(big, 0x1000n, va)).toEqual({ gpa: 0x4020_2123 });
     // Direct map: 0xffff888000000000 + 0x4000_1234 through a 1 GiB page (PML4 273, PDPT 1).
     const huge = ram({ [0x1000 + 273 * 8]: 0x2000n | P, [0x2000 + 1 * 8]: 0x4000_0000n | P | PS });
-    expect(translate(huge, 0x1000n, 0xffff_8880_4000_1234n)).toEqual({ gpa: 0x4000_1234n });
+    expect(translate(huge, 0x1000n, 0xffff_8880_4000_1234n)).toEqual({ gpa: 0x4000_1234 });
   });
 
   it('says where a mapping is missing', () => {

@@ -1,11 +1,12 @@
 // A descriptor chain, parsed once and validated: the typed list of guest buffers a request uses.
+import { toGuestPhys, type GuestPhysAddr } from '../../guest-address.ts';
 import type { GuestMemory } from '../../memory.ts';
 import { DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, DESC_SIZE } from './constants.ts';
 import { GuestInputError } from './errors.ts';
 
 /** A validated guest buffer: [addr, addr + len) lies in guest RAM. */
 export interface GuestBuffer {
-  readonly addr: number;
+  readonly addr: GuestPhysAddr;
   readonly len: number;
 }
 
@@ -35,10 +36,22 @@ interface RawDesc {
   next: number;
 }
 
-function readDesc(ram: GuestMemory, at: number): RawDesc {
+function readDesc(ram: GuestMemory, at: GuestPhysAddr): RawDesc {
   const b = ram.read(at, DESC_SIZE); // a copy: an indirect table may straddle two regions
   const v = new DataView(b.buffer);
   return { addr: v.getBigUint64(0, true), len: v.getUint32(8, true), flags: v.getUint16(12, true), next: v.getUint16(14, true) };
+}
+
+/** Where the descriptor's [addr, addr + len) lies in guest RAM; a GuestInputError (the guest's fault) if it does not. */
+function inRam(ram: GuestMemory, d: RawDesc, what: string): GuestPhysAddr {
+  let gpa: GuestPhysAddr | undefined;
+  try {
+    gpa = toGuestPhys(d.addr);
+  } catch {
+    // past guest-physical space: no RAM there either
+  }
+  if (gpa === undefined || !ram.contains(gpa, d.len)) throw new GuestInputError('address', `${what} 0x${d.addr.toString(16)}+0x${d.len.toString(16)} is outside guest RAM`);
+  return gpa;
 }
 
 class ChainBuilder {
@@ -63,10 +76,7 @@ class ChainBuilder {
     if (!writable && this.sawWritable) throw new GuestInputError('write-order', 'device-readable buffer after a device-writable one');
     this.sawWritable ||= writable;
     if (d.len === 0) return;
-    const addr = Number(d.addr);
-    if (d.addr > BigInt(Number.MAX_SAFE_INTEGER) || !this.ram.contains(addr, d.len)) {
-      throw new GuestInputError('address', `buffer 0x${d.addr.toString(16)}+0x${d.len.toString(16)} is outside guest RAM`);
-    }
+    const addr = inRam(this.ram, d, 'buffer');
     if (writable) {
       this.writable.push({ addr, len: d.len });
       this.writableLen += d.len;
@@ -82,7 +92,7 @@ class ChainBuilder {
  * zero or more direct descriptors, optionally ending in one indirect table. Throws
  * GuestInputError on anything malformed; reads guest RAM only.
  */
-export function parseChain(ram: GuestMemory, table: number, size: number, head: number, limits: ChainLimits): DescriptorChain {
+export function parseChain(ram: GuestMemory, table: GuestPhysAddr, size: number, head: number, limits: ChainLimits): DescriptorChain {
   const out = new ChainBuilder(ram, limits);
   let index = head;
   for (let count = 1; ; count++) {
@@ -106,10 +116,7 @@ function walkIndirect(ram: GuestMemory, ref: RawDesc, size: number, out: ChainBu
   if (ref.len === 0 || ref.len % DESC_SIZE !== 0) throw new GuestInputError('indirect-table', `indirect table of ${ref.len} bytes`);
   const entries = ref.len / DESC_SIZE;
   if (entries > size) throw new GuestInputError('indirect-table', `indirect table of ${entries} entries is longer than the queue (${size})`);
-  const table = Number(ref.addr);
-  if (ref.addr > BigInt(Number.MAX_SAFE_INTEGER) || !ram.contains(table, ref.len)) {
-    throw new GuestInputError('address', `indirect table 0x${ref.addr.toString(16)}+0x${ref.len.toString(16)} is outside guest RAM`);
-  }
+  const table = inRam(ram, ref, 'indirect table');
   let index = 0;
   for (let count = 1; ; count++) {
     if (index >= entries) throw new GuestInputError('descriptor-index', `indirect descriptor ${index} is past the ${entries}-entry table`);

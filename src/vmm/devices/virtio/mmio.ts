@@ -1,5 +1,6 @@
 // The virtio-mmio (version 2) register file over shared state: any vCPU thread can take the exit,
 // the host thread can kick queues, and one lock orders them all.
+import type { GuestPhysAddr } from '../../guest-address.ts';
 import type { GuestMemory } from '../../memory.ts';
 import type { MmioDevice } from '../../exits.ts';
 import { lock, unlock } from '../shared-lock.ts';
@@ -57,7 +58,7 @@ export class MmioTransport implements MmioDevice {
   private newFault: string | undefined;
 
   constructor(
-    readonly base: number,
+    readonly base: GuestPhysAddr,
     state: SharedArrayBuffer,
     private readonly device: VirtioDevice,
     ram: GuestMemory,

@@ -1,5 +1,6 @@
 // A split virtqueue as the device sees it: its registers live in the shared transport state,
 // its rings in guest RAM. Call everything with the transport lock held.
+import type { GuestPhysAddr } from '../../guest-address.ts';
 import type { GuestMemory } from '../../memory.ts';
 import { AVAIL_F_NO_INTERRUPT, DESC_SIZE, F_INDIRECT_DESC } from './constants.ts';
 import { parseChain, type DescriptorChain } from './chain.ts';
@@ -47,13 +48,13 @@ export class SplitQueue {
   get ready(): boolean {
     return this.s[this.b + Q_READY] === 1;
   }
-  private get desc(): number {
+  private get desc(): GuestPhysAddr {
     return address(this.s[this.b + Q_DESC_LO]!, this.s[this.b + Q_DESC_HI]!);
   }
-  private get avail(): number {
+  private get avail(): GuestPhysAddr {
     return address(this.s[this.b + Q_DRIVER_LO]!, this.s[this.b + Q_DRIVER_HI]!);
   }
-  private get used(): number {
+  private get used(): GuestPhysAddr {
     return address(this.s[this.b + Q_DEVICE_LO]!, this.s[this.b + Q_DEVICE_HI]!);
   }
 
@@ -73,7 +74,7 @@ export class SplitQueue {
     this.s[this.b + Q_READY] = 0;
   }
 
-  private checkArea(what: string, addr: number, len: number, align: number): void {
+  private checkArea(what: string, addr: GuestPhysAddr, len: number, align: number): void {
     if (!Number.isSafeInteger(addr) || addr % align !== 0 || !this.ram.contains(addr, len)) {
       throw new GuestInputError('queue-layout', `queue ${this.index}: ${what} at 0x${addr.toString(16)} (${len} bytes, align ${align})`);
     }

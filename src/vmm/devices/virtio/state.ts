@@ -1,6 +1,7 @@
 // Layout of a virtio-mmio transport's shared state: Int32 words in a SharedArrayBuffer, so every
 // vCPU thread (and the VMM's main thread) drives the same device. All words but the counters are
 // read and written with the lock (word 0) held.
+import type { GuestPhysAddr } from '../../guest-address.ts';
 
 export const W_LOCK = 0;
 export const W_STATUS = 1;
@@ -65,7 +66,7 @@ export function resetTransportState(s: Int32Array): void {
 }
 
 /** A 64-bit guest address from a low/high register pair, or NaN past 2^53. */
-export function address(lo: number, hi: number): number {
+export function address(lo: number, hi: number): GuestPhysAddr {
   const h = hi >>> 0;
   return h >= 1 << 21 ? NaN : h * 2 ** 32 + (lo >>> 0);
 }

@@ -1,6 +1,7 @@
 // One VM's virtio-mmio devices: where each window and GSI is, the state every vCPU thread shares,
 // the irqfds that raise their interrupts, and the host side (console output, net backend).
 import type { MmioDevice } from '../../exits.ts';
+import type { GuestPhysAddr } from '../../guest-address.ts';
 import type { VmFd } from '../../kvm.ts';
 import type { GuestMemory } from '../../memory.ts';
 import { close, EFD_CLOEXEC, EFD_NONBLOCK, errno, eventfd, eventfdSignal, OsError } from '../../sys/libc.ts';
@@ -34,7 +35,7 @@ export type VirtioKind = 'console' | 'blk' | 'net';
 
 export interface VirtioWindow {
   kind: VirtioKind;
-  base: number;
+  base: GuestPhysAddr;
   size: number;
   /** IOAPIC pin, raised as an edge through an irqfd. */
   gsi: number;
@@ -124,7 +125,7 @@ export class VirtioHost {
         if (!notifyOffVcpu) return {};
         const notifyFds = Array.from({ length: queueCount(transport) }, (_, q) => {
           const fd = newFd();
-          vm.ioeventfd(fd, BigInt(w.base + Reg.QueueNotify), 4, BigInt(q));
+          vm.ioeventfd(fd, w.base + Reg.QueueNotify, 4, BigInt(q));
           return fd;
         });
         return { notifyFds };

@@ -1,6 +1,7 @@
 // A tiny AML encoder (ACPI 6.5 §20.2): just the terms our DSDT needs. Every function returns the
 // encoded bytes of one term, so terms nest by concatenation.
 import { VmmError } from '../../errors.ts';
+import type { GuestPhysAddr } from '../../guest-address.ts';
 
 export type Aml = Uint8Array;
 
@@ -127,7 +128,7 @@ const MEMORY32_FIXED = 0x86;
 const EXTENDED_INTERRUPT = 0x89;
 
 /** Memory32Fixed (ReadWrite|ReadOnly, base, length). */
-export function memory32Fixed(base: number, length: number, writable = true): Aml {
+export function memory32Fixed(base: GuestPhysAddr, length: number, writable = true): Aml {
   const b = new Uint8Array(12);
   const v = new DataView(b.buffer);
   b[0] = MEMORY32_FIXED;

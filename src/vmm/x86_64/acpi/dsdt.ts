@@ -3,13 +3,14 @@
 // a PM1a control write.
 import { concat, device, integer, interrupt, memory32Fixed, name, pkg, resourceTemplate, scope, string, type Aml } from './aml.ts';
 import { sdt } from './sdt.ts';
+import type { GuestPhysAddr } from '../../guest-address.ts';
 
 export const VIRTIO_MMIO_HID = 'LNRO0005';
 /** SLP_TYP the guest writes to PM1a control (with SLP_EN) to power off. */
 export const S5_SLP_TYP = 5;
 
 export interface VirtioMmioDevice {
-  gpa: number;
+  gpa: GuestPhysAddr;
   size: number;
   /** GSI (IOAPIC pin). */
   irq: number;

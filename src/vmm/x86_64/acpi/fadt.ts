@@ -2,6 +2,7 @@
 // the PC's legacy PIC and PIT. Only the PM1a event/control blocks, which ACPICA requires, point at
 // I/O ports: the VMM must accept accesses there (reads 0, writes ignored, except an S5 request).
 import { ByteWriter, gas, GAS_SYSTEM_IO, sdt } from './sdt.ts';
+import type { GuestPhysAddr } from '../../guest-address.ts';
 
 export const FADT_REVISION = 6;
 export const FADT_MINOR_REVISION = 5;
@@ -29,8 +30,8 @@ const IAPC_NO_VGA = 1 << 2;
 const IAPC_NO_CMOS_RTC = 1 << 5;
 
 export interface FadtOptions {
-  dsdtGpa: number;
-  facsGpa: number;
+  dsdtGpa: GuestPhysAddr;
+  facsGpa: GuestPhysAddr;
   sciIrq?: number;
   pm1aEventPort?: number;
   pm1aControlPort?: number;

@@ -9,6 +9,7 @@ import { BIOS_AREA_END, BIOS_AREA_START, rsdp, RSDP_SIZE, xsdt } from './rsdp.ts
 import { slit, srat, type MemoryRange } from './srat.ts';
 import { SDT_HEADER_SIZE } from './sdt.ts';
 import { VmmConfigError } from '../../errors.ts';
+import { toGuestPhys, type GuestPhysAddr } from '../../guest-address.ts';
 
 export interface AcpiConfig {
   topology: Topology;
@@ -26,32 +27,32 @@ export interface AcpiConfig {
 export interface AcpiTableLocation {
   signature: string;
   offset: number;
-  gpa: number;
+  gpa: GuestPhysAddr;
   length: number;
 }
 
 export interface AcpiTables {
   bytes: Uint8Array;
-  baseGpa: number;
+  baseGpa: GuestPhysAddr;
   rsdpOffset: number;
   /** Give this to Linux as boot_params.acpi_rsdp_addr. */
-  rsdpGpa: number;
+  rsdpGpa: GuestPhysAddr;
   /** A copy of the RSDP: it only points at the XSDT, so it may also be copied into 0xE0000-0xFFFFF. */
   rsdp: Uint8Array;
-  xsdtGpa: number;
+  xsdtGpa: GuestPhysAddr;
   /** Every table in the blob, RSDP and FACS included. */
   tables: AcpiTableLocation[];
 }
 
 const align = (n: number, a: number): number => Math.ceil(n / a) * a;
 
-export function buildAcpiTables(config: AcpiConfig, baseGpa: number): AcpiTables {
+export function buildAcpiTables(config: AcpiConfig, baseGpa: GuestPhysAddr): AcpiTables {
   const { topology: t } = config;
   const problems = validateTopology(t);
   if (problems.length > 0) {
     throw new VmmConfigError(`topology ${formatTopology(t)}: ${problems.map((p) => `${p.path || 'topology'}: ${p.message}`).join('; ')}`);
   }
-  if (!Number.isSafeInteger(baseGpa) || baseGpa < 0) throw new RangeError(`ACPI base 0x${baseGpa.toString(16)} is not a guest-physical address`);
+  toGuestPhys(baseGpa); // a GuestAddressError unless it is one
   const sciIrq = config.sciIrq ?? DEFAULT_SCI_IRQ;
 
   // Position-independent tables first; then place everything and build the pointer tables.
@@ -69,7 +70,7 @@ export function buildAcpiTables(config: AcpiConfig, baseGpa: number): AcpiTables
     ['FACS', FACS_SIZE, 64],
     ...fixed.map(([sig, b]): [string, number, number] => [sig, b.length, 8]),
   ];
-  const gpa = new Map<string, number>();
+  const gpa = new Map<string, GuestPhysAddr>();
   let end = baseGpa;
   for (const [sig, size, a] of sizes) {
     const at = align(end, a);
@@ -80,7 +81,7 @@ export function buildAcpiTables(config: AcpiConfig, baseGpa: number): AcpiTables
   if (inBiosArea && end > BIOS_AREA_END) {
     throw new RangeError(`ACPI tables at 0x${baseGpa.toString(16)} need ${end - baseGpa} bytes: they run past the BIOS area's end (0x100000)`);
   }
-  const at = (sig: string): number => gpa.get(sig)!;
+  const at = (sig: string): GuestPhysAddr => gpa.get(sig)!;
 
   const built = new Map<string, Uint8Array>([
     ['RSDP', rsdp(at('XSDT'))],

@@ -1,5 +1,6 @@
 // RSDP (ACPI 6.5 §5.2.5) and XSDT (§5.2.8).
 import { ByteWriter, checksumOf, OEM_ID, sdt } from './sdt.ts';
+import type { GuestPhysAddr } from '../../guest-address.ts';
 
 export const RSDP_SIZE = 36;
 /** Where the OS may scan for the RSDP when it is not handed its address (16-byte aligned). */
@@ -7,7 +8,7 @@ export const BIOS_AREA_START = 0xe0000;
 export const BIOS_AREA_END = 0x100000;
 
 /** Revision-2 RSDP pointing at the XSDT only (the RSDT address is 0: Linux prefers the XSDT). */
-export function rsdp(xsdtGpa: number | bigint): Uint8Array {
+export function rsdp(xsdtGpa: GuestPhysAddr): Uint8Array {
   const out = new ByteWriter()
     .ascii('RSD PTR ', 8)
     .u8(0) // checksum over the first 20 bytes
@@ -24,7 +25,7 @@ export function rsdp(xsdtGpa: number | bigint): Uint8Array {
   return out;
 }
 
-export function xsdt(tableGpas: Array<number | bigint>): Uint8Array {
+export function xsdt(tableGpas: GuestPhysAddr[]): Uint8Array {
   const w = new ByteWriter();
   for (const a of tableGpas) w.u64(a);
   return sdt({ signature: 'XSDT', revision: 1 }, w.toBytes());

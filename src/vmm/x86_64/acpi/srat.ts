@@ -2,10 +2,11 @@
 // in vCPU order (node 0 first), so Linux maps proximity domain n to node n.
 import { allPlacements, MAX_APIC_ID, numaDistances, type Topology } from '../../topology.ts';
 import { ByteWriter, sdt } from './sdt.ts';
+import type { GuestPhysAddr } from '../../guest-address.ts';
 
 export interface MemoryRange {
   node: number;
-  gpa: number;
+  gpa: GuestPhysAddr;
   size: number;
 }
 

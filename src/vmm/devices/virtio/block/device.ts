@@ -1,4 +1,5 @@
 // virtio-blk (device id 2): one request queue over a file, read-only or read-write.
+import type { GuestPhysAddr } from '../../../guest-address.ts';
 import type { GuestMemory } from '../../../memory.ts';
 import { closeSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -22,14 +23,14 @@ export const BLK_F_RO = 1n << 5n;
 export const BLK_F_FLUSH = 1n << 9n;
 
 export interface VirtioBlockShared extends BlockFileInfo {
-  base: number;
+  base: GuestPhysAddr;
   transport: SharedArrayBuffer;
   /** GET_ID answer (at most 20 bytes). */
   id: string;
 }
 
 export interface VirtioBlockOptions {
-  base: number;
+  base: GuestPhysAddr;
   /** A regular file: the disk image. */
   path: string;
   readOnly?: boolean;

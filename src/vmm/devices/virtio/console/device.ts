@@ -1,5 +1,6 @@
 // virtio-console (device id 3), port 0 only: receiveq 0 carries host input to the guest's hvc0,
 // transmitq 1 carries its output into a shared ring the VMM drains like a serial port's.
+import type { GuestPhysAddr } from '../../../guest-address.ts';
 import type { GuestMemory } from '../../../memory.ts';
 import { ByteRing } from '../../byte-ring.ts';
 import { DeviceId } from '../constants.ts';
@@ -18,7 +19,7 @@ const MAX_CHAIN_BYTES = 64 * 1024;
 const CONFIG_BYTES = 12;
 
 export interface VirtioConsoleShared {
-  base: number;
+  base: GuestPhysAddr;
   transport: SharedArrayBuffer;
   /** ByteRing: guest output. */
   output: SharedArrayBuffer;
@@ -28,7 +29,7 @@ export interface VirtioConsoleShared {
 
 export interface VirtioConsoleOptions {
   /** Guest-physical base of the MMIO window. */
-  base: number;
+  base: GuestPhysAddr;
   outputCapacity?: number;
   inputCapacity?: number;
 }

@@ -1,6 +1,7 @@
 // virtio-net (device id 1): rx queue 0, tx queue 1, a MAC in config space, the 12-byte
 // virtio_net_hdr (v1) on every buffer. Frames cross threads through two shared FrameRings: the
 // guest's transmissions for the host, and the host's frames waiting for guest rx buffers.
+import type { GuestPhysAddr } from '../../../guest-address.ts';
 import type { GuestMemory } from '../../../memory.ts';
 import { DeviceId } from '../constants.ts';
 import type { VirtioDevice, VirtioEnv } from '../device.ts';
@@ -32,7 +33,7 @@ const C_RX_FRAMES = 2;
 const C_RX_DROPPED = 3;
 
 export interface VirtioNetShared {
-  base: number;
+  base: GuestPhysAddr;
   transport: SharedArrayBuffer;
   mac: string;
   /** FrameRing: guest to host. */
@@ -43,7 +44,7 @@ export interface VirtioNetShared {
 }
 
 export interface VirtioNetOptions {
-  base: number;
+  base: GuestPhysAddr;
   /** aa:bb:cc:dd:ee:ff; default 52:54:00:12:34:56. */
   mac?: string;
   /** Bytes per direction (a power of two); default 1 MiB. */

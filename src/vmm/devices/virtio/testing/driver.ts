@@ -1,10 +1,12 @@
 // A guest-side virtio-mmio driver for tests: sets the device up through its registers and
 // builds split rings in real guest memory, byte for byte as Linux would.
 import type { MmioDevice } from '../../../exits.ts';
+import type { GuestPhysAddr } from '../../../guest-address.ts';
 import type { GuestMemory } from '../../../memory.ts';
 import { DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, DESC_SIZE, F_VERSION_1, Reg, Status } from '../constants.ts';
 
 export interface RawDescriptor {
+  /** The raw 64-bit field: whatever a guest may write there, in guest-physical space or not. */
   addr: number | bigint;
   len: number;
   flags: number;
@@ -27,11 +29,11 @@ export interface UsedElement {
 /** Placement of a chain's buffers, for reading back what the device wrote. */
 export interface AddedChain {
   head: number;
-  buffers: Array<{ addr: number; len: number; write: boolean }>;
+  buffers: Array<{ addr: GuestPhysAddr; len: number; write: boolean }>;
 }
 
 export class TestDriver {
-  private heap: number;
+  private heap: GuestPhysAddr;
 
   constructor(
     readonly mem: GuestMemory,
@@ -68,7 +70,7 @@ export class TestDriver {
   }
 
   /** Bump allocation in the heap area, wrapping (tests reuse memory once the device is done). */
-  alloc(len: number, align = 16): number {
+  alloc(len: number, align = 16): GuestPhysAddr {
     let at = Math.ceil(this.heap / align) * align;
     if (at + len > this.heapEnd) at = Math.ceil(this.heapStart / align) * align;
     if (at + len > this.heapEnd) throw new RangeError(`test heap cannot hold ${len} bytes`);
@@ -128,9 +130,9 @@ export class TestQueue {
     private readonly d: TestDriver,
     readonly index: number,
     readonly size: number,
-    readonly desc: number,
-    readonly avail: number,
-    readonly used: number,
+    readonly desc: GuestPhysAddr,
+    readonly avail: GuestPhysAddr,
+    readonly used: GuestPhysAddr,
   ) {}
 
   writeDesc(i: number, x: RawDescriptor, table = this.desc): void {
@@ -218,7 +220,7 @@ export class TestQueue {
     return out;
   }
 
-  read(addr: number, len: number): Uint8Array {
+  read(addr: GuestPhysAddr, len: number): Uint8Array {
     return this.d.mem.read(addr, len);
   }
 }

@@ -1,4 +1,5 @@
 // Guest RAM and a VirtioEnv that counts interrupts, for device tests.
+import type { GuestPhysAddr } from '../../../guest-address.ts';
 import { GuestMemory } from '../../../memory.ts';
 import type { VirtioEnv } from '../device.ts';
 
@@ -11,7 +12,7 @@ export interface TestEnv {
   reasons: string[];
 }
 
-export function testEnv(layout: Array<{ gpa: number; size: number }> = [{ gpa: 0, size: 1 << 20 }]): TestEnv {
+export function testEnv(layout: Array<{ gpa: GuestPhysAddr; size: number }> = [{ gpa: 0, size: 1 << 20 }]): TestEnv {
   const memory = GuestMemory.allocate(layout);
   let irqs = 0;
   const reasons: string[] = [];

@@ -1,5 +1,6 @@
 // The virtio fuzzer: seeded chains, mutations, random rings and register traffic against one
 // device over real guest memory, with a model-checking hook per request (see fuzz.test.ts).
+import { toGuestPhys } from '../../../guest-address.ts';
 import { GuestMemory, GuestMemoryError } from '../../../memory.ts';
 import { DESC_F_INDIRECT as F_IND, DESC_F_NEXT as F_NEXT, DESC_F_WRITE as F_WRITE, F_INDIRECT_DESC, MMIO_MAGIC, Reg, Status } from '../constants.ts';
 import type { VirtioEnv } from '../device.ts';
@@ -142,7 +143,7 @@ export class Fuzzer {
         bufs.push({ d: { addr: this.alloc(len), len, flags: 0, next: 0 }, data });
       }
     if (nw) for (const len of splitLen(r, req.writableLen, nw)) bufs.push({ d: { addr: this.alloc(len), len, flags: F_WRITE, next: 0 } });
-    for (const b of bufs) if (b.data) this.ram.write(Number(b.d.addr), b.data);
+    for (const b of bufs) if (b.data) this.ram.write(toGuestPhys(b.d.addr), b.data);
     const writable = bufs.filter((b) => b.d.flags & F_WRITE).map((b) => b.d);
 
     if (mutation === 'write-order') {
@@ -192,7 +193,7 @@ export class Fuzzer {
         direct.at(-1)!.flags |= F_NEXT;
         direct.at(-1)!.next = slots.at(-1)!;
       }
-      table = { addr: Number(ref.addr), order, ref };
+      table = { addr: toGuestPhys(ref.addr), order, ref };
     }
     const lastLinkable = (): { d: RawDescriptor; ids: number[]; span: number } =>
       table && (mode === 'indirect' || r.chance(0.5))
@@ -259,7 +260,7 @@ export class Fuzzer {
     const written = new Uint8Array(writable.reduce((s, d) => s + d.len, 0));
     let at = 0;
     for (const d of writable) {
-      written.set(this.ram.read(Number(d.addr), d.len), at);
+      written.set(this.ram.read(toGuestPhys(d.addr), d.len), at);
       at += d.len;
     }
     req.check?.(written, used[0]!.len);
