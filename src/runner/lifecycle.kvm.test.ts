@@ -1,9 +1,10 @@
 // Lifecycle steps under a workload in a Linux guest: CPU hotplug with and without the
-// scheduler's hotplug callbacks, a reload loop, and a replacement whose failure the gate and
-// the exit-kind watch catch.
+// scheduler's hotplug callbacks, a reload loop, a replacement whose failure the gate and the
+// exit-kind watch catch, and a group moving to another cgroup.
 import { describe, expect, it } from 'vitest';
 import { resultTimeline } from './artifacts.ts';
 import { scenarioGate } from './gates.ts';
+import type { MonitorSample } from './monitor/checks.ts';
 import { runScenario } from './run-scenario.ts';
 import { loadScenario } from './scenario/load.ts';
 
@@ -70,6 +71,35 @@ describe('lifecycle steps', () => {
       const svg = resultTimeline(r)!;
       for (const part of ['>CPU 0</text>', '>CPU 1</text>', '<title>spin</title>', '<title>offline</title>', '>0: hotplug</text>', '>1: hotplug</text>']) expect(svg).toContain(part);
       expect(scenarioGate(file, s, r), JSON.stringify(r.monitor?.rqStalls)).toBeUndefined();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "a cgroup move takes a group's threads into a cgroup pinned to CPU 1: the monitor sees them on CPU 0 before and never after",
+    async () => {
+      const file = 'scenarios/lifecycle/cgroup-move.yaml';
+      const s = loadScenario(file);
+      const r = await runScenario(s);
+      const why = `${tail(r.console.com1)}\n${JSON.stringify(r.steps, null, 1)}`;
+      const [move] = r.steps!;
+      expect(move, why).toMatchObject({ kind: 'cgroup_move', ok: true, moved: 2 });
+      // The kernel told the scheduler about each thread (ops.cgroup_move; the workload's shell
+      // entering the workload tree at its start is one more).
+      const moves = /scx_fault: exit kind=64 .* cgroup_moves=(\d+)\b/.exec(r.scheduler!.dump.join('\n'));
+      expect(Number(moves?.[1]), why).toBeGreaterThanOrEqual(2);
+      // Guest time of a sample: its furthest runqueue clock (sched_clock, as uptime counts from boot).
+      const guestS = (m: MonitorSample) => Math.max(...m.cpus.map((c) => c.clock)) / 1e9;
+      const batchOn = (m: MonitorSample, cpu: number) => m.cpus[cpu]!.comm.startsWith('batch-');
+      const trace = r.monitor!.trace;
+      const before = trace.filter((m) => guestS(m) < move!.uptimeS! - 0.2);
+      const after = trace.filter((m) => guestS(m) > move!.uptimeS! + 0.5);
+      const seen = (ms: MonitorSample[], cpu: number) => ms.filter((m) => batchOn(m, cpu)).length;
+      const counts = { before: [seen(before, 0), seen(before, 1)], after: [seen(after, 0), seen(after, 1)] };
+      expect(counts.before[0], JSON.stringify(counts)).toBeGreaterThan(10);
+      expect(counts.after[0], JSON.stringify(counts)).toBe(0);
+      expect(counts.after[1], JSON.stringify(counts)).toBeGreaterThan(10);
+      expect(scenarioGate(file, s, r), why).toBeUndefined();
     },
     TEST_TIMEOUT_MS,
   );

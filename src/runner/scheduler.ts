@@ -105,6 +105,7 @@ function guestStep(st: Step): GuestStep {
     return { atS, kind: 'replace_scheduler', name, binary: `${GUEST_BIN_DIR}/${name}`, args, ops: name.replace(/^scx_/, '') };
   }
   if (st.reload) return { atS, kind: 'reload', times: st.reload.times };
+  if (st.cgroup_move) return { atS, kind: 'cgroup_move', group: st.cgroup_move.group, to: st.cgroup_move.to };
   return { atS, kind: stepKind(st) as 'detach_scheduler' | 'attach_scheduler' };
 }
 

@@ -19,6 +19,8 @@ export interface StepResult {
   schedulerExit?: { kind: SchedulerExitKind | 'unknown'; reason?: string; message?: string };
   /** reload: detach-attach cycles completed. */
   cycles?: number;
+  /** cgroup_move: threads moved. */
+  moved?: number;
   /** Loader output and the kernel's sched_ext lines from the step. */
   output: string[];
   dmesg: string[];
@@ -42,6 +44,7 @@ export function stepsResult(s: Scenario, consoleText: string): StepResult[] | un
       ...(r.message !== undefined ? { message: r.message } : {}),
       ...(kind ? { schedulerExit: { kind, ...(exit.exitReason ? { reason: exit.exitReason } : {}), ...(exit.exitMessage ? { message: exit.exitMessage } : {}) } } : {}),
       ...(r.cycles !== undefined ? { cycles: r.cycles } : {}),
+      ...(r.moved !== undefined ? { moved: r.moved } : {}),
       output: r.output,
       dmesg: r.dmesg,
     };

@@ -2,7 +2,7 @@
 // its shell under the scheduler or, without one, after the guest's report) and its measurements
 // read back from the console.
 import { buildWorkload, WORKLOAD_GUEST_PATH } from '../fixtures/workload/build.ts';
-import { workloadShell, type GroupSpec, type WorkloadKind, type WorkloadRun, type WorkloadSpec } from '../fixtures/workload/command.ts';
+import { type CgroupSpec, workloadShell, type GroupSpec, type WorkloadKind, type WorkloadRun, type WorkloadSpec } from '../fixtures/workload/command.ts';
 import { parseWorkload, parseWorkloadExit, type WorkloadResult } from '../fixtures/workload/metrics.ts';
 import { flatTopology } from '../vmm/topology.ts';
 import type { Scenario } from './scenario/schema.ts';
@@ -14,6 +14,10 @@ export interface WorkloadPayload {
   shell: string[];
   /** With `workload.baseline: default`: the same run, before the scheduler starts. */
   baseline?: string[];
+}
+
+function cgroupSpec(path: string, c: { cpu_weight?: number | undefined; cpuset?: number[] | undefined }): CgroupSpec {
+  return { path, ...(c.cpu_weight !== undefined ? { cpuWeight: c.cpu_weight } : {}), ...(c.cpuset ? { cpuset: c.cpuset } : {}) };
 }
 
 function groupSpec(g: WorkloadGroup, vcpus: number): GroupSpec {
@@ -29,7 +33,7 @@ function groupSpec(g: WorkloadGroup, vcpus: number): GroupSpec {
     priority: g.policy === 'fifo' || g.policy === 'rr' ? (g.priority ?? 1) : 0,
     ...(g.cpus ? { cpus: g.cpus } : {}),
     ...periodic,
-    ...(g.cgroup ? { cgroup: { path: g.cgroup.path, ...(g.cgroup.cpu_weight !== undefined ? { cpuWeight: g.cgroup.cpu_weight } : {}), ...(g.cgroup.cpuset ? { cpuset: g.cgroup.cpuset } : {}) } } : {}),
+    ...(g.cgroup ? { cgroup: cgroupSpec(g.cgroup.path, g.cgroup) } : {}),
   };
 }
 
@@ -42,7 +46,8 @@ export function workloadSpec(s: Scenario): WorkloadSpec | undefined {
   const w = s.workload;
   if (w?.shell !== undefined || (w === undefined && s.scheduler === undefined)) return undefined;
   const groups = w?.groups?.map((g) => groupSpec(g, s.vcpus)) ?? [{ name: 'spin', kind: 'spin' as const, threads: w?.threads ?? s.vcpus, nice: 0, policy: 'normal' as const, priority: 0 }];
-  return { seconds: w?.duration_s ?? 5, groups, topology: s.topology ?? flatTopology(s.vcpus) };
+  const moves = (s.steps ?? []).flatMap((st) => (st.cgroup_move ? [cgroupSpec(st.cgroup_move.to, st.cgroup_move)] : []));
+  return { seconds: w?.duration_s ?? 5, groups, topology: s.topology ?? flatTopology(s.vcpus), ...(moves.length ? { cgroups: moves } : {}) };
 }
 
 export async function workloadPayload(s: Scenario): Promise<WorkloadPayload | undefined> {

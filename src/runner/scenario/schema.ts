@@ -4,7 +4,7 @@ import { guestNames } from '../../fixtures/guests/build.ts';
 import { BASELINE_GATES, workloadGatesSchema, workloadSchema } from './workload-schema.ts';
 import { flatTopology, formatTopology, validateTopology, type Topology } from '../../vmm/topology.ts';
 import { parseTopologyShorthand } from './topology-shorthand.ts';
-import { stepsSchema, type Step } from './steps-schema.ts';
+import { checkSteps, stepsSchema } from './steps-schema.ts';
 import { monitorGatesSchema, monitorSchema } from './monitor-schema.ts';
 import { EXIT_ACTION_NAMES } from '../../vmm/exit-actions.ts';
 
@@ -62,20 +62,6 @@ const schedulerSchema = z
     exit_wait_s: z.number().min(0).max(3600).optional().describe('After the workload, wait up to this long for the scheduler to exit by itself (a fault) before stopping it.'),
   })
   .refine((s) => (s.name === undefined) !== (s.binary === undefined), { error: 'give exactly one of name (a built scheduler) or binary (your own)' });
-
-/** Steps need a scheduler, a CPU the smallest VM has, and a time within the workload program's run. */
-function checkSteps(s: { scheduler?: unknown; steps?: Step[]; workload?: { shell?: string; duration_s: number } }, cpus: number, ctx: z.RefinementCtx): void {
-  if (!s.steps) return;
-  if (s.scheduler === undefined) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'steps act on a scheduler: add scheduler' });
-  // A workload shell runs as long as it does; the program runs duration_s (default 5).
-  const duration = s.workload?.shell === undefined ? (s.workload?.duration_s ?? 5) : undefined;
-  s.steps.forEach((step, i) => {
-    if (duration !== undefined && step.at_s > duration)
-      ctx.addIssue({ code: 'custom', path: ['steps', i, 'at_s'], message: `${step.at_s} s is past the workload's end (workload.duration_s: ${duration})` });
-    if (step.hotplug && step.hotplug.cpu >= cpus)
-      ctx.addIssue({ code: 'custom', path: ['steps', i, 'hotplug', 'cpu'], message: `CPU ${step.hotplug.cpu} is not in this VM (its CPUs are 0..${cpus - 1})` });
-  });
-}
 
 const topologyObject = z.strictObject({
   numa_nodes: z.int().min(1).describe('NUMA nodes (one package each).'),

@@ -44,15 +44,26 @@ export const workloadGatesSchema = z
     'Scheduling-behaviour gates: the schedvm environment fails the test file, and `schedvm run` exits non-zero, naming the gate, the group and the measured value. Top-level gates hold for every group they apply to; a group overrides them in its own `expect`.',
   );
 
+/** A cgroup's path inside the workload's tree (a group's cgroup, a cgroup_move step's target). */
+export const cgroupPathSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "expected a relative path of names (letters, digits, _ . -) joined by '/'")
+  .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), { error: "stays inside the workload's cgroup tree: no '.' or '..' in the path" });
+
+/** cpu.weight and cpuset.cpus of a cgroup the guest creates. */
+export const cgroupSettings = {
+  cpu_weight: z.int().min(1).max(10000).optional().describe("cpu.weight of the cgroup (default the kernel's 100)."),
+  cpuset: z.array(z.int().min(0)).min(1).optional().describe('cpuset.cpus of the cgroup: the CPUs its threads may run on.'),
+};
+
+/** Two declarations of one cgroup must set it up alike. */
+export const sameCgroupSettings = (a: { cpu_weight?: number | undefined; cpuset?: number[] | undefined }, b: typeof a) =>
+  JSON.stringify([a.cpu_weight, a.cpuset]) === JSON.stringify([b.cpu_weight, b.cpuset]);
+
 const cgroupSchema = z
   .strictObject({
-    path: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "expected a relative path of names (letters, digits, _ . -) joined by '/'")
-      .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), { error: "stays inside the workload's cgroup tree: no '.' or '..' in the path" })
-      .describe('The cgroup, relative to the tree the guest creates for the workload (cgroup v2, threaded): `batch`, `tenants/a`.'),
-    cpu_weight: z.int().min(1).max(10000).optional().describe("cpu.weight of the cgroup (default the kernel's 100)."),
-    cpuset: z.array(z.int().min(0)).min(1).optional().describe('cpuset.cpus of the cgroup: the CPUs its threads may run on.'),
+    path: cgroupPathSchema.describe('The cgroup, relative to the tree the guest creates for the workload (cgroup v2, threaded): `batch`, `tenants/a`.'),
+    ...cgroupSettings,
   })
   .describe('A cgroup v2 group the guest creates (threaded, so each group of threads can have its own), with cpu.weight and cpuset.cpus.');
 
@@ -145,8 +156,7 @@ export const workloadSchema = z
           if (!g.cgroup) return;
           // Groups may share a cgroup, but not set it up two ways.
           const other = cgroups.get(g.cgroup.path);
-          const settings = (c: WorkloadCgroup) => JSON.stringify([c.cpu_weight, c.cpuset]);
-          if (other && settings(other.cg) !== settings(g.cgroup)) {
+          if (other && !sameCgroupSettings(other.cg, g.cgroup)) {
             ctx.addIssue({ code: 'custom', path: [i, 'cgroup'], message: `cgroup '${g.cgroup.path}' has other cpu_weight or cpuset in group '${other.group}': give them once, alike` });
           }
           cgroups.set(g.cgroup.path, { cg: g.cgroup, group: g.name });
