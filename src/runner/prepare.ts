@@ -249,7 +249,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   const steps = stepsResult(s, text);
   const kw = clock?.kernelWatch;
   kw?.monitor?.stop();
-  const monitor = s.monitor ? monitorResult(s.monitor.hz, kw?.monitor?.samples ?? [], kw?.monitor?.failure ?? kw?.monitorNote, kw?.monitor?.costMs) : undefined;
+  const monitor = s.monitor ? monitorResult(s.monitor.hz, kw?.monitor?.samples ?? [], { note: kw?.monitorNote, stoppedEarly: kw?.monitor?.failure, costMs: kw?.monitor?.costMs }) : undefined;
   return {
     scenario: s.name,
     ...r,

@@ -49,8 +49,19 @@ describe('expect.monitor', () => {
   });
 
   it('fails when the monitor took no samples, with its reason', () => {
-    expect(monitorGate('s.yaml', { max_rq_stall_ms: 1 }, monitorResult(100, [], 'monitor: the guest kernel did not report runqueues'))).toBe(
+    expect(monitorGate('s.yaml', { max_rq_stall_ms: 1 }, monitorResult(100, [], { note: 'monitor: the guest kernel did not report runqueues' }))).toBe(
       'expect.monitor of s.yaml: the monitor took no samples (monitor: the guest kernel did not report runqueues)',
+    );
+  });
+
+  it('fails a trace that stopped before the VM ended, even when what it saw is within bounds', () => {
+    const partial = monitorResult(
+      100,
+      trace(30, (i) => [cpu({ clock: i })]),
+      { stoppedEarly: 'monitor: kernel address 0xffff888000000000: not present' },
+    );
+    expect(monitorGate('s.yaml', { max_rq_stall_ms: 500 }, partial)).toBe(
+      'expect.monitor of s.yaml: the monitor stopped 290 ms in, before the VM ended (monitor: kernel address 0xffff888000000000: not present): its checks saw only part of the run',
     );
   });
 });

@@ -17,13 +17,21 @@ export interface MonitorResult {
   costUsPerSample: number;
   /** Every sample (for timelines and your own checks). */
   trace: MonitorSample[];
-  /** Why sampling did not start or stopped early, if it did. */
+  /** Why sampling did not start, if it did not. */
   note?: string;
+  /** Why sampling stopped before the VM ended, if it did: the checks saw only part of the run. */
+  stoppedEarly?: string;
 }
 
 const rounded = <T extends Span>(s: T): T => ({ ...s, atMs: Math.round(s.atMs), ms: Math.round(s.ms) });
 
-export function monitorResult(hz: number, trace: MonitorSample[], note?: string, costMs = 0): MonitorResult {
+export interface MonitorEnd {
+  note?: string | undefined;
+  stoppedEarly?: string | undefined;
+  costMs?: number | undefined;
+}
+
+export function monitorResult(hz: number, trace: MonitorSample[], { note, stoppedEarly, costMs = 0 }: MonitorEnd = {}): MonitorResult {
   return {
     hz,
     samples: trace.length,
@@ -34,6 +42,7 @@ export function monitorResult(hz: number, trace: MonitorSample[], note?: string,
     imbalance: longestImbalance(trace),
     trace,
     ...(note ? { note } : {}),
+    ...(stoppedEarly ? { stoppedEarly } : {}),
   };
 }
 
@@ -42,6 +51,8 @@ export function monitorGate(file: string, gates: MonitorGates | undefined, r: Mo
   if (!gates) return undefined;
   if (!r || r.samples === 0) return `expect.monitor of ${file}: the monitor took no samples${r?.note ? ` (${r.note})` : ''}`;
   const failures: string[] = [];
+  // A trace that ends early would pass gates on what it never saw.
+  if (r.stoppedEarly) failures.push(`the monitor stopped ${r.spanMs} ms in, before the VM ended (${r.stoppedEarly}): its checks saw only part of the run`);
   const worst = (spans: Array<Span & { cpu: number }>) => [...spans].sort((a, b) => b.ms - a.ms)[0];
   const stall = worst(r.rqStalls);
   if (gates.max_rq_stall_ms !== undefined && stall && stall.ms > gates.max_rq_stall_ms) {
