@@ -20,6 +20,11 @@ export const SCX_ROOT = 'scx_root';
 export const EXIT_KIND_WATCH = 'scx_exit_kind';
 /** An exit-kind watch latches from SCX_EXIT_ERROR up: kinds below it (done, unreg, ...) are clean exits. */
 export const EXIT_KIND_LATCH_FROM = BigInt(SCX_EXIT.ERROR);
+/**
+ * The kernel stores DONE when it starts tearing a scheduler down, and its exit kind is not
+ * written again: later writes there are to freed memory reused before the host disarms.
+ */
+const EXIT_KIND_END_AT = BigInt(SCX_EXIT.DONE);
 /** Freezes tried to find a page-table root that maps a symbol. */
 const PEEK_ATTEMPTS = 3;
 
@@ -118,7 +123,8 @@ export class KernelWatch {
     if (this.plan.exitKindOffset === undefined) return;
     // Each scheduler that attaches gets the watch on its own scx_sched; once its loader has
     // exited or a step detached it (the exit kind is stored by then), the watch leaves memory
-    // the kernel frees, and the next scheduler's `enabled` arms it on that one's.
+    // the kernel frees, and the next scheduler's `enabled` arms it on that one's. Until then
+    // (a kernel-side exit is seen here only later) the DONE rule keeps reuse from latching.
     if (line.includes(`${SCHED_PREFIX} enabled`)) this.enqueue(() => this.armExitKind(this.plan.exitKindOffset!));
     else if (line.includes(`${SCHED_PREFIX} exit-status`) || line.includes(`${SCHED_PREFIX} detached`)) this.enqueue(() => this.disarmExitKind());
   }
@@ -236,7 +242,7 @@ export class KernelWatch {
     if (sch === 0n) throw new Error(`exit-kind watch: ${SCX_ROOT} was NULL when the scheduler was enabled; the exit kind comes from the guest's report only`);
     const gva = sch + BigInt(offset);
     const gpa = await this.physical(gva, 'exit-kind watch');
-    await this.vm!.armWatchpoint({ name: EXIT_KIND_WATCH, kind: 'exit_kind', len: 4, freeze: true, latchFrom: EXIT_KIND_LATCH_FROM, gva, gpa });
+    await this.vm!.armWatchpoint({ name: EXIT_KIND_WATCH, kind: 'exit_kind', len: 4, freeze: true, latchFrom: EXIT_KIND_LATCH_FROM, endAt: EXIT_KIND_END_AT, gva, gpa });
     this.exitKindArmed = true;
     this.notes.push(`exit-kind watch: armed on ${SCX_ROOT}->exit_kind (va 0x${gva.toString(16)}, pa 0x${gpa.toString(16)})`);
   }

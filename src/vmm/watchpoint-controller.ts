@@ -57,7 +57,8 @@ export class WatchpointController {
    */
   async arm(w: RuntimeWatchpoint): Promise<void> {
     const gpa = guestPhysToU64(w.gpa);
-    const spec: WatchpointSpec = { name: w.name, address: gpa, len: w.len, on: 'write', kind: w.kind, freeze: w.freeze, ...(w.latchFrom !== undefined ? { latchFrom: w.latchFrom } : {}) };
+    const rules = { ...(w.latchFrom !== undefined ? { latchFrom: w.latchFrom } : {}), ...(w.endAt !== undefined ? { endAt: w.endAt } : {}) };
+    const spec: WatchpointSpec = { name: w.name, address: gpa, len: w.len, on: 'write', kind: w.kind, freeze: w.freeze, ...rules };
     // Armed again (a new scheduler attached): the same slot, so its result stays one entry.
     const known = this.slots.get(w.name);
     const slot = known ?? assignSlots([...this.specs, spec]).get(w.name)!; // the same rules as at create
@@ -68,7 +69,7 @@ export class WatchpointController {
     } else {
       this.specs[this.specs.findIndex((x) => x.name === w.name)] = spec;
     }
-    this.armed[slot] = { address: writetrap ? gpa : w.gva, len: w.len, on: 'write', valueGpa: gpa, freeze: w.freeze, ...(w.latchFrom !== undefined ? { latchFrom: w.latchFrom } : {}) };
+    this.armed[slot] = { address: writetrap ? gpa : w.gva, len: w.len, on: 'write', valueGpa: gpa, freeze: w.freeze, ...rules };
     // Published first: a trapped store must find its slot the moment the page turns read-only.
     this.latch.publish(this.armed);
     await this.applyArmedSet(w.name);

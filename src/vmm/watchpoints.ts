@@ -17,6 +17,8 @@ export interface WatchpointSpec {
   freeze: boolean;
   /** Latch only when the value written is at least this (the runner's rule: an error exit kind). */
   latchFrom?: bigint;
+  /** A write of this value ends the watch until it is armed anew (the runner's rule: exit kind DONE). */
+  endAt?: bigint;
 }
 
 /** A write watchpoint armed while the VM runs: debug registers watch `gva`, a write trap `gpa`. */

@@ -47,8 +47,8 @@ export function fire(o: DebugDispatchOptions, slot: number, w: ArmedSlot): void 
   // Where the value sits in guest-physical memory (`address` is guest-virtual when armed through page tables).
   const value = readWatched(o.memory, w.valueGpa ?? w.address, w.len);
   // A slot with a rule needs the value to judge it; one without latches on the write alone.
-  if (value === undefined && w.latchFrom !== undefined) return;
-  const first = o.latch.offer(slot, o.index, value ?? 0n, w.latchFrom);
+  if (value === undefined && (w.latchFrom !== undefined || w.endAt !== undefined)) return;
+  const first = o.latch.offer(slot, o.index, value ?? 0n, w);
   if (first && (w.freeze || o.freezeMask & (1 << slot))) {
     o.control.requestFreeze();
     o.onFreezeRequest(slot);

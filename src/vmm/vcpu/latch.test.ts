@@ -36,15 +36,35 @@ describe('WatchpointLatch latching', () => {
 
   it("applies a slot's rule: below latchFrom is no hit (a clean exit kind), from it up latches with the value", () => {
     const { latch, edges } = counted();
-    for (const kind of [0n, 1n, 2n, 64n, 1023n]) expect(latch.offer(EXIT_KIND_SLOT, 0, kind, 1024n)).toBe(false);
+    for (const kind of [0n, 1n, 2n, 64n, 1023n]) expect(latch.offer(EXIT_KIND_SLOT, 0, kind, { latchFrom: 1024n })).toBe(false);
     expect(edges).toEqual([]);
     expect(latch.hit(EXIT_KIND_SLOT)).toBeUndefined();
-    expect(latch.offer(EXIT_KIND_SLOT, 3, 1024n, 1024n)).toBe(true);
-    expect(latch.offer(EXIT_KIND_SLOT, 4, 1025n, 1024n)).toBe(false);
+    expect(latch.offer(EXIT_KIND_SLOT, 3, 1024n, { latchFrom: 1024n })).toBe(true);
+    expect(latch.offer(EXIT_KIND_SLOT, 4, 1025n, { latchFrom: 1024n })).toBe(false);
     expect(edges).toEqual([0]);
     expect(latch.hit(0)).toEqual({ vcpu: 3, value: 1024n });
     // Without a rule any write latches.
     expect(latch.offer(1, 2, 0n)).toBe(true);
+  });
+
+  it('ends a watch at its endAt value (a scheduler torn down): later writes there are not hits until it is armed anew', () => {
+    const { latch, edges } = counted();
+    const exitKind = { address: 0xffff_8880_0123_4000n, len: 4 as const, on: 'write' as const, latchFrom: 1024n, endAt: 1n };
+    const other = { address: 0x2000n, len: 8 as const, on: 'write' as const };
+    latch.publish([exitKind]);
+    const rule = latch.readArmed().slots[0]!;
+    expect(rule).toMatchObject({ latchFrom: 1024n, endAt: 1n });
+    expect(latch.offer(EXIT_KIND_SLOT, 0, 64n, rule)).toBe(false); // unreg, then DONE: a clean end
+    expect(latch.offer(EXIT_KIND_SLOT, 0, 1n, rule)).toBe(false);
+    expect(latch.offer(EXIT_KIND_SLOT, 1, 0xdead_beefn, rule)).toBe(false); // freed memory reused
+    latch.publish([exitKind, other]); // another slot armed meanwhile: still ended
+    expect(latch.offer(EXIT_KIND_SLOT, 1, 2000n, rule)).toBe(false);
+    expect(edges).toEqual([]);
+    // Disarmed, then armed on the next scheduler (even at the same address): watching again.
+    latch.publish([undefined, other]);
+    latch.publish([exitKind, other]);
+    expect(latch.offer(EXIT_KIND_SLOT, 1, 1025n, rule)).toBe(true);
+    expect(latch.hit(EXIT_KIND_SLOT)).toEqual({ vcpu: 1, value: 1025n });
   });
 
   it('keeps values unsigned at their full width (a 64-bit jiffies near the top)', () => {
@@ -127,7 +147,7 @@ const { parentPort, workerData: d } = require('node:worker_threads');
     Atomics.add(arrive, i, 1);
     while (Atomics.load(arrive, i) < 2);
     for (let slot = 0; slot < 4; slot++) {
-      const won = slot === 0 ? latch.offer(0, d.vcpu, BigInt(1024 + d.vcpu), 1024n) : latch.latch(slot, d.vcpu, BigInt(d.vcpu));
+      const won = slot === 0 ? latch.offer(0, d.vcpu, BigInt(1024 + d.vcpu), { latchFrom: 1024n }) : latch.latch(slot, d.vcpu, BigInt(d.vcpu));
       if (won) Atomics.add(wins, i * 4 + slot, 1);
     }
   }

@@ -17,6 +17,12 @@ export interface ArmedSlot extends HwWatch {
   freeze?: boolean;
   /** Latch only when the value written is at least this (the caller's rule, e.g. an error exit kind). */
   latchFrom?: bigint;
+  /**
+   * A write of this value ends the watch until the slot is armed anew: the object watched is
+   * finished (a scheduler's exit kind going to DONE), and later writes there belong to whatever
+   * reuses its memory before the owner disarms it.
+   */
+  endAt?: bigint;
 }
 export interface LatchHit {
   /** The vCPU whose exit latched the slot first. */
@@ -40,16 +46,19 @@ const SLOT_BASE = 4;
 const SLOT_WORDS = 8;
 const CLAIM = 0; // vcpu + 1 of the first latcher, 0 while free
 const HIT = 1; // set after CLAIM and the value, so a reader seeing it sees both
+const END = 2; // END_NONE, END_RULE or END_REACHED
 const ARMED = 3; // 0 off, 1 on, 2 on with a kind GPA
 const LEN = 4;
 const ON = 5;
 const FREEZE = 6;
 const HAS_LATCH_FROM = 7;
+const [END_NONE, END_RULE, END_REACHED] = [0, 1, 2];
 const I32_BYTES = (SLOT_BASE + SLOT_WORDS * WATCH_SLOTS) * 4;
-// Then four u64 per slot: watched address, value GPA, the value latched, and latchFrom.
-const U64_PER_SLOT = 4;
+// Then five u64 per slot: watched address, value GPA, the value latched, latchFrom and endAt.
+const U64_PER_SLOT = 5;
 const U64_VALUE = 2;
 const U64_LATCH_FROM = 3;
+const U64_END_AT = 4;
 const BYTES = I32_BYTES + WATCH_SLOTS * U64_PER_SLOT * 8;
 
 const ON_CODES = ['write', 'readwrite'] as const;
@@ -92,9 +101,17 @@ export class WatchpointLatch {
     return true;
   }
 
-  /** Latches `slot` with the value written, unless the slot's rule (latchFrom) says it is not a hit. */
-  offer(slot: number, vcpu: number, value: bigint, latchFrom?: bigint): boolean {
-    return (latchFrom === undefined || value >= latchFrom) && this.latch(slot, vcpu, value);
+  /** Latches `slot` with the value written, unless the slot's rules (latchFrom, endAt) say it is not a hit. */
+  offer(slot: number, vcpu: number, value: bigint, rule: Pick<ArmedSlot, 'latchFrom' | 'endAt'> = {}): boolean {
+    if (rule.endAt !== undefined) {
+      const at = SLOT_BASE + slot * SLOT_WORDS + END;
+      if (Atomics.load(this.i32, at) === END_REACHED) return false;
+      if (value === rule.endAt) {
+        Atomics.compareExchange(this.i32, at, END_RULE, END_REACHED);
+        return false;
+      }
+    }
+    return (rule.latchFrom === undefined || value >= rule.latchFrom) && this.latch(slot, vcpu, value);
   }
 
   hit(slot: number): LatchHit | undefined {
@@ -137,6 +154,10 @@ export class WatchpointLatch {
     for (let i = 0; i < WATCH_SLOTS; i++) {
       const w = slots[i];
       const at = SLOT_BASE + i * SLOT_WORDS;
+      // An ended watch stays ended while it stays armed where it was (other slots re-published).
+      const kept = w?.endAt !== undefined && Atomics.load(this.i32, at + ARMED) !== 0 && Atomics.load(this.u64, i * U64_PER_SLOT) === w.address;
+      Atomics.store(this.i32, at + END, w?.endAt === undefined ? END_NONE : kept && Atomics.load(this.i32, at + END) === END_REACHED ? END_REACHED : END_RULE);
+      Atomics.store(this.u64, i * U64_PER_SLOT + U64_END_AT, w?.endAt ?? 0n);
       Atomics.store(this.i32, at + ARMED, w ? (w.valueGpa === undefined ? 1 : 2) : 0);
       Atomics.store(this.i32, at + LEN, w?.len ?? 0);
       Atomics.store(this.i32, at + ON, w ? ON_CODES.indexOf(w.on) : 0);
@@ -173,6 +194,7 @@ export class WatchpointLatch {
         if (armed === 2) slot.valueGpa = Atomics.load(this.u64, i * U64_PER_SLOT + 1);
         if (Atomics.load(this.i32, at + FREEZE) === 1) slot.freeze = true;
         if (Atomics.load(this.i32, at + HAS_LATCH_FROM) === 1) slot.latchFrom = Atomics.load(this.u64, i * U64_PER_SLOT + U64_LATCH_FROM);
+        if (Atomics.load(this.i32, at + END) !== END_NONE) slot.endAt = Atomics.load(this.u64, i * U64_PER_SLOT + U64_END_AT);
         slots.push(slot);
       }
       if (Atomics.load(this.i32, GENERATION) === generation) return { generation, slots };
