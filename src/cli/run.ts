@@ -5,7 +5,7 @@ import { UserError } from '../errors.ts';
 import { loadScenario } from '../runner/scenario/load.ts';
 import { runScenario } from '../runner/run-scenario.ts';
 import { threadTable } from '../runner/workload-gates.ts';
-import { scenarioGate } from '../runner/gates.ts';
+import { scenarioGateFailures } from '../runner/gates.ts';
 import { writeFileSync } from 'node:fs';
 import { ratioTable } from '../runner/baseline.ts';
 import { bigintAsHex, resultTimeline } from '../runner/artifacts.ts';
@@ -64,8 +64,8 @@ export async function main(args: string[]): Promise<number> {
   const wantKind = scenario.expect.scheduler_exit;
   const schedOk = wantKind === undefined || result.scheduler?.exitKind === wantKind;
   // Every CI gate the test environment applies: exit kind, workload, steps, monitor.
-  const gate = scenarioGate(file, scenario, result);
-  const pass = result.exitAction === scenario.expect.exit_action && !result.panic && gate === undefined;
+  const failures = scenarioGateFailures(file, scenario, result);
+  const pass = result.exitAction === scenario.expect.exit_action && !result.panic && failures.length === 0;
   if (result.panic) process.stderr.write(`schedvm: the guest kernel panicked: ${result.panic}\n`);
   if (result.bootStalled) process.stderr.write(`schedvm: the boot stalled: ${result.bootStalled}\n`);
   if (result.scheduler) {
@@ -79,7 +79,7 @@ export async function main(args: string[]): Promise<number> {
   if (result.baseline) say(`baseline (the kernel's default scheduler), ${threadTable(result.baseline.workload)}`);
   if (result.workload) say(threadTable(result.workload));
   if (result.baseline?.ratios) say(ratioTable(result.baseline.ratios));
-  if (gate) process.stderr.write(`schedvm: FAIL ${gate.split('\n\n')[0]}\n`);
+  for (const f of failures) say(`FAIL ${f.split('\n\n')[0]}`);
   process.stderr.write(
     `schedvm: ${scenario.name}: ${result.exitAction}${result.fatalReason ? ` (${result.fatalReason})` : ''} after ` +
       `${result.wallMs.toFixed(0)} ms${result.bootMs !== undefined ? ` (init after ${result.bootMs.toFixed(0)} ms)` : ''}, expected ${scenario.expect.exit_action}: ${pass ? 'pass' : 'FAIL'}\n`,

@@ -85,7 +85,13 @@ export function hasScenarioGates(s: Scenario): boolean {
 
 /** Every CI gate of `s` on a finished run of `file`: why it fails, or undefined when all hold. */
 export function scenarioGate(file: string, s: Scenario, r: ScenarioResult): string | undefined {
-  const failures = [
+  const failures = scenarioGateFailures(file, s, r);
+  return failures.length ? failures.join('\n\n') : undefined;
+}
+
+/** Each failing gate's message (its first paragraph names the gate; details may follow a blank line). */
+export function scenarioGateFailures(file: string, s: Scenario, r: ScenarioResult): string[] {
+  return [
     schedulerExitGate(file, s.expect.scheduler_exit, r),
     // Gates over a failed program's measurements would only repeat its failure.
     workloadProgramGate(file, r) ?? workloadGateMessage(file, s, r.workload, r.baseline?.workload),
@@ -93,5 +99,4 @@ export function scenarioGate(file: string, s: Scenario, r: ScenarioResult): stri
     stepsGate(file, r.steps),
     monitorGate(file, s.expect.monitor, r.monitor),
   ].filter((f) => f !== undefined);
-  return failures.length ? failures.join('\n\n') : undefined;
 }

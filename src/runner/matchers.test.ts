@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasScenarioGates, scenarioGate, schedulerExitGate, workloadProgramGate, workloadShellGate } from './gates.ts';
+import { hasScenarioGates, scenarioGate, scenarioGateFailures, schedulerExitGate, workloadProgramGate, workloadShellGate } from './gates.ts';
 import { parseScenario } from './scenario/load.ts';
 import './matchers.ts';
 import type { ScenarioResult, SchedVm, SnapshotRecord } from './types.ts';
@@ -202,6 +202,22 @@ describe('workloadProgramGate (the workload program must end well)', () => {
     const verdict = scenarioGate('g.yaml', gated, result({ workloadExit: { scenario: 1 } }))!;
     expect(verdict).toMatch(/scenario run exited with 1/);
     expect(verdict).not.toMatch(/printed no measurements/);
+  });
+});
+
+describe('scenarioGateFailures (every failing gate, for schedvm run)', () => {
+  it('lists each failing gate on its own, its headline first', () => {
+    const s = parseScenario('name: g\nkernel: debian-sched-ext\nscheduler: { name: scx_fault }\nsteps: [{ at_s: 1, detach_scheduler: {} }]\nexpect: { scheduler_exit: unreg }\n', 'g.yaml');
+    const r = result({
+      scheduler: { name: 'scx_fault', state: 'enabled', exitKind: 'error_bpf', dump: [], dmesg: [], watchpointLatched: true, exitKindWatch: 'armed' },
+      steps: [{ index: 0, kind: 'detach_scheduler', atS: 1, ok: false, message: 'no scheduler is running', output: [], dmesg: [] }],
+    });
+    const failures = scenarioGateFailures('g.yaml', s, r);
+    expect(failures.map((f) => f.split('\n\n')[0])).toEqual([
+      'expect.scheduler_exit of g.yaml: expected scheduler scx_fault of demo to exit with unreg, it exited with error_bpf',
+      'steps[0] (detach_scheduler at 1 s) of g.yaml failed: no scheduler is running',
+    ]);
+    expect(scenarioGate('g.yaml', s, r)).toBe(failures.join('\n\n'));
   });
 });
 

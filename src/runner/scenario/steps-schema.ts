@@ -20,7 +20,7 @@ const stepSchema = z
       .optional()
       .describe('CPU hotplug under the scheduler. A scheduler without ops.cpu_online/cpu_offline is exited by the kernel (unreg_kern); most loaders then attach again.'),
     detach_scheduler: z.strictObject({}).optional().describe("Stops the running scheduler's loader (SIGINT): the kernel's default scheduler takes over."),
-    attach_scheduler: z.strictObject({}).optional().describe("Starts the scenario's scheduler again, and waits until it is enabled."),
+    attach_scheduler: z.strictObject({}).optional().describe("Starts the last scheduler again (the scenario's, or the one a replace_scheduler step put in), and waits until it is enabled."),
     replace_scheduler: z
       .strictObject({
         name: schedulerName.describe('A built scheduler (as scheduler.name) that takes over.'),
@@ -49,7 +49,8 @@ const stepSchema = z
   .superRefine((s, ctx) => {
     const actions = STEP_KINDS.filter((k) => s[k] !== undefined);
     if (actions.length !== 1) ctx.addIssue({ code: 'custom', path: [], message: `give exactly one action (${STEP_KINDS.join(', ')})${actions.length ? `, not ${actions.join(' and ')}` : ''}` });
-    if (s.hotplug && s.hotplug.cpu === 0 && !s.hotplug.online) ctx.addIssue({ code: 'custom', path: ['hotplug', 'cpu'], message: 'CPU 0 cannot go offline (Linux keeps it): pick another CPU' });
+    if (s.hotplug?.cpu === 0)
+      ctx.addIssue({ code: 'custom', path: ['hotplug', 'cpu'], message: `CPU 0 ${s.hotplug.online ? 'is always online' : 'cannot go offline'} (Linux keeps it): pick another CPU` });
   });
 
 export const stepsSchema = z
