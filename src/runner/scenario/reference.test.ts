@@ -27,6 +27,15 @@ describe('generated scenario reference', () => {
     expect(withReference(readme)).toBe(readme);
   });
 
+  it("the JSON Schema names itself and schedvm's version", () => {
+    const version = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
+    expect(JSON.parse(jsonSchemaText())).toMatchObject({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      $id: `https://unpkg.com/schedvm@${version}/schema/scenario.schema.json`,
+      title: `schedvm scenario (schedvm ${version})`,
+    });
+  });
+
   it('schema/scenario.schema.json is up to date (run `npx schedvm docs`)', () => {
     expect(readFileSync(JSON_SCHEMA, 'utf8')).toBe(jsonSchemaText());
   });

@@ -1,5 +1,6 @@
 // The scenario reference in README.md and schema/scenario.schema.json, both generated from
 // the zod schema (`schedvm docs` rewrites them; a unit test fails when they are stale).
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { guestNames } from '../../fixtures/guests/build.ts';
 import { scenarioSchema } from './schema.ts';
@@ -19,8 +20,15 @@ interface JsonSchemaNode {
   anyOf?: JsonSchemaNode[];
 }
 
+/** schedvm's version (package.json): the JSON Schema names the release it describes. */
+export const SCHEDVM_VERSION: string = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
+
+/** Where a published release's schema is served (its package file on the npm CDN). */
+export const scenarioSchemaId = (version = SCHEDVM_VERSION) => `https://unpkg.com/schedvm@${version}/schema/scenario.schema.json`;
+
 export function scenarioJsonSchema(): object {
-  return z.toJSONSchema(scenarioSchema, { io: 'input', target: 'draft-2020-12' });
+  const { $schema, ...rest } = z.toJSONSchema(scenarioSchema, { io: 'input', target: 'draft-2020-12' });
+  return { $schema, $id: scenarioSchemaId(), title: `schedvm scenario (schedvm ${SCHEDVM_VERSION})`, ...rest };
 }
 
 /** zod's integer bounds when none were set: not worth a column's space. */
