@@ -7,9 +7,12 @@ const commands: Record<string, () => Promise<{ main(args: string[]): Promise<num
   demo: () => import('./demo.ts'),
   docs: () => import('./docs.ts'),
   kernel: () => import('./kernel.ts'),
+  init: () => import('./init.ts'),
 };
 
 const usage = `usage: schedvm <command> [args]
+  init [--dir DIR] [--scheduler scx_NAME | --binary PATH]
+                                               scaffold a scenario, a test and a vitest config here
   run <scenario.yaml> [--json] [--timeout S]   boot a scenario's VM, stream its console
   validate <scenario.yaml...>                  check scenarios; every problem as file:line:column: field: message
   sandbox [--force] -- <cmd...>                run a command where /dev/kvm works
