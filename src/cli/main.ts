@@ -1,25 +1,5 @@
 // `schedvm <command> [...]`: each command is a module exporting `main(args)`.
-const commands: Record<string, () => Promise<{ main(args: string[]): Promise<number> }>> = {
-  run: () => import('./run.ts'),
-  validate: () => import('./validate.ts'),
-  sandbox: () => import('./sandbox.ts'),
-  test: () => import('./test.ts'),
-  demo: () => import('./demo.ts'),
-  docs: () => import('./docs.ts'),
-  kernel: () => import('./kernel.ts'),
-  init: () => import('./init.ts'),
-};
-
-const usage = `usage: schedvm <command> [args]
-  init [--dir DIR] [--scheduler scx_NAME | --binary PATH]
-                                               scaffold a scenario, a test and a vitest config here
-  run <scenario.yaml> [--json] [--timeout S]   boot a scenario's VM, stream its console
-  validate <scenario.yaml...>                  check scenarios; every problem as file:line:column: field: message
-  sandbox [--force] -- <cmd...>                run a command where /dev/kvm works
-  test                                         install what is needed, run every test
-  demo                                         boot a demo guest with a live console
-  docs                                         regenerate the README scenario reference and JSON Schema
-  kernel fetch [debian-sched-ext|host|<path>]  fetch (once) and describe a guest kernel; kernel list: cached ones`;
+import { commands, usage } from './commands.ts';
 
 const [name, ...rest] = process.argv.slice(2);
 const load = name ? commands[name] : undefined;
