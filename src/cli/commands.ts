@@ -1,11 +1,10 @@
 // The user's commands: each a module exporting `main(args)`, loaded when it runs.
-export const commands: Record<string, () => Promise<{ main(args: string[]): Promise<number> }>> = {
+import type { Commands } from './dispatch.ts';
+
+export const commands: Commands = {
   run: () => import('./run.ts'),
   validate: () => import('./validate.ts'),
   sandbox: () => import('./sandbox.ts'),
-  test: () => import('./test.ts'),
-  demo: () => import('./demo.ts'),
-  docs: () => import('./docs.ts'),
   kernel: () => import('./kernel.ts'),
   init: () => import('./init.ts'),
 };
@@ -16,7 +15,4 @@ export const usage = `usage: schedvm <command> [args]
   run <scenario.yaml> [--json] [--timeout S]   boot a scenario's VM, stream its console
   validate <scenario.yaml...>                  check scenarios; every problem as file:line:column: field: message
   sandbox [--force] -- <cmd...>                run a command where /dev/kvm works
-  test                                         install what is needed, run every test
-  demo                                         boot a demo guest with a live console
-  docs                                         regenerate the README scenario reference and JSON Schema
   kernel fetch [debian-sched-ext|host|<path>]  fetch (once) and describe a guest kernel; kernel list: cached ones`;

@@ -1,4 +1,4 @@
-// `schedvm docs`: regenerates README's scenario reference and schema/scenario.schema.json.
+// `node scripts/dev.mjs docs`: regenerates README's scenario reference and schema/scenario.schema.json.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { scenarioJsonSchema, withReference } from '../runner/scenario/reference.ts';
@@ -14,6 +14,6 @@ export async function main(): Promise<number> {
   writeFileSync(README, withReference(readFileSync(README, 'utf8')));
   mkdirSync(fileURLToPath(new URL('../../schema', import.meta.url)), { recursive: true });
   writeFileSync(JSON_SCHEMA, jsonSchemaText());
-  process.stderr.write(`schedvm docs: wrote ${README} and ${JSON_SCHEMA}\n`);
+  process.stderr.write(`docs: wrote ${README} and ${JSON_SCHEMA}\n`);
   return 0;
 }

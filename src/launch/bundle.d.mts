@@ -1,6 +1,6 @@
 // Types for bundle.mjs (plain JavaScript: it runs before anything can load TypeScript).
 export const BUNDLE_DIR: string;
-export const ENTRIES: { cli: string; worker: string };
+export const ENTRIES: { cli: string; worker: string; dev: string };
 export function bundlesFresh(manifestPath?: string): boolean;
 export function buildBundles(): Promise<void>;
-export function entryUrl(name: 'cli' | 'worker'): Promise<string>;
+export function entryUrl(name: 'cli' | 'worker' | 'dev'): Promise<string>;

@@ -18,6 +18,7 @@ const MANIFEST = join(BUNDLE_DIR, 'manifest.json');
 export const ENTRIES = {
   cli: join(ROOT, 'src', 'cli', 'main.ts'),
   worker: join(ROOT, 'src', 'vmm', 'vcpu', 'worker.ts'),
+  dev: join(ROOT, 'src', 'cli', 'dev-main.ts'),
 };
 
 /**

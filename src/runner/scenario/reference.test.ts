@@ -22,7 +22,7 @@ describe('generated scenario reference', () => {
     expect(md).not.toMatch(/\| any \||9007199254740991/);
   });
 
-  it('README.md is up to date (run `npx schedvm docs`)', () => {
+  it('README.md is up to date (run `node scripts/dev.mjs docs`)', () => {
     const readme = readFileSync(README, 'utf8');
     expect(withReference(readme)).toBe(readme);
   });
@@ -36,7 +36,7 @@ describe('generated scenario reference', () => {
     });
   });
 
-  it('schema/scenario.schema.json is up to date (run `npx schedvm docs`)', () => {
+  it('schema/scenario.schema.json is up to date (run `node scripts/dev.mjs docs`)', () => {
     expect(readFileSync(JSON_SCHEMA, 'utf8')).toBe(jsonSchemaText());
   });
 });
