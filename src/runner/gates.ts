@@ -8,6 +8,8 @@ import { stepsGate } from './steps.ts';
 import { monitorGate } from './monitor/result.ts';
 
 const CONSOLE_TAIL_LINES = 30;
+/** Lines of a rejected program's verifier log a failure message shows (the whole log is in the result). */
+const VERIFIER_TAIL_LINES = 20;
 
 function tail(text: string, lines = CONSOLE_TAIL_LINES): string {
   const all = text.replace(/\n$/, '').split('\n');
@@ -35,6 +37,12 @@ function describeScheduler(s: NonNullable<ScenarioResult['scheduler']>): string 
   const lines = [`scheduler ${s.name}: ${s.state}, exit kind ${s.exitKind}${s.reason ? ` (${s.reason})` : ''}${s.watchpointLatched ? ', exit-kind watchpoint latched' : ''}`];
   lines.push(`  ${s.exitKindWatch}`);
   if (s.progress) lines.push(`  workload rounds per thread: ${s.progress.join(' ')}`);
+  if (s.verifier) {
+    // The verifier's last lines say what it refused; the loader's own lines after it add nothing.
+    lines.push(`  the BPF verifier rejected ${s.verifier.program} (${s.verifier.error}); its log ends:`);
+    for (const l of s.verifier.log.slice(-VERIFIER_TAIL_LINES)) lines.push(`  | ${l}`);
+    return lines.join('\n');
+  }
   for (const l of [...s.dump.slice(-10), ...s.dmesg.slice(-5)]) lines.push(`  | ${l}`);
   return lines.join('\n');
 }

@@ -1,6 +1,7 @@
 // Our scx_fault scheduler's faults, each caught as the exit kind it stands for, with the
 // host-side exit-kind watch (slot 0) latched and every vCPU frozen for an error kind.
 import { describe, expect, it } from 'vitest';
+import { scenarioGate } from './gates.ts';
 import { runScenario } from './run-scenario.ts';
 import { loadScenario } from './scenario/load.ts';
 
@@ -40,6 +41,23 @@ describe('scx_fault: each fault is caught as its exit kind', () => {
       // The vCPU that stored the kind was in the kernel: its snapshot is symbolised.
       const storer = r.snapshots.find((x) => x.trigger === 'watchpoint:scx_exit_kind' && x.vcpu === r.watchpoints.scx_exit_kind!.vcpu)!;
       expect(storer.symbol, storer.text).toMatch(/^\w+\+0x[0-9a-f]+$/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "fault-reject.yaml: the verifier refuses it: not_enabled, with the verifier's log in the result and the gate's message",
+    async () => {
+      const file = 'scenarios/sched/fault-reject.yaml';
+      const s = loadScenario(file);
+      const r = await runScenario(s);
+      const why = tail(r.console.com1);
+      expect(r.scheduler, why).toMatchObject({ name: 'scx_fault', state: 'not_enabled', exitKind: 'none', verifier: { program: 'fault_select_cpu' } });
+      expect(r.scheduler!.verifier!.log.join('\n'), why).toMatch(/invalid mem access 'scalar'/);
+      const gate = scenarioGate(file, s, r)!;
+      expect(gate).toContain('expected scheduler scx_fault of scx_fault-reject to exit with unreg, it exited with none');
+      expect(gate).toContain('the BPF verifier rejected fault_select_cpu');
+      expect(gate).toMatch(/\| .*invalid mem access 'scalar'/);
     },
     TEST_TIMEOUT_MS,
   );

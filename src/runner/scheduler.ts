@@ -3,7 +3,18 @@
 // result, read back from the console.
 import { basename } from 'node:path';
 import type { Kernel } from '../fixtures/kernels/index.ts';
-import { buildSchedulers, GUEST_BIN_DIR, type GuestStep, parseSchedulerRun, SCX_EXIT, schedulerGuestFiles, schedulerRunScript, type Workload } from '../fixtures/schedulers/index.ts';
+import {
+  buildSchedulers,
+  GUEST_BIN_DIR,
+  type GuestStep,
+  parseSchedulerRun,
+  SCX_EXIT,
+  schedulerGuestFiles,
+  schedulerRunScript,
+  type VerifierRejection,
+  verifierRejection,
+  type Workload,
+} from '../fixtures/schedulers/index.ts';
 import { UserError } from '../errors.ts';
 import { stepKind, type Step } from './scenario/steps-schema.ts';
 import type { WorkloadResult } from '../fixtures/workload/metrics.ts';
@@ -30,6 +41,8 @@ export interface SchedulerResult {
   message?: string;
   /** The loader's output: its exit report and debug dump. */
   dump: string[];
+  /** When it never loaded because the BPF verifier refused a program: which, why, and the verifier's log. */
+  verifier?: VerifierRejection;
   /** The kernel's sched_ext lines from this run. */
   dmesg: string[];
   /** Rounds each workload thread completed (the workload program only; its full measurements are the result's `workload`). */
@@ -127,6 +140,7 @@ export function schedulerExitKind(reported: number | undefined, latched: number 
  */
 export function schedulerResult(s: Scenario, consoleText: string, watchpointLatched: boolean, exitKindWatch: string, latchedKind?: number, workload?: WorkloadResult): SchedulerResult {
   const r = parseSchedulerRun(consoleText);
+  const rejection = verifierRejection(r.output);
   const name = s.scheduler!.name ?? basename(s.scheduler!.binary!);
   return {
     name,
@@ -135,6 +149,7 @@ export function schedulerResult(s: Scenario, consoleText: string, watchpointLatc
     ...(r.exitReason !== undefined ? { reason: r.exitReason } : {}),
     ...(r.exitMessage !== undefined ? { message: r.exitMessage } : {}),
     dump: r.output,
+    ...(!r.enabled && rejection ? { verifier: rejection } : {}),
     dmesg: r.dmesg,
     ...(workload ? { progress: workload.threads.map((t) => t.rounds) } : {}),
     ...(r.workloadExit !== undefined ? { workloadExit: r.workloadExit } : {}),
