@@ -69,7 +69,7 @@ describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
     try {
       const printed: string[] = [];
       let ended = 0;
-      const r = new SlowTestReporter({ afterMs: 1000, hungMs: 10_000, write: (l) => printed.push(l), onHung: () => ended++ });
+      const r = new SlowTestReporter({ afterMs: 1000, hungMs: 10_000, write: (l) => printed.push(l), onHung: () => ended++, stuckThreads: () => [] });
       const t0 = Date.now();
       const a = mod('src/a.kvm.test.ts');
       r.onTestModuleStart(a);
@@ -94,7 +94,8 @@ describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
     try {
       const printed: string[] = [];
       let ended = 0;
-      const r = new SlowTestReporter({ afterMs: 1000, hungMs: 10_000, write: (l) => printed.push(l), onHung: () => ended++ });
+      const stuck = ['pid 7: node worker', '  tid 9 node state=S wchan=futex_wait_queue syscall=202 0x7f 0x80 0x1'];
+      const r = new SlowTestReporter({ afterMs: 1000, hungMs: 10_000, write: (l) => printed.push(l), onHung: () => ended++, stuckThreads: () => stuck });
       const a = mod('src/a.kvm.test.ts');
       const b = mod('src/b.kvm.test.ts');
       const t0 = Date.now();
@@ -112,7 +113,9 @@ describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
       r.report(t0 + 16_000);
       expect(ended).toBe(1);
       expect(readFileSync(join(own, 'progress'), 'utf8')).toBe(`failed ${join(process.cwd(), 'src/b.kvm.test.ts')}\n`);
-      expect(printed.at(-1)).toMatch(/^schedvm: HUNG src\/b\.kvm\.test\.ts > \(no test reported: its hooks, or before its first test\): no news for 16 s/);
+      expect(printed.at(-3)).toMatch(/^schedvm: HUNG src\/b\.kvm\.test\.ts > \(no test reported: its hooks, or before its first test\): no news for 16 s/);
+      // Then where its workers are stuck, before they are killed.
+      expect(printed.slice(-2)).toEqual(stuck.map((l) => `schedvm: HUNG ${l}`));
     } finally {
       vi.useRealTimers();
       delete process.env.SCHEDVM_IN_SANDBOX;

@@ -1,7 +1,7 @@
 // A vitest reporter for long KVM runs: every minute it names the test files that have been
 // running for over two minutes, and the test (or hook) each is in. A hung guest or a stuck
 // freeze then shows up in a CI log's tail, before a CI time limit kills the run unexplained.
-import { readdirSync, readFileSync } from 'node:fs';
+import { childPids, threadStates } from './thread-states.ts';
 import { relative } from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 import { appendDurably, bootStalls, readOrEmpty, sandboxProgressFile, verdictLines } from './progress.ts';
@@ -28,6 +28,8 @@ export interface SlowReporterOptions {
    * schedvm test restarts the sandbox for the files not ended.
    */
   onHung?: () => void;
+  /** Where the workers are stuck, written before onHung (default: every thread of each child process, from /proc). */
+  stuckThreads?: () => string[];
 }
 
 export default class SlowTestReporter implements Reporter {
@@ -41,6 +43,7 @@ export default class SlowTestReporter implements Reporter {
   private readonly write: (line: string) => void;
   private readonly hungMs: number;
   private readonly onHung: () => void;
+  private readonly stuckThreads: () => string[];
   /** Boot stalls already in the progress file when this run started (an earlier sandbox's). */
   private stallsBefore = 0;
 
@@ -50,6 +53,7 @@ export default class SlowTestReporter implements Reporter {
     this.write = o.write ?? ((line) => process.stderr.write(`${line}\n`));
     this.hungMs = o.hungMs ?? 1_200_000;
     this.onHung = o.onHung ?? endRun;
+    this.stuckThreads = o.stuckThreads ?? (() => childPids().flatMap(threadStates));
   }
 
   onTestRunStart(): void {
@@ -136,6 +140,9 @@ export default class SlowTestReporter implements Reporter {
       `schedvm: HUNG ${relative(process.cwd(), module)} > ${test ? test.name : '(no test reported: its hooks, or before its first test)'}: ` +
         `no news for ${Math.round((now - at) / 1000)} s, past every timeout, so its worker no longer answers; the file counts as failed and this run ends here`,
     );
+    // Where each worker is stuck (the syscall and kernel wait of every thread): the evidence a
+    // root cause needs, before the workers are killed.
+    for (const line of this.stuckThreads()) this.write(`schedvm: HUNG ${line}`);
     this.onHung();
   }
 }
@@ -145,11 +152,9 @@ export default class SlowTestReporter implements Reporter {
  * console pipe open after vitest itself has gone (the VM then powers off with the rest).
  */
 function endRun(): never {
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  for (const pid of childPids()) {
     try {
-      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) process.kill(Number(pid), 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // gone meanwhile
     }
