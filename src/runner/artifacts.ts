@@ -27,7 +27,7 @@ export function toJson(value: unknown): string {
 /** The per-CPU timeline of a run the monitor watched, its steps marked; undefined without samples. */
 export function resultTimeline(r: ScenarioResult): string | undefined {
   if (!r.monitor?.trace.length) return undefined;
-  const marks = (r.steps ?? []).flatMap((st) => (st.uptimeS !== undefined ? [{ uptimeS: st.uptimeS, label: `${st.index}: ${st.kind}${st.ok ? '' : ' (failed)'}` }] : []));
+  const marks = (r.steps ?? []).flatMap((st) => (st.monitorMs !== undefined ? [{ atMs: st.monitorMs, label: `${st.index}: ${st.kind}${st.ok ? '' : ' (failed)'}` }] : []));
   return timelineSvg(r.monitor.trace, marks, `${r.scenario}: per-CPU timeline`);
 }
 

@@ -3,7 +3,7 @@
 // page tables and arms. The scheduler's exit kind is one of them: once sched_ext says the
 // scheduler is enabled, scx_root points to its scx_sched, whose exit_kind (offset from the
 // kernel's BTF) goes into slot 0.
-import { SCHED_PREFIX } from '../fixtures/schedulers/index.ts';
+import { SCHED_PREFIX, STEP_PREFIX } from '../fixtures/schedulers/index.ts';
 import { SCX_EXIT } from '../fixtures/schedulers/exit-kind.ts';
 import { imageReader, KernelSymbols, parseVmcoreinfo, vmcoreinfoNoteText, type KernelReader } from './kallsyms.ts';
 import { translate } from '../vmm/arch.ts';
@@ -85,6 +85,8 @@ export class KernelWatch {
   monitor?: RunqueueSampler;
   /** Why the monitor did not start, if it did not. */
   monitorNote?: string;
+  /** When each lifecycle step's start line arrived, on the monitor's clock (ms): the timeline's marks. */
+  readonly stepStarts = new Map<number, number>();
   private work: Promise<void> = Promise.resolve();
   private symbolsDone = false;
 
@@ -118,6 +120,13 @@ export class KernelWatch {
       else if (rest === 'vmcoreinfo') this.symbolsNote = 'no symbols: the guest kernel has no /sys/kernel/vmcoreinfo';
       else if (rest.startsWith('vmcoreinfo ')) this.symbolsNote = `no symbols: unexpected /sys/kernel/vmcoreinfo: ${rest.slice(11)}`;
       else if (line.endsWith(`${SYMBOL_PREFIX} done`)) this.onSymbolsDone();
+      return;
+    }
+    const step = line.indexOf(STEP_PREFIX);
+    if (step >= 0) {
+      const m = /^ (\d+) start /.exec(line.slice(step + STEP_PREFIX.length));
+      const at = this.monitor?.elapsedMs();
+      if (m && at !== undefined) this.stepStarts.set(Number(m[1]), at);
       return;
     }
     if (this.plan.exitKindOffset === undefined) return;

@@ -88,12 +88,13 @@ describe('lifecycle steps', () => {
       // entering the workload tree at its start is one more).
       const moves = /scx_fault: exit kind=64 .* cgroup_moves=(\d+)\b/.exec(r.scheduler!.dump.join('\n'));
       expect(Number(moves?.[1]), why).toBeGreaterThanOrEqual(2);
-      // Guest time of a sample: its furthest runqueue clock (sched_clock, as uptime counts from boot).
-      const guestS = (m: MonitorSample) => Math.max(...m.cpus.map((c) => c.clock)) / 1e9;
+      // The step's start and the samples share the monitor's clock (the host stamps the step's line).
+      const at = move!.monitorMs!;
+      expect(at, why).toBeGreaterThan(0);
       const batchOn = (m: MonitorSample, cpu: number) => m.cpus[cpu]!.comm.startsWith('batch-');
       const trace = r.monitor!.trace;
-      const before = trace.filter((m) => guestS(m) < move!.uptimeS! - 0.2);
-      const after = trace.filter((m) => guestS(m) > move!.uptimeS! + 0.5);
+      const before = trace.filter((m) => m.t < at - 200);
+      const after = trace.filter((m) => m.t > at + 500);
       const seen = (ms: MonitorSample[], cpu: number) => ms.filter((m) => batchOn(m, cpu)).length;
       const counts = { before: [seen(before, 0), seen(before, 1)], after: [seen(after, 0), seen(after, 1)] };
       expect(counts.before[0], JSON.stringify(counts)).toBeGreaterThan(10);

@@ -246,8 +246,8 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   const workload = s.kernel !== undefined ? workloadResult(s, text) : undefined;
   const base = s.workload?.baseline !== undefined ? workloadResult(s, text, 'baseline') : undefined;
   const exits = s.kernel !== undefined ? workloadExits(s, text) : undefined;
-  const steps = stepsResult(s, text);
   const kw = clock?.kernelWatch;
+  const steps = stepsResult(s, text, kw?.stepStarts);
   kw?.monitor?.stop();
   const monitor = s.monitor ? monitorResult(s.monitor.hz, kw?.monitor?.samples ?? [], { note: kw?.monitorNote, stoppedEarly: kw?.monitor?.failure, costMs: kw?.monitor?.costMs }) : undefined;
   return {

@@ -17,6 +17,8 @@ export interface StepResult {
   message?: string;
   /** The scheduler exit it caused (a detach, a replacement, the kernel's reaction to hotplug). */
   schedulerExit?: { kind: SchedulerExitKind | 'unknown'; reason?: string; message?: string };
+  /** When its start line reached the host, on the runqueue monitor's clock (ms since its start), with a monitor. */
+  monitorMs?: number;
   /** reload: detach-attach cycles completed. */
   cycles?: number;
   /** cgroup_move: threads moved. */
@@ -26,7 +28,7 @@ export interface StepResult {
   dmesg: string[];
 }
 
-export function stepsResult(s: Scenario, consoleText: string): StepResult[] | undefined {
+export function stepsResult(s: Scenario, consoleText: string, monitorMs: ReadonlyMap<number, number> = new Map()): StepResult[] | undefined {
   if (!s.steps?.length) return undefined;
   const reported = new Map(parseSteps(consoleText).map((r) => [r.index, r]));
   return s.steps.map((step, index) => {
@@ -40,6 +42,7 @@ export function stepsResult(s: Scenario, consoleText: string): StepResult[] | un
       atS: step.at_s,
       ...(r.startedS !== undefined ? { startedS: r.startedS } : {}),
       ...(r.uptimeS !== undefined ? { uptimeS: r.uptimeS } : {}),
+      ...(monitorMs.has(index) ? { monitorMs: Math.round(monitorMs.get(index)!) } : {}),
       ok: r.ok,
       ...(r.message !== undefined ? { message: r.message } : {}),
       ...(kind ? { schedulerExit: { kind, ...(exit.exitReason ? { reason: exit.exitReason } : {}), ...(exit.exitMessage ? { message: exit.exitMessage } : {}) } } : {}),

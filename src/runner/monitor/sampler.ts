@@ -73,6 +73,11 @@ export class RunqueueSampler {
     this.timer = setInterval(() => this.tick(), 1000 / this.hz);
   }
 
+  /** ms since sampling started (the samples' `t` clock); undefined before. */
+  elapsedMs(): number | undefined {
+    return this.t0 === 0 ? undefined : performance.now() - this.t0;
+  }
+
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;

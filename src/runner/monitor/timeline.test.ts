@@ -4,7 +4,7 @@ import { groupOf, timelineSvg } from './timeline.ts';
 
 const cpu = (o: Partial<CpuSample>): CpuSample => ({ online: true, nr: 1, scx: 1, pid: 10, comm: 'spin-0', idle: false, clock: 0, ...o });
 
-// 2 CPUs over 1 s of guest time: CPU 0 runs batch-0 then hog-1; CPU 1 idles, then goes offline.
+// 2 CPUs over 1 s of samples: CPU 0 runs batch-0 then hog-1; CPU 1 idles, then goes offline.
 const samples: MonitorSample[] = Array.from({ length: 11 }, (_, i) => ({
   t: i * 100,
   cpus: [
@@ -14,7 +14,7 @@ const samples: MonitorSample[] = Array.from({ length: 11 }, (_, i) => ({
 }));
 
 describe('timeline SVG', () => {
-  const svg = timelineSvg(samples, [{ uptimeS: 5.5, label: 'step 0: hotplug' }], 'demo');
+  const svg = timelineSvg(samples, [{ atMs: 500, label: 'step 0: hotplug' }], 'demo');
 
   it('has a row per CPU, the groups that ran (with a legend), offline stretches and the marks', () => {
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
@@ -26,10 +26,10 @@ describe('timeline SVG', () => {
     expect(svg).toContain('<title>offline</title>');
     expect(svg).toContain('>step 0: hotplug</text>');
     expect(svg.match(/<text x="[\d.]+" y="[\d.]+">(batch|hog|offline)<\/text>/g)).toHaveLength(3);
-    expect(svg).toContain('guest time 1.00 s from 5.00 s');
+    expect(svg).toContain('1.00 s of monitor samples from 0.00 s');
   });
 
-  it('puts a mark at its guest time: 5.5 s is half way across 5.0–6.0 s', () => {
+  it("puts a mark at its time on the monitor's clock: 500 ms is half way across 0–1000 ms", () => {
     expect(svg).toContain('<line x1="570.0"');
   });
 
@@ -44,7 +44,7 @@ describe('timeline SVG', () => {
     const legend = timelineSvg(many)
       .match(/<text x="[\d.]+" y="[\d.]+">[^<]+<\/text>/g)!
       .map((t) => t.replace(/<[^>]+>/g, ''));
-    expect(legend.filter((t) => !t.startsWith('guest time'))).toEqual(['g0', 'g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7', 'other', 'offline']);
+    expect(legend.filter((t) => !t.includes('of monitor samples'))).toEqual(['g0', 'g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7', 'other', 'offline']);
   });
 
   it('groups threads by name without the workload index', () => {

@@ -1,12 +1,15 @@
 // The monitor's samples as a picture a person reads at a glance: one row per CPU, coloured by
 // the workload group (thread name without its -N suffix) running there over guest time, the
-// runqueue depth as a line, offline stretches greyed, and marks (steps) as labelled lines. A
-// self-contained SVG: no scripts, no external references.
+// runqueue depth as a line, offline stretches greyed, and marks (steps) as labelled lines. Time is
+// the monitor's own (ms since its first sample): the host stamps a step when its start line
+// arrives, so samples and marks share one clock (the guest's uptime and its runqueue clocks do
+// not: sched_clock and CLOCK_BOOTTIME drift apart under emulation). A self-contained SVG: no
+// scripts, no external references.
 import type { MonitorSample } from './checks.ts';
 
 export interface TimelineMark {
-  /** Guest uptime (s) at the mark. */
-  uptimeS: number;
+  /** When, on the monitor's clock (ms since it started). */
+  atMs: number;
   label: string;
 }
 
@@ -23,14 +26,11 @@ const LEGEND_PER_ROW = 7;
 export const groupOf = (comm: string) => comm.replace(/-\d+$/, '');
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-/** A sample's guest time (s): the furthest runqueue clock (idle CPUs' clocks stand still). */
-const guestS = (s: MonitorSample) => Math.max(...s.cpus.map((c) => c.clock)) / 1e9;
-
 export function timelineSvg(samples: MonitorSample[], marks: TimelineMark[] = [], title = 'schedvm timeline'): string {
   const cpus = samples[0]?.cpus.length ?? 0;
-  const t0 = samples.length ? guestS(samples[0]!) : 0;
-  const span = Math.max(1e-3, samples.length ? guestS(samples.at(-1)!) - t0 : 1);
-  const x = (s: number) => LEFT + ((s - t0) / span) * WIDTH;
+  const t0 = samples[0]?.t ?? 0;
+  const span = Math.max(1, samples.length ? samples.at(-1)!.t - t0 : 1);
+  const x = (ms: number) => LEFT + ((ms - t0) / span) * WIDTH;
   // The groups that ran most get a colour each; the rest share one (hover shows the name).
   const share = new Map<string, number>();
   for (const s of samples) for (const c of s.cpus) if (c.online && !c.idle) share.set(groupOf(c.comm), (share.get(groupOf(c.comm)) ?? 0) + 1);
@@ -50,20 +50,20 @@ export function timelineSvg(samples: MonitorSample[], marks: TimelineMark[] = []
     for (let i = 1; i <= samples.length; i++) {
       if (i < samples.length && stateOf(i) === stateOf(runStart)) continue;
       const state = stateOf(runStart);
-      const from = x(guestS(samples[runStart]!));
-      const to = x(guestS(samples[Math.min(i, samples.length - 1)]!));
+      const from = x(samples[runStart]!.t);
+      const to = x(samples[Math.min(i, samples.length - 1)]!.t);
       if (state) {
         const fill = state === 'offline' ? OFFLINE : colour(state);
         parts.push(`<rect x="${from.toFixed(1)}" y="${y + 2}" width="${Math.max(0.5, to - from).toFixed(1)}" height="${ROW - 6}" fill="${fill}"><title>${esc(state)}</title></rect>`);
       }
       runStart = i;
     }
-    const depth = samples.map((s) => `${x(guestS(s)).toFixed(1)},${(y + ROW - 4 - Math.min(s.cpus[cpu]!.nr, 4) * 5).toFixed(1)}`).join(' ');
+    const depth = samples.map((s) => `${x(s.t).toFixed(1)},${(y + ROW - 4 - Math.min(s.cpus[cpu]!.nr, 4) * 5).toFixed(1)}`).join(' ');
     parts.push(`<polyline points="${depth}" fill="none" stroke="#222" stroke-width="1"/>`);
   }
   const bottom = TOP + cpus * ROW;
   for (const m of marks) {
-    const mx = x(m.uptimeS);
+    const mx = x(m.atMs);
     parts.push(
       `<line x1="${mx.toFixed(1)}" y1="${TOP - 4}" x2="${mx.toFixed(1)}" y2="${bottom}" stroke="#c00" stroke-dasharray="3,2"/>`,
       `<text x="${(mx + 2).toFixed(1)}" y="${TOP - 8}" class="mark">${esc(m.label)}</text>`,
@@ -81,7 +81,7 @@ export function timelineSvg(samples: MonitorSample[], marks: TimelineMark[] = []
     '<style>.cpu{font-weight:bold}.mark{fill:#c00}</style>',
     ...parts,
     ...legend,
-    `<text x="${LEFT}" y="${height - 8}">guest time ${span.toFixed(2)} s from ${t0.toFixed(2)} s; black line: runqueue depth (0–4); grey: offline; blank: idle</text>`,
+    `<text x="${LEFT}" y="${height - 8}">${(span / 1000).toFixed(2)} s of monitor samples from ${(t0 / 1000).toFixed(2)} s; black line: runqueue depth (0–4); grey: offline; blank: idle</text>`,
     '</svg>',
     '',
   ].join('\n');
