@@ -17,23 +17,24 @@ export function scenarioTemplate(c: InitChoices): string {
   return `# yaml-language-server: $schema=${c.schemaPath}
 # (the schema of this schedvm release: ${scenarioSchemaId()})
 #
-# Your scheduler under a workload, in a Linux guest of 4 CPUs on 2 LLCs. The test file fails
+# Your scheduler under a workload, in a Linux guest of 2 CPUs on 2 LLCs (small enough for the
+# sandbox's emulation in CI; on hardware KVM, try topology: 2n2l4c2t). The test file fails
 # when the scheduler exits any other way than a clean stop (an error, a stall), when a thread
 # goes 2 s without running, or when a CPU idles with tasks queued for 0.5 s. Add \`steps:\`
 # (hotplug, reloads, cgroup moves) and more gates from README's scenario reference;
 # \`npx schedvm validate\` checks this file.
 name: scheduler-basic
 kernel: debian-sched-ext
-topology: 1n2l2c1t
-memory_mb: 1024
+topology: 1n2l1c1t
+memory_mb: 512
 timeout_s: 600
 scheduler:
 ${sched}
 workload:
   duration_s: 5
   groups:
-    - { name: batch, kind: spin, threads: 4 }
-    - { name: latency, kind: periodic, threads: 2, period_us: 10000 }
+    - { name: batch, kind: spin, threads: 2 }
+    - { name: latency, kind: periodic, threads: 1, period_us: 10000 }
 monitor: { hz: 100 }
 expect:
   scheduler_exit: unreg

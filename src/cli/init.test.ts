@@ -21,7 +21,7 @@ describe('schedvm init', () => {
     const root = project();
     expect(scaffold(root, 'schedvm', { name: 'scx_simple' })).toEqual({ written: ['schedvm/scheduler.yaml', 'schedvm/scheduler.test.ts', 'vitest.config.ts'], kept: [] });
     const s = loadScenario(join(root, 'schedvm/scheduler.yaml'));
-    expect(s).toMatchObject({ kernel: 'debian-sched-ext', vcpus: 4, scheduler: { name: 'scx_simple' }, expect: { scheduler_exit: 'unreg' } });
+    expect(s).toMatchObject({ kernel: 'debian-sched-ext', vcpus: 2, scheduler: { name: 'scx_simple' }, expect: { scheduler_exit: 'unreg' } });
     const yaml = readFileSync(join(root, 'schedvm/scheduler.yaml'), 'utf8');
     expect(yaml.split('\n')[0]).toBe('# yaml-language-server: $schema=../node_modules/schedvm/schema/scenario.schema.json');
     const test = readFileSync(join(root, 'schedvm/scheduler.test.ts'), 'utf8');
