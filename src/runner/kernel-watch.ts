@@ -87,6 +87,8 @@ export class KernelWatch {
   monitorNote?: string;
   /** When each lifecycle step's start line arrived, on the monitor's clock (ms): the timeline's marks. */
   readonly stepStarts = new Map<number, number>();
+  /** While a scheduler under test was attached, on the monitor's clock (ms; an open one ends with the trace). */
+  readonly schedulerWindows: Array<{ fromMs: number; toMs?: number }> = [];
   private work: Promise<void> = Promise.resolve();
   private symbolsDone = false;
 
@@ -129,6 +131,7 @@ export class KernelWatch {
       if (m && at !== undefined) this.stepStarts.set(Number(m[1]), at);
       return;
     }
+    this.followSchedulerWindows(line);
     if (this.plan.exitKindOffset === undefined) return;
     // Each scheduler that attaches gets the watch on its own scx_sched; once its loader has
     // exited or a step detached it (the exit kind is stored by then), the watch leaves memory
@@ -136,6 +139,16 @@ export class KernelWatch {
     // (a kernel-side exit is seen here only later) the DONE rule keeps reuse from latching.
     if (line.includes(`${SCHED_PREFIX} enabled`)) this.enqueue(() => this.armExitKind(this.plan.exitKindOffset!));
     else if (line.includes(`${SCHED_PREFIX} exit-status`) || line.includes(`${SCHED_PREFIX} detached`)) this.enqueue(() => this.disarmExitKind());
+  }
+
+  /** Opens a window at each `enabled`, closes it at the loader's exit or a detach. */
+  private followSchedulerWindows(line: string): void {
+    const at = this.monitor?.elapsedMs();
+    if (at === undefined) return;
+    const open = this.schedulerWindows.at(-1);
+    if (line.includes(`${SCHED_PREFIX} enabled`)) {
+      if (!open || open.toMs !== undefined) this.schedulerWindows.push({ fromMs: at });
+    } else if ((line.includes(`${SCHED_PREFIX} exit-status`) || line.includes(`${SCHED_PREFIX} detached`)) && open && open.toMs === undefined) open.toMs = at;
   }
 
   private onSymbolsDone(): void {

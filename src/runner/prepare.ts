@@ -249,7 +249,15 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   const kw = clock?.kernelWatch;
   const steps = stepsResult(s, text, kw?.stepStarts);
   kw?.monitor?.stop();
-  const monitor = s.monitor ? monitorResult(s.monitor.hz, kw?.monitor?.samples ?? [], { note: kw?.monitorNote, stoppedEarly: kw?.monitor?.failure, costMs: kw?.monitor?.costMs }) : undefined;
+  const monitor = s.monitor
+    ? monitorResult(s.monitor.hz, kw?.monitor?.samples ?? [], {
+        note: kw?.monitorNote,
+        stoppedEarly: kw?.monitor?.failure,
+        costMs: kw?.monitor?.costMs,
+        // With a scheduler, the checks cover its time only (not boot, nor the kernel's scheduler between a detach and an attach).
+        windows: s.scheduler && kw ? kw.schedulerWindows.map((w) => ({ fromMs: w.fromMs, toMs: w.toMs ?? kw.monitor?.elapsedMs() ?? w.fromMs })) : undefined,
+      })
+    : undefined;
   return {
     scenario: s.name,
     ...r,

@@ -54,6 +54,24 @@ describe('expect.monitor', () => {
     );
   });
 
+  it("checks only the scheduler's windows, each apart: a stall at boot or between two windows does not count", () => {
+    // CPU 1 idles with a task queued for samples 0..29 (boot) and 60..89; the scheduler is attached over 30..50 and 55..100.
+    const t = trace(100, (i) => [cpu({ clock: i }), cpu({ idle: i < 30 || (i >= 60 && i < 90), pid: 0, clock: i })]);
+    const all = monitorResult(100, t);
+    expect(all.rqStalls.find((s) => s.cpu === 1)!.ms).toBe(290);
+    const scoped = monitorResult(100, t, {
+      windows: [
+        { fromMs: 300, toMs: 500 },
+        { fromMs: 550, toMs: 1000 },
+      ],
+    });
+    expect(scoped.rqStalls.find((s) => s.cpu === 1)).toEqual({ cpu: 1, atMs: 600, ms: 290 });
+    const firstOnly = monitorResult(100, t, { windows: [{ fromMs: 300, toMs: 500 }] });
+    expect(firstOnly.rqStalls.find((s) => s.cpu === 1)!.ms).toBe(0);
+    expect(monitorGate('s.yaml', { max_rq_stall_ms: 100 }, firstOnly)).toBeUndefined();
+    expect(monitorGate('s.yaml', { max_rq_stall_ms: 100 }, monitorResult(100, t, { windows: [] }))).toMatch(/saw no time with the scheduler attached/);
+  });
+
   it('fails a trace that stopped before the VM ended, even when what it saw is within bounds', () => {
     const partial = monitorResult(
       100,

@@ -45,6 +45,21 @@ function longestPerCpu(samples: MonitorSample[], bad: (s: CpuSample, prev: CpuSa
   });
 }
 
+/** A stretch of the monitor's clock (ms): while a scheduler under test was attached, for one. */
+export interface Window {
+  fromMs: number;
+  toMs: number;
+}
+
+/**
+ * The samples of each window, apart: checks run on each, so a stretch never spans a gap
+ * between two windows. No windows: the whole trace is one.
+ */
+export function samplesIn(samples: MonitorSample[], windows: Window[] | undefined): MonitorSample[][] {
+  if (!windows) return [samples];
+  return windows.map((w) => samples.filter((s) => s.t >= w.fromMs && s.t <= w.toMs));
+}
+
 /** Per CPU, the longest runqueue stall: online, with runnable tasks, yet running its idle task. */
 export function runqueueStalls(samples: MonitorSample[]): Array<Span & { cpu: number }> {
   return longestPerCpu(samples, (c) => c.online && c.nr > 0 && c.idle);

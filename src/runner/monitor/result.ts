@@ -1,6 +1,6 @@
 // The monitor's part of a scenario result, and its gates (expect.monitor).
 import type { MonitorGates } from '../scenario/monitor-schema.ts';
-import { clockStalls, longestImbalance, type MonitorSample, runqueueStalls, type Span } from './checks.ts';
+import { clockStalls, longestImbalance, type MonitorSample, runqueueStalls, samplesIn, type Span, type Window } from './checks.ts';
 
 export interface MonitorResult {
   hz: number;
@@ -15,6 +15,8 @@ export interface MonitorResult {
   imbalance: Span & { busyCpu?: number; idleCpu?: number };
   /** Host time per sample (µs): what the monitor itself costs, on the host's thread. */
   costUsPerSample: number;
+  /** The stretches the checks covered (ms on the monitor's clock): while the scheduler was attached; absent: the whole trace. */
+  checked?: Window[];
   /** Every sample (for timelines and your own checks). */
   trace: MonitorSample[];
   /** Why sampling did not start, if it did not. */
@@ -29,17 +31,29 @@ export interface MonitorEnd {
   note?: string | undefined;
   stoppedEarly?: string | undefined;
   costMs?: number | undefined;
+  /** Check only these stretches (the scheduler's): boot and the kernel's own scheduler are not under test. */
+  windows?: Window[] | undefined;
 }
 
-export function monitorResult(hz: number, trace: MonitorSample[], { note, stoppedEarly, costMs = 0 }: MonitorEnd = {}): MonitorResult {
+/** Per CPU, the longest span over all parts. */
+function longestOver(parts: Array<Array<Span & { cpu: number }>>): Array<Span & { cpu: number }> {
+  const best = new Map<number, Span & { cpu: number }>();
+  for (const spans of parts) for (const s of spans) if (!best.has(s.cpu) || s.ms > best.get(s.cpu)!.ms) best.set(s.cpu, s);
+  return [...best.values()].sort((a, b) => a.cpu - b.cpu);
+}
+
+export function monitorResult(hz: number, trace: MonitorSample[], { note, stoppedEarly, costMs = 0, windows }: MonitorEnd = {}): MonitorResult {
+  const parts = samplesIn(trace, windows);
+  const imbalances = parts.map((p) => longestImbalance(p));
   return {
     hz,
     samples: trace.length,
     costUsPerSample: trace.length ? Math.round((costMs * 1000) / trace.length) : 0,
     spanMs: Math.round(trace.at(-1)?.t ?? 0),
-    rqStalls: runqueueStalls(trace).map(rounded),
-    clockStalls: clockStalls(trace).map(rounded),
-    imbalance: longestImbalance(trace),
+    rqStalls: longestOver(parts.map(runqueueStalls)).map(rounded),
+    clockStalls: longestOver(parts.map(clockStalls)).map(rounded),
+    imbalance: imbalances.reduce((a, b) => (b.ms > a.ms ? b : a), { atMs: 0, ms: 0 }),
+    ...(windows ? { checked: windows.map((w) => ({ fromMs: Math.round(w.fromMs), toMs: Math.round(w.toMs) })) } : {}),
     trace,
     ...(note ? { note } : {}),
     ...(stoppedEarly ? { stoppedEarly } : {}),
@@ -51,6 +65,7 @@ export function monitorGate(file: string, gates: MonitorGates | undefined, r: Mo
   if (!gates) return undefined;
   if (!r || r.samples === 0) return `expect.monitor of ${file}: the monitor took no samples${r?.note ? ` (${r.note})` : ''}`;
   const failures: string[] = [];
+  if (r.checked?.length === 0) failures.push('the monitor saw no time with the scheduler attached, so nothing was checked');
   // A trace that ends early would pass gates on what it never saw.
   if (r.stoppedEarly) failures.push(`the monitor stopped ${r.spanMs} ms in, before the VM ended (${r.stoppedEarly}): its checks saw only part of the run`);
   const worst = (spans: Array<Span & { cpu: number }>) => [...spans].sort((a, b) => b.ms - a.ms)[0];
