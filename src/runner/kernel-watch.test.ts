@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { kallsymsShell, KernelWatch, planSymbols, SYMBOL_PREFIX } from './kernel-watch.ts';
+import { SCHED_PREFIX, STEP_PREFIX } from '../fixtures/schedulers/index.ts';
+import type { RunqueueSampler } from './monitor/sampler.ts';
 
 const watch = { name: 'state', symbol: 'system_state', offset: 0, len: 4 as const, kind: 'user' as const, freeze: true };
 
@@ -109,6 +111,53 @@ describe('KernelWatch', () => {
       'exit-kind watch: armed',
       'exit-kind watch: disarmed,',
       'exit-kind watch: armed',
+    ]);
+  });
+});
+
+describe('KernelWatch on the monitor clock', () => {
+  /** A watch whose monitor's clock reads `now.ms`. */
+  const clocked = (now: { ms: number }) => {
+    const kw = new KernelWatch({ watches: [] });
+    kw.monitor = { elapsedMs: () => now.ms } as unknown as RunqueueSampler;
+    return kw;
+  };
+
+  it("stamps a step's start line and its last outcome line, not a reload's cycle lines", () => {
+    const now = { ms: 0 };
+    const kw = clocked(now);
+    const at = (ms: number, line: string) => {
+      now.ms = ms;
+      kw.watch('com1', `${line}\n`);
+    };
+    at(100, `${STEP_PREFIX} 0 start cgroup_move at=200 up=900`);
+    at(700, `${STEP_PREFIX} 0 moved 2`);
+    at(900, `${STEP_PREFIX} 0 ok`);
+    at(1000, `${STEP_PREFIX} 1 start reload at=300 up=1000`);
+    at(1500, `${STEP_PREFIX} 1 cycle 1 fail`);
+    at(1600, `${STEP_PREFIX} 1 fail 0 of 2 cycles`);
+    expect([...kw.stepTimes]).toEqual([
+      [0, { startMs: 100, endMs: 900 }],
+      [1, { startMs: 1000, endMs: 1600 }],
+    ]);
+  });
+
+  it("opens a scheduler window at each enabled and closes it at its loader's exit or a detach", () => {
+    const now = { ms: 0 };
+    const kw = clocked(now);
+    for (const [ms, line] of [
+      [50, `${SCHED_PREFIX} enabled`],
+      [60, `${SCHED_PREFIX} enabled`],
+      [400, `${SCHED_PREFIX} detached`],
+      [500, `${SCHED_PREFIX} enabled`],
+      [800, `${SCHED_PREFIX} exit-status 0`],
+    ] as const) {
+      now.ms = ms;
+      kw.watch('com1', `${line}\n`);
+    }
+    expect(kw.schedulerWindows).toEqual([
+      { fromMs: 50, toMs: 400 },
+      { fromMs: 500, toMs: 800 },
     ]);
   });
 });

@@ -13,6 +13,7 @@ import { MONITOR_SYMBOLS, type RqLayout } from './monitor/layout.ts';
 import { RunqueueSampler } from './monitor/sampler.ts';
 import { KERNEL_PGD_SYMBOL, kernelPageTableRoot } from './kernel-pgd.ts';
 import type { WatchLen } from '../vmm/watchpoint-arch.ts';
+import type { StepTimes } from './steps.ts';
 
 export const SYMBOL_PREFIX = 'schedvm-sym:';
 /** The kernel's pointer to the running scheduler (7.x). */
@@ -85,8 +86,11 @@ export class KernelWatch {
   monitor?: RunqueueSampler;
   /** Why the monitor did not start, if it did not. */
   monitorNote?: string;
-  /** When each lifecycle step's start line arrived, on the monitor's clock (ms): the timeline's marks. */
-  readonly stepStarts = new Map<number, number>();
+  /**
+   * When each lifecycle step's start line and its outcome line (its last ok or fail) arrived, on
+   * the monitor's clock (ms): the timeline's marks, and what came before and after a step's effect.
+   */
+  readonly stepTimes = new Map<number, StepTimes>();
   /** While a scheduler under test was attached, on the monitor's clock (ms; an open one ends with the trace). */
   readonly schedulerWindows: Array<{ fromMs: number; toMs?: number }> = [];
   private work: Promise<void> = Promise.resolve();
@@ -126,9 +130,13 @@ export class KernelWatch {
     }
     const step = line.indexOf(STEP_PREFIX);
     if (step >= 0) {
-      const m = /^ (\d+) start /.exec(line.slice(step + STEP_PREFIX.length));
+      const m = /^ (\d+) (start|ok|fail)\b/.exec(line.slice(step + STEP_PREFIX.length));
       const at = this.monitor?.elapsedMs();
-      if (m && at !== undefined) this.stepStarts.set(Number(m[1]), at);
+      if (!m || at === undefined) return;
+      const times = this.stepTimes.get(Number(m[1])) ?? {};
+      if (m[2] === 'start') times.startMs = at;
+      else times.endMs = at;
+      this.stepTimes.set(Number(m[1]), times);
       return;
     }
     this.followSchedulerWindows(line);

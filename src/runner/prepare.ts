@@ -247,7 +247,7 @@ export function scenarioResult(s: Scenario, prepared: PreparedScenario, r: VmRes
   const base = s.workload?.baseline !== undefined ? workloadResult(s, text, 'baseline') : undefined;
   const exits = s.kernel !== undefined ? workloadExits(s, text) : undefined;
   const kw = clock?.kernelWatch;
-  const steps = stepsResult(s, text, kw?.stepStarts);
+  const steps = stepsResult(s, text, kw?.stepTimes);
   kw?.monitor?.stop();
   const monitor = s.monitor
     ? monitorResult(s.monitor.hz, kw?.monitor?.samples ?? [], {

@@ -19,6 +19,8 @@ export interface StepResult {
   schedulerExit?: { kind: SchedulerExitKind | 'unknown'; reason?: string; message?: string };
   /** When its start line reached the host, on the runqueue monitor's clock (ms since its start), with a monitor. */
   monitorMs?: number;
+  /** When its outcome line reached the host (its effect is complete by then), on the same clock. */
+  monitorEndMs?: number;
   /** reload: detach-attach cycles completed. */
   cycles?: number;
   /** cgroup_move: threads moved. */
@@ -28,7 +30,13 @@ export interface StepResult {
   dmesg: string[];
 }
 
-export function stepsResult(s: Scenario, consoleText: string, monitorMs: ReadonlyMap<number, number> = new Map()): StepResult[] | undefined {
+/** When a step's lines reached the host, on the runqueue monitor's clock (ms). */
+export interface StepTimes {
+  startMs?: number;
+  endMs?: number;
+}
+
+export function stepsResult(s: Scenario, consoleText: string, times: ReadonlyMap<number, StepTimes> = new Map()): StepResult[] | undefined {
   if (!s.steps?.length) return undefined;
   const reported = new Map(parseSteps(consoleText).map((r) => [r.index, r]));
   return s.steps.map((step, index) => {
@@ -42,7 +50,8 @@ export function stepsResult(s: Scenario, consoleText: string, monitorMs: Readonl
       atS: step.at_s,
       ...(r.startedS !== undefined ? { startedS: r.startedS } : {}),
       ...(r.uptimeS !== undefined ? { uptimeS: r.uptimeS } : {}),
-      ...(monitorMs.has(index) ? { monitorMs: Math.round(monitorMs.get(index)!) } : {}),
+      ...(times.get(index)?.startMs !== undefined ? { monitorMs: Math.round(times.get(index)!.startMs!) } : {}),
+      ...(times.get(index)?.endMs !== undefined ? { monitorEndMs: Math.round(times.get(index)!.endMs!) } : {}),
       ok: r.ok,
       ...(r.message !== undefined ? { message: r.message } : {}),
       ...(kind ? { schedulerExit: { kind, ...(exit.exitReason ? { reason: exit.exitReason } : {}), ...(exit.exitMessage ? { message: exit.exitMessage } : {}) } } : {}),
