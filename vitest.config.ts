@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
+import { sourceAlias } from './vitest.source.ts';
 
 // `unit` needs nothing but node; `kvm` and `examples` need a usable /dev/kvm (the host's, or
 // the sandbox's: see src/sandbox); `host` needs this host's tools or network.
 export default defineConfig({
+  resolve: { alias: sourceAlias },
   test: {
     // The slow reporter names long-running KVM files every minute (see src/runner/slow-reporter.ts).
     reporters: ['default', './src/runner/slow-reporter.ts'],

@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// The CLI is TypeScript, loaded as a bundle rebuilt when a source changes (src/launch/bundle.mjs),
-// so there is no build step to forget.
-import { entryUrl } from '../src/launch/bundle.mjs';
+// Installed, the CLI is the built JavaScript in dist/. In a checkout of schedvm (src/ is here and
+// dist/ may be stale) it is the TypeScript, bundled when a source changed (src/launch/bundle.mjs).
+import { existsSync } from 'node:fs';
 
-await import(await entryUrl('cli'));
+const checkout = new URL('../src/launch/bundle.mjs', import.meta.url);
+if (existsSync(checkout)) {
+  const { entryUrl } = await import(checkout.href);
+  await import(await entryUrl('cli'));
+} else await import(new URL('../dist/cli/main.js', import.meta.url).href);

@@ -9,14 +9,14 @@ import { parseSandboxSummary, type PhaseSummary } from '../../src/cli/phase-summ
 import { caseResult, interleave, type CaseResult } from '../stats.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = fileURLToPath(new URL('../../bin/schedvm.mjs', import.meta.url));
+const DEV = fileURLToPath(new URL('../../scripts/dev.mjs', import.meta.url));
 
 interface PhaseRun extends PhaseSummary {
   passed: boolean;
 }
 
 function phaseOnce(vms: number): Promise<PhaseRun> {
-  const child = spawn(process.execPath, [CLI, 'test'], { cwd: ROOT, env: { ...process.env, SCHEDVM_SANDBOX_VMS: String(vms) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [DEV, 'test'], { cwd: ROOT, env: { ...process.env, SCHEDVM_SANDBOX_VMS: String(vms) }, stdio: ['ignore', 'ignore', 'pipe'] });
   let tail = '';
   child.stderr.on('data', (b: Buffer) => {
     tail = (tail + b.toString()).slice(-4096);

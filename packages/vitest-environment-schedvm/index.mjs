@@ -1,8 +1,4 @@
-// `// @vitest-environment schedvm` loads this package. The environment is TypeScript in schedvm
-// itself: vite's module runner transforms it, and tsx covers a plain Node import (a schedvm
-// installed under node_modules is not transformed by vite).
-import { register } from 'tsx/esm/api';
-
-register();
-const { default: environment } = await import('schedvm/environment');
-export default environment;
+// `// @vitest-environment schedvm` loads this package: vitest looks for vitest-environment-<name>.
+// The environment itself is schedvm's (built JavaScript when installed; in schedvm's own
+// checkout, its vitest config points `schedvm/environment` at the TypeScript).
+export { default } from 'schedvm/environment';

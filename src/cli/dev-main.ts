@@ -13,4 +13,4 @@ const usage = `usage: node scripts/dev.mjs <command>
   demo   run examples/linux-topology.test.ts with its guest's console live (npm run demo)
   docs   regenerate the README scenario reference and the JSON Schema`;
 
-process.exitCode = await dispatch('schedvm', commands, usage, process.argv.slice(2));
+process.exitCode = await dispatch('dev.mjs', commands, usage, process.argv.slice(2));

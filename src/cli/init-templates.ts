@@ -13,7 +13,7 @@ export interface InitChoices {
 }
 
 export function scenarioTemplate(c: InitChoices): string {
-  const sched = 'name' in c.scheduler ? `  name: ${c.scheduler.name}` : `  binary: ${c.scheduler.binary}   # your loader, relative to this file`;
+  const sched = 'name' in c.scheduler ? `  name: ${c.scheduler.name}` : `  binary: ${JSON.stringify(c.scheduler.binary)}   # your loader, relative to this file`;
   return `# yaml-language-server: $schema=${c.schemaPath}
 # (the schema of this schedvm release: ${scenarioSchemaId()})
 #

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,7 +35,23 @@ describe('schedvm init', () => {
   it("names the user's own loader relative to the scenario", () => {
     const root = project();
     scaffold(root, 'tests/vm', { binary: 'build/scx_mine' });
-    expect(readFileSync(join(root, 'tests/vm/scheduler.yaml'), 'utf8')).toContain('  binary: ../../build/scx_mine ');
+    expect(readFileSync(join(root, 'tests/vm/scheduler.yaml'), 'utf8')).toContain('  binary: "../../build/scx_mine" ');
+    // An absolute path is that file, wherever the scenario is; a space stays inside the YAML string.
+    mkdirSync(join(root, 'my build'));
+    writeFileSync(join(root, 'my build/scx_mine'), '#!/bin/sh\n', { mode: 0o755 });
+    scaffold(root, 'abs', { binary: join(root, 'my build/scx_mine') });
+    const yaml = readFileSync(join(root, 'abs/scheduler.yaml'), 'utf8');
+    expect(yaml).toContain('  binary: "../my build/scx_mine" ');
+    expect(loadScenario(join(root, 'abs/scheduler.yaml')).scheduler).toMatchObject({ binary: join(root, 'my build/scx_mine') });
+  });
+
+  it("takes a vite.config or a vitest.workspace for the project's vitest config: keeps it, writes none", () => {
+    for (const mine of ['vite.config.ts', 'vitest.workspace.json']) {
+      const root = project();
+      writeFileSync(join(root, mine), 'mine\n');
+      expect(scaffold(root, 'schedvm', { name: 'scx_simple' })).toEqual({ written: ['schedvm/scheduler.yaml', 'schedvm/scheduler.test.ts'], kept: [mine] });
+      expect(readFileSync(join(root, mine), 'utf8')).toBe('mine\n');
+    }
   });
 
   it("never overwrites a file of the user's: a second run, and an existing vitest config, are kept", () => {
@@ -46,6 +62,14 @@ describe('schedvm init', () => {
     expect(scaffold(root, 'schedvm', { name: 'scx_simple' })).toEqual({ written: [], kept: ['vitest.config.mts', 'schedvm/scheduler.yaml', 'schedvm/scheduler.test.ts'] });
     expect(readFileSync(join(root, 'schedvm/scheduler.yaml'), 'utf8')).toBe('edited\n');
     expect(readFileSync(join(root, 'vitest.config.mts'), 'utf8')).toBe('mine\n');
+  });
+
+  it('refuses a --dir that is a file, saying so, and leaves the file alone', () => {
+    const root = project();
+    writeFileSync(join(root, 'notes'), 'mine\n');
+    expect(() => scaffold(root, 'notes', { name: 'scx_simple' })).toThrow(/--dir notes: a file of that name is in the way/);
+    expect(() => scaffold(root, 'notes/deeper', { name: 'scx_simple' })).toThrow(UserError);
+    expect(readFileSync(join(root, 'notes'), 'utf8')).toBe('mine\n');
   });
 
   it('refuses a directory outside the project', () => {

@@ -1,7 +1,7 @@
 // `schedvm init`: scaffolds schedvm into the current project (a scenario, a test file, a vitest
 // config) without touching a file that is there already, then prints the commands to run.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
 import { type InitChoices, scenarioTemplate, testTemplate, vitestConfigTemplate } from './init-templates.ts';
@@ -18,21 +18,29 @@ export interface InitOutcome {
 export function scaffold(root: string, dir: string, scheduler: { name: string } | { binary: string }): InitOutcome {
   if (dir.startsWith('/') || dir.split(/[\\/]/).includes('..')) throw new UserError(`--dir ${dir}: give a directory inside the project (relative, no '..')`);
   const scenarioDir = join(root, dir);
-  const fromScenario = (p: string) => relative(scenarioDir, join(root, p)) || '.';
+  const fromScenario = (p: string) => relative(scenarioDir, resolve(root, p)) || '.';
   const choices: InitChoices = {
     dir,
     scheduler: 'binary' in scheduler ? { binary: fromScenario(scheduler.binary) } : scheduler,
     schemaPath: fromScenario('node_modules/schedvm/schema/scenario.schema.json'),
   };
   const scenario = `${dir}/scheduler.yaml`;
-  const hasVitestConfig = readdirSync(root).some((f) => /^vitest\.config\.[cm]?[jt]s$/.test(f));
+  // vitest reads its config from vitest.config.* or vite.config.* (projects from vitest.workspace.*).
+  const config = readdirSync(root).find((f) => /^(vitest|vite)\.config\.[cm]?[jt]s$|^vitest\.workspace\./.test(f));
+  const hasVitestConfig = config !== undefined;
   const files: Array<[string, string]> = [
     [scenario, scenarioTemplate(choices)],
     [`${dir}/scheduler.test.ts`, testTemplate(scenario)],
     ...(hasVitestConfig ? [] : [['vitest.config.ts', vitestConfigTemplate(dir)] as [string, string]]),
   ];
-  const outcome: InitOutcome = { written: [], kept: hasVitestConfig ? [readdirSync(root).find((f) => f.startsWith('vitest.config.'))!] : [] };
-  mkdirSync(scenarioDir, { recursive: true });
+  const outcome: InitOutcome = { written: [], kept: config !== undefined ? [config] : [] };
+  try {
+    mkdirSync(scenarioDir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new UserError(`--dir ${dir}: a file of that name is in the way; give a directory`);
+    throw e;
+  }
   for (const [file, text] of files) {
     try {
       writeFileSync(join(root, file), text, { flag: 'wx' }); // never over a file of yours
@@ -56,7 +64,7 @@ export async function main(args: string[]): Promise<number> {
   const dir = values.dir ?? 'schedvm';
   const { written, kept } = scaffold(process.cwd(), dir, values.binary !== undefined ? { binary: values.binary } : { name: values.scheduler ?? 'scx_simple' });
   for (const f of written) process.stdout.write(`wrote ${f}\n`);
-  for (const f of kept) process.stdout.write(`kept ${f} (it exists; ${f.startsWith('vitest.config') ? `include '${dir}/**/*.test.ts' with pool 'forks' there` : 'not overwritten'})\n`);
+  for (const f of kept) process.stdout.write(`kept ${f} (it exists; ${/^vite(st)?\.(config|workspace)\./.test(f) ? `include '${dir}/**/*.test.ts' with pool 'forks' there` : 'not overwritten'})\n`);
   process.stdout.write(
     [
       '',

@@ -2,8 +2,10 @@
 // fail on purpose, so the parent can check what a user would see.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { sourceAlias } from '../../../../vitest.source.ts';
 
 export default defineConfig({
+  resolve: { alias: sourceAlias },
   test: {
     root: fileURLToPath(new URL('../../../..', import.meta.url)),
     include: ['src/runner/testdata/plugin/*.fixture.ts'],

@@ -1,0 +1,111 @@
+// What a scheduler developer does with schedvm, as README's install section says: the packed
+// tarballs installed into a new project (npm with the newest vitest the peer range allows, pnpm
+// from the npm registry with the oldest), a strict tsc over the project, `schedvm init`, and the
+// project's own tests, a bare-metal one and a Linux one, through `schedvm sandbox` (the host's
+// /dev/kvm where it works). Needs the npm registry: a host test.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from './test.ts';
+
+const ENV_PACKAGE = join(ROOT, 'packages', 'vitest-environment-schedvm');
+/** The ends of package.json's vitest peer range. */
+const VITEST_NEWEST = '4.1.12';
+const VITEST_OLDEST = '4.1.3'; // the first with `Snapshots` (domain snapshots: toMatchBaseline)
+const PNPM = 'pnpm@10.34.8'; // pnpm 11 needs Node 22
+
+/** Runs a command; a failure throws with everything it printed. */
+function sh(cmd: string, args: string[], cwd: string, timeoutMs = 600_000): string {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, npm_config_update_notifier: 'false' } });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.status ?? r.signal}:\n${out.slice(-6000)}`);
+  return out;
+}
+
+/** `npm pack` of a package into `dest`: the tarball's path (prepack builds dist/ first). */
+function pack(dir: string, dest: string): string {
+  const [info] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dest], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Array<{ filename: string }>;
+  return join(dest, info!.filename);
+}
+
+const STRICT_TSCONFIG = {
+  compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] },
+  include: ['schedvm'],
+};
+
+const BARE_SCENARIO = 'name: hello\nguest: hello\nmemory_mb: 16\ntimeout_s: 60\n';
+const BARE_TEST = `// @vitest-environment schedvm
+// @vitest-environment-options {"scenario": "schedvm/hello.yaml"}
+import { expect, test } from 'schedvm';
+
+test('a bare-metal guest greets on COM1 and shuts down', async ({ vm }) => {
+  const result = await vm.run();
+  expect(result).toExitWith('Shutdown');
+  expect(result.console.com1).toBe('Hello from schedvm!\\n');
+});
+`;
+
+/** A new project: package.json, the packages installed by `install`, a bare-metal test, a strict tsconfig. */
+function project(root: string, name: string, install: (dir: string) => void): string {
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'schedvm'), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }, null, 2));
+  install(dir);
+  writeFileSync(join(dir, 'schedvm', 'hello.yaml'), BARE_SCENARIO);
+  writeFileSync(join(dir, 'schedvm', 'hello.test.ts'), BARE_TEST);
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(STRICT_TSCONFIG, null, 2));
+  return dir;
+}
+
+describe('schedvm installed into a new project', () => {
+  let root: string;
+  let tarballs: string[];
+
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'schedvm-consumer-'));
+    tarballs = [pack(ROOT, root), pack(ENV_PACKAGE, root)];
+  }, 300_000);
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("packs what a user needs (built JavaScript, declarations, guest and scheduler sources, the schema) and none of the repository's own", () => {
+    const files = execFileSync('tar', ['-tzf', tarballs[0]!], { encoding: 'utf8' }).trim().split('\n');
+    for (const f of [
+      'package/bin/schedvm.mjs',
+      'package/dist/runner/index.js',
+      'package/dist/runner/index.d.ts',
+      'package/dist/runner/environment.js',
+      'package/dist/vmm/vcpu/pool-entry.mjs',
+      'package/dist/vmm/vcpu/worker.js',
+      'package/dist/fixtures/guests/hello.S',
+      'package/dist/fixtures/schedulers/scx_fault/scx_fault.bpf.c',
+      'package/dist/fixtures/workload/workload.c',
+      'package/schema/scenario.schema.json',
+    ])
+      expect(files).toContain(f);
+    expect(files.filter((f) => /\.test\.|testdata|testing|\/src\/|bench\/|\.ci\/|scripts\/|launch|dev-main|\.ts$/.test(f.replace(/\.d\.ts$/, '')))).toEqual([]);
+    const pkg = JSON.parse(execFileSync('tar', ['-xzOf', tarballs[0]!, 'package/package.json'], { encoding: 'utf8' }));
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['koffi', 'tinypool', 'yaml', 'zod']);
+    expect(pkg.peerDependencies).toEqual({ vitest: `~${VITEST_OLDEST}` });
+  });
+
+  it(`npm (vitest ${VITEST_NEWEST}): strict tsc passes; init's Linux test and a bare-metal test pass`, () => {
+    const dir = project(root, 'with-npm', (d) => sh('npm', ['install', '--no-audit', '--no-fund', '-D', ...tarballs, `vitest@${VITEST_NEWEST}`, 'typescript@~5.9.3', '@types/node@^20.19.0'], d));
+    const init = sh('npx', ['schedvm', 'init'], dir);
+    expect(init).toContain('wrote schedvm/scheduler.yaml');
+    expect(readFileSync(join(dir, 'vitest.config.ts'), 'utf8')).toContain("include: ['schedvm/**/*.test.ts']");
+    sh('npx', ['tsc', '--noEmit', '-p', '.'], dir);
+    const out = sh('npx', ['schedvm', 'sandbox', '--', 'npx', 'vitest', 'run'], dir, 1_500_000);
+    expect(out).toMatch(/Test Files\D+2 passed/);
+    expect(out).toMatch(/Tests\D+3 passed/);
+  }, 1_800_000);
+
+  it(`pnpm (vitest ${VITEST_OLDEST}, strict node_modules): strict tsc passes; the bare-metal test passes`, () => {
+    const dir = project(root, 'with-pnpm', (d) => sh('npx', ['--yes', PNPM, 'add', '-D', ...tarballs, `vitest@${VITEST_OLDEST}`, 'typescript@~5.9.3', '@types/node@^20.19.0'], d));
+    writeFileSync(join(dir, 'vitest.config.ts'), "import { defineConfig } from 'vitest/config';\nexport default defineConfig({ test: { include: ['schedvm/**/*.test.ts'], pool: 'forks' } });\n");
+    sh('npx', ['--yes', PNPM, 'exec', 'tsc', '--noEmit', '-p', '.'], dir);
+    const out = sh('npx', ['--yes', PNPM, 'exec', 'schedvm', 'sandbox', '--', 'npx', 'vitest', 'run'], dir, 900_000);
+    expect(out).toMatch(/Test Files\D+1 passed/);
+  }, 1_200_000);
+});
