@@ -14,6 +14,7 @@ import { ActionCode, VmControl } from './vcpu/control.ts';
 import { VcpuManager } from './vcpu/manager.ts';
 import { WatchpointController } from './watchpoint-controller.ts';
 import type { RuntimeWatchpoint } from './watchpoints.ts';
+import { threadRunState } from './sys/thread-cpu.ts';
 
 export type { ConsolePort, SerialPort, VmConfig, VmDevices, WatchMechanism } from './config.ts';
 export type { ExitActionName, SnapshotRecord, VcpuResult, VmResult } from './result.ts';
@@ -122,6 +123,12 @@ export class Vm {
   /** The guest is stopping or stopped (an exit action was decided, or the VM was freed). */
   get ended(): boolean {
     return this.disposed || this.control.killed || this.vcpus.allDone;
+  }
+
+  /** vCPU `index`'s thread right now: runnable (in the guest, or waiting for a host CPU) or blocked (halted). */
+  vcpuRunState(index: number): 'runnable' | 'blocked' | undefined {
+    const tid = this.vcpus.threadId(index);
+    return tid === undefined ? undefined : threadRunState(tid);
   }
 
   /** Every vCPU's page-table root (CR3) right now: a brief freeze, not kept as snapshots. */

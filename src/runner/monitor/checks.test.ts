@@ -16,6 +16,20 @@ describe('runqueue checks', () => {
     ]);
   });
 
+  it("counts only the stall's time with its vCPU halted: a runnable vCPU is on its way to the queued task", () => {
+    // CPU 1 idles with a task queued from 100 ms to 350 ms; its vCPU thread was runnable (the
+    // wake-up in flight, the host not running it) from 150 ms to 300 ms.
+    const run = (i: number) => (i > 15 && i <= 30 ? 'runnable' : 'blocked');
+    const t = trace(50, (i) => [cpu(), i >= 10 && i <= 35 ? cpu({ idle: true, pid: 0, comm: 'idle', vcpu: run(i) }) : cpu({ nr: 0, idle: true })]);
+    expect(runqueueStalls(t)[1]).toEqual({ cpu: 1, atMs: 100, ms: 100, wallMs: 250 });
+    const gate = monitorGate('s.yaml', { max_rq_stall_ms: 90 }, monitorResult(100, t));
+    expect(gate).toMatch(/CPU 1 ran its idle task with runnable tasks queued for 100 ms with its vCPU halted \(of a 250 ms stretch\), from 100 ms/);
+    expect(monitorGate('s.yaml', { max_rq_stall_ms: 100 }, monitorResult(100, t))).toBeUndefined();
+    // Runnable throughout (the sandbox's 0.7 s case): no stall; halted throughout: all of it.
+    expect(runqueueStalls(trace(50, () => [cpu(), cpu({ idle: true, vcpu: 'runnable' })]))[1]!.ms).toBe(0);
+    expect(runqueueStalls(trace(50, () => [cpu(), cpu({ idle: true, vcpu: 'blocked' })]))[1]).toEqual({ cpu: 1, atMs: 0, ms: 490 });
+  });
+
   it('an idle CPU with an empty runqueue, or an offline one, is no stall', () => {
     const t = trace(20, () => [cpu({ nr: 0, idle: true }), cpu({ online: false, nr: 1, idle: true })]);
     expect(runqueueStalls(t).map((s) => s.ms)).toEqual([0, 0]);
@@ -43,7 +57,7 @@ describe('expect.monitor', () => {
 
   it('fails a run whose stall exceeds the bound, naming the CPU, how long and when', () => {
     expect(monitorGate('s.yaml', { max_rq_stall_ms: 500 }, stalled)).toBe(
-      'expect.monitor of s.yaml: max_rq_stall_ms 500: CPU 1 ran its idle task with runnable tasks queued for 680 ms, from 210 ms into the monitor',
+      'expect.monitor of s.yaml: max_rq_stall_ms 500: CPU 1 ran its idle task with runnable tasks queued for 680 ms with its vCPU halted, from 210 ms into the monitor',
     );
     expect(monitorGate('s.yaml', { max_rq_stall_ms: 1000 }, stalled)).toBeUndefined();
   });

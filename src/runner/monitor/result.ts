@@ -7,8 +7,8 @@ export interface MonitorResult {
   /** Samples taken, and over how long (ms). */
   samples: number;
   spanMs: number;
-  /** Per CPU, the longest runqueue stall seen (runnable tasks, idle task running). */
-  rqStalls: Array<Span & { cpu: number }>;
+  /** Per CPU, the longest runqueue stall seen (runnable tasks, idle task running, its vCPU halted; `wallMs`: the stretch with the time its vCPU was runnable). */
+  rqStalls: Array<Span & { cpu: number; wallMs?: number }>;
   /** Per CPU, the longest its runqueue clock stood still with runnable tasks. */
   clockStalls: Array<Span & { cpu: number }>;
   /** The longest imbalance seen (a CPU with 2+ runnable tasks while another idled). */
@@ -25,7 +25,7 @@ export interface MonitorResult {
   stoppedEarly?: string;
 }
 
-const rounded = <T extends Span>(s: T): T => ({ ...s, atMs: Math.round(s.atMs), ms: Math.round(s.ms) });
+const rounded = <T extends Span & { wallMs?: number }>(s: T): T => ({ ...s, atMs: Math.round(s.atMs), ms: Math.round(s.ms), ...(s.wallMs !== undefined ? { wallMs: Math.round(s.wallMs) } : {}) });
 
 export interface MonitorEnd {
   note?: string | undefined;
@@ -36,8 +36,8 @@ export interface MonitorEnd {
 }
 
 /** Per CPU, the longest span over all parts. */
-function longestOver(parts: Array<Array<Span & { cpu: number }>>): Array<Span & { cpu: number }> {
-  const best = new Map<number, Span & { cpu: number }>();
+function longestOver<T extends Span & { cpu: number }>(parts: T[][]): T[] {
+  const best = new Map<number, T>();
   for (const spans of parts) for (const s of spans) if (!best.has(s.cpu) || s.ms > best.get(s.cpu)!.ms) best.set(s.cpu, s);
   return [...best.values()].sort((a, b) => a.cpu - b.cpu);
 }
@@ -68,10 +68,12 @@ export function monitorGate(file: string, gates: MonitorGates | undefined, r: Mo
   if (r.checked?.length === 0) failures.push('the monitor saw no time with the scheduler attached, so nothing was checked');
   // A trace that ends early would pass gates on what it never saw.
   if (r.stoppedEarly) failures.push(`the monitor stopped ${r.spanMs} ms in, before the VM ended (${r.stoppedEarly}): its checks saw only part of the run`);
-  const worst = (spans: Array<Span & { cpu: number }>) => [...spans].sort((a, b) => b.ms - a.ms)[0];
+  const worst = <T extends Span & { cpu: number }>(spans: T[]) => [...spans].sort((a, b) => b.ms - a.ms)[0];
   const stall = worst(r.rqStalls);
   if (gates.max_rq_stall_ms !== undefined && stall && stall.ms > gates.max_rq_stall_ms) {
-    failures.push(`max_rq_stall_ms ${gates.max_rq_stall_ms}: CPU ${stall.cpu} ran its idle task with runnable tasks queued for ${stall.ms} ms, from ${stall.atMs} ms into the monitor`);
+    failures.push(
+      `max_rq_stall_ms ${gates.max_rq_stall_ms}: CPU ${stall.cpu} ran its idle task with runnable tasks queued for ${stall.ms} ms with its vCPU halted${stall.wallMs !== undefined ? ` (of a ${stall.wallMs} ms stretch)` : ''}, from ${stall.atMs} ms into the monitor`,
+    );
   }
   const still = worst(r.clockStalls);
   if (gates.max_clock_stall_ms !== undefined && still && still.ms > gates.max_clock_stall_ms) {

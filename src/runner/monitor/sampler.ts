@@ -10,10 +10,11 @@ import type { CpuSample, MonitorSample } from './checks.ts';
 import { COMM_LEN, type RqLayout } from './layout.ts';
 import { KERNEL_PGD_SYMBOL, kernelPageTableRoot } from '../kernel-pgd.ts';
 
-/** What the sampler needs of the VM: its memory while it runs. */
+/** What the sampler needs of the VM: its memory while it runs, and its vCPU threads' states. */
 export interface SampledVm {
   readonly memory: GuestMemory;
   readonly ended: boolean;
+  vcpuRunState?(index: number): 'runnable' | 'blocked' | undefined;
 }
 
 interface CpuAddresses {
@@ -134,14 +135,18 @@ export class RunqueueSampler {
     const pid = idle ? 0 : mem.readU32(this.taskPa(curr + BigInt(this.layout.pid)));
     const comm = idle ? 'idle' : new TextDecoder().decode(this.taskBytes(curr + BigInt(this.layout.comm), COMM_LEN)).replace(/\0.*$/s, '');
     const word = mem.readU64(this.onlineMask + Math.floor(cpu / 64) * 8);
+    const nr = mem.readU32(c.nrRunning);
+    // Guest CPU n is vCPU n. Read only where a stall is in question: a file read per CPU per sample costs.
+    const vcpu = idle && nr > 0 ? this.vm.vcpuRunState?.(cpu) : undefined;
     return {
       online: ((word >> BigInt(cpu % 64)) & 1n) === 1n,
-      nr: mem.readU32(c.nrRunning),
+      nr,
       scx: mem.readU32(c.scxNrRunning),
       pid,
       comm,
       idle,
       clock: Number(mem.readU64(c.clock)),
+      ...(vcpu ? { vcpu } : {}),
     };
   }
 }

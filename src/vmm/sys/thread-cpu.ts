@@ -35,3 +35,18 @@ export function threadCpu(): ThreadCpu {
 export function cpuSince(before: ThreadCpu, now: ThreadCpu = threadCpu()): ThreadCpu {
   return { totalMs: now.totalMs - before.totalMs, guestMs: now.guestMs - before.guestMs };
 }
+
+/**
+ * Whether thread `tid` of this process is runnable (running, or waiting for a CPU) or blocked
+ * (a vCPU halted in KVM sleeps); undefined when it is gone or in another state.
+ */
+export function threadRunState(tid: number): 'runnable' | 'blocked' | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return state === 'R' ? 'runnable' : state === 'S' || state === 'D' ? 'blocked' : undefined;
+}

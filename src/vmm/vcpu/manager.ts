@@ -214,6 +214,11 @@ export class VcpuManager {
     return [...this.snapshotLog];
   }
 
+  /** vCPU `index`'s thread id, once its thread is up. */
+  threadId(index: number): number | undefined {
+    return this.handles[index]?.tid;
+  }
+
   /** The first thread failure (a vCPU that could not start or died), if any. */
   get failure(): string | undefined {
     return this.handles.find((h) => h.failure)?.failure;
