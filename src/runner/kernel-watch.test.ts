@@ -119,7 +119,7 @@ describe('KernelWatch on the monitor clock', () => {
   /** A watch whose monitor's clock reads `now.ms`. */
   const clocked = (now: { ms: number }) => {
     const kw = new KernelWatch({ watches: [] });
-    kw.monitor = { elapsedMs: () => now.ms } as unknown as RunqueueSampler;
+    kw.useMonitor({ elapsedMs: () => now.ms } as unknown as RunqueueSampler);
     return kw;
   };
 
@@ -159,5 +159,19 @@ describe('KernelWatch on the monitor clock', () => {
       { fromMs: 50, toMs: 400 },
       { fromMs: 500, toMs: 800 },
     ]);
+  });
+
+  it('a scheduler attached before the monitor started is in a window from its first sample; one gone by then is not', () => {
+    const now = { ms: 0 };
+    const early = new KernelWatch({ watches: [] });
+    early.watch('com1', `${SCHED_PREFIX} enabled ops=simple\n`);
+    early.useMonitor({ elapsedMs: () => now.ms } as unknown as RunqueueSampler);
+    now.ms = 300;
+    early.watch('com1', `${SCHED_PREFIX} exit-status 0\n`);
+    expect(early.schedulerWindows).toEqual([{ fromMs: 0, toMs: 300 }]);
+    const gone = new KernelWatch({ watches: [] });
+    gone.watch('com1', `${SCHED_PREFIX} enabled ops=simple\n${SCHED_PREFIX} detached\n`);
+    gone.useMonitor({ elapsedMs: () => now.ms } as unknown as RunqueueSampler);
+    expect(gone.schedulerWindows).toEqual([]);
   });
 });

@@ -93,6 +93,7 @@ export class KernelWatch {
   readonly stepTimes = new Map<number, StepTimes>();
   /** While a scheduler under test was attached, on the monitor's clock (ms; an open one ends with the trace). */
   readonly schedulerWindows: Array<{ fromMs: number; toMs?: number }> = [];
+  private schedulerAttached = false;
   private work: Promise<void> = Promise.resolve();
   private symbolsDone = false;
 
@@ -149,14 +150,22 @@ export class KernelWatch {
     else if (line.includes(`${SCHED_PREFIX} exit-status`) || line.includes(`${SCHED_PREFIX} detached`)) this.enqueue(() => this.disarmExitKind());
   }
 
-  /** Opens a window at each `enabled`, closes it at the loader's exit or a detach. */
+  /**
+   * Opens a window at each `enabled`, closes it at the loader's exit or a detach. Whether a
+   * scheduler is attached is followed before the monitor starts too: one attached by then has
+   * its window open from the monitor's first sample.
+   */
   private followSchedulerWindows(line: string): void {
+    const enabled = line.includes(`${SCHED_PREFIX} enabled`);
+    const ended = line.includes(`${SCHED_PREFIX} exit-status`) || line.includes(`${SCHED_PREFIX} detached`);
+    if (!enabled && !ended) return;
+    this.schedulerAttached = enabled;
     const at = this.monitor?.elapsedMs();
     if (at === undefined) return;
     const open = this.schedulerWindows.at(-1);
-    if (line.includes(`${SCHED_PREFIX} enabled`)) {
+    if (enabled) {
       if (!open || open.toMs !== undefined) this.schedulerWindows.push({ fromMs: at });
-    } else if ((line.includes(`${SCHED_PREFIX} exit-status`) || line.includes(`${SCHED_PREFIX} detached`)) && open && open.toMs === undefined) open.toMs = at;
+    } else if (open && open.toMs === undefined) open.toMs = at;
   }
 
   private onSymbolsDone(): void {
@@ -175,10 +184,16 @@ export class KernelWatch {
     const sampler = new RunqueueSampler(this.vm, m.layout, m.cpus, m.hz);
     try {
       sampler.start(this.symbols, this.physBase);
-      this.monitor = sampler;
+      this.useMonitor(sampler);
     } catch (e) {
       this.monitorNote = (e as Error).message;
     }
+  }
+
+  /** Takes a started sampler as the monitor: a scheduler attached by then is in a window from its start. */
+  useMonitor(sampler: RunqueueSampler): void {
+    this.monitor = sampler;
+    if (this.schedulerAttached) this.schedulerWindows.push({ fromMs: 0 });
   }
 
   /** Finds the symbol table through VMCOREINFO; decoding waits for a first use. */

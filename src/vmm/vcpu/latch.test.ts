@@ -67,6 +67,17 @@ describe('WatchpointLatch latching', () => {
     expect(latch.hit(EXIT_KIND_SLOT)).toEqual({ vcpu: 1, value: 1025n });
   });
 
+  it('a watch armed without an end rule and re-published with one at the same address takes the rule', () => {
+    const { latch } = counted();
+    const plain = { address: 0x3000n, len: 4 as const, on: 'write' as const };
+    latch.publish([plain]);
+    latch.publish([{ ...plain, endAt: 1n }]);
+    const rule = latch.readArmed().slots[0]!;
+    expect(rule.endAt).toBe(1n);
+    expect(latch.offer(0, 0, 1n, rule)).toBe(false);
+    expect(latch.offer(0, 0, 7n, rule)).toBe(false); // ended
+  });
+
   it('keeps values unsigned at their full width (a 64-bit jiffies near the top)', () => {
     const { latch } = counted();
     expect(latch.latch(1, 0, 0xffff_ffff_fffe_e748n)).toBe(true);

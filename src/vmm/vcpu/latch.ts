@@ -154,9 +154,11 @@ export class WatchpointLatch {
     for (let i = 0; i < WATCH_SLOTS; i++) {
       const w = slots[i];
       const at = SLOT_BASE + i * SLOT_WORDS;
-      // An ended watch stays ended while it stays armed where it was (other slots re-published).
-      const kept = w?.endAt !== undefined && Atomics.load(this.i32, at + ARMED) !== 0 && Atomics.load(this.u64, i * U64_PER_SLOT) === w.address;
-      Atomics.store(this.i32, at + END, w?.endAt === undefined ? END_NONE : kept && Atomics.load(this.i32, at + END) === END_REACHED ? END_REACHED : END_RULE);
+      // A watch with an end rule that stays armed where it was (other slots re-published) keeps
+      // its END word untouched: a vCPU may be ending it right now (its compareExchange), and a
+      // store here would undo that.
+      const kept = w?.endAt !== undefined && Atomics.load(this.i32, at + ARMED) !== 0 && Atomics.load(this.i32, at + END) !== END_NONE && Atomics.load(this.u64, i * U64_PER_SLOT) === w.address;
+      if (!kept) Atomics.store(this.i32, at + END, w?.endAt === undefined ? END_NONE : END_RULE);
       Atomics.store(this.u64, i * U64_PER_SLOT + U64_END_AT, w?.endAt ?? 0n);
       Atomics.store(this.i32, at + ARMED, w ? (w.valueGpa === undefined ? 1 : 2) : 0);
       Atomics.store(this.i32, at + LEN, w?.len ?? 0);
