@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './test.ts';
 
@@ -19,7 +20,7 @@ const PNPM = 'pnpm@10.34.8'; // pnpm 11 needs Node 22
 /** Runs a command; a failure throws with everything it printed. */
 function sh(cmd: string, args: string[], cwd: string, timeoutMs = 600_000): string {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, npm_config_update_notifier: 'false' } });
-  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  const out = stripVTControlCharacters(`${r.stdout ?? ''}${r.stderr ?? ''}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.status ?? r.signal}:\n${out.slice(-6000)}`);
   return out;
 }
