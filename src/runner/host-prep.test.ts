@@ -1,8 +1,18 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { resolveKernel } from '../fixtures/kernels/index.ts';
+import { buildSchedulers } from '../fixtures/schedulers/build.ts';
+import { kernelBtf } from '../fixtures/schedulers/vmlinux.ts';
+import { buildWorkload } from '../fixtures/workload/build.ts';
 import { prepareScenariosOnHost, scenariosOfCommand } from './host-prep.ts';
+
+// What preparing does (downloads, builds) is replaced: these tests check what it asks for.
+vi.mock('../fixtures/kernels/index.ts', async (orig) => ({ ...(await orig()), resolveKernel: vi.fn(async () => ({ version: '7.2.13-cloud-amd64' })) }));
+vi.mock('../fixtures/schedulers/build.ts', async (orig) => ({ ...(await orig()), buildSchedulers: vi.fn(async () => ({})) }));
+vi.mock('../fixtures/schedulers/vmlinux.ts', async (orig) => ({ ...(await orig()), kernelBtf: vi.fn(async () => ({})) }));
+vi.mock('../fixtures/workload/build.ts', async (orig) => ({ ...(await orig()), buildWorkload: vi.fn(async () => '/cache/schedvm-workload') }));
 
 // Built, not written: vitest reads such docblocks in this very file.
 const OPTIONS = ['@vitest-environment', 'options'].join('-');
@@ -45,6 +55,29 @@ describe('scenariosOfCommand', () => {
 describe('prepareScenariosOnHost', () => {
   test('bare-metal guests need no kernel and nothing is fetched', async () => {
     expect(await prepareScenariosOnHost([join(dir, 'scenarios/a.yaml')], () => {})).toEqual([]);
+  });
+
+  test("a Linux scenario's kernel, schedulers, BTF and workload program are made ready on the host; each kernel once", async () => {
+    vi.clearAllMocks();
+    const linux = (name: string, extra: string) => {
+      writeFileSync(join(dir, `scenarios/${name}.yaml`), `name: ${name}\nkernel: debian-sched-ext\nvcpus: 2\nmemory_mb: 512\n${extra}`);
+      return join(dir, `scenarios/${name}.yaml`);
+    };
+    const files = [
+      linux('plain', ''),
+      linux('sched', 'scheduler: { name: scx_simple }\nworkload: { duration_s: 1, groups: [{ name: a, kind: spin, threads: 1 }] }\n'),
+      linux('monitored', 'monitor: { hz: 100 }\n'),
+    ];
+    const done = await prepareScenariosOnHost(files, () => {});
+    expect(done.map((d) => d.what)).toEqual(['kernel debian-sched-ext (7.2.13-cloud-amd64)', 'schedulers scx_simple for 7.2.13-cloud-amd64', 'BTF of 7.2.13-cloud-amd64', 'workload program']);
+    expect(resolveKernel).toHaveBeenCalledTimes(1);
+    expect(buildSchedulers).toHaveBeenCalledWith({ version: '7.2.13-cloud-amd64' }, ['scx_simple']);
+    expect(kernelBtf).toHaveBeenCalledTimes(1);
+    expect(buildWorkload).toHaveBeenCalledTimes(1);
+    vi.clearAllMocks();
+    expect((await prepareScenariosOnHost([files[0]!], () => {})).map((d) => d.what)).toEqual(['kernel debian-sched-ext (7.2.13-cloud-amd64)']);
+    expect(kernelBtf).not.toHaveBeenCalled();
+    expect(buildWorkload).not.toHaveBeenCalled();
   });
 
   test('a broken scenario is a clear error naming its file', async () => {

@@ -1,10 +1,13 @@
 // Before a command enters the sandbox VM (which has no network), fetch and build on this host
-// what its scenarios will need: Debian's sched_ext kernel, the kernel source, the schedulers.
+// what its scenarios will need: Debian's sched_ext kernel, the kernel source, the schedulers,
+// the kernel's BTF (the exit-kind watch's and the monitor's offsets) and the workload program.
 // Builds run natively here instead of under TCG, and later runs find everything in the cache.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { resolveKernel } from '../fixtures/kernels/index.ts';
 import { buildSchedulers } from '../fixtures/schedulers/build.ts';
+import { kernelBtf } from '../fixtures/schedulers/vmlinux.ts';
+import { buildWorkload } from '../fixtures/workload/build.ts';
 import { loadScenario } from './scenario/load.ts';
 
 /** Test files vitest would pick up (by name), skipping dependencies, VCS data and artifacts. */
@@ -80,26 +83,52 @@ export interface Prepared {
   ms: number;
 }
 
-/** Fetches each scenario's kernel and builds its named scheduler, on this host; resolves to what was done. */
+/**
+ * Fetches each scenario's kernel, builds its named schedulers, extracts the kernel's BTF where a
+ * scheduler or the monitor needs offsets from it, and builds the workload program, on this host;
+ * resolves to what was done. Under the sandbox's TCG the BTF alone (decompressing the kernel)
+ * and the workload's gcc took minutes of a first run.
+ */
 export async function prepareScenariosOnHost(files: string[], log: (line: string) => void): Promise<Prepared[]> {
-  const needs = new Map<string, Set<string>>();
+  const needs = new Map<string, { schedulers: Set<string>; btf: boolean }>();
+  let workload = false;
   for (const file of files) {
     const s = loadScenario(file);
     if (!s.kernel) continue;
-    const schedulers = needs.get(s.kernel) ?? new Set<string>();
-    if (s.scheduler?.name !== undefined) schedulers.add(s.scheduler.name);
-    for (const st of s.steps ?? []) if (st.replace_scheduler) schedulers.add(st.replace_scheduler.name);
-    needs.set(s.kernel, schedulers);
+    const need = needs.get(s.kernel) ?? { schedulers: new Set<string>(), btf: false };
+    if (s.scheduler?.name !== undefined) need.schedulers.add(s.scheduler.name);
+    for (const st of s.steps ?? []) if (st.replace_scheduler) need.schedulers.add(st.replace_scheduler.name);
+    need.btf ||= s.scheduler !== undefined || s.monitor !== undefined;
+    workload ||= s.workload !== undefined;
+    needs.set(s.kernel, need);
   }
   const done: Prepared[] = [];
-  for (const [spec, schedulers] of needs) {
-    let t0 = Date.now();
-    const kernel = await resolveKernel(spec, { log });
-    done.push({ what: `kernel ${spec} (${kernel.version})`, ms: Date.now() - t0 });
-    if (schedulers.size === 0) continue;
-    t0 = Date.now();
-    await buildSchedulers(kernel, [...schedulers]);
-    done.push({ what: `schedulers ${[...schedulers].join(', ')} for ${kernel.version}`, ms: Date.now() - t0 });
+  const timed = async (what: () => string, work: () => Promise<unknown>) => {
+    const t0 = Date.now();
+    await work();
+    done.push({ what: what(), ms: Date.now() - t0 });
+  };
+  for (const [spec, need] of needs) {
+    let kernel!: Awaited<ReturnType<typeof resolveKernel>>;
+    await timed(
+      () => `kernel ${spec} (${kernel.version})`,
+      async () => (kernel = await resolveKernel(spec, { log })),
+    );
+    if (need.schedulers.size > 0)
+      await timed(
+        () => `schedulers ${[...need.schedulers].join(', ')} for ${kernel.version}`,
+        () => buildSchedulers(kernel, [...need.schedulers]),
+      );
+    if (need.btf)
+      await timed(
+        () => `BTF of ${kernel.version}`,
+        () => kernelBtf(kernel),
+      );
   }
+  if (workload)
+    await timed(
+      () => 'workload program',
+      () => buildWorkload(),
+    );
   return done;
 }
