@@ -3,7 +3,7 @@
 // from the npm registry with the oldest), a strict tsc over the project, `schedvm init`, and the
 // project's own tests, a bare-metal one and a Linux one, through `schedvm sandbox` (the host's
 // /dev/kvm where it works). Needs the npm registry: a host test.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,12 +17,23 @@ const VITEST_NEWEST = '4.1.12';
 const VITEST_OLDEST = '4.1.3'; // the first with `Snapshots` (domain snapshots: toMatchBaseline)
 const PNPM = 'pnpm@10.34.8'; // pnpm 11 needs Node 22
 
-/** Runs a command; a failure throws with everything it printed. */
-function sh(cmd: string, args: string[], cwd: string, timeoutMs = 600_000): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, npm_config_update_notifier: 'false' } });
-  const out = stripVTControlCharacters(`${r.stdout ?? ''}${r.stderr ?? ''}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.status ?? r.signal}:\n${out.slice(-6000)}`);
-  return out;
+/**
+ * Runs a command; a failure throws with everything it printed. Asynchronous: a synchronous
+ * spawn would block this worker, and vitest would see neither the test start nor its timeout.
+ */
+function sh(cmd: string, args: string[], cwd: string, timeoutMs = 600_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b));
+    child.stderr.on('data', (b: Buffer) => (out += b));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      out = stripVTControlCharacters(out);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${code ?? signal}:\n${out.slice(-6000)}`));
+    });
+  });
 }
 
 /** `npm pack` of a package into `dest`: the tarball's path (prepack builds dist/ first). */
@@ -49,11 +60,11 @@ test('a bare-metal guest greets on COM1 and shuts down', async ({ vm }) => {
 `;
 
 /** A new project: package.json, the packages installed by `install`, a bare-metal test, a strict tsconfig. */
-function project(root: string, name: string, install: (dir: string) => void): string {
+async function project(root: string, name: string, install: (dir: string) => Promise<unknown>): Promise<string> {
   const dir = join(root, name);
   mkdirSync(join(dir, 'schedvm'), { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }, null, 2));
-  install(dir);
+  await install(dir);
   writeFileSync(join(dir, 'schedvm', 'hello.yaml'), BARE_SCENARIO);
   writeFileSync(join(dir, 'schedvm', 'hello.test.ts'), BARE_TEST);
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(STRICT_TSCONFIG, null, 2));
@@ -91,22 +102,22 @@ describe('schedvm installed into a new project', () => {
     expect(pkg.peerDependencies).toEqual({ vitest: `~${VITEST_OLDEST}` });
   });
 
-  it(`npm (vitest ${VITEST_NEWEST}): strict tsc passes; init's Linux test and a bare-metal test pass`, () => {
-    const dir = project(root, 'with-npm', (d) => sh('npm', ['install', '--no-audit', '--no-fund', '-D', ...tarballs, `vitest@${VITEST_NEWEST}`, 'typescript@~5.9.3', '@types/node@^20.19.0'], d));
-    const init = sh('npx', ['schedvm', 'init'], dir);
+  it(`npm (vitest ${VITEST_NEWEST}): strict tsc passes; init's Linux test and a bare-metal test pass`, async () => {
+    const dir = await project(root, 'with-npm', (d) => sh('npm', ['install', '--no-audit', '--no-fund', '-D', ...tarballs, `vitest@${VITEST_NEWEST}`, 'typescript@~5.9.3', '@types/node@^20.19.0'], d));
+    const init = await sh('npx', ['schedvm', 'init'], dir);
     expect(init).toContain('wrote schedvm/scheduler.yaml');
     expect(readFileSync(join(dir, 'vitest.config.ts'), 'utf8')).toContain("include: ['schedvm/**/*.test.ts']");
-    sh('npx', ['tsc', '--noEmit', '-p', '.'], dir);
-    const out = sh('npx', ['schedvm', 'sandbox', '--', 'npx', 'vitest', 'run'], dir, 1_500_000);
+    await sh('npx', ['tsc', '--noEmit', '-p', '.'], dir);
+    const out = await sh('npx', ['schedvm', 'sandbox', '--', 'npx', 'vitest', 'run'], dir, 1_500_000);
     expect(out).toMatch(/Test Files\D+2 passed/);
     expect(out).toMatch(/Tests\D+3 passed/);
   }, 1_800_000);
 
-  it(`pnpm (vitest ${VITEST_OLDEST}, strict node_modules): strict tsc passes; the bare-metal test passes`, () => {
-    const dir = project(root, 'with-pnpm', (d) => sh('npx', ['--yes', PNPM, 'add', '-D', ...tarballs, `vitest@${VITEST_OLDEST}`, 'typescript@~5.9.3', '@types/node@^20.19.0'], d));
+  it(`pnpm (vitest ${VITEST_OLDEST}, strict node_modules): strict tsc passes; the bare-metal test passes`, async () => {
+    const dir = await project(root, 'with-pnpm', (d) => sh('npx', ['--yes', PNPM, 'add', '-D', ...tarballs, `vitest@${VITEST_OLDEST}`, 'typescript@~5.9.3', '@types/node@^20.19.0'], d));
     writeFileSync(join(dir, 'vitest.config.ts'), "import { defineConfig } from 'vitest/config';\nexport default defineConfig({ test: { include: ['schedvm/**/*.test.ts'], pool: 'forks' } });\n");
-    sh('npx', ['--yes', PNPM, 'exec', 'tsc', '--noEmit', '-p', '.'], dir);
-    const out = sh('npx', ['--yes', PNPM, 'exec', 'schedvm', 'sandbox', '--', 'npx', 'vitest', 'run'], dir, 900_000);
+    await sh('npx', ['--yes', PNPM, 'exec', 'tsc', '--noEmit', '-p', '.'], dir);
+    const out = await sh('npx', ['--yes', PNPM, 'exec', 'schedvm', 'sandbox', '--', 'npx', 'vitest', 'run'], dir, 900_000);
     expect(out).toMatch(/Test Files\D+1 passed/);
   }, 1_200_000);
 });
