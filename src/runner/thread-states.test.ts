@@ -12,10 +12,9 @@ describe('threadStates', () => {
   it('finds a child, blocked in a syscall (nanosleep) while it sleeps', async () => {
     const child = spawn('sleep', ['30']);
     try {
-      await new Promise((r) => setTimeout(r, 200));
+      // Until it has exec'd sleep and gone to sleep (a fixed wait was a guess at how long that takes).
+      await expect.poll(() => threadStates(child.pid!)[1], { timeout: 10_000 }).toMatch(/ sleep state=S wchan=\S+ syscall=\d+ /); // in a syscall, not running
       expect(childPids()).toContain(child.pid);
-      const [, thread] = threadStates(child.pid!);
-      expect(thread).toMatch(/ sleep state=S wchan=\S+ syscall=\d+ /); // in a syscall, not running
     } finally {
       child.kill('SIGKILL');
     }
