@@ -65,7 +65,7 @@ describe('prepareScenariosOnHost', () => {
     };
     const files = [
       linux('plain', ''),
-      linux('sched', 'scheduler: { name: scx_simple }\nworkload: { duration_s: 1, groups: [{ name: a, kind: spin, threads: 1 }] }\n'),
+      linux('sched', 'scheduler: { name: scx_simple }\n'), // runs the workload program by default
       linux('monitored', 'monitor: { hz: 100 }\n'),
     ];
     const done = await prepareScenariosOnHost(files, () => {});

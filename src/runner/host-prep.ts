@@ -9,6 +9,7 @@ import { buildSchedulers } from '../fixtures/schedulers/build.ts';
 import { kernelBtf } from '../fixtures/schedulers/vmlinux.ts';
 import { buildWorkload } from '../fixtures/workload/build.ts';
 import { loadScenario } from './scenario/load.ts';
+import { workloadSpec } from './workload.ts';
 
 /** Test files vitest would pick up (by name), skipping dependencies, VCS data and artifacts. */
 const TEST_FILE = /\.(test|spec)\.[cm]?[jt]sx?$/;
@@ -99,7 +100,7 @@ export async function prepareScenariosOnHost(files: string[], log: (line: string
     if (s.scheduler?.name !== undefined) need.schedulers.add(s.scheduler.name);
     for (const st of s.steps ?? []) if (st.replace_scheduler) need.schedulers.add(st.replace_scheduler.name);
     need.btf ||= s.scheduler !== undefined || s.monitor !== undefined;
-    workload ||= s.workload !== undefined;
+    workload ||= workloadSpec(s) !== undefined; // a scheduler runs the program by default
     needs.set(s.kernel, need);
   }
   const done: Prepared[] = [];
