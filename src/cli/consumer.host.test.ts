@@ -1,18 +1,18 @@
 // What a scheduler developer does with schedvm, as README's install section says: the packed
-// tarballs installed into a new project (npm with the newest vitest the peer range allows, pnpm
-// from the npm registry with the oldest), a strict tsc over the project, `schedvm init`, and the
+// tarballs installed into a new project (npm with vitest 4.1.12, pnpm from the npm registry with
+// 4.1.3: the peer range's ends), a strict tsc over the project, `schedvm init`, and the
 // project's own tests, a bare-metal one and a Linux one, through `schedvm sandbox` (the host's
 // /dev/kvm where it works). Needs the npm registry: a host test.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stripVTControlCharacters } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './test.ts';
 
 const ENV_PACKAGE = join(ROOT, 'packages', 'vitest-environment-schedvm');
-/** The ends of package.json's vitest peer range. */
+/** The ends of package.json's vitest peer range (~4.1.3) when this was written. */
 const VITEST_NEWEST = '4.1.12';
 const VITEST_OLDEST = '4.1.3'; // the first with `Snapshots` (domain snapshots: toMatchBaseline)
 const PNPM = 'pnpm@10.34.8'; // pnpm 11 needs Node 22
@@ -20,10 +20,19 @@ const PNPM = 'pnpm@10.34.8'; // pnpm 11 needs Node 22
 /**
  * Runs a command; a failure throws with everything it printed. Asynchronous: a synchronous
  * spawn would block this worker, and vitest would see neither the test start nor its timeout.
+ * Its own timeout or the test's (`signal`) interrupts it as Ctrl-C would: `schedvm sandbox`
+ * then stops its QEMU and removes its job directory.
  */
-function sh(cmd: string, args: string[], cwd: string, timeoutMs = 600_000): Promise<string> {
+function sh(cmd: string, args: string[], cwd: string, signal: AbortSignal, timeoutMs = 600_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+    const child = spawn(cmd, args, {
+      cwd,
+      signal,
+      timeout: timeoutMs,
+      killSignal: 'SIGINT',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+    });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b));
     child.stderr.on('data', (b: Buffer) => (out += b));
@@ -37,8 +46,9 @@ function sh(cmd: string, args: string[], cwd: string, timeoutMs = 600_000): Prom
 }
 
 /** `npm pack` of a package into `dest`: the tarball's path (prepack builds dist/ first). */
-function pack(dir: string, dest: string): string {
-  const [info] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dest], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Array<{ filename: string }>;
+async function pack(dir: string, dest: string): Promise<string> {
+  const { stdout } = await promisify(execFile)('npm', ['pack', '--json', '--pack-destination', dest], { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const [info] = JSON.parse(stdout) as Array<{ filename: string }>;
   return join(dest, info!.filename);
 }
 
@@ -75,9 +85,9 @@ describe('schedvm installed into a new project', () => {
   let root: string;
   let tarballs: string[];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'schedvm-consumer-'));
-    tarballs = [pack(ROOT, root), pack(ENV_PACKAGE, root)];
+    tarballs = [await pack(ROOT, root), await pack(ENV_PACKAGE, root)];
   }, 300_000);
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -102,22 +112,24 @@ describe('schedvm installed into a new project', () => {
     expect(pkg.peerDependencies).toEqual({ vitest: `~${VITEST_OLDEST}` });
   });
 
-  it(`npm (vitest ${VITEST_NEWEST}): strict tsc passes; init's Linux test and a bare-metal test pass`, async () => {
-    const dir = await project(root, 'with-npm', (d) => sh('npm', ['install', '--no-audit', '--no-fund', '-D', ...tarballs, `vitest@${VITEST_NEWEST}`, 'typescript@~5.9.3', '@types/node@^20.19.0'], d));
-    const init = await sh('npx', ['schedvm', 'init'], dir);
+  it(`npm (vitest ${VITEST_NEWEST}): strict tsc passes; init's Linux test and a bare-metal test pass`, async ({ signal }) => {
+    const dir = await project(root, 'with-npm', (d) =>
+      sh('npm', ['install', '--no-audit', '--no-fund', '-D', ...tarballs, `vitest@${VITEST_NEWEST}`, 'typescript@~5.9.3', '@types/node@^20.19.0'], d, signal),
+    );
+    const init = await sh('npx', ['schedvm', 'init'], dir, signal);
     expect(init).toContain('wrote schedvm/scheduler.yaml');
     expect(readFileSync(join(dir, 'vitest.config.ts'), 'utf8')).toContain("include: ['schedvm/**/*.test.ts']");
-    await sh('npx', ['tsc', '--noEmit', '-p', '.'], dir);
-    const out = await sh('npx', ['schedvm', 'sandbox', '--', 'npx', 'vitest', 'run'], dir, 1_500_000);
+    await sh('npx', ['tsc', '--noEmit', '-p', '.'], dir, signal);
+    const out = await sh('npx', ['schedvm', 'sandbox', '--', 'npx', 'vitest', 'run'], dir, signal, 1_500_000);
     expect(out).toMatch(/Test Files\D+2 passed/);
     expect(out).toMatch(/Tests\D+3 passed/);
   }, 1_800_000);
 
-  it(`pnpm (vitest ${VITEST_OLDEST}, strict node_modules): strict tsc passes; the bare-metal test passes`, async () => {
-    const dir = await project(root, 'with-pnpm', (d) => sh('npx', ['--yes', PNPM, 'add', '-D', ...tarballs, `vitest@${VITEST_OLDEST}`, 'typescript@~5.9.3', '@types/node@^20.19.0'], d));
+  it(`pnpm (vitest ${VITEST_OLDEST}, strict node_modules): strict tsc passes; the bare-metal test passes`, async ({ signal }) => {
+    const dir = await project(root, 'with-pnpm', (d) => sh('npx', ['--yes', PNPM, 'add', '-D', ...tarballs, `vitest@${VITEST_OLDEST}`, 'typescript@~5.9.3', '@types/node@^20.19.0'], d, signal));
     writeFileSync(join(dir, 'vitest.config.ts'), "import { defineConfig } from 'vitest/config';\nexport default defineConfig({ test: { include: ['schedvm/**/*.test.ts'], pool: 'forks' } });\n");
-    await sh('npx', ['--yes', PNPM, 'exec', 'tsc', '--noEmit', '-p', '.'], dir);
-    const out = await sh('npx', ['--yes', PNPM, 'exec', 'schedvm', 'sandbox', '--', 'npx', 'vitest', 'run'], dir, 900_000);
+    await sh('npx', ['--yes', PNPM, 'exec', 'tsc', '--noEmit', '-p', '.'], dir, signal);
+    const out = await sh('npx', ['--yes', PNPM, 'exec', 'schedvm', 'sandbox', '--', 'npx', 'vitest', 'run'], dir, signal, 900_000);
     expect(out).toMatch(/Test Files\D+1 passed/);
   }, 1_200_000);
 });

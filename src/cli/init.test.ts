@@ -45,8 +45,11 @@ describe('schedvm init', () => {
     expect(loadScenario(join(root, 'abs/scheduler.yaml')).scheduler).toMatchObject({ binary: join(root, 'my build/scx_mine') });
   });
 
-  it("takes a vite.config or a vitest.workspace for the project's vitest config: keeps it, writes none", () => {
-    for (const mine of ['vite.config.ts', 'vitest.workspace.json']) {
+  it("takes a vite.config for the project's vitest config: keeps it, writes none; a vitest.workspace file (which vitest 4 ignores) is no config", () => {
+    const spaced = project();
+    writeFileSync(join(spaced, 'vitest.workspace.json'), '[]\n');
+    expect(scaffold(spaced, 'schedvm', { name: 'scx_simple' }).written).toContain('vitest.config.ts');
+    for (const mine of ['vite.config.ts']) {
       const root = project();
       writeFileSync(join(root, mine), 'mine\n');
       expect(scaffold(root, 'schedvm', { name: 'scx_simple' })).toEqual({ written: ['schedvm/scheduler.yaml', 'schedvm/scheduler.test.ts'], kept: [mine] });

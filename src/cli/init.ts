@@ -25,8 +25,8 @@ export function scaffold(root: string, dir: string, scheduler: { name: string } 
     schemaPath: fromScenario('node_modules/schedvm/schema/scenario.schema.json'),
   };
   const scenario = `${dir}/scheduler.yaml`;
-  // vitest reads its config from vitest.config.* or vite.config.* (projects from vitest.workspace.*).
-  const config = readdirSync(root).find((f) => /^(vitest|vite)\.config\.[cm]?[jt]s$|^vitest\.workspace\./.test(f));
+  // vitest 4 reads its config from vitest.config.* or vite.config.* (and no longer vitest.workspace.*).
+  const config = readdirSync(root).find((f) => /^(vitest|vite)\.config\.[cm]?[jt]s$/.test(f));
   const hasVitestConfig = config !== undefined;
   const files: Array<[string, string]> = [
     [scenario, scenarioTemplate(choices)],
@@ -64,7 +64,7 @@ export async function main(args: string[]): Promise<number> {
   const dir = values.dir ?? 'schedvm';
   const { written, kept } = scaffold(process.cwd(), dir, values.binary !== undefined ? { binary: values.binary } : { name: values.scheduler ?? 'scx_simple' });
   for (const f of written) process.stdout.write(`wrote ${f}\n`);
-  for (const f of kept) process.stdout.write(`kept ${f} (it exists; ${/^vite(st)?\.(config|workspace)\./.test(f) ? `include '${dir}/**/*.test.ts' with pool 'forks' there` : 'not overwritten'})\n`);
+  for (const f of kept) process.stdout.write(`kept ${f} (it exists; ${/^vite(st)?\.config\./.test(f) ? `include '${dir}/**/*.test.ts' with pool 'forks' there` : 'not overwritten'})\n`);
   process.stdout.write(
     [
       '',

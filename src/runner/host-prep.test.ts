@@ -80,6 +80,16 @@ describe('prepareScenariosOnHost', () => {
     expect(buildWorkload).not.toHaveBeenCalled();
   });
 
+  test('an item that fails is logged and the rest is still made ready', async () => {
+    vi.clearAllMocks();
+    vi.mocked(kernelBtf).mockRejectedValueOnce(new Error('the kernel has no .BTF section\nmore'));
+    writeFileSync(join(dir, 'scenarios/s.yaml'), 'name: s\nkernel: debian-sched-ext\nvcpus: 2\nmemory_mb: 512\nscheduler: { name: scx_simple }\n');
+    const logged: string[] = [];
+    const done = await prepareScenariosOnHost([join(dir, 'scenarios/s.yaml')], (l) => logged.push(l));
+    expect(done.map((d) => d.what)).toEqual(['kernel debian-sched-ext (7.2.13-cloud-amd64)', 'schedulers scx_simple for 7.2.13-cloud-amd64', 'workload program']);
+    expect(logged).toEqual(['warning: could not prepare BTF of 7.2.13-cloud-amd64 on the host: the kernel has no .BTF section']);
+  });
+
   test('a broken scenario is a clear error naming its file', async () => {
     writeFileSync(join(dir, 'scenarios/bad.yaml'), 'name: bad\nvcpus: many\n');
     await expect(prepareScenariosOnHost([join(dir, 'scenarios/bad.yaml')], () => {})).rejects.toThrow(/bad\.yaml:2:\d+: vcpus/);

@@ -104,26 +104,33 @@ export async function prepareScenariosOnHost(files: string[], log: (line: string
     needs.set(s.kernel, need);
   }
   const done: Prepared[] = [];
-  const timed = async (what: () => string, work: () => Promise<unknown>) => {
+  // Each item on its own: one that fails here (a kernel without BTF, no gcc) is logged, fails
+  // inside with its own clear error if the run needs it, and the rest is still made ready.
+  const timed = async (what: () => string, work: () => Promise<unknown>): Promise<boolean> => {
     const t0 = Date.now();
-    await work();
+    try {
+      await work();
+    } catch (e) {
+      log(`warning: could not prepare ${what()} on the host: ${(e as Error).message.split('\n')[0]}`);
+      return false;
+    }
     done.push({ what: what(), ms: Date.now() - t0 });
+    return true;
   };
   for (const [spec, need] of needs) {
-    let kernel!: Awaited<ReturnType<typeof resolveKernel>>;
-    await timed(
-      () => `kernel ${spec} (${kernel.version})`,
-      async () => (kernel = await resolveKernel(spec, { log })),
-    );
+    let kernel: Awaited<ReturnType<typeof resolveKernel>> | undefined;
+    const named = () => (kernel ? `kernel ${spec} (${kernel.version})` : `kernel ${spec}`);
+    if (!(await timed(named, async () => (kernel = await resolveKernel(spec, { log }))))) continue;
+    const k = kernel!;
     if (need.schedulers.size > 0)
       await timed(
-        () => `schedulers ${[...need.schedulers].join(', ')} for ${kernel.version}`,
-        () => buildSchedulers(kernel, [...need.schedulers]),
+        () => `schedulers ${[...need.schedulers].join(', ')} for ${k.version}`,
+        () => buildSchedulers(k, [...need.schedulers]),
       );
     if (need.btf)
       await timed(
-        () => `BTF of ${kernel.version}`,
-        () => kernelBtf(kernel),
+        () => `BTF of ${k.version}`,
+        () => kernelBtf(k),
       );
   }
   if (workload)

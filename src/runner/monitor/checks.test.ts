@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clockStalls, type CpuSample, longestImbalance, type MonitorSample, runqueueStalls } from './checks.ts';
-import { monitorGate, monitorResult } from './result.ts';
+import { monitorGate, monitorResult, RQ_STRETCH_FACTOR } from './result.ts';
 
 const cpu = (o: Partial<CpuSample> = {}): CpuSample => ({ online: true, nr: 1, scx: 1, pid: 100, comm: 'spin', idle: false, clock: 0, ...o });
 /** One sample per 10 ms; `cpus(i)` gives sample i's CPUs. */
@@ -28,6 +28,19 @@ describe('runqueue checks', () => {
     // Runnable throughout (the sandbox's 0.7 s case): no stall; halted throughout: all of it.
     expect(runqueueStalls(trace(50, () => [cpu(), cpu({ idle: true, vcpu: 'runnable' })]))[1]!.ms).toBe(0);
     expect(runqueueStalls(trace(50, () => [cpu(), cpu({ idle: true, vcpu: 'blocked' })]))[1]).toEqual({ cpu: 1, atMs: 0, ms: 490 });
+    // wallMs is the whole stretch, runnable samples after its last halted one included.
+    const tail = trace(50, (i) => [cpu(), i >= 10 && i <= 40 ? cpu({ idle: true, vcpu: i <= 20 ? 'blocked' : 'runnable' }) : cpu({ nr: 0, idle: true })]);
+    expect(runqueueStalls(tail)[1]).toEqual({ cpu: 1, atMs: 100, ms: 100, wallMs: 300 });
+  });
+
+  it(`a stretch with the vCPU runnable still fails past ${RQ_STRETCH_FACTOR}x the bound: an idle path that loops without running the task`, () => {
+    const t = trace(50, () => [cpu(), cpu({ idle: true, vcpu: 'runnable' })]);
+    const r = monitorResult(100, t);
+    expect(r.rqStallStretches[1]).toEqual({ cpu: 1, atMs: 0, ms: 490 });
+    expect(monitorGate('s.yaml', { max_rq_stall_ms: 100 }, r)).toMatch(
+      /CPU 1 ran its idle task with runnable tasks queued for 490 ms, from 0 ms into the monitor; its vCPU was runnable for much of it, but a stretch over 4x the bound fails/,
+    );
+    expect(monitorGate('s.yaml', { max_rq_stall_ms: 130 }, r)).toBeUndefined();
   });
 
   it('an idle CPU with an empty runqueue, or an offline one, is no stall', () => {

@@ -35,7 +35,7 @@ export interface Span {
 /**
  * Longest stretch (one per CPU) in which `bad(sample, cpu, previous)` held on every sample. Its
  * `ms` sums the intervals up to each of its samples for which `counts` holds (all by default);
- * `wallMs`, given when that differs, is the whole stretch.
+ * `wallMs`, given when that differs, is the whole of that stretch.
  */
 function longestPerCpu(
   samples: MonitorSample[],
@@ -44,21 +44,23 @@ function longestPerCpu(
 ): Array<Span & { cpu: number; wallMs?: number }> {
   const cpus = samples[0]?.cpus.length ?? 0;
   return Array.from({ length: cpus }, (_, cpu) => {
-    let best: Span & { wallMs?: number } = { atMs: 0, ms: 0 };
-    let start: number | undefined;
-    let ms = 0;
+    let best = { atMs: 0, ms: 0, wallMs: 0 };
+    let cur: typeof best | undefined;
     samples.forEach((s, i) => {
       const c = s.cpus[cpu]!;
       if (!bad(c, samples[i - 1]?.cpus[cpu])) {
-        start = undefined;
+        cur = undefined;
         return;
       }
-      if (start === undefined) [start, ms] = [s.t, 0];
-      else if (counts(c)) ms += s.t - samples[i - 1]!.t;
-      const wallMs = s.t - start;
-      if (ms > best.ms) best = { atMs: start, ms, ...(wallMs !== ms ? { wallMs } : {}) };
+      if (!cur) cur = { atMs: s.t, ms: 0, wallMs: 0 };
+      else {
+        if (counts(c)) cur.ms += s.t - samples[i - 1]!.t;
+        cur.wallMs = s.t - cur.atMs; // the best one too, while it is the current one
+      }
+      if (cur.ms > best.ms) best = cur;
     });
-    return { cpu, ...best };
+    const { atMs, ms, wallMs } = best;
+    return { cpu, atMs, ms, ...(wallMs !== ms ? { wallMs } : {}) };
   });
 }
 
@@ -86,12 +88,19 @@ export function samplesIn(samples: MonitorSample[], windows: Window[] | undefine
  * every sample (90% of all idle-with-queued samples), and failed its 500 ms gate on one.
  */
 export function runqueueStalls(samples: MonitorSample[]): Array<Span & { cpu: number; wallMs?: number }> {
-  return longestPerCpu(
-    samples,
-    (c) => c.online && c.nr > 0 && c.idle,
-    (c) => c.vcpu !== 'runnable',
-  );
+  return longestPerCpu(samples, idleWithQueued, (c) => c.vcpu !== 'runnable');
 }
+
+/**
+ * Per CPU, the longest stretch idle with tasks queued whatever its vCPU did: the bound on what
+ * runqueueStalls discounts, since a vCPU that loops through the idle path without running the
+ * task (a kick storm, a dispatch that never dispatches) is runnable too.
+ */
+export function runqueueStallStretches(samples: MonitorSample[]): Array<Span & { cpu: number }> {
+  return longestPerCpu(samples, idleWithQueued);
+}
+
+const idleWithQueued = (c: CpuSample) => c.online && c.nr > 0 && c.idle;
 
 /**
  * Per CPU, the longest stretch in which its runqueue clock stood still while it was online with

@@ -1,6 +1,6 @@
 // The monitor's part of a scenario result, and its gates (expect.monitor).
 import type { MonitorGates } from '../scenario/monitor-schema.ts';
-import { clockStalls, longestImbalance, type MonitorSample, runqueueStalls, samplesIn, type Span, type Window } from './checks.ts';
+import { clockStalls, longestImbalance, type MonitorSample, runqueueStallStretches, runqueueStalls, samplesIn, type Span, type Window } from './checks.ts';
 
 export interface MonitorResult {
   hz: number;
@@ -9,6 +9,8 @@ export interface MonitorResult {
   spanMs: number;
   /** Per CPU, the longest runqueue stall seen (runnable tasks, idle task running, its vCPU halted; `wallMs`: the stretch with the time its vCPU was runnable). */
   rqStalls: Array<Span & { cpu: number; wallMs?: number }>;
+  /** Per CPU, the longest stretch idle with tasks queued whatever its vCPU did (the bound on what rqStalls discounts). */
+  rqStallStretches: Array<Span & { cpu: number }>;
   /** Per CPU, the longest its runqueue clock stood still with runnable tasks. */
   clockStalls: Array<Span & { cpu: number }>;
   /** The longest imbalance seen (a CPU with 2+ runnable tasks while another idled). */
@@ -51,6 +53,7 @@ export function monitorResult(hz: number, trace: MonitorSample[], { note, stoppe
     costUsPerSample: trace.length ? Math.round((costMs * 1000) / trace.length) : 0,
     spanMs: Math.round(trace.at(-1)?.t ?? 0),
     rqStalls: longestOver(parts.map(runqueueStalls)).map(rounded),
+    rqStallStretches: longestOver(parts.map(runqueueStallStretches)).map(rounded),
     clockStalls: longestOver(parts.map(clockStalls)).map(rounded),
     imbalance: imbalances.reduce((a, b) => (b.ms > a.ms ? b : a), { atMs: 0, ms: 0 }),
     ...(windows ? { checked: windows.map((w) => ({ fromMs: Math.round(w.fromMs), toMs: Math.round(w.toMs) })) } : {}),
@@ -59,6 +62,13 @@ export function monitorResult(hz: number, trace: MonitorSample[], { note, stoppe
     ...(stoppedEarly ? { stoppedEarly } : {}),
   };
 }
+
+/**
+ * How far past max_rq_stall_ms a stretch idle with tasks queued may run while its vCPU was
+ * runnable (not counted as stalled): in the sandbox, two VMs on two cores, such stretches
+ * reached 500 ms.
+ */
+export const RQ_STRETCH_FACTOR = 4;
 
 /** expect.monitor on a run: what exceeded its bound, or undefined. */
 export function monitorGate(file: string, gates: MonitorGates | undefined, r: MonitorResult | undefined): string | undefined {
@@ -70,9 +80,15 @@ export function monitorGate(file: string, gates: MonitorGates | undefined, r: Mo
   if (r.stoppedEarly) failures.push(`the monitor stopped ${r.spanMs} ms in, before the VM ended (${r.stoppedEarly}): its checks saw only part of the run`);
   const worst = <T extends Span & { cpu: number }>(spans: T[]) => [...spans].sort((a, b) => b.ms - a.ms)[0];
   const stall = worst(r.rqStalls);
-  if (gates.max_rq_stall_ms !== undefined && stall && stall.ms > gates.max_rq_stall_ms) {
+  const stretch = worst(r.rqStallStretches ?? []);
+  const bound = gates.max_rq_stall_ms;
+  if (bound !== undefined && stall && stall.ms > bound) {
     failures.push(
-      `max_rq_stall_ms ${gates.max_rq_stall_ms}: CPU ${stall.cpu} ran its idle task with runnable tasks queued for ${stall.ms} ms with its vCPU halted${stall.wallMs !== undefined ? ` (of a ${stall.wallMs} ms stretch)` : ''}, from ${stall.atMs} ms into the monitor`,
+      `max_rq_stall_ms ${bound}: CPU ${stall.cpu} ran its idle task with runnable tasks queued for ${stall.ms} ms with its vCPU halted${stall.wallMs !== undefined ? ` (of a ${stall.wallMs} ms stretch)` : ''}, from ${stall.atMs} ms into the monitor`,
+    );
+  } else if (bound !== undefined && stretch && stretch.ms > RQ_STRETCH_FACTOR * bound) {
+    failures.push(
+      `max_rq_stall_ms ${bound}: CPU ${stretch.cpu} ran its idle task with runnable tasks queued for ${stretch.ms} ms, from ${stretch.atMs} ms into the monitor; its vCPU was runnable for much of it, but a stretch over ${RQ_STRETCH_FACTOR}x the bound fails whatever the vCPU did (an idle path looping without running the task keeps it runnable)`,
     );
   }
   const still = worst(r.clockStalls);

@@ -9,7 +9,13 @@ export const monitorSchema = z
 
 export const monitorGatesSchema = z
   .strictObject({
-    max_rq_stall_ms: z.number().positive().optional().describe('Longest an online CPU may run its idle task, its vCPU halted, while its runqueue holds runnable tasks (a scheduler that stalls them).'),
+    max_rq_stall_ms: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        'Longest an online CPU may run its idle task, its vCPU halted, while its runqueue holds runnable tasks (a scheduler that stalls them); a stretch over 4x this fails whatever the vCPU did.',
+      ),
     max_clock_stall_ms: z
       .number()
       .positive()
