@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run build` (and `npm pack`): the package's JavaScript and declarations in dist/ (tsc with
 // tsconfig.build.json), then the files the code finds beside its modules (guest assembly, the
-// fault scheduler's and the workload's C, the vCPU threads' entry, measured durations), in the
+// fault scheduler's and the workload's C, the vCPU threads' entry), in the
 // same layout, so an installed schedvm runs no TypeScript loader and no bundler.
 import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, rmSync } from 'node:fs';
