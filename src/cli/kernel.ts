@@ -1,11 +1,11 @@
-// `schedvm kernel fetch [debian-sched-ext|host|<bzImage>] [--refresh]` and `schedvm kernel list`.
+// `schedvm kernel fetch [debian-sched-ext[@<suite|version>]|host|<bzImage>] [--refresh]` and `schedvm kernel list`.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cacheDir } from '../fixtures/cache.ts';
 import { cachedDebianKernels, DEBIAN_SCHED_EXT, hostKernel, type Kernel, KERNEL_SPECS, kernelWarnings, resolveKernel } from '../fixtures/kernels/index.ts';
 import { protocolString, readBzImageHeader } from '../vmm/arch.ts';
 
-const usage = `usage: schedvm kernel fetch [${DEBIAN_SCHED_EXT}|host|<bzImage>] [--refresh]
+const usage = `usage: schedvm kernel fetch [${DEBIAN_SCHED_EXT}[@<suite|version>]|host|<bzImage>] [--refresh]
        schedvm kernel list`;
 
 export async function main(args: string[]): Promise<number> {
@@ -38,7 +38,7 @@ function describe(k: Kernel): void {
   const options = `sched_ext ${yn(k, 'CONFIG_SCHED_CLASS_EXT')}, BTF ${yn(k, 'CONFIG_DEBUG_INFO_BTF')}`;
   const config = k.config ? `${k.config.size} options, ${options}` : 'none found';
   const lines = [
-    `${k.name}: ${k.version}`,
+    `${k.name}: ${k.version}${k.suite ? ` (Debian ${k.suite})` : ''}`,
     `  bzImage     ${k.bzImage} (${mb} MB, boot protocol ${protocolString(h.version)})`,
     `  config      ${config}`,
     `  modules     ${k.modulesDir ?? 'none found'}`,
@@ -48,15 +48,18 @@ function describe(k: Kernel): void {
 }
 
 function list(): number {
-  const row = (k: Kernel) => `${k.name.padEnd(18)} ${k.version.padEnd(28)} sched_ext ${yn(k, 'CONFIG_SCHED_CLASS_EXT')}  ${k.bzImage}`;
-  const rows = cachedDebianKernels().map(row);
+  const row = (k: Kernel, spec: string) =>
+    `${spec.padEnd(40)} ${k.version.padEnd(28)} ${(k.suite ?? '-').padEnd(17)} sched_ext ${yn(k, 'CONFIG_SCHED_CLASS_EXT').padEnd(3)} BTF ${yn(k, 'CONFIG_DEBUG_INFO_BTF').padEnd(3)} ${k.bzImage}`;
+  // Named as a scenario pins it: the exact release always resolves to this cached kernel.
+  const rows = cachedDebianKernels().map((k) => row(k, `${DEBIAN_SCHED_EXT}@${k.version}`));
   try {
-    rows.push(row(hostKernel()));
+    rows.push(row(hostKernel(), 'host'));
   } catch {
     // No readable /boot kernel: nothing to list for it.
   }
   const partial = readdirSync(cacheDir('kernels')).filter((d) => d.startsWith('.staging-'));
-  process.stdout.write(rows.length ? `${rows.join('\n')}\n` : `no kernels: try 'schedvm kernel fetch'\n`);
+  const header = `${'kernel'.padEnd(40)} ${'release'.padEnd(28)} ${'suite'.padEnd(17)} options`;
+  process.stdout.write(rows.length ? `${[header, ...rows].join('\n')}\n` : `no kernels: try 'schedvm kernel fetch'\n`);
   if (partial.length) process.stderr.write(`(${partial.length} fetch(es) in progress or interrupted under ${cacheDir('kernels')})\n`);
   return 0;
 }

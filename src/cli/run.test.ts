@@ -27,3 +27,17 @@ describe('schedvm run: bad input', () => {
     expect(r.stderr).toContain('usage: schedvm run <scenario.yaml>');
   });
 });
+
+describe('schedvm run: a gauntlet boots the entry --entry names', () => {
+  it('picks the entry by its test name, and says which names there are otherwise', async () => {
+    const { gauntletEntry } = await import('./run.ts');
+    const { parseScenario } = await import('../runner/scenario/load.ts');
+    const g = parseScenario('name: g\nkernels: [host, debian-sched-ext]\ntopologies: [1n1l2c1t, 1n2l1c1t]\n', 'g.yaml');
+    expect(gauntletEntry('g.yaml', g, 'debian-sched-ext/1n2l1c1t')).toMatchObject({ kernel: 'debian-sched-ext', vcpus: 2, name: 'g/debian-sched-ext/1n2l1c1t' });
+    expect(() => gauntletEntry('g.yaml', g, undefined)).toThrow(
+      'g.yaml is a gauntlet of 4 VMs (host/1n1l2c1t, host/1n2l1c1t, debian-sched-ext/1n1l2c1t, debian-sched-ext/1n2l1c1t): pick one with --entry <name>',
+    );
+    expect(() => gauntletEntry('g.yaml', g, 'host')).toThrow("--entry: g.yaml has no entry 'host': expected one of host/1n1l2c1t");
+    expect(() => gauntletEntry('p.yaml', parseScenario('name: p\nguest: hello\n', 'p.yaml'), 'x')).toThrow('--entry: p.yaml is no gauntlet');
+  });
+});

@@ -1,8 +1,11 @@
-// `schedvm run <scenario.yaml> [--json] [--timeout S] [--timeline FILE]`: boot one scenario, console live.
+// `schedvm run <scenario.yaml> [--entry NAME] [--json] [--timeout S] [--timeline FILE]`: boot one scenario
+// (or one entry of a gauntlet), console live.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UserError } from '../errors.ts';
 import { loadScenario } from '../runner/scenario/load.ts';
+import { gauntletOf, isGauntlet } from '../runner/scenario/gauntlet.ts';
+import type { Scenario } from '../runner/scenario/schema.ts';
 import { runScenario } from '../runner/run-scenario.ts';
 import { threadTable } from '../runner/workload-gates.ts';
 import { scenarioGateFailures } from '../runner/gates.ts';
@@ -18,14 +21,14 @@ export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { json: { type: 'boolean' }, timeout: { type: 'string' }, timeline: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { json: { type: 'boolean' }, entry: { type: 'string' }, timeout: { type: 'string' }, timeline: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help || positionals.length !== 1) {
-    process.stderr.write('usage: schedvm run <scenario.yaml> [--json] [--timeout S] [--timeline FILE.svg]\n');
+    process.stderr.write('usage: schedvm run <scenario.yaml> [--entry NAME] [--json] [--timeout S] [--timeline FILE.svg]\n');
     return values.help ? 0 : 2;
   }
   const file = positionals[0]!;
-  const scenario = loadScenario(file);
+  const scenario = gauntletEntry(file, loadScenario(file), values.entry);
   const timeoutS = values.timeout === undefined ? scenario.timeout_s : Number(values.timeout);
   if (!(timeoutS > 0)) throw new UserError(`--timeout: expected a positive number of seconds, got '${values.timeout}'`);
   if (values.timeline !== undefined && !scenario.monitor) throw new UserError(`--timeline: ${file} has no monitor to draw it from: add monitor: {} to the scenario`);
@@ -93,4 +96,18 @@ export async function main(args: string[]): Promise<number> {
   }
   if (values.json) process.stdout.write(`${JSON.stringify(result, bigintAsHex)}\n`);
   return pass ? 0 : 1;
+}
+
+/** The one VM `run` boots: the scenario, or the gauntlet entry `--entry` names. */
+export function gauntletEntry(file: string, scenario: Scenario, entry: string | undefined): Scenario {
+  const entries = gauntletOf(scenario);
+  if (!isGauntlet(scenario)) {
+    if (entry !== undefined) throw new UserError(`--entry: ${file} is no gauntlet (kernels or topologies): leave --entry out`);
+    return scenario;
+  }
+  const names = entries.map((e) => e.name).join(', ');
+  if (entry === undefined) throw new UserError(`${file} is a gauntlet of ${entries.length} VMs (${names}): pick one with --entry <name>, or run them all with vitest and gauntlet()`);
+  const found = entries.find((e) => e.name === entry);
+  if (!found) throw new UserError(`--entry: ${file} has no entry '${entry}': expected one of ${names}`);
+  return found.scenario;
 }

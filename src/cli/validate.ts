@@ -1,7 +1,8 @@
 // `schedvm validate <files...>`: loads each scenario (extends resolved) and reports every
 // problem as file:line:column: field: message; exits 1 when any file is broken.
 import { loadScenario } from '../runner/scenario/load.ts';
-import { gauntletOf } from '../runner/scenario/gauntlet.ts';
+import { gauntletOf, isGauntlet } from '../runner/scenario/gauntlet.ts';
+import { kernelLabel } from '../fixtures/kernels/resolve.ts';
 import { UserError } from '../errors.ts';
 
 export async function main(args: string[]): Promise<number> {
@@ -14,8 +15,10 @@ export async function main(args: string[]): Promise<number> {
     try {
       const s = loadScenario(file);
       const runs = gauntletOf(s);
-      const what = s.topologies ? `gauntlet of ${runs.length}: ${runs.map((r) => r.name).join(', ')}` : `${s.vcpus} vCPU${s.vcpus === 1 ? '' : 's'}`;
-      process.stdout.write(`ok ${file}: ${s.name} (${s.guest !== undefined ? `guest ${s.guest}` : `kernel ${s.kernel}`}, ${what})\n`);
+      const what = isGauntlet(s) ? `gauntlet of ${runs.length}: ${runs.map((r) => r.name).join(', ')}` : `${s.vcpus} vCPU${s.vcpus === 1 ? '' : 's'}`;
+      process.stdout.write(
+        `ok ${file}: ${s.name} (${s.guest !== undefined ? `guest ${s.guest}` : s.kernels ? `kernels ${s.kernels.map(kernelLabel).join(', ')}` : `kernel ${kernelLabel(s.kernel!)}`}, ${what})\n`,
+      );
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
       broken++;

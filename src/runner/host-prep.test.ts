@@ -80,6 +80,19 @@ describe('prepareScenariosOnHost', () => {
     expect(buildWorkload).not.toHaveBeenCalled();
   });
 
+  test('a kernels gauntlet makes each of its kernels ready, with what its runs need', async () => {
+    vi.clearAllMocks();
+    writeFileSync(join(dir, 'scenarios/k.yaml'), 'name: k\nkernels: [debian-sched-ext@sid, debian-sched-ext@trixie-backports]\ntopologies: [1n1l2c1t, 1n2l1c1t]\nscheduler: { name: scx_simple }\n');
+    const done = await prepareScenariosOnHost([join(dir, 'scenarios/k.yaml')], () => {});
+    expect(done.filter((d) => d.what.startsWith('kernel')).map((d) => d.what)).toEqual([
+      'kernel debian-sched-ext@sid (7.2.13-cloud-amd64)',
+      'kernel debian-sched-ext@trixie-backports (7.2.13-cloud-amd64)',
+    ]);
+    expect(vi.mocked(resolveKernel).mock.calls.map((c) => c[0])).toEqual(['debian-sched-ext@sid', 'debian-sched-ext@trixie-backports']);
+    expect(buildSchedulers).toHaveBeenCalledTimes(2);
+    expect(kernelBtf).toHaveBeenCalledTimes(2);
+  });
+
   test('an item that fails is logged and the rest is still made ready', async () => {
     vi.clearAllMocks();
     vi.mocked(kernelBtf).mockRejectedValueOnce(new Error('the kernel has no .BTF section\nmore'));

@@ -4,7 +4,8 @@
 // Builds run natively here instead of under TCG, and later runs find everything in the cache.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { resolveKernel } from '../fixtures/kernels/index.ts';
+import { type KernelSpec, kernelLabel, resolveKernel } from '../fixtures/kernels/index.ts';
+import { gauntletOf } from './scenario/gauntlet.ts';
 import { buildSchedulers } from '../fixtures/schedulers/build.ts';
 import { kernelBtf } from '../fixtures/schedulers/vmlinux.ts';
 import { buildWorkload } from '../fixtures/workload/build.ts';
@@ -91,17 +92,19 @@ export interface Prepared {
  * the first lifecycle case ran past 630 s there, against 147-160 s with a warm cache.
  */
 export async function prepareScenariosOnHost(files: string[], log: (line: string) => void): Promise<Prepared[]> {
-  const needs = new Map<string, { schedulers: Set<string>; btf: boolean }>();
+  const needs = new Map<string, { spec: KernelSpec; schedulers: Set<string>; btf: boolean }>();
   let workload = false;
   for (const file of files) {
-    const s = loadScenario(file);
-    if (!s.kernel) continue;
-    const need = needs.get(s.kernel) ?? { schedulers: new Set<string>(), btf: false };
-    if (s.scheduler?.name !== undefined) need.schedulers.add(s.scheduler.name);
-    for (const st of s.steps ?? []) if (st.replace_scheduler) need.schedulers.add(st.replace_scheduler.name);
-    need.btf ||= s.scheduler !== undefined || s.monitor !== undefined;
-    workload ||= workloadSpec(s) !== undefined; // a scheduler runs the program by default
-    needs.set(s.kernel, need);
+    for (const { scenario: s } of gauntletOf(loadScenario(file))) {
+      if (s.kernel === undefined) continue;
+      const label = kernelLabel(s.kernel);
+      const need = needs.get(label) ?? { spec: s.kernel, schedulers: new Set<string>(), btf: false };
+      if (s.scheduler?.name !== undefined) need.schedulers.add(s.scheduler.name);
+      for (const st of s.steps ?? []) if (st.replace_scheduler) need.schedulers.add(st.replace_scheduler.name);
+      need.btf ||= s.scheduler !== undefined || s.monitor !== undefined;
+      workload ||= workloadSpec(s) !== undefined; // a scheduler runs the program by default
+      needs.set(label, need);
+    }
   }
   const done: Prepared[] = [];
   // Each item on its own: one that fails here (a kernel without BTF, no gcc) is logged, fails
@@ -117,10 +120,10 @@ export async function prepareScenariosOnHost(files: string[], log: (line: string
     done.push({ what: what(), ms: Date.now() - t0 });
     return true;
   };
-  for (const [spec, need] of needs) {
+  for (const [label, need] of needs) {
     let kernel: Awaited<ReturnType<typeof resolveKernel>> | undefined;
-    const named = () => (kernel ? `kernel ${spec} (${kernel.version})` : `kernel ${spec}`);
-    if (!(await timed(named, async () => (kernel = await resolveKernel(spec, { log }))))) continue;
+    const named = () => (kernel ? `kernel ${label} (${kernel.version})` : `kernel ${label}`);
+    if (!(await timed(named, async () => (kernel = await resolveKernel(need.spec, { log }))))) continue;
     const k = kernel!;
     if (need.schedulers.size > 0)
       await timed(

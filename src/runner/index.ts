@@ -2,6 +2,7 @@
 // gauntlet, for test files running in the schedvm environment.
 import { afterAll } from 'vitest';
 import { gauntletDeclared } from './gauntlet.ts';
+import { isGauntlet } from './scenario/gauntlet.ts';
 import { hasScenarioGates, scenarioGate } from './gates.ts';
 import { currentTestFile } from './types.ts';
 // Registers schedvm's matchers (expect.extend) for every file that imports schedvm.
@@ -28,8 +29,9 @@ if (gated?.scenario && gated.scenarioFile && hasScenarioGates(gated.scenario)) {
   const { scenario, scenarioFile } = gated;
   afterAll(
     async () => {
-      if (scenario.topologies) {
-        if (!gauntletDeclared(scenarioFile)) throw new Error(`the expect gates of ${scenarioFile}: a gauntlet (topologies) is gated in the tests of gauntlet(), and this file declares none`);
+      if (isGauntlet(scenario)) {
+        if (!gauntletDeclared(scenarioFile))
+          throw new Error(`the expect gates of ${scenarioFile}: a gauntlet (kernels or topologies) is gated in the tests of gauntlet(), and this file declares none`);
         return;
       }
       const failure = scenarioGate(scenarioFile, scenario, await (await gated.vm()).run());

@@ -7,7 +7,7 @@ import { needsSandbox, sandboxMode } from '../sandbox/detect.ts';
 import { shutdownVcpuPool } from '../vmm/vcpu/pool.ts';
 import type { ConsolePort } from '../vmm/vm.ts';
 import { loadScenario } from './scenario/load.ts';
-import { gauntletOf } from './scenario/gauntlet.ts';
+import { gauntletOf, isGauntlet } from './scenario/gauntlet.ts';
 import type { Scenario } from './scenario/schema.ts';
 import { bootScenario, ScenarioVm } from './session.ts';
 import type { SchedVm, TestFileContext } from './types.ts';
@@ -52,7 +52,7 @@ export class TestFileVms implements TestFileContext {
       );
       return;
     }
-    if (!this.scenario.topologies) {
+    if (!isGauntlet(this.scenario)) {
       this.booting = this.track(this.startBoot(this.scenario, this.scenarioFile));
       this.booting.then(
         (vm) => (this.bootedVm = vm),
@@ -84,7 +84,7 @@ export class TestFileVms implements TestFileContext {
       return Promise.reject(userError('no scenario for this test file: add // @vitest-environment-options {"scenario": "path/to/scenario.yaml"}'));
     }
     if (!this.booting) {
-      return Promise.reject(userError(`${this.scenarioFile} is a gauntlet (topologies): write its tests with gauntlet() from 'schedvm'`));
+      return Promise.reject(userError(`${this.scenarioFile} is a gauntlet (kernels or topologies): write its tests with gauntlet() from 'schedvm'`));
     }
     return this.booting.catch((e: Error) => Promise.reject(withoutStack(e)));
   }

@@ -3,6 +3,7 @@
 import { test as base } from 'vitest';
 import { UserError } from '../errors.ts';
 import { saveFailureArtifacts } from './artifacts.ts';
+import { isGauntlet } from './scenario/gauntlet.ts';
 import { currentTestFile, type Scenario, type SchedVm, type TestFileContext } from './types.ts';
 
 /** An error that reads as its message alone (no stack: it is about the test file, not code). */
@@ -58,7 +59,7 @@ export const test = base
     });
     return async (file) => {
       const { file: path, scenario } = h.load(file);
-      if (scenario.topologies) throw plain(`${file} is a gauntlet (topologies): use gauntlet() for it`);
+      if (isGauntlet(scenario)) throw plain(`${file} is a gauntlet (kernels or topologies): use gauntlet() for it`);
       const vm = await h.boot(scenario, path);
       vms.push(vm);
       schedvmArtifacts.track(vm);

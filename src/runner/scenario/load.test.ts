@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ describe('parseScenario', () => {
   it('rejects unknown keys at the key', () => {
     expect(problems('name: a\nguest: hello\nvcpu: 2\n')).toBe("x.yaml:3:1: vcpu: unknown field (did you mean 'vcpus'?)");
     expect(problems('name: a\nguest: hello\nexpect:\n  exit: Shutdown\n')).toBe("x.yaml:4:3: expect.exit: unknown field (did you mean 'exit_action'?)");
-    expect(problems('name: a\nguest: hello\nzzzzzzzz: 1\n')).toMatch(/unknown field \(allowed: extends, name, guest, kernel, cmdline, run, vcpus, topology, topologies, memory_mb/);
+    expect(problems('name: a\nguest: hello\nzzzzzzzz: 1\n')).toMatch(/unknown field \(allowed: extends, name, guest, kernel, kernels, cmdline, run, vcpus, topology, topologies, memory_mb/);
   });
 
   it('reports a missing required field at the mapping', () => {
@@ -170,5 +170,60 @@ describe('topologies (gauntlet)', () => {
   it('leaves a plain scenario as one entry', async () => {
     const { gauntletOf } = await import('./gauntlet.ts');
     expect(gauntletOf(parseScenario('name: p\nguest: hello\n', 'p.yaml')).map((e) => e.name)).toEqual(['p']);
+  });
+});
+
+describe('kernels (gauntlet)', () => {
+  it('expands kernels x topologies into <kernel>/<topology> tests, each with its kernel', async () => {
+    const { gauntletOf } = await import('./gauntlet.ts');
+    const s = parseScenario('name: k\nkernels: [debian-sched-ext@sid, debian-sched-ext@trixie-backports]\ntopologies: [1n1l2c1t, 2n2l1c1t]\n', 'k.yaml');
+    const g = gauntletOf(s);
+    expect(g.map((e) => e.name)).toEqual([
+      'debian-sched-ext@sid/1n1l2c1t',
+      'debian-sched-ext@sid/2n2l1c1t',
+      'debian-sched-ext@trixie-backports/1n1l2c1t',
+      'debian-sched-ext@trixie-backports/2n2l1c1t',
+    ]);
+    expect(g.map((e) => e.scenario.kernel)).toEqual(['debian-sched-ext@sid', 'debian-sched-ext@sid', 'debian-sched-ext@trixie-backports', 'debian-sched-ext@trixie-backports']);
+    expect(g[3]!.scenario).not.toHaveProperty('kernels');
+    expect(g[3]!.scenario.name).toBe('k/debian-sched-ext@trixie-backports/2n2l1c1t');
+    expect(s.memory_mb).toBe(512); // a Linux scenario's default
+  });
+  it('names each test by its kernel alone without topologies', async () => {
+    const { gauntletOf } = await import('./gauntlet.ts');
+    const g = gauntletOf(parseScenario('name: k\nkernels: [host, debian-sched-ext]\nvcpus: 2\n', 'k.yaml'));
+    expect(g.map((e) => [e.name, e.scenario.vcpus])).toEqual([
+      ['host', 2],
+      ['debian-sched-ext', 2],
+    ]);
+  });
+  it('rejects kernel with kernels, a kernel listed twice, and kernels on a bare-metal guest', () => {
+    expect(problems('name: k\nkernel: host\nkernels: [host]\n')).toMatch(/kernels: give kernel \(one VM\) or kernels \(a gauntlet\), not both/);
+    expect(problems('name: k\nkernels: [host, debian-sched-ext, host]\n')).toMatch(/^x\.yaml:2:\d+: kernels\.2: host is listed twice \(also item 0\)/);
+    expect(problems('name: k\nguest: hello\nkernels: [host]\n')).toMatch(/give exactly one of guest \(bare-metal\) or kernel \(Linux\)/);
+  });
+  it('takes a build tree relative to the scenario file, and says when it is no directory', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'schedvm-build-tree-'));
+    try {
+      mkdirSync(join(tmp, 'linux'));
+      writeFileSync(join(tmp, 'file'), '');
+      const s = parseScenario('name: b\nkernels: [{ build: linux }, debian-sched-ext]\n', join(tmp, 'b.yaml'));
+      expect(s.kernels).toEqual([{ build: join(tmp, 'linux') }, 'debian-sched-ext']);
+      expect(() => parseScenario('name: b\nkernel: { build: file }\n', join(tmp, 'b.yaml'))).toThrow(/b\.yaml:2:18: kernel\.build: .*file is not a directory \(the directory make ran in, or its O=\)/);
+      expect(() => parseScenario('name: b\nkernel: { build: nope }\n', join(tmp, 'b.yaml'))).toThrow(/kernel\.build: cannot use .*nope as a kernel build tree: ENOENT/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+  it('lets a file swap kernel for kernels over what it extends', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'schedvm-extends-'));
+    try {
+      writeFileSync(join(tmp, 'one.yaml'), 'name: one\nkernel: host\nvcpus: 2\n');
+      const s = parseScenario('extends: one.yaml\nname: g\nkernels: [host, debian-sched-ext]\n', join(tmp, 'g.yaml'));
+      expect(s).not.toHaveProperty('kernel');
+      expect(s.kernels).toHaveLength(2);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

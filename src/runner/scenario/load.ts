@@ -5,6 +5,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { UserError } from '../../errors.ts';
 import { fieldIssues } from './issues.ts';
 import { scenarioSchema, type Scenario } from './schema.ts';
+import type { KernelSpec } from '../../fixtures/kernels/resolve.ts';
 
 export interface ScenarioProblem {
   file: string;
@@ -125,10 +126,13 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
 
 /**
  * Top-level fields that are alternatives to each other: a file that gives one drops the others it
- * extends (a gauntlet's `topologies` over a one-VM scenario's `topology` or `vcpus`). A guest and
+ * extends (a gauntlet's `topologies` over a one-VM scenario's `topology` or `vcpus`, `kernels` over `kernel`). A guest and
  * a kernel are not: a Linux scenario over a bare one is an error.
  */
-const ALTERNATIVES = [['topology', 'topologies', 'vcpus']];
+const ALTERNATIVES = [
+  ['topology', 'topologies', 'vcpus'],
+  ['kernel', 'kernels'],
+];
 
 /** An extending file over what it extends: `merge`, after dropping the alternatives it replaces. */
 function overlay(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
@@ -148,15 +152,16 @@ export function parseScenario(text: string, file: string): Scenario {
 }
 
 /**
- * A file named in the scenario, made absolute (relative to the file of the chain that names
- * it); a problem when it is missing or not a regular file.
+ * A file (or directory) named in the scenario, made absolute (relative to the file of the chain
+ * that names it); a problem when it is missing or of the other kind.
  */
-function hostFile(chain: Source[], field: PropertyKey[], value: string, what: string, hint: string, problems: ScenarioProblem[]): string {
+function hostFile(chain: Source[], field: PropertyKey[], value: string, what: string, hint: string, problems: ScenarioProblem[], kind: 'file' | 'directory' = 'file'): string {
   const where = locate(chain, field);
   const path = isAbsolute(value) ? value : resolve(dirname(where.file), value);
   let problem: string | undefined;
   try {
-    if (!statSync(path).isFile()) problem = `${path} is not a regular file (${hint})`;
+    const st = statSync(path);
+    if (kind === 'file' ? !st.isFile() : !st.isDirectory()) problem = `${path} is not a ${kind === 'file' ? 'regular file' : 'directory'} (${hint})`;
   } catch (e) {
     problem = `cannot use ${path} as ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
   }
@@ -189,6 +194,10 @@ function resolveHostFiles(s: Scenario, chain: Source[]): Scenario {
     const blk = s.devices.blk.map((disk, i) => ({ ...disk, path: hostFile(chain, ['devices', 'blk', i, 'path'], disk.path, 'a disk image', 'a disk image, e.g. from mkfs.ext4 -d', problems) }));
     out = { ...out, devices: { ...s.devices, blk } };
   }
+  const buildTree = (k: KernelSpec, field: PropertyKey[]): KernelSpec =>
+    typeof k === 'string' ? k : { build: hostFile(chain, [...field, 'build'], k.build, 'a kernel build tree', 'the directory make ran in, or its O=', problems, 'directory') };
+  if (s.kernel !== undefined) out = { ...out, kernel: buildTree(s.kernel, ['kernel']) };
+  if (s.kernels) out = { ...out, kernels: s.kernels.map((k, i) => buildTree(k, ['kernels', i])) };
   if (s.scheduler?.binary !== undefined) {
     out = { ...out, scheduler: { ...s.scheduler, binary: hostFile(chain, ['scheduler', 'binary'], s.scheduler.binary, 'a scheduler loader', 'an executable sched_ext loader', problems) } };
   }

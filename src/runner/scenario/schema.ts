@@ -7,6 +7,7 @@ import { parseTopologyShorthand } from './topology-shorthand.ts';
 import { checkSteps, stepsSchema } from './steps-schema.ts';
 import { monitorGatesSchema, monitorSchema } from './monitor-schema.ts';
 import { EXIT_ACTION_NAMES } from '../../vmm/exit-actions.ts';
+import { kernelLabel } from '../../fixtures/kernels/resolve.ts';
 
 /** enum scx_exit_kind, lower-cased without SCX_EXIT_; `none`: the scheduler never exited. */
 export const SCHEDULER_EXIT_KINDS = ['none', 'done', 'unreg', 'unreg_bpf', 'unreg_kern', 'sysrq', 'parent', 'error', 'error_bpf', 'error_stall'] as const;
@@ -44,6 +45,13 @@ export const watchpointSchema = z
   .refine((w) => (w.address === undefined) !== (w.symbol === undefined), { error: 'give exactly one of address or symbol' })
   .refine((w) => w.offset === undefined || w.symbol !== undefined, { error: 'offset goes with symbol', path: ['offset'] })
   .refine((w) => w.symbol === undefined || w.on === 'write', { error: 'a symbol watchpoint watches writes (on: write)', path: ['on'] });
+
+const kernelSpecSchema = z.union([
+  z.string().min(1),
+  z.strictObject({
+    build: z.string().min(1).describe('A kernel build tree (the directory make ran in, or its O=), relative to this file: arch/x86/boot/bzImage, .config, vmlinux.'),
+  }),
+]);
 
 const schedulerSchema = z
   .strictObject({
@@ -152,7 +160,18 @@ export const scenarioSchema = z
       .refine((g) => guestNames().includes(g), { error: () => `must be one of: ${guestNames().join(', ')}` })
       .optional()
       .describe('Bare-metal guest from src/fixtures/guests (a .S file name without extension). Either guest or kernel.'),
-    kernel: z.string().min(1).optional().describe('Linux kernel to boot: a bzImage path, `host` (newest /boot/vmlinuz-*), or `debian-sched-ext` (fetched and cached). Either guest or kernel.'),
+    kernel: kernelSpecSchema
+      .optional()
+      .describe(
+        "Linux kernel to boot: `debian-sched-ext` (the newest Debian sid cloud kernel with sched_ext, fetched and cached), `debian-sched-ext@<suite>` (that suite's newest: sid, trixie-backports), `debian-sched-ext@<version>` (7.2.13, 7.2.13+deb14 or a full release), `host` (newest /boot/vmlinuz-*), a bzImage path, or { build: <dir> } (your kernel build tree). Either guest, kernel or kernels.",
+      ),
+    kernels: z
+      .array(kernelSpecSchema)
+      .min(1)
+      .optional()
+      .describe(
+        'Gauntlet: the same scenario on each kernel (each as kernel takes it), one VM and one test each, named by the kernel (and the topology, with topologies: <kernel>/<topology>). Instead of kernel.',
+      ),
     cmdline: z.string().default('').describe('Extra kernel command-line arguments (Linux guests).'),
     run: z.string().optional().describe('Shell commands the Linux guest runs after its report, before powering off.'),
     vcpus: z.int().min(1).max(255).optional().describe('Number of vCPUs (default 1, or what topology gives).'),
@@ -205,9 +224,16 @@ export const scenarioSchema = z
       .describe('What a passing run looks like.'),
   })
   .superRefine((s, ctx) => {
-    if ((s.guest === undefined) === (s.kernel === undefined)) {
+    if ((s.guest === undefined) === !isLinux(s)) {
       ctx.addIssue({ code: 'custom', path: [s.guest === undefined ? 'kernel' : 'guest'], message: 'give exactly one of guest (bare-metal) or kernel (Linux)' });
     }
+    if (s.kernel !== undefined && s.kernels) {
+      ctx.addIssue({ code: 'custom', path: ['kernels'], message: 'give kernel (one VM) or kernels (a gauntlet), not both' });
+    }
+    s.kernels?.forEach((k, i) => {
+      const first = s.kernels!.findIndex((u) => kernelLabel(u) === kernelLabel(k));
+      if (first !== i) ctx.addIssue({ code: 'custom', path: ['kernels', i], message: `${kernelLabel(k)} is listed twice (also item ${first})` });
+    });
     if (s.topologies && s.topology) {
       ctx.addIssue({ code: 'custom', path: ['topologies'], message: 'give topology (one VM) or topologies (a gauntlet), not both' });
     }
@@ -224,7 +250,7 @@ export const scenarioSchema = z
     if (s.guest !== undefined && s.memory_mb !== undefined && s.memory_mb > 3072) {
       ctx.addIssue({ code: 'custom', path: ['memory_mb'], message: 'bare-metal guests take at most 3072' });
     }
-    if (s.kernel !== undefined && s.memory_mb !== undefined && s.memory_mb < 128) {
+    if (isLinux(s) && s.memory_mb !== undefined && s.memory_mb < 128) {
       ctx.addIssue({ code: 'custom', path: ['memory_mb'], message: 'a Linux guest needs at least 128' });
     }
     s.watchpoints.forEach((w, i) => {
@@ -276,7 +302,7 @@ export const scenarioSchema = z
       const virtio = s.devices.console === 'virtio' ? 'console' : s.devices.blk.length > 0 ? 'blk' : s.devices.net ? 'net' : undefined;
       if (virtio) ctx.addIssue({ code: 'custom', path: ['devices', virtio], message: 'virtio devices need a Linux guest (kernel:): bare-metal guests have no ACPI to find them' });
     }
-    if (s.devices?.console === 'serial' && !s.devices.serial.includes('com1') && s.kernel !== undefined) {
+    if (s.devices?.console === 'serial' && !s.devices.serial.includes('com1') && isLinux(s)) {
       ctx.addIssue({ code: 'custom', path: ['devices', 'console'], message: 'the serial console is ttyS0 on com1: add com1 to devices.serial, or use console: virtio' });
     }
     if (s.guest !== undefined && (s.run !== undefined || s.cmdline !== '')) {
@@ -286,9 +312,14 @@ export const scenarioSchema = z
   .transform((s) => ({
     ...s,
     vcpus: s.topology ? vcpusOf(s.topology) : s.topologies ? vcpusOf(s.topologies[0]!) : (s.vcpus ?? 1),
-    memory_mb: s.memory_mb ?? (s.kernel !== undefined ? 512 : 64),
+    memory_mb: s.memory_mb ?? (isLinux(s) ? 512 : 64),
   }))
   .describe('A schedvm scenario: one VM and what is expected of it.');
+
+/** A Linux scenario: one kernel or a gauntlet of kernels. */
+function isLinux(s: { kernel?: unknown; kernels?: unknown }): boolean {
+  return s.kernel !== undefined || s.kernels !== undefined;
+}
 
 function vcpusOf(t: Topology): number {
   return t.llcs * t.cores_per_llc * t.threads_per_core;
