@@ -47,6 +47,12 @@ describe('scenariosOfCommand', () => {
     expect(scenariosOfCommand(['npx', 'vitest', 'run'], dir).sort()).toEqual([join(dir, 'scenarios/a.yaml'), join(dir, 'scenarios/b.yaml')]);
   });
 
+  test('a test that loads scenarios by name: those that parse are prepared too', () => {
+    writeFileSync(join(dir, 'examples/named.test.ts'), "loadScenario('scenarios/a.yaml'); loadScenario(`scenarios/bad.yaml`); 'missing.yaml';\n");
+    writeFileSync(join(dir, 'scenarios/bad.yaml'), 'name: bad\nvcpus: many\n');
+    expect(scenariosOfCommand(['npx', 'vitest', 'run', 'named'], dir)).toEqual([join(dir, 'scenarios/a.yaml')]);
+  });
+
   test('any other command needs nothing', () => {
     expect(scenariosOfCommand(['sh', '-c', 'echo hi'], dir)).toEqual([]);
   });

@@ -38,8 +38,8 @@ const DOCBLOCK_OPTIONS = /@vitest-environment-options\s+(\{[^\n]*\})/;
 
 /**
  * The scenario files a command will boot, as far as its words tell: `*.yaml` arguments (schedvm
- * run), else the `scenario` docblock option of every test file under `cwd` whose path contains
- * one of the command's other words (vitest's file filters are substrings; with none, every file).
+ * run), else the `scenario` docblock option (and the scenario files named in the text) of every
+ * test file under `cwd` whose path contains one of the command's other words (vitest's file filters are substrings; with none, every file).
  * Over-inclusion only costs preparation time; the command itself still fails clearly on what is
  * missing.
  */
@@ -57,17 +57,36 @@ export function scenariosOfCommand(argv: string[], cwd: string): string[] {
   });
   const scenarios = new Set<string>();
   for (const file of files) {
-    const head = readFileSync(file, 'utf8').slice(0, 4096);
-    const json = DOCBLOCK_OPTIONS.exec(head)?.[1];
-    if (!json) continue;
-    try {
-      const scenario = (JSON.parse(json) as { scenario?: unknown }).scenario;
-      if (typeof scenario === 'string' && existsSync(resolve(cwd, scenario))) scenarios.add(resolve(cwd, scenario));
-    } catch {
-      // Not JSON: vitest reports that itself when it runs the file.
+    const text = readFileSync(file, 'utf8');
+    const json = DOCBLOCK_OPTIONS.exec(text.slice(0, 4096))?.[1];
+    if (json) {
+      try {
+        const scenario = (JSON.parse(json) as { scenario?: unknown }).scenario;
+        if (typeof scenario === 'string' && existsSync(resolve(cwd, scenario))) scenarios.add(resolve(cwd, scenario));
+      } catch {
+        // Not JSON: vitest reports that itself when it runs the file.
+      }
     }
+    for (const named of namedScenarios(text, cwd)) scenarios.add(named);
   }
   return [...scenarios];
+}
+
+/**
+ * Scenario files a test loads by name ('scenarios/sched/x.yaml' in its text), that parse: a
+ * broken one is a test's own subject, not something to prepare.
+ */
+function namedScenarios(text: string, cwd: string): string[] {
+  return [...text.matchAll(/['"`]([\w./-]+\.ya?ml)['"`]/g)].flatMap((m) => {
+    const path = resolve(cwd, m[1]!);
+    if (!existsSync(path)) return [];
+    try {
+      loadScenario(path);
+      return [path];
+    } catch {
+      return [];
+    }
+  });
 }
 
 function testFiles(dir: string, out: string[] = []): string[] {

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { scenarioGate } from './gates.ts';
 import { runScenario } from './run-scenario.ts';
+import { gauntletOf } from './scenario/gauntlet.ts';
 import { loadScenario } from './scenario/load.ts';
 
 const TEST_TIMEOUT_MS = 900_000;
@@ -58,6 +59,24 @@ describe('scx_fault: each fault is caught as its exit kind', () => {
       expect(gate).toContain('expected scheduler scx_fault of scx_fault-reject to exit with unreg, it exited with none');
       expect(gate).toContain('the BPF verifier rejected fault_select_cpu');
       expect(gate).toMatch(/\| .*invalid mem access 'scalar'/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "fault-reject-one-kernel.yaml: loads on sid's kernel, the verifier refuses it on trixie-backports' only",
+    async () => {
+      const file = 'scenarios/sched/fault-reject-one-kernel.yaml';
+      const [sid, backports] = gauntletOf(loadScenario(file));
+      const ok = await runScenario(sid!.scenario);
+      expect(ok.scheduler, tail(ok.console.com1)).toMatchObject({ name: 'scx_fault', state: 'enabled', exitKind: 'unreg' });
+      expect(scenarioGate(file, sid!.scenario, ok)).toBeUndefined();
+      const refused = await runScenario(backports!.scenario);
+      expect(refused.guest?.release).toMatch(/\+deb13/);
+      expect(refused.scheduler, tail(refused.console.com1)).toMatchObject({ state: 'not_enabled', exitKind: 'none', verifier: { program: 'fault_select_cpu' } });
+      const gate = scenarioGate(`${file} (${backports!.name})`, backports!.scenario, refused)!;
+      expect(gate).toContain(`fault-reject-one-kernel.yaml (debian-sched-ext@trixie-backports)`);
+      expect(gate).toContain('the BPF verifier rejected fault_select_cpu');
     },
     TEST_TIMEOUT_MS,
   );

@@ -33,3 +33,15 @@ describe('schedulerResult', () => {
     expect(schedulerResult(s, '', false, 'armed', 1026).exitKind).toBe('none');
   });
 });
+
+describe('schedulerPayload', () => {
+  it("ships the kernel's config as /boot/config-<release>, where libbpf resolves __kconfig externs", async () => {
+    const { schedulerPayload } = await import('./scheduler.ts');
+    const s = scenarioSchema.parse({ name: 's', kernel: 'host', scheduler: { binary: '/bin/true', ops: 'x' } });
+    const kernel = { name: 'k', version: '7.3.4+deb13-cloud-amd64', bzImage: '/k', configFile: '/cache/config' };
+    const withConfig = await schedulerPayload(s, kernel, undefined);
+    expect(withConfig.files).toContainEqual({ host: '/cache/config', guest: '/boot/config-7.3.4+deb13-cloud-amd64' });
+    const without = await schedulerPayload(s, { name: 'k', version: '1', bzImage: '/k' }, undefined);
+    expect(without.files.some((f) => f.guest.startsWith('/boot/'))).toBe(false);
+  });
+});

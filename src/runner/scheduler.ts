@@ -73,7 +73,9 @@ export const HOST_ARM_PAUSE_S = 2;
 export async function schedulerPayload(s: Scenario, kernel: Kernel, program: WorkloadPayload | undefined, hostWatch = false): Promise<SchedulerPayload> {
   const sched = s.scheduler!;
   const workload: Workload | undefined = program ? { program: program.shell } : s.workload?.shell !== undefined ? { shell: s.workload.shell } : undefined;
-  const files: SchedulerPayload['files'] = [];
+  // libbpf resolves a BPF program's __kconfig externs (CONFIG_PREEMPT_RCU in 7.3's scx headers)
+  // from /proc/config.gz or /boot/config-$(uname -r); Debian's kernels have no IKCONFIG.
+  const files: SchedulerPayload['files'] = kernel.configFile ? [{ host: kernel.configFile, guest: `/boot/config-${kernel.version}` }] : [];
   let name: string;
   let binary: string;
   if (sched.name !== undefined) files.push(...schedulerGuestFiles(await buildSchedulers(kernel, [sched.name]), [sched.name]));
