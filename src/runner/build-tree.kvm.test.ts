@@ -1,7 +1,7 @@
 // kernel: { build: <dir> }: a kernel build tree boots, and its vmlinux's BTF places the
 // exit-kind watch and the monitor. The tree is assembled from the Debian kernel
-// (build-tree.testing.ts); the scheduler is scx_simple as built for that kernel
-// (scenarios/sched/scx_simple.yaml: the host prepares it before the sandbox starts).
+// (build-tree.testing.ts); the scheduler is the one scx_simple.yaml runs, as built for that
+// kernel (the host prepares that scenario, which this file names, before the sandbox starts).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,14 +21,16 @@ afterAll(() => {
 test('a build tree boots with its scheduler enabled, the exit-kind watch armed and the monitor sampling', { timeout: 900_000 }, async () => {
   const tree = await debianBuildTree();
   dirs.push(tree);
-  const built = await buildSchedulers(await resolveKernel('debian-sched-ext'), ['scx_simple']);
+  const base = loadScenario('scenarios/sched/scx_simple.yaml');
+  const name = base.scheduler!.name!;
+  const built = await buildSchedulers(await resolveKernel(base.kernel!), [name]);
   const dir = mkdtempSync(join(tmpdir(), 'schedvm-tree-scenario-'));
   dirs.push(dir);
   const file = join(dir, 'tree.yaml');
   writeFileSync(
     file,
     `name: tree\nkernel: { build: ${tree} }\ntopology: 1n1l2c1t\nmemory_mb: 1024\ntimeout_s: 300\n` +
-      `scheduler: { binary: ${built.binaries.scx_simple}, ops: simple }\nworkload: { duration_s: 3 }\nmonitor: {}\nexpect: { scheduler_exit: unreg }\n`,
+      `scheduler: { binary: ${built.binaries[name]}, ops: ${name.replace(/^scx_/, '')} }\nworkload: { duration_s: 3 }\nmonitor: {}\nexpect: { scheduler_exit: unreg }\n`,
   );
   const s = loadScenario(file);
   const r = await runScenario(s);

@@ -1,16 +1,23 @@
-// gauntlet(): the same test on every topology of a scenario's `topologies`, one VM each,
-// one test each named by the topology's shorthand; its expect gates (scheduler_exit, workload) hold for each of them.
+// gauntlet(): the same test on every kernel and topology of a scenario's `kernels` and
+// `topologies`, one VM each, one test each named <kernel>/<topology> (or the one that varies);
+// its expect gates (scheduler_exit, workload) hold for each of them.
 import { test } from 'vitest';
+import { kernelLabel } from '../fixtures/kernels/resolve.ts';
+import { flatTopology, formatTopology } from '../vmm/topology.ts';
 import { saveFailureArtifacts } from './artifacts.ts';
 import { testFile, testTitle } from './vitest-fixtures.ts';
 import { hasScenarioGates, scenarioGate } from './gates.ts';
 import type { Scenario, SchedVm } from './types.ts';
 
 export interface GauntletContext {
-  /** This topology's VM (created, not started: call vm.run()). */
+  /** This entry's VM (created, not started: call vm.run()). */
   vm: SchedVm;
-  /** The topology's shorthand, e.g. 2n4l2c2t. */
+  /** The test's name: `<kernel>/<topology>`, or the one of them the gauntlet varies. */
+  name: string;
+  /** The topology's shorthand, e.g. 2n4l2c2t (a kernels-only gauntlet: its one topology's). */
   topology: string;
+  /** Linux guests: the kernel as the scenario names it (debian-sched-ext@sid, build:<dir>). */
+  kernel?: string;
   scenario: Scenario;
 }
 
@@ -38,7 +45,9 @@ export function gauntlet(a: string | GauntletFn, b?: GauntletFn): void {
         saveFailureArtifacts(h.options.artifacts, { file: task.file.filepath, name: testTitle(task) }, [vm], t.result?.errors ?? []);
       });
       try {
-        await fn({ vm, topology: entry.name, scenario: entry.scenario });
+        const { topology, vcpus, kernel } = entry.scenario;
+        const shape = formatTopology(topology ?? flatTopology(vcpus));
+        await fn({ vm, name: entry.name, topology: shape, ...(kernel !== undefined ? { kernel: kernelLabel(kernel) } : {}), scenario: entry.scenario });
         if (hasScenarioGates(entry.scenario)) {
           const failure = scenarioGate(`${g.file} (${entry.name})`, entry.scenario, await vm.run());
           if (failure) throw new Error(failure);

@@ -1,5 +1,6 @@
 // From a validated scenario to a VM configuration: build or fetch the payload (bare-metal
 // guest, or kernel + initramfs), and afterwards read the Linux guest's report.
+import { UserError } from '../errors.ts';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { buildGuest } from '../fixtures/guests/build.ts';
@@ -105,7 +106,8 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
   if (s.guest !== undefined) {
     return { config: { ...common, guest: { kind: 'bare', image: await buildGuest(s.guest), ...(s.guest_arg !== undefined ? { arg: s.guest_arg } : {}) } }, warnings: [] };
   }
-  const kernel = await resolveKernel(s.kernel!);
+  if (s.kernel === undefined) throw new UserError(`${s.name} is a gauntlet (kernels): boot one of its entries (gauntletOf)`);
+  const kernel = await resolveKernel(s.kernel);
   const sandbox = sandboxCmdline();
   const drivers = driverModules(dev, kernel);
   const needsSched = s.scheduler !== undefined;

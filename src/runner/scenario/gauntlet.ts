@@ -2,7 +2,7 @@
 // topology, each named by them: `<kernel>/<topology>`, or the one that varies.
 import { kernelLabel } from '../../fixtures/kernels/resolve.ts';
 import { formatTopology } from '../../vmm/topology.ts';
-import type { Scenario } from './schema.ts';
+import { type Scenario, vcpusOf } from './schema.ts';
 
 export interface GauntletEntry {
   /** `<kernel>/<topology>` (debian-sched-ext@sid/2n4l2c2t), or the one of them that varies: the test's name. */
@@ -30,7 +30,7 @@ export function gauntletOf(s: Scenario): GauntletEntry[] {
           ...rest,
           name: `${s.name}/${name}`,
           ...(kernel !== undefined ? { kernel } : {}),
-          ...(t ? { topology: t, vcpus: t.llcs * t.cores_per_llc * t.threads_per_core } : {}),
+          ...(t ? { topology: t, vcpus: vcpusOf(t) } : {}),
         },
       };
     }),

@@ -197,6 +197,9 @@ describe('kernels (gauntlet)', () => {
       ['debian-sched-ext', 2],
     ]);
   });
+  it('names a malformed Debian pin at its place', () => {
+    expect(problems('name: k\nkernels: [debian-sched-ext@Trixie]\n')).toMatch(/^x\.yaml:2:\d+: kernels\.0: kernel 'debian-sched-ext@Trixie': after @ give a Debian suite/);
+  });
   it('rejects kernel with kernels, a kernel listed twice, and kernels on a bare-metal guest', () => {
     expect(problems('name: k\nkernel: host\nkernels: [host]\n')).toMatch(/kernels: give kernel \(one VM\) or kernels \(a gauntlet\), not both/);
     expect(problems('name: k\nkernels: [host, debian-sched-ext, host]\n')).toMatch(/^x\.yaml:2:\d+: kernels\.2: host is listed twice \(also item 0\)/);

@@ -8,6 +8,7 @@ import { checkSteps, stepsSchema } from './steps-schema.ts';
 import { monitorGatesSchema, monitorSchema } from './monitor-schema.ts';
 import { EXIT_ACTION_NAMES } from '../../vmm/exit-actions.ts';
 import { kernelLabel } from '../../fixtures/kernels/resolve.ts';
+import { parseDebianSpec } from '../../fixtures/kernels/debian-spec.ts';
 
 /** enum scx_exit_kind, lower-cased without SCX_EXIT_; `none`: the scheduler never exited. */
 export const SCHEDULER_EXIT_KINDS = ['none', 'done', 'unreg', 'unreg_bpf', 'unreg_kern', 'sysrq', 'parent', 'error', 'error_bpf', 'error_stall'] as const;
@@ -47,7 +48,16 @@ export const watchpointSchema = z
   .refine((w) => w.symbol === undefined || w.on === 'write', { error: 'a symbol watchpoint watches writes (on: write)', path: ['on'] });
 
 const kernelSpecSchema = z.union([
-  z.string().min(1),
+  z
+    .string()
+    .min(1)
+    .superRefine((spec, ctx) => {
+      try {
+        parseDebianSpec(spec);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
   z.strictObject({
     build: z.string().min(1).describe('A kernel build tree (the directory make ran in, or its O=), relative to this file: arch/x86/boot/bzImage, .config, vmlinux.'),
   }),
@@ -152,7 +162,7 @@ export const scenarioSchema = z
       .min(1)
       .optional()
       .describe(
-        "Another scenario file this one builds on (relative to this file). Mappings merge field by field; values and lists here replace the base's; topology, topologies and vcpus replace each other (a gauntlet over a one-VM scenario).",
+        "Another scenario file this one builds on (relative to this file). Mappings merge field by field; values and lists here replace the base's; topology, topologies and vcpus replace each other, as do kernel and kernels (a gauntlet over a one-VM scenario).",
       ),
     name: z.string().min(1).describe('Scenario name, shown in reports.'),
     guest: z
@@ -321,7 +331,7 @@ function isLinux(s: { kernel?: unknown; kernels?: unknown }): boolean {
   return s.kernel !== undefined || s.kernels !== undefined;
 }
 
-function vcpusOf(t: Topology): number {
+export function vcpusOf(t: Topology): number {
   return t.llcs * t.cores_per_llc * t.threads_per_core;
 }
 
