@@ -1,25 +1,31 @@
-// `schedvm kernel fetch [debian-sched-ext[@<suite|version>]|host|<bzImage>] [--refresh]` and `schedvm kernel list`.
+// `schedvm kernel fetch [debian-sched-ext[@<suite|version>]|host|<bzImage>] [--refresh]`,
+// `schedvm kernel build <source dir> [--config <fragment>] [--jobs N]` and `schedvm kernel list`.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cacheDir } from '../fixtures/cache.ts';
-import { cachedDebianKernels, DEBIAN_SCHED_EXT, hostKernel, type Kernel, KERNEL_SPECS, kernelWarnings, resolveKernel } from '../fixtures/kernels/index.ts';
+import { UserError } from '../errors.ts';
+import { buildKernel, cachedKernelBuilds } from '../fixtures/kernels/kernel-build.ts';
+import { buildTreeKernel, cachedDebianKernels, DEBIAN_SCHED_EXT, hostKernel, type Kernel, KERNEL_SPECS, kernelWarnings, resolveKernel } from '../fixtures/kernels/index.ts';
 import { protocolString, readBzImageHeader } from '../vmm/arch.ts';
 
 const usage = `usage: schedvm kernel fetch [${DEBIAN_SCHED_EXT}[@<suite|version>]|host|<bzImage>] [--refresh]
+       schedvm kernel build <source dir> [--config <fragment>] [--jobs N]
        schedvm kernel list`;
 
 export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { refresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { refresh: { type: 'boolean' }, config: { type: 'string' }, jobs: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [sub, spec, ...extra] = positionals;
-  if (values.help || extra.length || (sub !== 'fetch' && sub !== 'list') || (sub === 'list' && spec)) {
+  const known = sub === 'fetch' || sub === 'list' || (sub === 'build' && spec !== undefined);
+  if (values.help || extra.length || !known || (sub === 'list' && spec)) {
     process.stderr.write(`${usage}\n  <kernel> is ${KERNEL_SPECS}\n`);
     return values.help ? 0 : 2;
   }
   if (sub === 'list') return list();
+  if (sub === 'build') return build(spec!, values.config, values.jobs);
 
   const t0 = Date.now();
   const kernel = await resolveKernel(spec ?? DEBIAN_SCHED_EXT, {
@@ -29,6 +35,19 @@ export async function main(args: string[]): Promise<number> {
   describe(kernel);
   process.stderr.write(`schedvm kernel: ready in ${Date.now() - t0} ms\n`);
   for (const w of kernelWarnings(kernel, { schedExt: true, btf: true })) process.stderr.write(`warning: ${w}\n`);
+  return 0;
+}
+
+async function build(source: string, fragment: string | undefined, jobs: string | undefined): Promise<number> {
+  const n = jobs === undefined ? undefined : Number(jobs);
+  if (n !== undefined && !(Number.isInteger(n) && n > 0)) throw new UserError(`--jobs: expected a whole number of jobs, got '${jobs}'`);
+  const built = await buildKernel(source, {
+    ...(fragment !== undefined ? { fragment } : {}),
+    ...(n !== undefined ? { jobs: n } : {}),
+    log: (line) => process.stderr.write(`schedvm kernel: ${line}\n`),
+  });
+  describe(buildTreeKernel(built.dir));
+  process.stderr.write(`schedvm kernel: ${built.cached ? 'cached' : 'built'} in ${(built.ms / 1000).toFixed(1)} s; boot it with\n  kernel: { build: ${built.dir} }\n`);
   return 0;
 }
 
@@ -56,6 +75,13 @@ function list(): number {
     rows.push(row(hostKernel(), 'host'));
   } catch {
     // No readable /boot kernel: nothing to list for it.
+  }
+  for (const dir of cachedKernelBuilds()) {
+    try {
+      rows.push(row(buildTreeKernel(dir), `{ build: ${dir} }`));
+    } catch (e) {
+      rows.push(`{ build: ${dir} } unusable: ${(e as Error).message.split('\n')[0]}`);
+    }
   }
   const partial = readdirSync(cacheDir('kernels')).filter((d) => d.startsWith('.staging-'));
   const header = `${'kernel'.padEnd(40)} ${'release'.padEnd(28)} ${'suite'.padEnd(17)} options`;
