@@ -12,7 +12,7 @@ import './matchers.ts';
 const boot = (yaml: string) => runScenario(parseScenario(yaml, 'inline.yaml'));
 
 /** What Linux must report for topology `t`, derived from the same placement the VMM uses. */
-function expectedReport(t: Topology): Omit<GuestReport, 'schedExtState'> {
+function expectedReport(t: Topology): Omit<GuestReport, 'schedExtState' | 'release'> {
   const cpus = allPlacements(t);
   const list = (pred: (p: (typeof cpus)[number]) => boolean) => cpus.filter(pred).map((p) => p.vcpu);
   const distances = numaDistances(t);
@@ -69,8 +69,9 @@ describe('Linux sees the declared topology (Debian sched_ext kernel)', () => {
       expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
       expect(r.panic, oopsOf(r.console.com1)).toBeUndefined();
       expect(r.guest, 'the guest printed no report').toBeDefined();
-      const { schedExtState, ...seen } = r.guest!;
+      const { schedExtState, release, ...seen } = r.guest!;
       expect(seen).toEqual(expectedReport(t));
+      expect(release).toBe(r.kernel?.version); // uname -r: the kernel schedvm resolved
       expect(schedExtState).toBe('disabled'); // sched_ext is built in, no scheduler loaded
       expect(r.bootMs).toBeGreaterThan(0);
     },
