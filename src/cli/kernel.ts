@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cacheDir } from '../fixtures/cache.ts';
 import { UserError } from '../errors.ts';
+import { forwardSignals, type StopSignal, signalExitStatus } from '../sandbox/signals.ts';
 import { buildKernel, cachedKernelBuilds } from '../fixtures/kernels/kernel-build.ts';
 import { buildTreeKernel, cachedDebianKernels, DEBIAN_SCHED_EXT, hostKernel, type Kernel, KERNEL_SPECS, kernelWarnings, resolveKernel } from '../fixtures/kernels/index.ts';
 import { protocolString, readBzImageHeader } from '../vmm/arch.ts';
@@ -19,7 +20,8 @@ export async function main(args: string[]): Promise<number> {
     options: { refresh: { type: 'boolean' }, config: { type: 'string' }, jobs: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [sub, spec, ...extra] = positionals;
-  const known = sub === 'fetch' || sub === 'list' || (sub === 'build' && spec !== undefined);
+  const buildOnly = values.config !== undefined || values.jobs !== undefined;
+  const known = (sub === 'fetch' && !buildOnly) || (sub === 'list' && !buildOnly) || (sub === 'build' && spec !== undefined);
   if (values.help || extra.length || !known || (sub === 'list' && spec)) {
     process.stderr.write(`${usage}\n  <kernel> is ${KERNEL_SPECS}\n`);
     return values.help ? 0 : 2;
@@ -41,11 +43,28 @@ export async function main(args: string[]): Promise<number> {
 async function build(source: string, fragment: string | undefined, jobs: string | undefined): Promise<number> {
   const n = jobs === undefined ? undefined : Number(jobs);
   if (n !== undefined && !(Number.isInteger(n) && n > 0)) throw new UserError(`--jobs: expected a whole number of jobs, got '${jobs}'`);
-  const built = await buildKernel(source, {
-    ...(fragment !== undefined ? { fragment } : {}),
-    ...(n !== undefined ? { jobs: n } : {}),
-    log: (line) => process.stderr.write(`schedvm kernel: ${line}\n`),
+  // Ctrl-C, kill or a closed terminal stop make and all its jobs (their process group), not just this process.
+  const stop = new AbortController();
+  let stoppedBy: StopSignal | undefined;
+  const restore = forwardSignals((s) => {
+    stoppedBy ??= s;
+    stop.abort();
   });
+  let built: Awaited<ReturnType<typeof buildKernel>>;
+  try {
+    built = await buildKernel(source, {
+      ...(fragment !== undefined ? { fragment } : {}),
+      ...(n !== undefined ? { jobs: n } : {}),
+      log: (line) => process.stderr.write(`schedvm kernel: ${line}\n`),
+      signal: stop.signal,
+    });
+  } catch (e) {
+    if (stoppedBy === undefined) throw e;
+    process.stderr.write(`schedvm kernel: build stopped (${stoppedBy}); a rerun continues it\n`);
+    return signalExitStatus(stoppedBy);
+  } finally {
+    restore();
+  }
   describe(buildTreeKernel(built.dir));
   process.stderr.write(`schedvm kernel: ${built.cached ? 'cached' : 'built'} in ${(built.ms / 1000).toFixed(1)} s; boot it with\n  kernel: { build: ${built.dir} }\n`);
   return 0;
