@@ -6,7 +6,7 @@ import { boot } from './boot.ts';
 import { deviceWork } from './device-work.ts';
 import { uartThroughput } from './console.ts';
 import { exitRoundTrip } from './exits.ts';
-import { memory } from './memory.ts';
+import { memory, threadMemory } from './memory.ts';
 import { monitorCost } from './monitor-cost.ts';
 import { kvmPhase } from './kvm-phase.ts';
 import { sandboxStalls } from './sandbox-stalls.ts';
@@ -27,6 +27,8 @@ export const CASES: Case[] = [
   { id: 'console', phase: 'bare', run: async (n, w) => [await uartThroughput(n, w)] },
   { id: 'test-file', phase: 'bare', run: async (n, w) => [await testFileOverhead(n, w)] },
   { id: 'memory', phase: 'bare', run: async (n, w) => [await memory(n, w, 1), await memory(n, w, 16)] },
+  { id: 'thread-memory', phase: 'bare', run: async (n, w) => [await threadMemory(n, w)] },
+  { id: 'largest-guest', phase: 'bare', run: async (n, w) => [await memory(n, w, { topology: '2n6l21c2t', vcpus: 252 })] },
   { id: 'workload-cost', phase: 'bare', run: async (n, w) => [await workloadCost(n, w)] },
   { id: 'scale', phase: 'bare', run: async (n, w) => [...(await scale(n, w, 1)), ...(await scale(n, w, 2)), ...(await scale(n, w, 4))] },
   { id: 'boot', phase: 'linux', run: (n, w) => boot(n, w) },

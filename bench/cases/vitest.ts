@@ -6,13 +6,14 @@ import { caseResult, interleave, type CaseResult, type Where } from '../stats.ts
 
 const VITEST = fileURLToPath(new URL('../../node_modules/vitest/vitest.mjs', import.meta.url));
 const CONFIG = fileURLToPath(new URL('../vitest/vitest.config.ts', import.meta.url));
+const INSTALLED_CONFIG = fileURLToPath(new URL('../vitest/installed.config.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-async function vitest(files: string[], workers: number): Promise<Finished> {
+async function vitest(files: string[], workers: number, config = CONFIG): Promise<Finished> {
   // SCHEDVM_SANDBOX=never: these run on whatever /dev/kvm this phase has (PVM included).
   const r = await run(
     process.execPath,
-    [VITEST, 'run', '--config', CONFIG, `--maxWorkers=${workers}`, ...(workers === 1 ? ['--no-file-parallelism'] : []), ...files.map((f) => `bench/vitest/${f}.bench-test.ts`)],
+    [VITEST, 'run', '--config', config, `--maxWorkers=${workers}`, ...(workers === 1 ? ['--no-file-parallelism'] : []), ...files.map((f) => `bench/vitest/${f}.bench-test.ts`)],
     {
       cwd: ROOT,
       env: { ...process.env, SCHEDVM_SANDBOX: 'never' },
@@ -22,18 +23,25 @@ async function vitest(files: string[], workers: number): Promise<Finished> {
   return r;
 }
 
-/** Case 4: a file in the schedvm environment against the same guest booted by hand in a node-environment file. */
+/**
+ * Case 4: a file in the schedvm environment against the same guest booted by hand in a
+ * node-environment file, both on schedvm as a user installs it (dist/, built first): from the
+ * checkout's TypeScript, vite's transform of the runner's modules would be most of the figure.
+ */
 export async function testFileOverhead(rounds: number, where: Where): Promise<CaseResult> {
+  await run(process.execPath, [fileURLToPath(new URL('../../scripts/build.mjs', import.meta.url))], { cwd: ROOT }).then((r) => {
+    if (r.code !== 0) throw new Error(`npm run build exited ${r.code}:\n${r.stderr.slice(-3000)}`);
+  });
   const s = await interleave(
     rounds,
-    () => vitest(['env-hello'], 1),
-    () => vitest(['node-hello'], 1),
+    () => vitest(['env-hello'], 1, INSTALLED_CONFIG),
+    () => vitest(['node-hello'], 1, INSTALLED_CONFIG),
   );
   const ours = s.ours.map((r) => r.wallMs);
   const ref = s.reference.map((r) => r.wallMs);
   const delta = [...ours].sort((a, b) => a - b)[ours.length >> 1]! - [...ref].sort((a, b) => a - b)[ref.length >> 1]!;
   return caseResult({
-    name: 'test-file overhead: `vitest run` of one file booting hello',
+    name: 'test-file overhead: `vitest run` of one file booting hello, schedvm as installed (dist/)',
     unit: 'ms',
     environment: where,
     ours,

@@ -1,12 +1,17 @@
-// Run in a fresh process by the memory case: boots the halt-forever guest on VCPUS vCPUs and,
-// while every vCPU sits in KVM_RUN, prints this process's RSS and the part of it that is
-// guest RAM (the smaps Rss of the guest mappings). usage: memory.ts VCPUS
+// Run in a fresh process by the memory cases: boots the halt-forever guest on SHAPE (a vCPU
+// count or a topology shorthand) and, while every vCPU sits in KVM_RUN, prints this process's
+// RSS and the part of it that is guest RAM (the smaps Rss of the guest mappings). With `smp`,
+// it first boots the smp guest on the same shape and checks that it saw every vCPU with its
+// APIC id (smpMs: Vm.create to Shutdown). usage: memory.ts SHAPE [smp]
 import { readFileSync } from 'node:fs';
 import { buildGuest } from '../../src/fixtures/guests/build.ts';
+import { parseTopologyShorthand } from '../../src/runner/scenario/topology-shorthand.ts';
+import { allPlacements, type Topology } from '../../src/vmm/topology.ts';
 import { shutdownVcpuPool } from '../../src/vmm/vcpu/pool.ts';
 import { Vm } from '../../src/vmm/vm.ts';
 
-const vcpus = Number(process.argv[2] ?? 1);
+const shapeArg = process.argv[2] ?? '1';
+const shape: { vcpus: number } | { topology: Topology } = /^\d+$/.test(shapeArg) ? { vcpus: Number(shapeArg) } : { topology: parseTopologyShorthand(shapeArg) };
 const statusKb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
 
 /** Rss (kB) of the mappings starting at the given addresses. */
@@ -22,12 +27,25 @@ function mappingRssKb(starts: bigint[]): number {
   return kb;
 }
 
+async function bootSmp(topology: Topology): Promise<number> {
+  const t0 = performance.now();
+  const smp = await Vm.create({ topology, memoryMb: 64, guest: { kind: 'bare', image: await buildGuest('smp') }, timeoutMs: 600_000 });
+  const r = await smp.run();
+  const want = allPlacements(topology)
+    .map((p) => `vcpu ${p.vcpu} apic ${p.apicId}`)
+    .join('\n');
+  if (r.exitAction !== 'Shutdown' || r.console.com1.trim() !== want) throw new Error(`smp on ${shapeArg} ended ${r.exitAction} without every vCPU's line`);
+  return performance.now() - t0;
+}
+const smpMs = process.argv[3] === 'smp' && 'topology' in shape ? await bootSmp(shape.topology) : undefined;
+
 const image = await buildGuest('halt-forever');
-const vm = await Vm.create({ vcpus, memoryMb: 64, guest: { kind: 'bare', image }, timeoutMs: 1500 });
+// Long enough for hundreds of vCPU threads to start (their start is not the figure).
+const vm = await Vm.create({ ...shape, memoryMb: 64, guest: { kind: 'bare', image }, timeoutMs: 1500 });
 const guestStarts = vm.memory.regions.map((r) => r.hostAddr);
 const running = vm.run();
 await new Promise((r) => setTimeout(r, 1000)); // every vCPU is in its hlt by now
-const sample = { rssKb: statusKb('VmRSS'), guestKb: mappingRssKb(guestStarts) };
+const sample = { rssKb: statusKb('VmRSS'), guestKb: mappingRssKb(guestStarts), ...(smpMs !== undefined ? { smpMs } : {}) };
 const r = await running;
 if (r.exitAction !== 'Timeout') throw new Error(`halt-forever ended ${r.exitAction}`);
 await shutdownVcpuPool();

@@ -21,6 +21,14 @@ describe('VmConfig checks', () => {
     expect(resolveTopology({ ...bare, topology: t, vcpus: 4 })).toBe(t);
   });
 
+  it('starts bare-metal guests past APIC id 254, Linux guests not', () => {
+    const wide = { numa_nodes: 2, llcs: 6, cores_per_llc: 21, threads_per_core: 2 };
+    expect(resolveTopology({ ...bare, topology: wide })).toBe(wide);
+    const linux = { memoryMb: 512, guest: { kind: 'linux' as const, bzImage: image, initramfs: image, cmdline: '' } };
+    expect(() => resolveTopology({ ...linux, topology: wide })).toThrow(/^topology: highest APIC id would be 425 .*up to 254/);
+    expect(() => resolveTopology({ ...bare, vcpus: 300 })).toThrow(/^vcpus: 300 vCPUs per NUMA node; at most 256 fit one package/);
+  });
+
   it('refuses what it cannot build with VMM_CONFIG', () => {
     expect(code(() => resolveTopology({ ...bare, vcpus: 0 }))).toBe('VMM_CONFIG');
     expect(code(() => resolveTopology({ ...bare, topology: { numa_nodes: 2, llcs: 3, cores_per_llc: 1, threads_per_core: 1 } }))).toBe('VMM_CONFIG');

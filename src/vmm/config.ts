@@ -2,7 +2,7 @@
 // are the scenario schema's to explain; these are the VMM's own invariants, as typed errors.
 import type { VirtioDevicesConfig } from './devices/virtio/wiring.ts';
 import { VmmConfigError } from './errors.ts';
-import { flatTopology, formatTopology, validateTopology, vcpuCount, type Topology } from './topology.ts';
+import { flatTopology, formatTopology, MAX_X2APIC_ID, MAX_XAPIC_ID, validateTopology, vcpuCount, type Topology } from './topology.ts';
 import { assignSlots, type WatchpointSpec } from './watchpoints.ts';
 import type { GuestPayload } from './arch.ts';
 
@@ -47,19 +47,19 @@ export interface VmDevices extends VirtioDevicesConfig {
   queueWork?: 'thread' | 'vcpu';
 }
 
-/** The topology a config asks for (its vcpus alone: one LLC of that many cores), checked. */
+/** The topology a config asks for (its vcpus alone: one LLC of that many cores), checked. Bare-metal
+ * guests take APIC ids past the xAPIC range (they read theirs from CPUID 0xB); Linux guests do not. */
 export function resolveTopology(c: VmConfig): Topology {
-  if (!c.topology) {
-    if (!Number.isInteger(c.vcpus) || c.vcpus! < 1) throw new VmmConfigError(`vcpus must be a positive integer, got ${c.vcpus}`);
-    return flatTopology(c.vcpus!);
-  }
-  const problems = validateTopology(c.topology);
-  if (problems.length > 0) throw new VmmConfigError(problems.map((p) => `topology${p.path ? `.${p.path}` : ''}: ${p.message}`).join('; '));
-  const n = vcpuCount(c.topology);
+  if (!c.topology && (!Number.isInteger(c.vcpus) || c.vcpus! < 1)) throw new VmmConfigError(`vcpus must be a positive integer, got ${c.vcpus}`);
+  const t = c.topology ?? flatTopology(c.vcpus!);
+  const problems = validateTopology(t, c.guest.kind === 'bare' ? MAX_X2APIC_ID : MAX_XAPIC_ID);
+  const what = c.topology ? 'topology' : 'vcpus';
+  if (problems.length > 0) throw new VmmConfigError(problems.map((p) => `${what}${p.path ? `.${p.path}` : ''}: ${p.message}`).join('; '));
+  const n = vcpuCount(t);
   if (c.vcpus !== undefined && c.vcpus !== n) {
-    throw new VmmConfigError(`vcpus is ${c.vcpus} but topology ${formatTopology(c.topology)} has ${n} vCPUs`);
+    throw new VmmConfigError(`vcpus is ${c.vcpus} but topology ${formatTopology(t)} has ${n} vCPUs`);
   }
-  return c.topology;
+  return t;
 }
 
 /** Watchpoints that fit no slot or that the chosen mechanism cannot implement, before any work. */

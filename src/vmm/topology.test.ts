@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allPlacements, apicLayout, cpuPlacement, numaDistances, validateTopology, vcpuCount, type Topology } from './topology.ts';
+import { allPlacements, apicLayout, cpuPlacement, highestApicId, MAX_X2APIC_ID, numaDistances, validateTopology, vcpuCount, type Topology } from './topology.ts';
 import { shape } from './topology.testing.ts';
 
 const T = shape;
@@ -54,6 +54,11 @@ describe('validateTopology', () => {
         path: '',
         message: 'highest APIC id would be 255 (power-of-two padding per level); Linux guests without interrupt remapping only start CPUs with APIC ids up to 254',
       },
+    ]);
+    expect(validateTopology({ numa_nodes: 2, llcs: 6, cores_per_llc: 21, threads_per_core: 2 }, MAX_X2APIC_ID)).toEqual([]);
+    expect(highestApicId({ numa_nodes: 2, llcs: 6, cores_per_llc: 21, threads_per_core: 2 })).toBe(425);
+    expect(validateTopology({ numa_nodes: 17, llcs: 17, cores_per_llc: 256, threads_per_core: 1 }, MAX_X2APIC_ID)).toEqual([
+      { path: '', message: 'highest APIC id would be 4351 (power-of-two padding per level); KVM names vCPUs with APIC ids up to 4095' },
     ]);
     expect(validateTopology({ numa_nodes: 1, llcs: 1, cores_per_llc: 150, threads_per_core: 2 }).map((p) => p.message)).toEqual([
       '300 vCPUs per NUMA node; at most 256 fit one package',

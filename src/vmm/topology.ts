@@ -51,9 +51,13 @@ export interface ApicLayout {
   pkgShift: number;
 }
 
-/** Linux brings up no CPU whose APIC id exceeds 255 unless interrupt remapping or the KVM
- * extended-destination-id feature is present; 255 itself is the xAPIC broadcast id. */
-export const MAX_APIC_ID = 254;
+/** The highest id an xAPIC (8-bit) id holds, 255 being the broadcast id; also where Linux guests
+ * stop: past it Linux needs interrupt remapping or the extended-destination-id feature, and KVM's
+ * in-kernel IOAPIC routes to 8-bit destinations only. Higher ids get MADT/SRAT x2APIC entries. */
+export const MAX_XAPIC_ID = 254;
+/** The highest APIC id any guest can get: KVM names a vCPU by its APIC id, below KVM_MAX_VCPU_IDS
+ * (4096 since Linux 5.16; KVM_CAP_MAX_VCPU_ID tells the running kernel's). */
+export const MAX_X2APIC_ID = 4095;
 /** SLIT: 10 means local; Linux rejects other entries <= 10; 255 means unreachable. */
 export const LOCAL_DISTANCE = 10;
 export const REMOTE_DISTANCE = 20;
@@ -73,8 +77,12 @@ export function vcpuCount(t: Topology): number {
   return t.llcs * t.cores_per_llc * t.threads_per_core;
 }
 
-/** Everything Linux would reject or misread; an empty list means usable. */
-export function validateTopology(t: Topology): TopologyProblem[] {
+/**
+ * Everything the guest would reject or misread; an empty list means usable. `maxApicId` is the
+ * highest APIC id the guest starts: MAX_XAPIC_ID for Linux (the default), MAX_X2APIC_ID for
+ * bare-metal guests, which read their id from CPUID 0xB.
+ */
+export function validateTopology(t: Topology, maxApicId = MAX_XAPIC_ID): TopologyProblem[] {
   const problems: TopologyProblem[] = [];
   for (const f of FIELDS) {
     const v = t[f];
@@ -87,12 +95,10 @@ export function validateTopology(t: Topology): TopologyProblem[] {
     const perNode = vcpuCount(t) / t.numa_nodes;
     // CPUID 0x80000008 ECX[7:0] counts the threads of a package in 8 bits.
     if (perNode > 256) problems.push({ path: '', message: `${perNode} vCPUs per NUMA node; at most 256 fit one package` });
-    const maxApic = apicIdOf(t, t.numa_nodes - 1, t.llcs / t.numa_nodes - 1, t.cores_per_llc - 1, t.threads_per_core - 1);
-    if (maxApic > MAX_APIC_ID) {
-      problems.push({
-        path: '',
-        message: `highest APIC id would be ${maxApic} (power-of-two padding per level); Linux guests without interrupt remapping only start CPUs with APIC ids up to ${MAX_APIC_ID}`,
-      });
+    const maxApic = highestApicId(t);
+    if (maxApic > maxApicId) {
+      const who = maxApicId === MAX_XAPIC_ID ? 'Linux guests without interrupt remapping only start CPUs' : 'KVM names vCPUs';
+      problems.push({ path: '', message: `highest APIC id would be ${maxApic} (power-of-two padding per level); ${who} with APIC ids up to ${maxApicId}` });
     }
   }
   if (t.distances !== undefined) problems.push(...validateDistances(t.distances, t.numa_nodes));
@@ -139,6 +145,11 @@ export function apicLayout(t: Topology): ApicLayout {
   const coreBits = ceilLog2(t.cores_per_llc);
   const llcBits = ceilLog2(t.llcs / t.numa_nodes);
   return { smtBits, coreBits, llcBits, smtShift: smtBits, llcShift: smtBits + coreBits, pkgShift: smtBits + coreBits + llcBits };
+}
+
+/** The APIC id of the topology's last vCPU, its highest. */
+export function highestApicId(t: Topology): number {
+  return apicIdOf(t, t.numa_nodes - 1, t.llcs / t.numa_nodes - 1, t.cores_per_llc - 1, t.threads_per_core - 1);
 }
 
 function apicIdOf(t: Topology, node: number, llcInNode: number, core: number, thread: number): number {

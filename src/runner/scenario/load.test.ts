@@ -109,6 +109,16 @@ describe('Linux scenarios', () => {
       [21, 10],
     ]);
   });
+  it('takes APIC ids past the xAPIC range on bare-metal guests only', () => {
+    // 2n6l21c2t: 252 vCPUs whose ids reach 425 (5 core bits, 2 LLC bits per node).
+    expect(parseScenario('name: b\nguest: smp\ntopology: 2n6l21c2t\n', 'b.yaml').vcpus).toBe(252);
+    expect(problems('name: l\nkernel: host\ntopology: 2n6l21c2t\n')).toMatch(
+      /^x\.yaml:3:11: topology: highest APIC id would be 425; a Linux guest starts CPUs with APIC ids up to 254 only .*use fewer cores per LLC/,
+    );
+    expect(problems('name: l\nkernel: host\ntopologies: [1n1l2c1t, 2n6l21c2t]\n')).toMatch(/topologies\.1: highest APIC id would be 425/);
+    expect(parseScenario('name: l\nkernel: host\ntopology: 2n2l63c2t\n', 'l.yaml').vcpus).toBe(252); // ids up to 253
+    expect(problems('name: b\nguest: smp\nvcpus: 257\n')).toMatch(/vcpus: Too big: expected number to be <=256/);
+  });
   it('rejects both guest and kernel, or neither', () => {
     expect(problems('name: l\nguest: hello\nkernel: host\n')).toMatch(/guest: give exactly one of guest \(bare-metal\) or kernel \(Linux\)/);
     expect(problems('name: l\n')).toMatch(/kernel: give exactly one of guest/);

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { guestNames } from '../../fixtures/guests/build.ts';
 import { BASELINE_GATES, workloadGatesSchema, workloadSchema } from './workload-schema.ts';
-import { flatTopology, formatTopology, validateTopology, type Topology } from '../../vmm/topology.ts';
+import { flatTopology, formatTopology, highestApicId, MAX_X2APIC_ID, MAX_XAPIC_ID, validateTopology, type Topology } from '../../vmm/topology.ts';
 import { parseTopologyShorthand } from './topology-shorthand.ts';
 import { checkSteps, stepsSchema } from './steps-schema.ts';
 import { monitorGatesSchema, monitorSchema } from './monitor-schema.ts';
@@ -97,7 +97,8 @@ const topologySchema = z.union([z.string().describe('a shorthand <N>n<L>l<C>c<T>
     ctx.addIssue({ code: 'custom', message: (e as Error).message });
     return z.NEVER;
   }
-  for (const p of validateTopology(t)) {
+  // Linux's lower APIC-id limit is checked with the whole scenario, which knows the guest.
+  for (const p of validateTopology(t, MAX_X2APIC_ID)) {
     ctx.addIssue({ code: 'custom', path: typeof v === 'string' || !p.path ? [] : p.path.split('.'), message: p.message });
   }
   return t;
@@ -184,7 +185,7 @@ export const scenarioSchema = z
       ),
     cmdline: z.string().default('').describe('Extra kernel command-line arguments (Linux guests).'),
     run: z.string().optional().describe('Shell commands the Linux guest runs after its report, before powering off.'),
-    vcpus: z.int().min(1).max(255).optional().describe('Number of vCPUs (default 1, or what topology gives).'),
+    vcpus: z.int().min(1).max(256).optional().describe('Number of vCPUs (default 1, or what topology gives): one package of up to 256; more need a topology of several NUMA nodes.'),
     topology: topologySchema.optional().describe('CPU topology: {numa_nodes, llcs, cores_per_llc, threads_per_core, distances?} or a shorthand like 2n4l2c2t.'),
     topologies: z.array(topologySchema).min(1).optional().describe('Gauntlet: the same scenario on each topology, one VM and one test each, named by its shorthand. Instead of topology.'),
     memory_mb: z.int().min(8).max(65536).optional().describe('Guest RAM in MiB (default 64 for bare guests, 512 for Linux).'),
@@ -254,6 +255,20 @@ export const scenarioSchema = z
       const first = s.topologies!.findIndex((u) => formatTopology(u) === formatTopology(t));
       if (first !== i) ctx.addIssue({ code: 'custom', path: ['topologies', i], message: `${formatTopology(t)} is listed twice (also item ${first})` });
     });
+    if (isLinux(s)) {
+      const shapes: Array<[Topology, PropertyKey[]]> = s.topologies
+        ? s.topologies.map((t, i) => [t, ['topologies', i]])
+        : [[s.topology ?? flatTopology(s.vcpus ?? 1), [s.topology ? 'topology' : 'vcpus']]];
+      for (const [t, path] of shapes) {
+        const top = highestApicId(t);
+        if (top > MAX_XAPIC_ID)
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `highest APIC id would be ${top}; a Linux guest starts CPUs with APIC ids up to ${MAX_XAPIC_ID} only (KVM's in-kernel IOAPIC sends interrupts to 8-bit ids): use fewer cores per LLC or LLCs per node (bare-metal guests take ids up to ${MAX_X2APIC_ID})`,
+          });
+      }
+    }
     if (s.topology && s.vcpus !== undefined && s.vcpus !== vcpusOf(s.topology)) {
       ctx.addIssue({ code: 'custom', path: ['vcpus'], message: `is ${s.vcpus} but the topology has ${vcpusOf(s.topology)} vCPUs (leave vcpus out)` });
     }

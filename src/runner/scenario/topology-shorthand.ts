@@ -1,7 +1,7 @@
 // The `<N>n<L>l<C>c<T>t` shorthand a scenario may write for its topology: parsed here, in the
 // scenario layer, with errors that name the part a user got wrong. The VMM takes Topology objects.
 import { UserError } from '../../errors.ts';
-import { validateTopology, type Topology } from '../../vmm/topology.ts';
+import { MAX_X2APIC_ID, validateTopology, type Topology } from '../../vmm/topology.ts';
 
 const PARTS = [
   { suffix: 'n', field: 'numa_nodes', what: 'NUMA node count' },
@@ -27,7 +27,7 @@ export function parseTopologyShorthand(text: string): Topology {
   if (rest !== '') throw new UserError(`topology '${text}': expected ${SHAPE} (unexpected '${rest}' at the end)`);
   const [numa_nodes, llcs, cores_per_llc, threads_per_core] = values as [number, number, number, number];
   const t: Topology = { numa_nodes, llcs, cores_per_llc, threads_per_core };
-  const problems = validateTopology(t);
+  const problems = validateTopology(t, MAX_X2APIC_ID); // the scenario checks Linux's lower limit
   if (problems.length > 0) {
     throw new UserError(`topology '${text}': ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')}`);
   }

@@ -148,6 +148,7 @@ export const KVM_CAP_IMMEDIATE_EXIT = 136;
 export const KVM_CAP_SET_GUEST_DEBUG = 23;
 export const KVM_CAP_NR_VCPUS = 9;
 export const KVM_CAP_MAX_VCPUS = 66;
+export const KVM_CAP_MAX_VCPU_ID = 128;
 export const KVM_CAP_READONLY_MEM = 81;
 export const KVM_CAP_TSC_DEADLINE_TIMER = 72;
 export const KVM_CAP_IOEVENTFD = 36;

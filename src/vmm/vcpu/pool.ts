@@ -25,9 +25,33 @@ const KEY = Symbol.for('schedvm.vcpuPool');
 type Holder = { [KEY]?: Tinypool };
 const holder = globalThis as Holder;
 
+const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
+const isTsx = (value: string) => /(^|[/\\@])tsx([/\\]|$)/.test(value) || /[/\\]tsx[/\\]dist[/\\]/.test(value);
+
+/**
+ * The parent's node flags minus tsx's loader hooks. A vCPU thread loads the bundled VMM (and
+ * pool-entry.mjs registers tsx itself where there is no bundle); tsx inherited from a parent
+ * started with `--import tsx` costs each thread about 7.5 MiB and a loader thread's round trips.
+ */
+export function vcpuThreadExecArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    if (eq > 0 && LOADER_FLAGS.has(a.slice(0, eq)) && isTsx(a.slice(eq + 1))) continue;
+    if (LOADER_FLAGS.has(a) && i + 1 < argv.length && isTsx(argv[i + 1]!)) {
+      i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
 function pool(): Tinypool {
   holder[KEY] ??= new Tinypool({
     filename: new URL('./pool-entry.mjs', import.meta.url).href,
+    execArgv: vcpuThreadExecArgv(process.execArgv),
     minThreads: 0,
     maxThreads: MAX_THREADS,
     idleTimeout: IDLE_TIMEOUT_MS,

@@ -8,8 +8,8 @@ import { EventFds } from '../event-fds.ts';
 import { Kvm, type VmFd } from '../kvm.ts';
 import { GuestMemory } from '../memory.ts';
 import { MemslotTable, pagesOf, planMemslots } from '../memslots.ts';
-import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOEVENTFD, KVM_CAP_MAX_VCPUS, KVM_CAP_READONLY_MEM, KVM_CAP_TSC_DEADLINE_TIMER } from '../sys/kvm-abi.ts';
-import { cpuPlacement, vcpuCount, type Topology } from '../topology.ts';
+import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOEVENTFD, KVM_CAP_MAX_VCPU_ID, KVM_CAP_MAX_VCPUS, KVM_CAP_READONLY_MEM, KVM_CAP_TSC_DEADLINE_TIMER } from '../sys/kvm-abi.ts';
+import { cpuPlacement, formatTopology, highestApicId, vcpuCount, type Topology } from '../topology.ts';
 import type { VcpuWorkerInit } from '../vcpu/protocol.ts';
 import { cpuidForVcpu } from './cpuid.ts';
 import { BARE_LOAD_ADDR, bareStackTop } from './layout.ts';
@@ -69,6 +69,9 @@ export function buildMachine(config: VmConfig, topology: Topology): Machine {
     const maxVcpus = kvm.checkExtension(KVM_CAP_MAX_VCPUS);
     const vcpus = vcpuCount(topology);
     if (vcpus > maxVcpus) throw new VmmConfigError(`vcpus: ${vcpus} is more than this KVM allows (${maxVcpus})`);
+    // KVM names a vCPU by its APIC id, which must stay below KVM_CAP_MAX_VCPU_ID (0: KVM_CAP_MAX_VCPUS).
+    const idLimit = kvm.checkExtension(KVM_CAP_MAX_VCPU_ID) || maxVcpus;
+    if (highestApicId(topology) >= idLimit) throw new VmmConfigError(`topology ${formatTopology(topology)}: highest APIC id ${highestApicId(topology)}; this KVM takes vCPU ids below ${idLimit}`);
     vm = kvm.createVm();
     vm.setTssAddr(TSS_ADDR);
     const ram = ramFor(config.guest, config.memoryMb, topology);

@@ -1,6 +1,6 @@
 // MADT (ACPI 6.5 §5.2.12): one local APIC per vCPU, in vCPU order (Linux numbers CPUs in MADT
 // order, boot CPU first), the IOAPIC, and ISA interrupt overrides.
-import { allPlacements, MAX_APIC_ID, type Topology } from '../../topology.ts';
+import { allPlacements, MAX_XAPIC_ID, type Topology } from '../../topology.ts';
 import { ByteWriter, sdt } from './sdt.ts';
 
 export const LOCAL_APIC_ADDRESS = 0xfee0_0000;
@@ -23,7 +23,7 @@ export function madt(t: Topology, o: MadtOptions = {}): Uint8Array {
   const w = new ByteWriter().u32(LOCAL_APIC_ADDRESS).u32(PCAT_COMPAT);
   let needX2apicNmi = false;
   for (const p of allPlacements(t)) {
-    if (p.apicId <= MAX_APIC_ID) {
+    if (p.apicId <= MAX_XAPIC_ID) {
       w.u8(0).u8(8).u8(p.vcpu).u8(p.apicId).u32(ENABLED); // Processor Local APIC
     } else {
       w.u8(9).u8(16).u16(0).u32(p.apicId).u32(ENABLED).u32(p.vcpu); // Processor Local x2APIC

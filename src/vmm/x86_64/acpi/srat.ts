@@ -1,6 +1,6 @@
 // SRAT (ACPI 6.5 §5.2.16) and SLIT (§5.2.17). Proximity domain = NUMA node index; CPUs are listed
 // in vCPU order (node 0 first), so Linux maps proximity domain n to node n.
-import { allPlacements, MAX_APIC_ID, numaDistances, type Topology } from '../../topology.ts';
+import { allPlacements, MAX_XAPIC_ID, numaDistances, type Topology } from '../../topology.ts';
 import { ByteWriter, sdt } from './sdt.ts';
 import type { GuestPhysAddr } from '../../guest-address.ts';
 
@@ -15,7 +15,7 @@ const ENABLED = 1;
 export function srat(t: Topology, memory: readonly MemoryRange[]): Uint8Array {
   const w = new ByteWriter().u32(1).u64(0); // reserved (1 for backward compatibility), reserved
   for (const p of allPlacements(t)) {
-    if (p.apicId <= MAX_APIC_ID) {
+    if (p.apicId <= MAX_XAPIC_ID) {
       // Processor Local APIC/SAPIC Affinity: domain[7:0], APIC id, flags, SAPIC EID, domain[31:8], clock domain.
       w.u8(0)
         .u8(16)

@@ -1,0 +1,25 @@
+// The test-file case's vitest run: schedvm as a user's project loads it, the built JavaScript of
+// dist/ (`npm run build`) imported by node as an installed package is, not transformed by vite.
+// The reference file's own imports of src/ take the same built modules.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const dist = (path: string) => fileURLToPath(new URL(`../../dist/${path}`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^schedvm$/, replacement: dist('runner/index.js') },
+      { find: /^schedvm\/environment$/, replacement: dist('runner/environment.js') },
+      { find: /^(?:\.\.\/)+src\/(.*)\.ts$/, replacement: `${dist('')}$1.js` },
+    ],
+  },
+  test: {
+    root: fileURLToPath(new URL('../..', import.meta.url)),
+    include: ['bench/vitest/*.bench-test.ts'],
+    pool: 'forks',
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
+    server: { deps: { external: [/\/dist\//] } },
+  },
+});
