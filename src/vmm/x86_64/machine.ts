@@ -1,5 +1,6 @@
 // What a guest kind needs from the VM before its vCPUs run: RAM layout, chipset, firmware
 // tables, the payload in memory, and each vCPU's entry state.
+import { VmmConfigError } from '../errors.ts';
 import type { VmFd } from '../kvm.ts';
 import { KVM_PIT_SPEAKER_DUMMY } from '../sys/kvm-abi.ts';
 import type { GuestMemory } from '../memory.ts';
@@ -54,6 +55,13 @@ export function ramFor(guest: GuestPayload, memoryMb: number, topology: Topology
 export function loadPayload(guest: GuestPayload, mem: GuestMemory, ram: RamRange[], topology: Topology, virtioMmio: readonly VirtioWindow[] = []): MachinePlan {
   const vcpus = vcpuCount(topology);
   if (guest.kind === 'bare') {
+    // Each vCPU gets its own stack above the image; hundreds of vCPUs need more than the default RAM.
+    const needed = bareStackTop(vcpus - 1);
+    const have = ram.reduce((n, r) => n + r.size, 0);
+    if (needed > have)
+      throw new VmmConfigError(
+        `memory: ${vcpus} vCPUs' stacks end at ${Math.ceil(needed / 2 ** 20)} MiB of guest RAM, but it has ${have / 2 ** 20} MiB; give memory_mb of at least ${Math.ceil(needed / 2 ** 20)}`,
+      );
     mem.write(BARE_LOAD_ADDR, guest.image);
     return {
       ram,
