@@ -1,12 +1,23 @@
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { vcpuThreadExecArgv } from './pool.ts';
 
 describe('vcpuThreadExecArgv', () => {
-  it("drops tsx's loader hooks in every spelling and keeps every other flag", () => {
-    expect(vcpuThreadExecArgv(['--import', 'tsx', '--enable-source-maps'])).toEqual(['--enable-source-maps']);
-    expect(vcpuThreadExecArgv(['--import=tsx', '--loader', 'tsx/esm', '-r', 'tsx/cjs', '--max-old-space-size=512'])).toEqual(['--max-old-space-size=512']);
+  it("drops every flag when the parent loads tsx's hooks, in any spelling", () => {
+    expect(vcpuThreadExecArgv(['--import', 'tsx', '--enable-source-maps'])).toEqual([]);
+    expect(vcpuThreadExecArgv(['--max-old-space-size=512', '--import=tsx'])).toEqual([]);
+    expect(vcpuThreadExecArgv(['--loader', 'tsx/esm'])).toEqual([]);
+    expect(vcpuThreadExecArgv(['-r', 'tsx/cjs'])).toEqual([]);
     expect(vcpuThreadExecArgv(['--import', 'file:///x/node_modules/tsx/dist/loader.mjs'])).toEqual([]);
-    expect(vcpuThreadExecArgv(['--import', './setup.mjs', '--conditions', 'tsx'])).toEqual(['--import', './setup.mjs', '--conditions', 'tsx']);
-    expect(vcpuThreadExecArgv(['--import'])).toEqual(['--import']);
+  });
+
+  it('leaves every other parent to node (inherited flags, V8 ones included)', () => {
+    expect(vcpuThreadExecArgv(['--import', './setup.mjs', '--conditions', 'tsx'])).toBeUndefined();
+    expect(vcpuThreadExecArgv(['--max-old-space-size=512', '--expose-gc'])).toBeUndefined();
+    expect(vcpuThreadExecArgv(['--import'])).toBeUndefined();
+  });
+
+  it('is right that node refuses V8 flags given to a worker explicitly', () => {
+    expect(() => new Worker('0', { eval: true, execArgv: ['--max-old-space-size=512'] })).toThrow(expect.objectContaining({ code: 'ERR_WORKER_INVALID_EXEC_ARGV' }));
   });
 });

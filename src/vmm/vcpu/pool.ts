@@ -29,29 +29,25 @@ const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '
 const isTsx = (value: string) => /(^|[/\\@])tsx([/\\]|$)/.test(value) || /[/\\]tsx[/\\]dist[/\\]/.test(value);
 
 /**
- * The parent's node flags minus tsx's loader hooks. A vCPU thread loads the bundled VMM (and
- * pool-entry.mjs registers tsx itself where there is no bundle); tsx inherited from a parent
- * started with `--import tsx` costs each thread about 7.5 MiB and a loader thread's round trips.
+ * The vCPU threads' node flags: the parent's (undefined: inherited, as node does by default)
+ * unless it loads tsx's hooks. A vCPU thread loads the bundled VMM (pool-entry.mjs registers tsx
+ * itself where there is no bundle); tsx inherited from `--import tsx` costs each thread about
+ * 7.5 MiB. Then the threads get no flags: node refuses explicitly given V8 and process-wide
+ * flags (--max-old-space-size, --expose-gc) for a worker, and a vCPU thread needs none.
  */
-export function vcpuThreadExecArgv(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+export function vcpuThreadExecArgv(argv: readonly string[]): string[] | undefined {
+  const tsx = argv.some((a, i) => {
     const eq = a.indexOf('=');
-    if (eq > 0 && LOADER_FLAGS.has(a.slice(0, eq)) && isTsx(a.slice(eq + 1))) continue;
-    if (LOADER_FLAGS.has(a) && i + 1 < argv.length && isTsx(argv[i + 1]!)) {
-      i++;
-      continue;
-    }
-    out.push(a);
-  }
-  return out;
+    if (eq > 0) return LOADER_FLAGS.has(a.slice(0, eq)) && isTsx(a.slice(eq + 1));
+    return LOADER_FLAGS.has(a) && i + 1 < argv.length && isTsx(argv[i + 1]!);
+  });
+  return tsx ? [] : undefined;
 }
 
 function pool(): Tinypool {
   holder[KEY] ??= new Tinypool({
     filename: new URL('./pool-entry.mjs', import.meta.url).href,
-    execArgv: vcpuThreadExecArgv(process.execArgv),
+    ...(vcpuThreadExecArgv(process.execArgv) ? { execArgv: [] } : {}),
     minThreads: 0,
     maxThreads: MAX_THREADS,
     idleTimeout: IDLE_TIMEOUT_MS,
