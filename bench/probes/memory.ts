@@ -40,7 +40,6 @@ async function bootSmp(topology: Topology): Promise<number> {
 const smpMs = process.argv[3] === 'smp' && 'topology' in shape ? await bootSmp(shape.topology) : undefined;
 
 const image = await buildGuest('halt-forever');
-// Long enough for hundreds of vCPU threads to start (their start is not the figure).
 const vm = await Vm.create({ ...shape, memoryMb: 64, guest: { kind: 'bare', image }, timeoutMs: 1500 });
 const guestStarts = vm.memory.regions.map((r) => r.hostAddr);
 const running = vm.run();

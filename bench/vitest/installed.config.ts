@@ -3,6 +3,7 @@
 // The reference file's own imports of src/ take the same built modules.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import bench from './vitest.config.ts';
 
 const dist = (path: string) => fileURLToPath(new URL(`../../dist/${path}`, import.meta.url));
 
@@ -14,12 +15,5 @@ export default defineConfig({
       { find: /^(?:\.\.\/)+src\/(.*)\.ts$/, replacement: `${dist('')}$1.js` },
     ],
   },
-  test: {
-    root: fileURLToPath(new URL('../..', import.meta.url)),
-    include: ['bench/vitest/*.bench-test.ts'],
-    pool: 'forks',
-    testTimeout: 600_000,
-    hookTimeout: 600_000,
-    server: { deps: { external: [/\/dist\//] } },
-  },
+  test: { ...bench.test, server: { deps: { external: [/\/dist\//] } } },
 });

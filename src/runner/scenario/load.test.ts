@@ -118,6 +118,7 @@ describe('Linux scenarios', () => {
     expect(problems('name: l\nkernel: host\ntopologies: [1n1l2c1t, 2n6l21c2t]\n')).toMatch(/topologies\.1: highest APIC id would be 425/);
     expect(parseScenario('name: l\nkernel: host\ntopology: 2n2l63c2t\n', 'l.yaml').vcpus).toBe(252); // ids up to 253
     expect(problems('name: b\nguest: smp\nvcpus: 257\n')).toMatch(/vcpus: Too big: expected number to be <=256/);
+    expect(problems('name: l\nkernel: host\nvcpus: 256\n')).toMatch(/vcpus: highest APIC id would be 255; .*: give at most 255 vcpus \(bare-metal/);
   });
   it('rejects both guest and kernel, or neither', () => {
     expect(problems('name: l\nguest: hello\nkernel: host\n')).toMatch(/guest: give exactly one of guest \(bare-metal\) or kernel \(Linux\)/);

@@ -265,7 +265,7 @@ export const scenarioSchema = z
           ctx.addIssue({
             code: 'custom',
             path,
-            message: `highest APIC id would be ${top}; a Linux guest starts CPUs with APIC ids up to ${MAX_XAPIC_ID} only (KVM's in-kernel IOAPIC sends interrupts to 8-bit ids): use fewer cores per LLC or LLCs per node (bare-metal guests take ids up to ${MAX_X2APIC_ID})`,
+            message: `highest APIC id would be ${top}; a Linux guest starts CPUs with APIC ids up to ${MAX_XAPIC_ID} only (KVM's in-kernel IOAPIC sends interrupts to 8-bit ids): ${s.topology || s.topologies ? 'use fewer cores per LLC or LLCs per node' : `give at most ${MAX_XAPIC_ID + 1} vcpus`} (bare-metal guests take ids up to ${MAX_X2APIC_ID})`,
           });
       }
     }

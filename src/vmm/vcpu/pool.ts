@@ -26,7 +26,7 @@ type Holder = { [KEY]?: Tinypool };
 const holder = globalThis as Holder;
 
 const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
-const isTsx = (value: string) => /(^|[/\\@])tsx([/\\]|$)/.test(value) || /[/\\]tsx[/\\]dist[/\\]/.test(value);
+const isTsx = (value: string) => /(^|[/\\@])tsx([/\\]|$)/.test(value);
 
 /**
  * The vCPU threads' node flags: the parent's (undefined: inherited, as node does by default)
@@ -47,7 +47,7 @@ export function vcpuThreadExecArgv(argv: readonly string[]): string[] | undefine
 function pool(): Tinypool {
   holder[KEY] ??= new Tinypool({
     filename: new URL('./pool-entry.mjs', import.meta.url).href,
-    ...(vcpuThreadExecArgv(process.execArgv) ? { execArgv: [] } : {}),
+    execArgv: vcpuThreadExecArgv(process.execArgv),
     minThreads: 0,
     maxThreads: MAX_THREADS,
     idleTimeout: IDLE_TIMEOUT_MS,

@@ -71,7 +71,11 @@ export function buildMachine(config: VmConfig, topology: Topology): Machine {
     if (vcpus > maxVcpus) throw new VmmConfigError(`vcpus: ${vcpus} is more than this KVM allows (${maxVcpus})`);
     // KVM names a vCPU by its APIC id, which must stay below KVM_CAP_MAX_VCPU_ID (0: KVM_CAP_MAX_VCPUS).
     const idLimit = kvm.checkExtension(KVM_CAP_MAX_VCPU_ID) || maxVcpus;
-    if (highestApicId(topology) >= idLimit) throw new VmmConfigError(`topology ${formatTopology(topology)}: highest APIC id ${highestApicId(topology)}; this KVM takes vCPU ids below ${idLimit}`);
+    const topId = highestApicId(topology);
+    if (topId >= idLimit)
+      throw new VmmConfigError(
+        `topology ${formatTopology(topology)}: highest APIC id ${topId}; this KVM takes vCPU ids below ${idLimit}: use a topology that pads less (fewer nodes, LLCs or cores per level, or power-of-two counts)`,
+      );
     vm = kvm.createVm();
     vm.setTssAddr(TSS_ADDR);
     const ram = ramFor(config.guest, config.memoryMb, topology);
