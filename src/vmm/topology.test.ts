@@ -58,8 +58,14 @@ describe('validateTopology', () => {
     expect(validateTopology({ numa_nodes: 2, llcs: 6, cores_per_llc: 21, threads_per_core: 2 }, MAX_X2APIC_ID)).toEqual([]);
     expect(highestApicId({ numa_nodes: 2, llcs: 6, cores_per_llc: 21, threads_per_core: 2 })).toBe(425);
     expect(validateTopology({ numa_nodes: 17, llcs: 17, cores_per_llc: 256, threads_per_core: 1 }, MAX_X2APIC_ID)).toEqual([
+      { path: '', message: '4352 vCPUs; a VM has at most 1024 (one thread each)' },
       { path: '', message: 'highest APIC id would be 4351 (power-of-two padding per level); KVM names vCPUs with APIC ids up to 4095' },
     ]);
+    // 16 nodes of 128 vCPUs fit the x2APIC ids (to 2047) but not one VM's threads.
+    expect(validateTopology({ numa_nodes: 16, llcs: 16, cores_per_llc: 128, threads_per_core: 1 }, MAX_X2APIC_ID)).toEqual([
+      { path: '', message: '2048 vCPUs; a VM has at most 1024 (one thread each)' },
+    ]);
+    expect(validateTopology({ numa_nodes: 8, llcs: 8, cores_per_llc: 128, threads_per_core: 1 }, MAX_X2APIC_ID)).toEqual([]);
     expect(validateTopology({ numa_nodes: 1, llcs: 1, cores_per_llc: 150, threads_per_core: 2 }).map((p) => p.message)).toEqual([
       '300 vCPUs per NUMA node; at most 256 fit one package',
       expect.stringMatching(/^highest APIC id would be 299 /),

@@ -58,6 +58,9 @@ export const MAX_XAPIC_ID = 254;
 /** The highest APIC id any guest can get: KVM names a vCPU by its APIC id, below KVM_MAX_VCPU_IDS
  * (4096 since Linux 5.16; KVM_CAP_MAX_VCPU_ID tells the running kernel's). */
 export const MAX_X2APIC_ID = 4095;
+/** The most vCPUs one VM gets: x86 KVM's KVM_MAX_VCPUS without MAXSMP, and what the vCPU pool
+ * sizes its threads for (each vCPU holds one thread for the VM's life). */
+export const MAX_VCPUS = 1024;
 /** SLIT: 10 means local; Linux rejects other entries <= 10; 255 means unreachable. */
 export const LOCAL_DISTANCE = 10;
 export const REMOTE_DISTANCE = 20;
@@ -95,6 +98,7 @@ export function validateTopology(t: Topology, maxApicId = MAX_XAPIC_ID): Topolog
     const perNode = vcpuCount(t) / t.numa_nodes;
     // CPUID 0x80000008 ECX[7:0] counts the threads of a package in 8 bits.
     if (perNode > 256) problems.push({ path: '', message: `${perNode} vCPUs per NUMA node; at most 256 fit one package` });
+    if (vcpuCount(t) > MAX_VCPUS) problems.push({ path: '', message: `${vcpuCount(t)} vCPUs; a VM has at most ${MAX_VCPUS} (one thread each)` });
     const maxApic = highestApicId(t);
     if (maxApic > maxApicId) {
       const who = maxApicId === MAX_XAPIC_ID ? 'Linux guests without interrupt remapping only start CPUs' : 'KVM names vCPUs';

@@ -4,6 +4,7 @@
 // once. Each task runs one vCPU from creation to close on one thread, as KVM wants.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import Tinypool from 'tinypool';
+import { MAX_VCPUS } from '../topology.ts';
 import type { DeviceThreadInit, VcpuWorkerInit } from './protocol.ts';
 
 /** What a pool task gets: one vCPU to run, a VM's device thread, or a warm-up barrier. */
@@ -12,9 +13,9 @@ export type VcpuTask =
   | { kind: 'devices'; init: DeviceThreadInit; port: MessagePort }
   | { kind: 'warm'; barrier: SharedArrayBuffer; count: number; timeoutMs: number };
 
-// More than any VM could ask for: a queued vCPU task would wait for a thread that another
-// vCPU of the same VM holds forever.
-const MAX_THREADS = 1024;
+// Every vCPU of the largest VM plus its device thread: a queued vCPU task would wait forever for
+// a thread that another vCPU of the same VM holds. Threads start on demand, so the cap costs nothing.
+const MAX_THREADS = MAX_VCPUS + 1;
 /** Idle threads linger this long for the next VM; the pool never keeps the process alive. */
 const IDLE_TIMEOUT_MS = 60_000;
 const WARM_WAIT_MS = 120_000;
