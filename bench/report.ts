@@ -46,21 +46,27 @@ export function markdownTable(r: Report): string {
 
 /**
  * `fresh` over the report already written: a run of some cases (`--only`) keeps the other
- * cases' figures, each with the date it was measured; a re-measured case keeps its row.
+ * cases' figures, each with the date it was measured. A re-measured case (one name, against one
+ * or several references) replaces every row of that name where the first stood, so a renamed or
+ * dropped reference leaves no stale row behind.
  */
 export function mergeReports(previous: Report | undefined, fresh: Report): Report {
   const stamp = (c: CaseResult, at: string): CaseResult => ({ ...c, measuredAt: c.measuredAt ?? at });
   const cases = fresh.cases.map((c) => stamp(c, fresh.generatedAt));
-  // A case is its figure against one reference: one name can be measured against several.
-  const key = (c: CaseResult) => `${c.name}\n${c.reference.name}`;
-  const byKey = new Map(cases.map((c) => [key(c), c]));
+  const freshNames = new Set(cases.map((c) => c.name));
   const skippedNow = new Set(fresh.skipped.map((s) => s.name));
-  const before = (previous?.cases ?? []).flatMap((c) => (skippedNow.has(c.name) ? [] : [byKey.get(key(c)) ?? stamp(c, previous!.generatedAt)]));
-  const known = new Set(before.map(key));
+  const placed = new Set<string>();
+  const before = (previous?.cases ?? []).flatMap((c) => {
+    if (skippedNow.has(c.name)) return [];
+    if (!freshNames.has(c.name)) return [stamp(c, previous!.generatedAt)];
+    if (placed.has(c.name)) return [];
+    placed.add(c.name);
+    return cases.filter((f) => f.name === c.name);
+  });
   return {
     generatedAt: fresh.generatedAt,
     environments: { ...previous?.environments, ...fresh.environments },
-    cases: [...before, ...cases.filter((c) => !known.has(key(c)))],
+    cases: [...before, ...cases.filter((c) => !placed.has(c.name))],
     skipped: [...(previous?.skipped ?? []).filter((s) => !skippedNow.has(s.name) && !cases.some((c) => c.name.startsWith(s.name))), ...fresh.skipped],
   };
 }

@@ -25,6 +25,6 @@ export async function exitRoundTrip(rounds: number, where: Where, writes = 100_0
     unit: 'ms',
     environment: where,
     ours: s.ours,
-    reference: { name: 'C KVM_RUN loop (gcc -O2)', samples: s.reference },
+    reference: { name: 'C KVM_RUN loop (gcc -O2), same 64-bit entry', samples: s.reference },
   });
 }

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { mergeReports, type Report } from './report.ts';
+import type { CaseResult } from './stats.ts';
+
+const fig = { median: 1, min: 1, max: 1, runs: 1 };
+const row = (name: string, reference: string, median = 1): CaseResult => ({
+  name,
+  unit: 'ms',
+  environment: 'host',
+  ours: { ...fig, median },
+  reference: { ...fig, name: reference },
+  ratio: median,
+});
+const report = (at: string, cases: CaseResult[]): Report => ({ generatedAt: at, environments: {}, cases, skipped: [] });
+
+describe('mergeReports', () => {
+  it('keeps the cases a run left out, dated when they were measured', () => {
+    const merged = mergeReports(report('old', [row('a', 'x'), row('b', 'y')]), report('new', [row('b', 'y', 2)]));
+    expect(merged.cases.map((c) => [c.name, c.ours.median, c.measuredAt])).toEqual([
+      ['a', 1, 'old'],
+      ['b', 2, 'new'],
+    ]);
+  });
+
+  it('replaces every row of a re-measured case where its first stood, a renamed reference included', () => {
+    const previous = report('old', [row('boot', 'microvm'), row('exits', 'C loop'), row('boot', 'q35'), row('tail', 'z')]);
+    const merged = mergeReports(previous, report('new', [row('exits', 'C loop, same mode', 2), row('boot', 'microvm', 3), row('boot', 'q35', 3), row('fresh', 'w')]));
+    expect(merged.cases.map((c) => `${c.name}/${c.reference.name}/${c.measuredAt}`)).toEqual(['boot/microvm/new', 'boot/q35/new', 'exits/C loop, same mode/new', 'tail/z/old', 'fresh/w/new']);
+  });
+});
