@@ -81,11 +81,14 @@ describe('Linux sees the declared topology (Debian sched_ext kernel)', () => {
 
 describe('the host kernel', () => {
   it(
-    'boots to init and shuts down',
+    'boots to init and shuts down, its i8042 driver finding the controller the reset goes through',
     async () => {
       const r = await boot('name: host-kernel\nkernel: host\ntopology: 1n1l2c1t\nmemory_mb: 512\ntimeout_s: 300\n');
       expect(r.exitAction, r.console.com1.slice(-3000)).toBe('Shutdown');
       expect(r.guest?.online).toEqual([0, 1]);
+      // Without CTR reads the probe polled 10000 status reads and failed: "Can't read CTR".
+      expect(r.console.com1).toMatch(/serio: i8042 KBD port at 0x60,0x64 irq 1/);
+      expect(r.console.com1).not.toContain('i8042: probe with driver i8042 failed');
       expect(r.bootMs).toBeGreaterThan(0);
     },
     BOOT_TEST_TIMEOUT_MS,

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { I8042 } from './devices/i8042.ts';
 import { COM1_BASE, COM2_BASE, Serial8250 } from './devices/serial.ts';
 import { classifyExit, decodeExit, dispatchDeviceExit, type DeviceExit, type ExitBus, type MmioDevice, type VcpuExit } from './exits.ts';
 import { ExitReason, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, kvmRun } from './sys/kvm-abi.ts';
 
 const text = (s: Serial8250) => new TextDecoder().decode(s.output.drain());
 function bus(mmio: MmioDevice[] = []): ExitBus & { com1: Serial8250; com2: Serial8250 } {
-  return { com1: Serial8250.create(4096), com2: Serial8250.create(4096), mmio };
+  return { i8042: new I8042(), com1: Serial8250.create(4096), com2: Serial8250.create(4096), mmio };
 }
 const out = (port: number, bytes: number[]): VcpuExit => ({ kind: 'IoOut', port, size: 1, count: bytes.length, data: Uint8Array.from(bytes) });
 /** A device exit's I/O on the bus (what the run loop does when classifyExit says `device`). */
@@ -47,15 +48,15 @@ describe('classifyExit: port writes', () => {
 });
 
 describe('classifyExit: port reads', () => {
-  it('reads 0 from the i8042 status port', () => {
-    const e = inp(0x64);
-    expect(dispatch(e, bus())).toEqual({ kind: 'Continue' });
-    expect((e as { data: Uint8Array }).data[0]).toBe(0);
-  });
-  it('reads 0 from the i8042 data port', () => {
-    const e = inp(0x60);
-    dispatch(e, bus());
-    expect((e as { data: Uint8Array }).data[0]).toBe(0);
+  it("routes the i8042's ports to it: a CTR read's answer arrives on the data port", () => {
+    const b = bus();
+    const status = inp(0x64);
+    dispatch(status, b);
+    expect((status as { data: Uint8Array }).data[0]! & 0x01).toBe(0);
+    dispatch(out(0x64, [0x20]), b);
+    const data = inp(0x60);
+    dispatch(data, b);
+    expect((data as { data: Uint8Array }).data[0]).toBe(0x45);
   });
   it('leaves the buffer untouched for unknown ports', () => {
     const e = inp(0x1234);
@@ -64,7 +65,7 @@ describe('classifyExit: port reads', () => {
   });
   it('reads 0xFF from a UART the guest does not have, and drops writes to it', () => {
     const b = bus();
-    const without: ExitBus = { com2: b.com2, mmio: [] };
+    const without: ExitBus = { i8042: b.i8042, com2: b.com2, mmio: [] };
     const e = inp(COM1_BASE + 5, Uint8Array.of(0));
     expect(dispatch(e, without)).toEqual({ kind: 'Continue' });
     expect((e as { data: Uint8Array }).data[0]).toBe(0xff);
@@ -169,7 +170,7 @@ describe('decodeExit', () => {
     dv.setBigUint64(kvmRun.io.data_offset, 0x800n, true);
     bytes[0x800] = 0xff;
     dispatch(decodeExit(dv, bytes), bus());
-    expect(bytes[0x800]).toBe(0);
+    expect(bytes[0x800]).toBe(new I8042().readStatus());
   });
   it('decodes an MMIO read and fills 0xFF into kvm_run', () => {
     const { bytes, dv } = run();

@@ -2,6 +2,7 @@
 // side effects), and device exits dispatched to the bus (dispatchDeviceExit: port and MMIO I/O).
 import { toGuestPhys, type GuestPhysAddr } from './guest-address.ts';
 import { COM1_BASE, COM2_BASE, SERIAL_PORTS, type Serial8250 } from './devices/serial.ts';
+import { I8042_CMD_PORT, I8042_DATA_PORT, type I8042 } from './devices/i8042.ts';
 import { ExitReason, KVM_EXIT_IO_OUT, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SHUTDOWN, kvmRun } from './sys/kvm-abi.ts';
 
 export type VcpuExit =
@@ -75,15 +76,13 @@ export interface ExitBus {
   /** Absent: the guest has no such UART (its ports read as nothing). */
   com1?: Serial8250;
   com2?: Serial8250;
+  /** The keyboard controller: Linux's i8042 probe, and the 0xFE reset every guest ends with. */
+  i8042: I8042;
   /** virtio-console, virtio-blk, virtio-net windows, in that order of precedence. */
   mmio: readonly MmioDevice[];
   /** Writes to RAM pages mapped read-only to watch them; true when the write was one. */
   writeTrap?: (addr: GuestPhysAddr, data: Uint8Array) => boolean;
 }
-
-export const I8042_DATA_PORT = 0x60;
-export const I8042_CMD_PORT = 0x64;
-export const I8042_RESET_CPU = 0xfe;
 
 function serialFor(bus: ExitBus, port: number): Serial8250 | undefined {
   if (port >= COM1_BASE && port < COM1_BASE + SERIAL_PORTS) return bus.com1;
@@ -96,7 +95,8 @@ function serialBase(port: number): number {
 
 /** Port writes: true when the guest asked for a reset (the i8042 0xFE command). */
 export function dispatchIoOut(bus: ExitBus, port: number, size: number, count: number, data: Uint8Array): boolean {
-  if (port === I8042_CMD_PORT && data[0] === I8042_RESET_CPU) return true;
+  if (port === I8042_CMD_PORT) return bus.i8042.writeCommand(data[0]!);
+  if (port === I8042_DATA_PORT) return bus.i8042.writeData(data[0]!);
   const serial = serialFor(bus, port);
   if (serial) {
     const off = port - serialBase(port);
@@ -108,7 +108,7 @@ export function dispatchIoOut(bus: ExitBus, port: number, size: number, count: n
 /** Port reads fill `data` in place; unknown ports leave it untouched. */
 export function dispatchIoIn(bus: ExitBus, port: number, size: number, count: number, data: Uint8Array): void {
   if (port === I8042_CMD_PORT || port === I8042_DATA_PORT) {
-    if (data.length > 0) data[0] = 0;
+    if (data.length > 0) data[0] = port === I8042_CMD_PORT ? bus.i8042.readStatus() : bus.i8042.readData();
     return;
   }
   const serial = serialFor(bus, port);

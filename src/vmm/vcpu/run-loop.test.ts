@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { I8042 } from '../devices/i8042.ts';
 import { ExitReason, kvmRun } from '../sys/kvm-abi.ts';
 import { close, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, eventfd, eventfdDrain } from '../sys/libc.ts';
 import { ActionCode, FatalKind, VmControl } from './control.ts';
@@ -54,7 +55,7 @@ function loopWith(steps: Step[], extra: Partial<RunLoopContext> = {}) {
   const vcpu = new FakeVcpu(steps);
   const control = VmControl.create(2);
   killEventFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  const ctx: RunLoopContext = { index: 1, vcpu, bus: { mmio: [] }, control, killEventFd, ...extra };
+  const ctx: RunLoopContext = { index: 1, vcpu, bus: { i8042: new I8042(), mmio: [] }, control, killEventFd, ...extra };
   return { vcpu, control, run: () => vcpuRunLoop(ctx), killEdges: () => eventfdDrain(killEventFd) };
 }
 

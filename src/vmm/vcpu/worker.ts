@@ -1,4 +1,5 @@
 import { setupVcpu } from '../arch-machine.ts';
+import { I8042 } from '../devices/i8042.ts';
 import { Serial8250 } from '../devices/serial.ts';
 import { attachVirtioDevices } from '../devices/virtio/wiring.ts';
 import { type VcpuFd, VmFd } from '../kvm.ts';
@@ -84,6 +85,7 @@ function driveVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): 
       index: init.index,
       vcpu,
       bus: {
+        i8042: new I8042(),
         ...(init.serialPorts.includes('com1') ? { com1: new Serial8250(init.com1, irqLine(init.serialIrqFds?.com1)) } : {}),
         ...(init.serialPorts.includes('com2') ? { com2: new Serial8250(init.com2, irqLine(init.serialIrqFds?.com2)) } : {}),
         mmio: init.virtio ? attachVirtioDevices(init.virtio, dispatch.memory) : [],
