@@ -1,8 +1,9 @@
 // Run in a fresh process by the memory cases: boots the halt-forever guest on SHAPE (a vCPU
 // count or a topology shorthand) and, while every vCPU sits in KVM_RUN, prints this process's
 // RSS and the part of it that is guest RAM (the smaps Rss of the guest mappings). With `smp`,
-// it first boots the smp guest on the same shape and checks that it saw every vCPU with its
-// APIC id (smpMs: Vm.create to Shutdown). usage: memory.ts SHAPE [smp]
+// it only boots the smp guest on the same shape and checks that it saw every vCPU with its
+// APIC id (prints smpMs: Vm.create to Shutdown): a process that ran it first would carry its
+// heap and pooled threads into the RSS. usage: memory.ts SHAPE [smp]
 import { readFileSync } from 'node:fs';
 import { buildGuest } from '../../src/fixtures/guests/build.ts';
 import { parseTopologyShorthand } from '../../src/runner/scenario/topology-shorthand.ts';
@@ -37,14 +38,20 @@ async function bootSmp(topology: Topology): Promise<number> {
   if (r.exitAction !== 'Shutdown' || r.console.com1.trim() !== want) throw new Error(`smp on ${shapeArg} ended ${r.exitAction} without every vCPU's line`);
   return performance.now() - t0;
 }
-const smpMs = process.argv[3] === 'smp' && 'topology' in shape ? await bootSmp(shape.topology) : undefined;
+if (process.argv[3] === 'smp') {
+  if (!('topology' in shape)) throw new Error('smp takes a topology shorthand');
+  const smpMs = await bootSmp(shape.topology);
+  await shutdownVcpuPool();
+  console.log(JSON.stringify({ smpMs }));
+  process.exit(0);
+}
 
 const image = await buildGuest('halt-forever');
 const vm = await Vm.create({ ...shape, memoryMb: 64, guest: { kind: 'bare', image }, timeoutMs: 1500 });
 const guestStarts = vm.memory.regions.map((r) => r.hostAddr);
 const running = vm.run();
 await new Promise((r) => setTimeout(r, 1000)); // every vCPU is in its hlt by now
-const sample = { rssKb: statusKb('VmRSS'), guestKb: mappingRssKb(guestStarts), ...(smpMs !== undefined ? { smpMs } : {}) };
+const sample = { rssKb: statusKb('VmRSS'), guestKb: mappingRssKb(guestStarts) };
 const r = await running;
 if (r.exitAction !== 'Timeout') throw new Error(`halt-forever ended ${r.exitAction}`);
 await shutdownVcpuPool();

@@ -51,18 +51,34 @@ export function bundlesFresh(manifestPath = MANIFEST) {
 }
 
 /**
- * Each source keeps its own import.meta.url in the bundle: the code finds files beside it
- * (guest assembly, pool-entry.mjs, the README) and resolves packages from where it lives.
+ * esbuild options both kinds of bundle share: this checkout's (below) and the package's
+ * (scripts/build.mjs). Each source keeps its own import.meta.url, so the code finds files beside
+ * it (guest assembly, pool-entry.mjs, the README) and resolves packages from where it lives:
+ * `metaUrl(sourcePath)` gives the expression that replaces it.
  */
-const ownImportMetaUrl = {
-  name: 'own-import-meta-url',
-  setup(build) {
-    build.onLoad({ filter: /\.ts$/ }, (args) => ({
-      contents: readFileSync(args.path, 'utf8').replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
-      loader: 'ts',
-    }));
-  },
-};
+export function sharedBuildOptions(metaUrl) {
+  return {
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: EXTERNAL,
+    // CommonJS dependencies (yaml) bundled into ESM call require() for node's built-ins.
+    banner: { js: "import { createRequire as __schedvmRequire } from 'node:module'; const require = __schedvmRequire(import.meta.url);" },
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'own-import-meta-url',
+        setup(build) {
+          build.onLoad({ filter: /\.ts$/ }, (args) => ({
+            contents: readFileSync(args.path, 'utf8').replaceAll('import.meta.url', metaUrl(args.path)),
+            loader: 'ts',
+          }));
+        },
+      },
+    ],
+  };
+}
 
 /** Builds both bundles and their manifest; each file appears whole (renamed into place). */
 export async function buildBundles() {
@@ -73,21 +89,13 @@ export async function buildBundles() {
   const staging = `${BUNDLE_DIR}.${tag}.tmp`;
   try {
     const result = await build({
+      ...sharedBuildOptions((path) => JSON.stringify(pathToFileURL(path).href)),
       entryPoints: ENTRIES,
       outdir: staging,
       outExtension: { '.js': '.mjs' },
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      external: EXTERNAL,
-      // CommonJS dependencies (yaml) bundled into ESM call require() for node's built-ins.
-      banner: { js: "import { createRequire as __schedvmRequire } from 'node:module'; const require = __schedvmRequire(import.meta.url);" },
       sourcemap: 'linked',
       metafile: true,
-      logLevel: 'silent',
       absWorkingDir: ROOT,
-      plugins: [ownImportMetaUrl],
     });
     const inputs = Object.fromEntries(
       Object.keys(result.metafile.inputs).map((p) => {
