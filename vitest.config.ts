@@ -14,7 +14,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'bench/**/*.test.ts'],
-          exclude: ['src/**/*.kvm.test.ts', 'src/**/*.host.test.ts'],
+          exclude: ['**/*.kvm.test.ts', '**/*.host.test.ts'],
         },
       },
       {

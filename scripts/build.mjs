@@ -45,9 +45,11 @@ for (const entry of BUNDLED) {
   // A module's import.meta.url: where its own .js sits in dist/, relative to the bundle, so the
   // files beside it are found wherever the package is installed.
   const metaUrl = (source) => {
+    if (relative(SRC, source).startsWith('..')) throw new Error(`schedvm build: ${source} is outside src/: its import.meta.url has no place in dist/`);
     const own = relative(dirname(outfile), join(DIST, relative(SRC, source))).replace(/\.ts$/, '.js');
     return `new URL(${JSON.stringify(own)}, import.meta.url).href`;
   };
-  await build({ ...sharedBuildOptions(metaUrl), entryPoints: [join(SRC, entry)], outfile, allowOverwrite: true, absWorkingDir: ROOT });
+  // Warnings shown: an import esbuild could not follow would otherwise ship silently.
+  await build({ ...sharedBuildOptions(metaUrl), logLevel: 'warning', entryPoints: [join(SRC, entry)], outfile, allowOverwrite: true, absWorkingDir: ROOT });
 }
 process.stderr.write(`schedvm build: dist/ written (${copied.length} files beside the modules; ${BUNDLED.join(', ')} bundled)\n`);

@@ -113,7 +113,9 @@ describe('schedvm installed into a new project', () => {
     // The CLI and the vCPU thread are one file each: module by module they read ~210 files.
     // (esbuild writes its imports with double quotes; the CLI's init templates hold single-quoted ones.)
     for (const entry of ['package/dist/cli/main.js', 'package/dist/vmm/vcpu/worker.js']) {
-      const imports = [...execFileSync('tar', ['-xzOf', tarballs[0]!, entry], { encoding: 'utf8', maxBuffer: 64 << 20 }).matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
+      const imports = [
+        ...execFileSync('tar', ['-xzOf', tarballs[0]!, entry], { encoding: 'utf8', maxBuffer: 64 << 20 }).matchAll(/^(?:import|export) (?:[^"'\n]* from )?"([^"]+)";$|\bimport\("([^"]+)"\)/gm),
+      ].map((m) => m[1] ?? m[2]);
       expect(
         imports.filter((i) => !i!.startsWith('node:') && i !== 'koffi' && i !== 'tinypool'),
         entry,

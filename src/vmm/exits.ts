@@ -93,7 +93,7 @@ function serialBase(port: number): number {
   return port >= COM1_BASE && port < COM1_BASE + SERIAL_PORTS ? COM1_BASE : COM2_BASE;
 }
 
-/** Port writes: true when the guest asked for a reset (the i8042 0xFE command). */
+/** Port writes: true when the guest asked for a reset (through the i8042: its 0xFE command, or its reset line). */
 export function dispatchIoOut(bus: ExitBus, port: number, size: number, count: number, data: Uint8Array): boolean {
   if (port === I8042_CMD_PORT) return bus.i8042.writeCommand(data[0]!);
   if (port === I8042_DATA_PORT) return bus.i8042.writeData(data[0]!);

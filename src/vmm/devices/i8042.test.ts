@@ -25,6 +25,7 @@ describe('I8042', () => {
     expect(c.writeData(0x47)).toBe(false);
     expect(command(c, 0x20, 1)).toEqual([0x47]);
     expect(command(c, 0xab, 1)).toEqual([0x00]);
+    expect(command(c, 0xa9, 1)).toEqual([0x01]); // no AUX port
   });
 
   it('empties its output buffer once read; a keyboard byte is dropped', () => {

@@ -6,6 +6,8 @@
 //
 // Each vCPU thread has its own: Linux issues a command and reads its answer under i8042_lock, on
 // one CPU. Only the CTR is state a second CPU could read back, and nothing here acts on it.
+// There is no AUX (mouse) port: Linux guests boot with i8042.noaux and i8042.nomux (BASE_CMDLINE),
+// without which its AUX loop test would poll for an answer that never comes.
 
 export const I8042_DATA_PORT = 0x60;
 export const I8042_CMD_PORT = 0x64;
@@ -21,6 +23,8 @@ const CMD_RESET_CPU = 0xfe;
 
 const SELF_TEST_PASSED = 0x55;
 const INTERFACE_TEST_PASSED = 0x00;
+/** An interface test's "clock line stuck low": there is no AUX port. */
+const AUX_ABSENT = 0x01;
 /** The output port: the reset line not asserted (bit 0), A20 on (bit 1). */
 const OUTPUT_PORT = 0x03;
 
@@ -70,8 +74,10 @@ export class I8042 {
         this.output = SELF_TEST_PASSED;
         break;
       case CMD_KBD_TEST:
-      case CMD_AUX_TEST:
         this.output = INTERFACE_TEST_PASSED;
+        break;
+      case CMD_AUX_TEST:
+        this.output = AUX_ABSENT;
         break;
       case CMD_RESET_CPU:
         return true;

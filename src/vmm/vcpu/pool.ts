@@ -14,7 +14,8 @@ export type VcpuTask =
   | { kind: 'warm'; barrier: SharedArrayBuffer; count: number; timeoutMs: number };
 
 // Every vCPU of the largest VM plus its device thread: a queued vCPU task would wait forever for
-// a thread that another vCPU of the same VM holds. Threads start on demand, so the cap costs nothing.
+// a thread that another vCPU of the same VM holds. Threads start on demand, so the cap costs
+// nothing. The cap is per process: VMs run at once in one process share it.
 const MAX_THREADS = MAX_VCPUS + 1;
 /** Idle threads linger this long for the next VM; the pool never keeps the process alive. */
 const IDLE_TIMEOUT_MS = 60_000;
