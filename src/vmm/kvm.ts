@@ -3,7 +3,7 @@ import koffi from 'koffi';
 import { CapabilityError } from './errors.ts';
 import { guestPhysToU64, type GuestPhysAddr } from './guest-address.ts';
 import * as abi from './sys/kvm-abi.ts';
-import { check, close, EINTR, errno, errnoName, hostView, ioctlInt, ioctlPtr, mmap, munmap, open, O_CLOEXEC, O_RDWR, OsError, MAP_SHARED, PROT_READ, PROT_WRITE } from './sys/libc.ts';
+import { check, close, EINTR, errno, errnoName, hostView, ioctlInt, ioctlPtr, mmap, munmap, open, O_CLOEXEC, O_RDWR, OsError, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE } from './sys/libc.ts';
 
 export class KvmError extends OsError {
   readonly ioctl: string;
@@ -195,7 +195,7 @@ export class VmFd {
   createVcpu(id: number, mmapSize: number): VcpuFd {
     const fd = ioctlWithInt(this.fd, 'KVM_CREATE_VCPU', id);
     const run = mmap(null, mmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (run === 0n || run === 0xffffffffffffffffn) {
+    if (run === 0n || run === MAP_FAILED) {
       const err = errno();
       close(fd);
       throw new KvmError('mmap(kvm_run)', err);

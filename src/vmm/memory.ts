@@ -1,6 +1,6 @@
 // Guest RAM: anonymous host mappings, with bounds-checked access by guest-physical address.
 import { readFileSync } from 'node:fs';
-import { hostView, MADV_HUGEPAGE, madvise, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, mmap, munmap, PROT_READ, PROT_WRITE, errno, OsError } from './sys/libc.ts';
+import { hostView, MADV_HUGEPAGE, madvise, MAP_ANONYMOUS, MAP_FAILED, MAP_NORESERVE, MAP_PRIVATE, mmap, munmap, PROT_READ, PROT_WRITE, errno, OsError } from './sys/libc.ts';
 import { VmmStateError } from './errors.ts';
 import type { GuestPhysAddr } from './guest-address.ts';
 
@@ -44,7 +44,7 @@ function hugePageAdvice(): boolean {
 function mapHugeAligned(size: number): bigint {
   const span = size + HUGE_PAGE;
   const raw = mmap(null, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (raw === 0xffffffffffffffffn) throw new OsError(`mmap of ${size} bytes of guest RAM`, errno());
+  if (raw === MAP_FAILED) throw new OsError(`mmap of ${size} bytes of guest RAM`, errno());
   const huge = BigInt(HUGE_PAGE);
   const start = (raw + huge - 1n) & ~(huge - 1n);
   const head = Number(start - raw);

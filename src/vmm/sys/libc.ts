@@ -12,6 +12,8 @@ export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
 export const MAP_ANONYMOUS = 0x20;
 export const MAP_NORESERVE = 0x4000;
+/** mmap's (void *)-1, as koffi returns it. */
+export const MAP_FAILED = 0xffffffffffffffffn;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
 export const POLLIN = 0x1;
@@ -24,6 +26,13 @@ export const SIGUSR2 = 12;
 /** x86_64 syscall numbers (glibc has no gettid/tgkill wrappers before 2.30). */
 export const SYS_gettid = 186;
 export const SYS_tgkill = 234;
+export const SYS_futex = 202;
+export const PROT_EXEC = 0x4;
+const FUTEX_WAIT_PRIVATE = 128;
+const FUTEX_WAKE_PRIVATE = 129;
+const PTHREAD_CREATE_DETACHED = 1;
+/** glibc's pthread_attr_t is 56 bytes on x86_64; room to spare. */
+const PTHREAD_ATTR_SIZE = 64;
 
 export const open = libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number;
 export const close = libc.func('int close(int fd)') as (fd: number) => number;
@@ -40,6 +49,37 @@ export const read = libc.func('long read(int fd, void *buf, size_t n)') as (fd: 
 export const write = libc.func('long write(int fd, const void *buf, size_t n)') as (fd: number, buf: Uint8Array, n: number) => number;
 export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)') as (fds: Uint8Array, nfds: number, timeoutMs: number) => number;
 const syscall3 = libc.func('syscall', 'long', ['long', 'long', 'long', 'long']) as (nr: number, a: number, b: number, c: number) => number;
+const futexCall = libc.func('syscall', 'long', ['long', 'uint64_t', 'long', 'long', 'void *']) as (nr: number, addr: bigint, op: number, val: number, timeout: Uint8Array | null) => number;
+export const mprotect = libc.func('int mprotect(uint64_t addr, size_t len, int prot)') as (addr: bigint, len: number, prot: number) => number;
+const pthreadAttrInit = libc.func('int pthread_attr_init(void *attr)') as (attr: Uint8Array) => number;
+const pthreadAttrDestroy = libc.func('int pthread_attr_destroy(void *attr)') as (attr: Uint8Array) => number;
+const pthreadAttrSetstacksize = libc.func('int pthread_attr_setstacksize(void *attr, size_t size)') as (attr: Uint8Array, size: number) => number;
+const pthreadAttrSetdetachstate = libc.func('int pthread_attr_setdetachstate(void *attr, int state)') as (attr: Uint8Array, state: number) => number;
+// The start routine is machine code at a raw address, so it goes in as an integer.
+const pthreadCreate = libc.func('int pthread_create(void *thread, void *attr, uint64_t start, uint64_t arg)') as (thread: Uint8Array, attr: Uint8Array, start: bigint, arg: bigint) => number;
+
+/** Sleeps while the int32 at `addr` holds `expected`, at most `timeoutMs`; returns early on a wake or a signal. */
+export function futexWait(addr: bigint, expected: number, timeoutMs: number): void {
+  const ts = new BigInt64Array([BigInt(Math.floor(timeoutMs / 1000)), BigInt(Math.round((timeoutMs % 1000) * 1e6))]);
+  futexCall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, new Uint8Array(ts.buffer));
+}
+/** Wakes one thread sleeping on the int32 at `addr`. */
+export function futexWake(addr: bigint): void {
+  futexCall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, null);
+}
+
+/** Starts a detached thread running the machine code at `start` with `arg` in its first argument register. */
+export function startNativeThread(start: bigint, arg: bigint, stackBytes: number): void {
+  const attr = new Uint8Array(PTHREAD_ATTR_SIZE);
+  const initFailed = pthreadAttrInit(attr); // pthread calls return their errno
+  if (initFailed) throw new OsError('pthread_attr_init', initFailed);
+  try {
+    const failed = pthreadAttrSetstacksize(attr, stackBytes) || pthreadAttrSetdetachstate(attr, PTHREAD_CREATE_DETACHED) || pthreadCreate(new Uint8Array(8), attr, start, arg);
+    if (failed) throw new OsError('pthread_create', failed);
+  } finally {
+    pthreadAttrDestroy(attr);
+  }
+}
 
 export function gettid(): number {
   return syscall3(SYS_gettid, 0, 0, 0);
