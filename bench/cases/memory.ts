@@ -1,11 +1,12 @@
 // Case 5, memory: the VMM's resident memory beyond the guest RAM it has resident, while a
 // guest of halted vCPUs runs, each side in a fresh process. schedvm's figure is its whole node
-// process (runtime, tsx, one worker thread per vCPU). The largest guest, 252 vCPUs as sched_ext
+// process, bundled as schedvm runs (runtime, one worker thread per vCPU). The largest guest, 252 vCPUs as sched_ext
 // developers' biggest topology presets, takes a shape whose APIC ids pass 255 and first boots
 // the smp guest there, which must report every vCPU with its id.
 import { fileURLToPath } from 'node:url';
 import { buildKvmLoop } from '../reference/build.ts';
 import { runJson } from '../proc.ts';
+import { bundledProbe } from '../probes/bundled.ts';
 import { caseResult, interleave, summarize, type CaseResult, type Where } from '../stats.ts';
 
 const PROBE = fileURLToPath(new URL('../probes/memory.ts', import.meta.url));
@@ -24,7 +25,8 @@ const mib = (s: Sample) => (s.rssKb - s.guestKb) / 1024;
 export async function memory(rounds: number, where: Where, shape: number | { topology: string; vcpus: number }): Promise<CaseResult> {
   const cLoop = buildKvmLoop();
   const vcpus = typeof shape === 'number' ? shape : shape.vcpus;
-  const probe = (...args: string[]) => runJson<Sample>(process.execPath, ['--import', 'tsx', PROBE, ...args]);
+  const bundle = await bundledProbe(PROBE);
+  const probe = (...args: string[]) => runJson<Sample>(process.execPath, [bundle, ...args]);
   const smp: number[] = [];
   const s = await interleave(
     rounds,
@@ -59,7 +61,8 @@ const THREAD_PROBE = fileURLToPath(new URL('../probes/thread-memory.ts', import.
  */
 export async function threadMemory(rounds: number, where: Where): Promise<CaseResult> {
   const probe = (kind: string) => runJson<{ perThreadKb: number }>(process.execPath, ['--import', 'tsx', THREAD_PROBE, String(THREADS), kind]);
-  const vm = (n: number) => runJson<Sample>(process.execPath, ['--import', 'tsx', PROBE, String(n)]);
+  const bundle = await bundledProbe(PROBE);
+  const vm = (n: number) => runJson<Sample>(process.execPath, [bundle, String(n)]);
   const loaded: number[] = [];
   const s = await interleave(
     rounds,

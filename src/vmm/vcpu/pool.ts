@@ -82,13 +82,23 @@ export function startDeviceThread(init: DeviceThreadInit): VcpuRun {
   return startOnPool((port) => ({ kind: 'devices', init, port }));
 }
 
+/** Warm-ups in flight: shutdownVcpuPool waits for them (each may be loading koffi's addon on its thread). */
+const warming = new Set<Promise<unknown>>();
+
 /** Starts `threads` pool threads (all loaded, idle) so the next VMs find them ready. */
 export async function warmVcpuPool(threads: number): Promise<void> {
   if (threads <= 0) return;
   // Every warm task waits at a barrier until all have started, so each holds its own
   // thread: that makes the pool start threads until `threads` are live.
   const barrier = new SharedArrayBuffer(4);
-  await Promise.all(Array.from({ length: threads }, () => pool().run({ kind: 'warm', barrier, count: threads, timeoutMs: WARM_WAIT_MS } satisfies VcpuTask)));
+  const tasks = Promise.all(Array.from({ length: threads }, () => pool().run({ kind: 'warm', barrier, count: threads, timeoutMs: WARM_WAIT_MS } satisfies VcpuTask)));
+  const settled = tasks.then(
+    () => undefined,
+    () => undefined,
+  );
+  warming.add(settled);
+  void settled.then(() => warming.delete(settled));
+  await tasks;
 }
 
 /** Threads the pool holds now (busy or idle). */
@@ -96,8 +106,9 @@ export function vcpuPoolThreads(): number {
   return holder[KEY]?.threads.length ?? 0;
 }
 
-/** Ends every pooled thread; the next VM starts a new pool. */
+/** Ends every pooled thread once no warm-up is loading one; the next VM starts a new pool. */
 export async function shutdownVcpuPool(): Promise<void> {
+  await Promise.all(warming);
   const p = holder[KEY];
   if (!p) return;
   delete holder[KEY];
