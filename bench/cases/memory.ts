@@ -1,8 +1,8 @@
 // Case 5, memory: the VMM's resident memory beyond the guest RAM it has resident, while a
 // guest of halted vCPUs runs, each side in a fresh process. schedvm's figure is its whole node
-// process, bundled as schedvm runs (runtime, one worker thread per vCPU). The largest guest, 252 vCPUs as sched_ext
-// developers' biggest topology presets, takes a shape whose APIC ids pass 255 and first boots
-// the smp guest there, which must report every vCPU with its id.
+// process, bundled as schedvm runs (runtime, one worker thread per vCPU). The largest guest,
+// 252 vCPUs as sched_ext developers' biggest topology presets, takes a shape whose APIC ids
+// pass 255 and first boots the smp guest there, which must report every vCPU with its id.
 import { fileURLToPath } from 'node:url';
 import { buildKvmLoop } from '../reference/build.ts';
 import { runJson } from '../proc.ts';

@@ -60,7 +60,7 @@ const pthreadCreate = libc.func('int pthread_create(void *thread, void *attr, ui
 
 /** Sleeps while the int32 at `addr` holds `expected`, at most `timeoutMs`; returns early on a wake or a signal. */
 export function futexWait(addr: bigint, expected: number, timeoutMs: number): void {
-  const ts = new BigInt64Array([BigInt(Math.floor(timeoutMs / 1000)), BigInt(Math.round((timeoutMs % 1000) * 1e6))]);
+  const ts = new BigInt64Array([BigInt(Math.floor(timeoutMs / 1000)), BigInt(Math.min(999_999_999, Math.floor((timeoutMs % 1000) * 1e6)))]);
   futexCall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, new Uint8Array(ts.buffer));
 }
 /** Wakes one thread sleeping on the int32 at `addr`. */

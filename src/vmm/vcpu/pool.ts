@@ -24,7 +24,8 @@ const WARM_WAIT_MS = 120_000;
 // One pool per process, even when the VMM modules are loaded twice (vitest's environment
 // loader and the test file's module graph are separate).
 const KEY = Symbol.for('schedvm.vcpuPool');
-type Holder = { [KEY]?: Tinypool };
+const WARMING = Symbol.for('schedvm.vcpuPoolWarming');
+type Holder = { [KEY]?: Tinypool; [WARMING]?: Set<Promise<unknown>> };
 const holder = globalThis as Holder;
 
 const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
@@ -82,8 +83,9 @@ export function startDeviceThread(init: DeviceThreadInit): VcpuRun {
   return startOnPool((port) => ({ kind: 'devices', init, port }));
 }
 
-/** Warm-ups in flight: shutdownVcpuPool waits for them (each may be loading koffi's addon on its thread). */
-const warming = new Set<Promise<unknown>>();
+/** Warm-ups in flight, per process as the pool is: shutdownVcpuPool waits for them (each may be loading koffi's addon on its thread). */
+holder[WARMING] ??= new Set<Promise<unknown>>();
+const warming = holder[WARMING];
 
 /** Starts `threads` pool threads (all loaded, idle) so the next VMs find them ready. */
 export async function warmVcpuPool(threads: number): Promise<void> {

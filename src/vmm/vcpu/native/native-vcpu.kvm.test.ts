@@ -86,6 +86,7 @@ describe('native vCPU thread', () => {
       const bell = new Doorbell();
       const nv = NativeVcpu.start(vcpu.fd, bell);
       nv.enter();
+      bell.wait(0); // the thread's start may ring after its tid was seen
       expect(bell.wait(200)).toBe(false); // spinning in the guest: nothing posted
       expect(nv.takeExit()).toBeUndefined();
       vcpu.setImmediateExit(true);

@@ -44,11 +44,19 @@ interface Cell {
 }
 
 // Cells are never unmapped: a thread still touches its doorbell after saying Gone, and a
-// detached thread's last instructions run after that. Freed cells are reused instead.
+// detached thread's last instructions run after that. Freed cells are reused instead, a
+// doorbell only as a doorbell: a late ring then costs a spurious wake, where on a control block
+// it would move that block's STATE.
 const freeCells: Cell[] = [];
+const freeBells: Cell[] = [];
 let code: bigint | undefined;
 
-function takeCell(): Cell {
+function takeCell(free: Cell[] = freeCells): Cell {
+  const reused = free.pop();
+  if (reused) {
+    reused.words.fill(0);
+    return reused;
+  }
   if (freeCells.length === 0) {
     const chunk = mmap(null, CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (chunk === MAP_FAILED) throw new OsError('mmap of native vCPU control blocks', errno());
@@ -76,7 +84,7 @@ function loopCode(): bigint {
 
 /** Where native vCPU threads tell their exit thread they posted something (an exit, their tid, their end). */
 export class Doorbell {
-  private readonly cell = takeCell();
+  private readonly cell = takeCell(freeBells);
   private seen = 0;
   private released = false;
 
@@ -112,7 +120,7 @@ export class Doorbell {
   release(): void {
     if (this.released) return;
     this.released = true;
-    freeCells.push(this.cell);
+    freeBells.push(this.cell);
   }
 }
 
