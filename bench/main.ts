@@ -40,7 +40,7 @@ async function runPhase(phase: Phase, save?: (r: PhaseResult) => void): Promise<
   for (const c of CASES.filter((c) => c.phase === phase && selected(c.id))) {
     process.stderr.write(`bench: ${c.id} (${environment.where})\n`);
     try {
-      out.cases.push(...(await c.run(runs, environment.where)));
+      out.cases.push(...(await c.run(runs, environment.where)).map((r) => ({ ...r, caseId: c.id })));
     } catch (e) {
       process.stderr.write(`bench: ${c.id} failed: ${(e as Error).stack}\n`);
       out.skipped.push({ name: c.id, reason: `failed: ${(e as Error).message.split('\n')[0]}` });

@@ -11,7 +11,7 @@ const row = (name: string, reference: string, median = 1): CaseResult => ({
   reference: { ...fig, name: reference },
   ratio: median,
 });
-const report = (at: string, cases: CaseResult[]): Report => ({ generatedAt: at, environments: {}, cases, skipped: [] });
+const report = (at: string, cases: CaseResult[], skipped: Report['skipped'] = []): Report => ({ generatedAt: at, environments: {}, cases, skipped });
 
 describe('mergeReports', () => {
   it('keeps the cases a run left out, dated when they were measured', () => {
@@ -26,5 +26,20 @@ describe('mergeReports', () => {
     const previous = report('old', [row('boot', 'microvm'), row('exits', 'C loop'), row('boot', 'q35'), row('tail', 'z')]);
     const merged = mergeReports(previous, report('new', [row('exits', 'C loop, same mode', 2), row('boot', 'microvm', 3), row('boot', 'q35', 3), row('fresh', 'w')]));
     expect(merged.cases.map((c) => `${c.name}/${c.reference.name}/${c.measuredAt}`)).toEqual(['boot/microvm/new', 'boot/q35/new', 'exits/C loop, same mode/new', 'tail/z/old', 'fresh/w/new']);
+  });
+
+  it("keeps a failed case's last figures, dated, and lists it as not measured until a run measures it", () => {
+    const first = report('old', [
+      { ...row('exit round trip', 'C'), caseId: 'exits' },
+      { ...row('boot', 'microvm'), caseId: 'boot' },
+    ]);
+    const failed = mergeReports(first, report('new', [{ ...row('boot', 'microvm', 2), caseId: 'boot' }], [{ name: 'exits', reason: 'failed: x' }]));
+    expect(failed.cases.map((c) => `${c.name}/${c.measuredAt}`)).toEqual(['exit round trip/old', 'boot/new']);
+    expect(failed.skipped).toEqual([{ name: 'exits', reason: 'failed: x' }]);
+    const again = mergeReports(failed, report('later', [], [{ name: 'exits', reason: 'failed: y' }]));
+    expect(again.skipped).toEqual([{ name: 'exits', reason: 'failed: y' }]);
+    const measured = mergeReports(failed, report('later', [{ ...row('exit round trip', 'C', 3), caseId: 'exits' }]));
+    expect(measured.skipped).toEqual([]);
+    expect(measured.cases.map((c) => `${c.name}/${c.measuredAt}`)).toEqual(['exit round trip/later', 'boot/new']);
   });
 });

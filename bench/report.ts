@@ -48,26 +48,29 @@ export function markdownTable(r: Report): string {
  * `fresh` over the report already written: a run of some cases (`--only`) keeps the other
  * cases' figures, each with the date it was measured. A re-measured case (one name, against one
  * or several references) replaces every row of that name where the first stood, so a renamed or
- * dropped reference leaves no stale row behind.
+ * dropped reference leaves no stale row behind. A case that failed this time keeps its last
+ * figures, dated, and is listed as not measured; one measured this time leaves that list.
  */
 export function mergeReports(previous: Report | undefined, fresh: Report): Report {
   const stamp = (c: CaseResult, at: string): CaseResult => ({ ...c, measuredAt: c.measuredAt ?? at });
   const cases = fresh.cases.map((c) => stamp(c, fresh.generatedAt));
   const freshNames = new Set(cases.map((c) => c.name));
-  const skippedNow = new Set(fresh.skipped.map((s) => s.name));
   const placed = new Set<string>();
   const before = (previous?.cases ?? []).flatMap((c) => {
-    if (skippedNow.has(c.name)) return [];
     if (!freshNames.has(c.name)) return [stamp(c, previous!.generatedAt)];
     if (placed.has(c.name)) return [];
     placed.add(c.name);
     return cases.filter((f) => f.name === c.name);
   });
+  // A skipped entry names a case id (or a phase's rest); rows carry the id of the case that measured them.
+  const skippedNow = new Set(fresh.skipped.map((s) => s.name));
+  const measuredNow = new Set(cases.map((c) => c.caseId));
+  const stillSkipped = (previous?.skipped ?? []).filter((s) => !skippedNow.has(s.name) && !measuredNow.has(s.name));
   return {
     generatedAt: fresh.generatedAt,
     environments: { ...previous?.environments, ...fresh.environments },
     cases: [...before, ...cases.filter((c) => !placed.has(c.name))],
-    skipped: [...(previous?.skipped ?? []).filter((s) => !skippedNow.has(s.name) && !cases.some((c) => c.name.startsWith(s.name))), ...fresh.skipped],
+    skipped: [...stillSkipped, ...fresh.skipped],
   };
 }
 

@@ -21,6 +21,8 @@ export interface CaseResult {
   note?: string;
   /** When it was measured (ISO), where a report merges runs of different cases. */
   measuredAt?: string;
+  /** The bench case (its --only id) that measured this row. */
+  caseId?: string;
 }
 
 export function summarize(samples: number[]): Figure {
