@@ -13,7 +13,7 @@ import { kvmUsable } from '../src/sandbox/detect.ts';
 import { shutdownVcpuPool } from '../src/vmm/vcpu/pool.ts';
 import { CASES, type Phase } from './cases/index.ts';
 import { describeEnvironment, type Environment } from './environment.ts';
-import { mergeReports, readReport, writeReport, type Report } from './report.ts';
+import { mergeReports, readReport, unreached, writeReport, type Report } from './report.ts';
 import type { CaseResult } from './stats.ts';
 
 interface PhaseResult {
@@ -75,7 +75,10 @@ async function inSandbox(phase: Phase): Promise<PhaseResult> {
   const saved = readFileSync(file, 'utf8');
   if (!saved) throw new Error(`sandbox phase ${phase} exited ${code} before any case finished`);
   const result = JSON.parse(saved) as PhaseResult;
-  if (code !== 0) result.skipped.push({ name: `rest of the ${phase} phase`, reason: `the sandbox exited ${code}` });
+  if (code !== 0) {
+    const ids = CASES.filter((c) => c.phase === phase && selected(c.id)).map((c) => c.id);
+    result.skipped.push(...unreached(ids, result, `the sandbox exited ${code} before it`));
+  }
   return result;
 }
 

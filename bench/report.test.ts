@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeReports, type Report } from './report.ts';
+import { mergeReports, unreached, type Report } from './report.ts';
 import type { CaseResult } from './stats.ts';
 
 const fig = { median: 1, min: 1, max: 1, runs: 1 };
@@ -41,5 +41,19 @@ describe('mergeReports', () => {
     const measured = mergeReports(failed, report('later', [{ ...row('exit round trip', 'C', 3), caseId: 'exits' }]));
     expect(measured.skipped).toEqual([]);
     expect(measured.cases.map((c) => `${c.name}/${c.measuredAt}`)).toEqual(['exit round trip/later', 'boot/new']);
+  });
+});
+
+describe('unreached', () => {
+  it('lists each case a stopped phase never reached by its id, which a later run that measures it clears', () => {
+    const phase = report('new', [{ ...row('boot', 'microvm'), caseId: 'boot' }], [{ name: 'console', reason: 'failed: x' }]);
+    const rest = unreached(['boot', 'console', 'memory', 'largest-guest'], phase, 'the sandbox exited 1 before it');
+    expect(rest).toEqual([
+      { name: 'memory', reason: 'the sandbox exited 1 before it' },
+      { name: 'largest-guest', reason: 'the sandbox exited 1 before it' },
+    ]);
+    const stopped = mergeReports(undefined, { ...phase, skipped: [...phase.skipped, ...rest] });
+    const later = mergeReports(stopped, report('later', [{ ...row('memory 1 vCPU', 'C'), caseId: 'memory' }]));
+    expect(later.skipped.map((s) => s.name)).toEqual(['console', 'largest-guest']);
   });
 });

@@ -62,7 +62,7 @@ export function mergeReports(previous: Report | undefined, fresh: Report): Repor
     placed.add(c.name);
     return cases.filter((f) => f.name === c.name);
   });
-  // A skipped entry names a case id (or a phase's rest); rows carry the id of the case that measured them.
+  // A skipped entry names a case id; rows carry the id of the case that measured them.
   const skippedNow = new Set(fresh.skipped.map((s) => s.name));
   const measuredNow = new Set(cases.map((c) => c.caseId));
   const stillSkipped = (previous?.skipped ?? []).filter((s) => !skippedNow.has(s.name) && !measuredNow.has(s.name));
@@ -72,6 +72,15 @@ export function mergeReports(previous: Report | undefined, fresh: Report): Repor
     cases: [...before, ...cases.filter((c) => !placed.has(c.name))],
     skipped: [...stillSkipped, ...fresh.skipped],
   };
+}
+
+/**
+ * The cases of `ids` that `result` neither measured nor skipped, each by its id (a phase that
+ * ended early): a later run that measures one clears its entry, as mergeReports matches by id.
+ */
+export function unreached(ids: string[], result: Pick<Report, 'cases' | 'skipped'>, reason: string): Report['skipped'] {
+  const reached = new Set<string | undefined>([...result.cases.map((c) => c.caseId), ...result.skipped.map((s) => s.name)]);
+  return ids.filter((id) => !reached.has(id)).map((name) => ({ name, reason }));
 }
 
 export function readReport(): Report | undefined {

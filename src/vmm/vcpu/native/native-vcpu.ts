@@ -52,12 +52,8 @@ const freeBells: Cell[] = [];
 let code: bigint | undefined;
 
 function takeCell(free: Cell[] = freeCells): Cell {
-  const reused = free.pop();
-  if (reused) {
-    reused.words.fill(0);
-    return reused;
-  }
-  if (freeCells.length === 0) {
+  // A pool with nothing to reuse takes a fresh cell, carved with its neighbours from a new chunk.
+  if (free.length === 0 && freeCells.length === 0) {
     const chunk = mmap(null, CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (chunk === MAP_FAILED) throw new OsError('mmap of native vCPU control blocks', errno());
     for (let off = CHUNK - CELL; off >= 0; off -= CELL) {
@@ -65,7 +61,7 @@ function takeCell(free: Cell[] = freeCells): Cell {
       freeCells.push({ addr, words: new Int32Array(hostView(addr, CELL)) });
     }
   }
-  const cell = freeCells.pop()!;
+  const cell = (free.length > 0 ? free : freeCells).pop()!;
   cell.words.fill(0);
   return cell;
 }
