@@ -6,6 +6,7 @@ import type { Kernel } from '../fixtures/kernels/index.ts';
 import type { InProcessPeer, NetBackend } from '../vmm/devices/virtio/net/backend.ts';
 import { gatewayPeer } from '../vmm/devices/virtio/net/gateway.ts';
 import { TapBackend } from '../vmm/devices/virtio/net/tap.ts';
+import { poolThreadsForVcpus } from '../vmm/vcpu/pool.ts';
 import type { ConsolePort, VmDevices } from '../vmm/vm.ts';
 import type { Scenario } from './scenario/schema.ts';
 
@@ -27,9 +28,9 @@ function hasDeviceThread(s: Scenario): boolean {
   return d !== undefined && d.queue_work === 'thread' && (d.console === 'virtio' || d.blk.length > 0 || d.net !== undefined);
 }
 
-/** Pool threads the scenario's VM takes: one per vCPU, and its device thread. */
+/** Pool threads the scenario's VM takes: its vCPUs' (poolThreadsForVcpus), and its device thread. */
 export function poolThreadsFor(s: Scenario): number {
-  return s.vcpus + (hasDeviceThread(s) ? 1 : 0);
+  return poolThreadsForVcpus(s.vcpus) + (hasDeviceThread(s) ? 1 : 0);
 }
 
 export function scenarioDevices(s: Scenario): ScenarioDevices {

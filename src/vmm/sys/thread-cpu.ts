@@ -31,6 +31,11 @@ export function threadCpu(): ThreadCpu {
   return parseThreadStat(readFileSync('/proc/thread-self/stat', 'utf8'));
 }
 
+/** Thread `tid` of this process (a native vCPU thread, read from its exit thread). */
+export function taskCpu(tid: number): ThreadCpu {
+  return parseThreadStat(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'));
+}
+
 /** CPU time between two readings of one thread. */
 export function cpuSince(before: ThreadCpu, now: ThreadCpu = threadCpu()): ThreadCpu {
   return { totalMs: now.totalMs - before.totalMs, guestMs: now.guestMs - before.guestMs };

@@ -110,9 +110,8 @@ export function writeTrapHandler(o: DebugDispatchOptions): (addr: GuestPhysAddr,
   };
 }
 
-export interface FreezeOptions {
-  index: number;
-  vcpu: VcpuFd;
+/** What parking needs of a VM (FreezeOptions adds the vCPU for a vCPU's own thread). */
+export interface ParkOptions {
   control: VmControl;
   hasImmediateExit: boolean;
   parkedEventFd: number;
@@ -120,21 +119,38 @@ export interface FreezeOptions {
   killEventFd: number;
 }
 
-/** Parks this vCPU until thawed or killed, having drained pending I/O and stored its registers. */
-export function freezeHandler(o: FreezeOptions): () => void {
-  return () => {
+export interface FreezeOptions extends ParkOptions {
+  index: number;
+  vcpu: VcpuFd;
+}
+
+/** A vCPU to park: `complete` runs it once with immediate_exit set (KVM_RUN on its own thread). */
+export interface Parkable {
+  index: number;
+  vcpu: VcpuFd;
+  complete: () => void;
+}
+
+/** Parks `vcpus` until thawed or killed, each having drained a pending I/O exit and stored its registers. */
+export function parkFrozen(vcpus: readonly Parkable[], o: ParkOptions): void {
+  for (const p of vcpus) {
     if (o.hasImmediateExit) {
       // Completes a pending PIO/MMIO exit without entering the guest, so the registers are final.
-      o.vcpu.setImmediateExit(true);
-      o.vcpu.runOnce();
-      o.vcpu.setImmediateExit(false);
+      p.vcpu.setImmediateExit(true);
+      p.complete();
+      p.vcpu.setImmediateExit(false);
     }
-    captureRegs(o.vcpu, o.control, o.index);
-    o.control.setParked(o.index, true);
-    eventfdSignal(o.parkedEventFd);
-    while (o.control.freezeRequested && !o.control.killed) {
-      pollIn([o.thawEventFd, o.killEventFd], FREEZE_POLL_MS);
-    }
-    o.control.setParked(o.index, false);
-  };
+    captureRegs(p.vcpu, o.control, p.index);
+    o.control.setParked(p.index, true);
+  }
+  eventfdSignal(o.parkedEventFd);
+  while (o.control.freezeRequested && !o.control.killed) {
+    pollIn([o.thawEventFd, o.killEventFd], FREEZE_POLL_MS);
+  }
+  for (const p of vcpus) o.control.setParked(p.index, false);
+}
+
+/** Parks this vCPU (run on its own thread) until thawed or killed. */
+export function freezeHandler(o: FreezeOptions): () => void {
+  return () => parkFrozen([{ index: o.index, vcpu: o.vcpu, complete: () => o.vcpu.runOnce() }], o);
 }

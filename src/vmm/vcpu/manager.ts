@@ -1,4 +1,4 @@
-// A VM's vCPU threads from the VMM's side: spawning their workers and speaking their protocol,
+// A VM's vCPU threads from the VMM's side: starting them (a worker, native threads) and speaking their protocol,
 // kicking them out of KVM_RUN, killing them, and freeze/thaw with the register snapshots a
 // freeze records.
 import type { EventFds } from '../event-fds.ts';
@@ -6,7 +6,7 @@ import type { SnapshotRecord, VcpuResult } from '../result.ts';
 import { hostView, SIGUSR2, tgkill } from '../sys/libc.ts';
 import { kvmRun } from '../sys/kvm-abi.ts';
 import { VcpuState, type VmControl } from './control.ts';
-import { startVcpuThread } from './pool.ts';
+import { startNativeVcpus, startVcpuThread, type VcpuRun } from './pool.ts';
 import type { VcpuThreadStats, VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import { formatSnapshot, snapshotToHex, type VcpuRegSnapshot } from './snapshot.ts';
 import { VmmError } from '../errors.ts';
@@ -30,6 +30,7 @@ interface VcpuHandle {
   stats?: VcpuThreadStats;
   failure?: string;
   done: Promise<void>;
+  markDone: () => void;
 }
 
 export interface VcpuManagerOptions {
@@ -56,13 +57,22 @@ export class VcpuManager {
     this.snapshotSeq = new Array<bigint>(o.count).fill(0n);
   }
 
-  /** Starts every vCPU's thread (parked until start()); resolves once all are ready. */
+  /**
+   * Starts every vCPU (parked until start()); resolves once all are ready. vCPU 0, the boot CPU
+   * (firmware, boot console: most of a guest's exits), gets a thread of its own; the others run
+   * on native threads served by one exit thread (group.ts), a few KiB each instead of a V8 isolate.
+   */
   static async spawn(o: VcpuManagerOptions): Promise<VcpuManager> {
     installKickHandler();
     const m = new VcpuManager(o);
-    const ready = Array.from({ length: o.count }, (_, index) => m.spawnOne(index, o));
+    for (let i = 0; i < o.count; i++) {
+      let markDone!: () => void;
+      m.handles.push({ done: new Promise<void>((resolve) => (markDone = resolve)), markDone });
+    }
+    const rest = Array.from({ length: o.count - 1 }, (_, i) => i + 1);
+    const ready = [m.serve(startVcpuThread(o.initFor(0)), [0], o), ...(rest.length ? [m.serve(startNativeVcpus(rest.map((i) => o.initFor(i))), rest, o)] : [])];
     try {
-      await Promise.all(ready);
+      await Promise.all(ready.flat());
     } catch (e) {
       await m.stop();
       throw e;
@@ -70,44 +80,46 @@ export class VcpuManager {
     return m;
   }
 
-  private spawnOne(index: number, o: VcpuManagerOptions): Promise<void> {
-    const run = startVcpuThread(o.initFor(index));
-    let markDone!: () => void;
-    const handle: VcpuHandle = { done: new Promise<void>((resolve) => (markDone = resolve)) };
-    this.handles.push(handle);
-    return new Promise<void>((markReady, markFailed) => {
-      let finished = false;
-      const finish = () => {
-        finished = true;
-        run.port.close();
-        markDone();
-      };
-      run.port.on('message', (m: VcpuWorkerMessage) => {
-        if (m.type === 'ready') {
-          handle.tid = m.tid;
-          handle.immediateExit = new Uint8Array(hostView(m.runAddr, m.runSize), kvmRun.immediate_exit, 1);
-          markReady();
-        } else if (m.type === 'failed') {
-          handle.failure = m.message;
-          markFailed(new VmmError('VMM_VCPU_START', `vCPU ${index}: ${m.message}`));
-        } else if (m.type === 'freeze-request') {
-          o.onFreezeRequest(m.slot);
-        } else {
-          if (m.stats) handle.stats = m.stats;
-          this.kill(); // one vCPU leaving ends the VM
-          finish();
-        }
-      });
-      // The thread died before its task's 'done' (a pool torn down after 'done' is no failure:
-      // by then this VM's fds may be closed, and their numbers reused).
-      run.finished.catch((e: Error) => {
-        if (finished) return;
-        handle.failure ??= e.message;
-        markFailed(new VmmError('VMM_VCPU_START', `vCPU ${index} thread: ${e.message}`, { cause: e }));
+  /** Speaks the protocol of one pool task that runs vCPUs `indices`; one promise per vCPU, settled when it is ready. */
+  private serve(run: VcpuRun, indices: number[], o: VcpuManagerOptions): Promise<void>[] {
+    const open = new Set(indices);
+    const settle = new Map<number, { ready: () => void; failed: (e: Error) => void }>();
+    const ready = indices.map((i) => new Promise<void>((ready, failed) => settle.set(i, { ready, failed })));
+    const finish = (index: number) => {
+      if (!open.delete(index)) return;
+      this.handles[index]!.markDone();
+      if (open.size === 0) run.port.close();
+    };
+    run.port.on('message', (m: VcpuWorkerMessage) => {
+      const handle = this.handles[m.index]!;
+      if (m.type === 'ready') {
+        handle.tid = m.tid;
+        handle.immediateExit = new Uint8Array(hostView(m.runAddr, m.runSize), kvmRun.immediate_exit, 1);
+        settle.get(m.index)!.ready();
+      } else if (m.type === 'failed') {
+        handle.failure = m.message;
+        settle.get(m.index)!.failed(new VmmError('VMM_VCPU_START', `vCPU ${m.index}: ${m.message}`));
         this.kill();
-        finish();
-      });
+        finish(m.index); // a vCPU that never started sends nothing more
+      } else if (m.type === 'freeze-request') {
+        o.onFreezeRequest(m.slot);
+      } else {
+        if (m.stats) handle.stats = m.stats;
+        this.kill(); // one vCPU leaving ends the VM
+        finish(m.index);
+      }
     });
+    // The thread died before its task's every 'done' (a pool torn down after them is no failure:
+    // by then this VM's fds may be closed, and their numbers reused).
+    run.finished.catch((e: Error) => {
+      for (const index of [...open]) {
+        this.handles[index]!.failure ??= e.message;
+        settle.get(index)!.failed(new VmmError('VMM_VCPU_START', `vCPU ${index} thread: ${e.message}`, { cause: e }));
+        finish(index);
+      }
+      this.kill();
+    });
+    return ready;
   }
 
   /** Lets the parked vCPUs enter the guest. */

@@ -1,22 +1,29 @@
 // vCPU threads come from one tinypool per process and are reused across VMs: a fresh
 // worker thread has to start node's worker runtime and load the vCPU bundle first (tens of
 // ms on a host, about 0.6 s under the sandbox's TCG), a pooled one starts the next vCPU at
-// once. Each task runs one vCPU from creation to close on one thread, as KVM wants.
+// once. A task runs vCPU 0, or serves a VM's other vCPUs on native threads (group.ts), or is a
+// VM's device thread.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import Tinypool from 'tinypool';
 import { MAX_VCPUS } from '../topology.ts';
 import type { DeviceThreadInit, VcpuWorkerInit } from './protocol.ts';
 
-/** What a pool task gets: one vCPU to run, a VM's device thread, or a warm-up barrier. */
+/** What a pool task gets: one vCPU to run, native vCPUs to serve, a VM's device thread, or a warm-up barrier. */
 export type VcpuTask =
   | { kind: 'vcpu'; init: VcpuWorkerInit; port: MessagePort }
+  | { kind: 'vcpus'; inits: VcpuWorkerInit[]; port: MessagePort }
   | { kind: 'devices'; init: DeviceThreadInit; port: MessagePort }
   | { kind: 'warm'; barrier: SharedArrayBuffer; count: number; timeoutMs: number };
 
-// Every vCPU of the largest VM plus its device thread: a queued vCPU task would wait forever for
-// a thread that another vCPU of the same VM holds. Threads start on demand, so the cap costs
-// nothing. The cap is per process: VMs run at once in one process share it.
+// A VM takes at most three (vCPU 0, the exit thread of its other vCPUs, its device thread); the
+// cap lets VMs run at once in one process (it is per process) without one's task queued behind
+// another's. Threads start on demand, so the cap costs nothing.
 const MAX_THREADS = MAX_VCPUS + 1;
+
+/** Pool threads a VM of `vcpus` vCPUs takes for them: vCPU 0's own, and one exit thread for the rest (manager.ts). */
+export function poolThreadsForVcpus(vcpus: number): number {
+  return Math.min(vcpus, 2);
+}
 /** Idle threads linger this long for the next VM; the pool never keeps the process alive. */
 const IDLE_TIMEOUT_MS = 60_000;
 const WARM_WAIT_MS = 120_000;
@@ -76,6 +83,11 @@ function startOnPool(task: (port: MessagePort) => VcpuTask): VcpuRun {
 /** Starts one vCPU on a pooled thread (its task, worker.ts, creates and drives it). */
 export function startVcpuThread(init: VcpuWorkerInit): VcpuRun {
   return startOnPool((port) => ({ kind: 'vcpu', init, port }));
+}
+
+/** Starts vCPUs on native threads, served by one pooled exit thread (group.ts). */
+export function startNativeVcpus(inits: VcpuWorkerInit[]): VcpuRun {
+  return startOnPool((port) => ({ kind: 'vcpus', inits, port }));
 }
 
 /** Starts a VM's device thread (device-task.ts) on a pooled thread. */

@@ -39,11 +39,12 @@ export interface VcpuWorkerInit {
   watchMechanism: 'debugregs' | 'writetrap';
 }
 
+/** A vCPU's messages, each naming its vCPU (one port carries a whole group of native vCPUs). */
 export type VcpuWorkerMessage =
-  | { type: 'ready'; tid: number; runAddr: bigint; runSize: number }
-  | { type: 'failed'; message: string }
-  | { type: 'freeze-request'; slot: number }
-  | { type: 'done'; stats: VcpuThreadStats | undefined };
+  | { type: 'ready'; index: number; tid: number; runAddr: bigint; runSize: number }
+  | { type: 'failed'; index: number; message: string }
+  | { type: 'freeze-request'; index: number; slot: number }
+  | { type: 'done'; index: number; stats: VcpuThreadStats | undefined };
 
 /** A vCPU thread's account of its run: exits by reason, and its CPU time from start to end. */
 export interface VcpuThreadStats extends RunLoopStats {

@@ -34,17 +34,44 @@ export interface RunLoopStats {
 
 const FATAL_KINDS: Partial<Record<VcpuExit['kind'], FatalKind>> = { FailEntry: FatalKind.FailEntry, InternalError: FatalKind.InternalError };
 
-export function vcpuRunLoop(ctx: RunLoopContext): RunLoopStats {
+/** What the loop does after one KVM_RUN return: enter again, or leave (the VM ended or was killed). */
+export type AfterExit = 'again' | 'leave';
+
+/**
+ * Serves one KVM_RUN return of vCPU `ctx.index` (`status`: 0, or its errno): an interruption
+ * clears immediate_exit, an exit is counted, decoded and dispatched, and an ending one (Shutdown,
+ * Fatal, a failed KVM_RUN) records the VM's action and kills it. Shared by a vCPU's own thread
+ * (vcpuRunLoop) and the exit thread that serves native vCPU threads (group.ts).
+ */
+export function serveExit(ctx: Pick<RunLoopContext, 'index' | 'vcpu' | 'bus' | 'control' | 'killEventFd' | 'onDebug'>, stats: RunLoopStats, status: number): AfterExit {
   const { index, vcpu, bus, control } = ctx;
-  const stats: RunLoopStats = { byReason: {} };
-  const stop = (code: ActionCode, fatalKind = FatalKind.None, detail = 0n) => {
+  const stop = (code: ActionCode, fatalKind = FatalKind.None, detail = 0n): AfterExit => {
     // A Fatal exit leaves a snapshot of every vCPU behind, this one included.
     if (code === ActionCode.Fatal) control.requestSnapshotOnExit();
     control.recordAction(index, code, fatalKind, detail);
     control.kill();
     eventfdSignal(ctx.killEventFd);
+    return 'leave';
   };
+  if (status !== 0) {
+    if (status !== EINTR && status !== EAGAIN) return stop(ActionCode.Fatal, FatalKind.RunErrno, BigInt(status));
+    vcpu.setImmediateExit(false);
+    return control.killed ? 'leave' : 'again';
+  }
+  control.countExit(index);
+  const exit = decodeExit(vcpu.run, vcpu.runBytes);
+  stats.byReason[exit.kind] = (stats.byReason[exit.kind] ?? 0) + 1;
+  if (exit.kind === 'Debug') ctx.onDebug?.(exit.arch);
+  const meaning = classifyExit(exit);
+  const action = meaning === 'device' ? dispatchDeviceExit(exit as DeviceExit, bus) : meaning;
+  if (action.kind === 'Shutdown') return stop(ActionCode.Shutdown);
+  if (action.kind === 'Fatal') return stop(ActionCode.Fatal, FATAL_KINDS[exit.kind] ?? FatalKind.UnknownExit, action.reason ?? 0n);
+  return control.killed ? 'leave' : 'again';
+}
 
+export function vcpuRunLoop(ctx: RunLoopContext): RunLoopStats {
+  const { vcpu, control } = ctx;
+  const stats: RunLoopStats = { byReason: {} };
   for (;;) {
     if (control.killed) break;
     if (control.freezeRequested && ctx.onFreeze) {
@@ -52,33 +79,7 @@ export function vcpuRunLoop(ctx: RunLoopContext): RunLoopStats {
       if (control.killed) break;
     }
     ctx.beforeRun?.();
-
-    const status = vcpu.runOnce();
-    if (status !== 0) {
-      if (status === EINTR || status === EAGAIN) {
-        vcpu.setImmediateExit(false);
-        if (control.killed) break;
-        continue;
-      }
-      stop(ActionCode.Fatal, FatalKind.RunErrno, BigInt(status));
-      break;
-    }
-
-    control.countExit(index);
-    const exit = decodeExit(vcpu.run, vcpu.runBytes);
-    stats.byReason[exit.kind] = (stats.byReason[exit.kind] ?? 0) + 1;
-    if (exit.kind === 'Debug') ctx.onDebug?.(exit.arch);
-    const meaning = classifyExit(exit);
-    const action = meaning === 'device' ? dispatchDeviceExit(exit as DeviceExit, bus) : meaning;
-    if (action.kind === 'Shutdown') {
-      stop(ActionCode.Shutdown);
-      break;
-    }
-    if (action.kind === 'Fatal') {
-      stop(ActionCode.Fatal, FATAL_KINDS[exit.kind] ?? FatalKind.UnknownExit, action.reason ?? 0n);
-      break;
-    }
-    if (control.killed) break;
+    if (serveExit(ctx, stats, vcpu.runOnce()) === 'leave') break;
   }
   return stats;
 }

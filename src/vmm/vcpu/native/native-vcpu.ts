@@ -130,13 +130,13 @@ export class NativeVcpu {
     readonly tid: number,
   ) {}
 
-  /** Starts the thread for vCPU fd `fd`, held until enter(); blocks until it reported its tid. */
-  static start(fd: number, doorbell: Doorbell): NativeVcpu {
+  /** Starts the thread for vCPU fd `fd`, held until enter(); blocks until it reported its tid. `spin`: pause iterations before it sleeps for an order (0 on one CPU). */
+  static start(fd: number, doorbell: Doorbell, spin = VCPU_SPIN): NativeVcpu {
     const cell = takeCell();
     const w = cell.words;
     w[STATE] = NativeState.Held;
     w[FD] = fd;
-    w[SPIN] = VCPU_SPIN;
+    w[SPIN] = spin;
     new BigUint64Array(w.buffer, w.byteOffset, CELL / 8)[DOORBELL_U64] = doorbell.addr;
     try {
       startNativeThread(loopCode(), cell.addr, STACK_BYTES);
