@@ -61,8 +61,7 @@ describe('bare-metal guests on KVM', () => {
 
   // APIC ids past 255 with the fewest vCPUs that reach them (153: 9 nodes of 17 cores, 5 core
   // bits, so node 8 starts at id 256): KVM gets vCPU ids above 255, the guest reads them from
-  // CPUID 0xB. Each vCPU thread costs about 2 s to start in the sandbox; the 252-vCPU guest is a
-  // benchmark case (`largest-guest`, bench/cases/memory.ts).
+  // CPUID 0xB. The 252-vCPU guest is a benchmark case (`largest-guest`, bench/cases/memory.ts).
   it('smp: a guest whose APIC ids pass 255 sees every vCPU with its id', { timeout: 900_000 }, async () => {
     const topology: Topology = { numa_nodes: 9, llcs: 9, cores_per_llc: 17, threads_per_core: 1 };
     const r = await boot('smp', { topology, timeoutMs: 600_000 });
