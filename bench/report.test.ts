@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeReports, unreached, type Report } from './report.ts';
+import { markdownTable, mergeReports, unreached, type Report } from './report.ts';
 import type { CaseResult } from './stats.ts';
 
 const fig = { median: 1, min: 1, max: 1, runs: 1 };
@@ -55,5 +55,16 @@ describe('unreached', () => {
     const stopped = mergeReports(undefined, { ...phase, skipped: [...phase.skipped, ...rest] });
     const later = mergeReports(stopped, report('later', [{ ...row('memory 1 vCPU', 'C'), caseId: 'memory' }]));
     expect(later.skipped.map((s) => s.name)).toEqual(['console', 'largest-guest']);
+  });
+});
+
+describe('markdownTable', () => {
+  it('pads every column to its widest cell, as the lint formats it, so a fresh report passes lint', () => {
+    const table = markdownTable(report('2026-12-05T00:00:00Z', [row('boot', 'QEMU microvm', 1234.5), row('memory: 16 vCPUs', 'C loop')]))
+      .split('\n')
+      .filter((l) => l.startsWith('|'));
+    expect(table).toHaveLength(4);
+    expect(new Set(table.map((l) => l.length)).size).toBe(1);
+    expect(table[1]).toMatch(/^\| -{16} \| -{5} \|/);
   });
 });

@@ -24,6 +24,13 @@ function num(x: number): string {
 
 const fig = (f: Figure) => `${num(f.median)} (${num(f.min)}–${num(f.max)})`;
 
+/** A markdown table with its columns padded to their widest cell, as the lint's formatter writes it (a fresh report passes `npm run lint`). */
+function padded([head, ...rows]: string[][]): string[] {
+  const widths = head!.map((_, i) => Math.max(3, ...[head!, ...rows].map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head!), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
 export function markdownTable(r: Report): string {
   const envLine = (w: Where, e: Environment) => `- **${w}**: ${e.cpu}, ${e.cores} cores, kernel ${e.kernel}, /dev/kvm from ${e.kvm}, node ${e.node}`;
   const lines = [
@@ -31,12 +38,10 @@ export function markdownTable(r: Report): string {
     '',
     ...Object.entries(r.environments).map(([w, e]) => envLine(w as Where, e!)),
     '',
-    '| case | where | unit | schedvm | reference | reference figure | ratio | runs | measured |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.cases.map(
-      (c) =>
-        `| ${c.name} | ${c.environment} | ${c.unit} | ${fig(c.ours)} | ${c.reference.name} | ${fig(c.reference)} | ${num(c.ratio)} | ${c.ours.runs} | ${(c.measuredAt ?? r.generatedAt).slice(0, 10)} |`,
-    ),
+    ...padded([
+      ['case', 'where', 'unit', 'schedvm', 'reference', 'reference figure', 'ratio', 'runs', 'measured'],
+      ...r.cases.map((c) => [c.name, c.environment, c.unit, fig(c.ours), c.reference.name, fig(c.reference), num(c.ratio), String(c.ours.runs), (c.measuredAt ?? r.generatedAt).slice(0, 10)]),
+    ]),
   ];
   const notes = r.cases.filter((c) => c.note).map((c) => `- ${c.name}: ${c.note}`);
   if (notes.length) lines.push('', ...notes);
