@@ -112,12 +112,13 @@ export class VcpuManager {
     // The thread died before its task's every 'done' (a pool torn down after them is no failure:
     // by then this VM's fds may be closed, and their numbers reused).
     run.finished.catch((e: Error) => {
+      if (open.size === 0) return;
+      this.kill();
       for (const index of [...open]) {
         this.handles[index]!.failure ??= e.message;
         settle.get(index)!.failed(new VmmError('VMM_VCPU_START', `vCPU ${index} thread: ${e.message}`, { cause: e }));
         finish(index);
       }
-      this.kill();
     });
     return ready;
   }
