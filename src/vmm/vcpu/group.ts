@@ -12,7 +12,7 @@ import { captureRegs, type ParkOptions, parkFrozen } from './debug-plane.ts';
 import { DOORBELL_SPIN_US, Doorbell, NativeVcpu } from './native/native-vcpu.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import { type RunLoopContext, type RunLoopStats, serveExit } from './run-loop.ts';
-import { createVcpu, threadBus, vcpuContext } from './vcpu-context.ts';
+import { createOrReport, threadBus, vcpuContext } from './vcpu-context.ts';
 
 /** How long the exit thread sleeps on its doorbell before looking at the VM's flags anyway. */
 const WAIT_MS = 100;
@@ -66,15 +66,13 @@ export function driveNativeVcpus(inits: readonly VcpuWorkerInit[], post: (m: Vcp
 function startMember(init: VcpuWorkerInit, shared: ReturnType<typeof threadBus>, bell: Doorbell, spinning: boolean, post: (m: VcpuWorkerMessage) => void): Member | undefined {
   const { control } = shared;
   const index = init.index;
-  let vcpu: VcpuFd;
+  const vcpu = createOrReport(init, control, post);
+  if (!vcpu) return undefined;
   let nv: NativeVcpu;
+  let run: RunLoopContext;
   try {
-    vcpu = createVcpu(init, control);
-  } catch (e) {
-    post({ type: 'failed', index, message: (e as Error).message });
-    return undefined;
-  }
-  try {
+    // Everything that can throw comes before the thread starts: after it, a throw would leave it held.
+    run = vcpuContext(init, vcpu, shared, (slot) => post({ type: 'freeze-request', index, slot })).run;
     nv = NativeVcpu.start(vcpu.fd, bell, spinning ? undefined : 0);
   } catch (e) {
     control.setDone(index);
@@ -84,8 +82,7 @@ function startMember(init: VcpuWorkerInit, shared: ReturnType<typeof threadBus>,
   }
   control.setRunning(index);
   post({ type: 'ready', index, tid: nv.tid, runAddr: vcpu.runAddr, runSize: vcpu.runSize });
-  const ctx = vcpuContext(init, vcpu, shared, (slot) => post({ type: 'freeze-request', index, slot }));
-  return { index, vcpu, nv, run: ctx.run, stats: { byReason: {} }, left: false, kicked: false };
+  return { index, vcpu, nv, run, stats: { byReason: {} }, left: false, kicked: false };
 }
 
 function enter(m: Member): void {

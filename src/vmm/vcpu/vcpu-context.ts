@@ -13,7 +13,7 @@ import { eventfdSignal } from '../sys/libc.ts';
 import { VmControl } from './control.ts';
 import { debugRegisterWatch, type FreezeOptions, writeTrapHandler } from './debug-plane.ts';
 import { WatchpointLatch } from './latch.ts';
-import type { VcpuWorkerInit } from './protocol.ts';
+import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import type { RunLoopContext } from './run-loop.ts';
 
 /** A rising edge on a UART's interrupt line becomes one irqfd write. */
@@ -55,6 +55,16 @@ export function createVcpu(init: VcpuWorkerInit, control: VmControl): VcpuFd {
     throw e;
   }
   return vcpu;
+}
+
+/** createVcpu, posting `failed` for vCPU `init.index` instead of throwing. */
+export function createOrReport(init: VcpuWorkerInit, control: VmControl, post: (m: VcpuWorkerMessage) => void): VcpuFd | undefined {
+  try {
+    return createVcpu(init, control);
+  } catch (e) {
+    post({ type: 'failed', index: init.index, message: (e as Error).message });
+    return undefined;
+  }
 }
 
 /** A created vCPU's exit context: its bus (with its write trap), the debug plane's hooks, and what a freeze needs. */

@@ -1,4 +1,3 @@
-import type { VcpuFd } from '../kvm.ts';
 import { gettid } from '../sys/libc.ts';
 import { runDeviceTask } from './device-task.ts';
 import { captureRegs, freezeHandler } from './debug-plane.ts';
@@ -7,7 +6,7 @@ import type { VcpuTask } from './pool.ts';
 import type { VcpuThreadStats, VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import { vcpuRunLoop } from './run-loop.ts';
 import { cpuSince, threadCpu } from '../sys/thread-cpu.ts';
-import { createVcpu, threadBus, vcpuContext } from './vcpu-context.ts';
+import { createOrReport, threadBus, vcpuContext } from './vcpu-context.ts';
 
 /** The pool's task function. */
 export default function runTask(task: VcpuTask): void {
@@ -51,18 +50,12 @@ function driveVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): 
   const shared = threadBus(init);
   const { control } = shared;
   const index = init.index;
-  let vcpu: VcpuFd;
+  const vcpu = createOrReport(init, control, post);
+  if (!vcpu) return undefined;
   try {
-    vcpu = createVcpu(init, control);
-  } catch (e) {
-    post({ type: 'failed', index, message: (e as Error).message });
-    return undefined;
-  }
-  control.setRunning(index);
-  post({ type: 'ready', index, tid: gettid(), runAddr: vcpu.runAddr, runSize: vcpu.runSize });
-
-  const ctx = vcpuContext(init, vcpu, shared, (slot) => post({ type: 'freeze-request', index, slot }));
-  try {
+    const ctx = vcpuContext(init, vcpu, shared, (slot) => post({ type: 'freeze-request', index, slot }));
+    control.setRunning(index);
+    post({ type: 'ready', index, tid: gettid(), runAddr: vcpu.runAddr, runSize: vcpu.runSize });
     control.waitForStart();
     const started = threadCpu();
     const stats = vcpuRunLoop({ ...ctx.run, onFreeze: freezeHandler(ctx.freeze) });
