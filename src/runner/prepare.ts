@@ -179,6 +179,9 @@ async function kernelWatchPlan(s: Scenario, kernel: Kernel, warnings: string[]):
  * reports their addresses. Pass `watch` as the VM's onConsole, start(vm) when it runs, and
  * end() when it has ended.
  */
+/** How long a stalled boot's snapshot may take before the stall is noted without it. */
+const STALL_FREEZE_MS = 20_000;
+
 export class BootClock {
   private t0 = performance.now();
   private seen = '';
@@ -212,17 +215,19 @@ export class BootClock {
     this.end();
   };
 
-  /** Stopped as a timeout is: each vCPU snapshotted first (where was the boot stuck?). */
+  /** Stopped as a timeout is: each vCPU snapshotted first (where was the boot stuck?), and that noted for `schedvm test`. */
   private async stall(vm: Vm, ms: number): Promise<void> {
     if (this.bootMs !== undefined || vm.ended) return;
     const last = this.seen.trimEnd().split('\n').at(-1)?.trim();
-    this.bootStalled = `/init had not started after boot_timeout_s (${ms / 1000} s); the console's last line: ${last ? JSON.stringify(last) : '(none)'}`;
-    noteBootStall(this.scenario);
+    const lastLine = last ? JSON.stringify(last) : '(none)';
+    this.bootStalled = `/init had not started after boot_timeout_s (${ms / 1000} s); the console's last line: ${lastLine}`;
+    let snaps: SnapshotRecord[] = [];
     try {
-      await vm.freeze('boot-timeout');
+      snaps = await Promise.race([vm.freeze('boot-timeout'), new Promise<never>((_, no) => setTimeout(() => no(new Error('freeze timed out')), STALL_FREEZE_MS).unref())]);
     } catch {
-      // it ended meanwhile
+      // it ended meanwhile, or would not freeze: noted without registers
     }
+    noteBootStall(this.scenario, [`last line ${lastLine}`, ...snaps.map((s) => `vCPU ${s.vcpu} ${s.text}`)].join('; '));
     vm.stop();
   }
 }

@@ -34,11 +34,16 @@ describe('noteBootStall', () => {
 
   it('appends a note only under schedvm test in the sandbox, read back by bootStalls', () => {
     const file = progressFile();
-    expect(noteBootStall('topo-1', { SCHEDVM_PROGRESS_FILE: file })).toBe(false); // on the host: no sandbox to restart
-    expect(noteBootStall('topo-1', { SCHEDVM_IN_SANDBOX: '1' })).toBe(false); // not under schedvm test
-    expect(noteBootStall('topo 2\nx', { SCHEDVM_PROGRESS_FILE: file, SCHEDVM_IN_SANDBOX: '1' })).toBe(true);
+    expect(noteBootStall('topo-1', undefined, { SCHEDVM_PROGRESS_FILE: file })).toBe(false); // on the host: no sandbox to restart
+    expect(noteBootStall('topo-1', undefined, { SCHEDVM_IN_SANDBOX: '1' })).toBe(false); // not under schedvm test
+    const env = { SCHEDVM_PROGRESS_FILE: file, SCHEDVM_IN_SANDBOX: '1' };
+    expect(noteBootStall('topo 2\nx', undefined, env)).toBe(true);
+    expect(noteBootStall('topo-3', 'last line "[ 1.0] smp: Bringing up"; vCPU 0 ip=0xffffffff81000000\tsp=0x1', env)).toBe(true);
     const text = readFileSync(file, 'utf8');
-    expect(bootStalls(`passed /r/a.kvm.test.ts\n${text}`)).toEqual(['topo 2 x']);
+    expect(bootStalls(`passed /r/a.kvm.test.ts\n${text}`)).toEqual([
+      { scenario: 'topo 2 x' },
+      { scenario: 'topo-3', where: 'last line "[ 1.0] smp: Bringing up"; vCPU 0 ip=0xffffffff81000000 sp=0x1' },
+    ]);
     expect(readProgress(text).size).toBe(0);
   });
 });

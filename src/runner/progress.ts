@@ -53,20 +53,33 @@ export function failedFiles(text: string): string[] {
   return [...readProgress(text)].filter(([, state]) => state === 'failed').map(([file]) => file);
 }
 
-/** The scenarios whose boot stalled, in the order noted. */
-export function bootStalls(text: string): string[] {
-  return text.split('\n').flatMap((l) => (l.startsWith(STALL_PREFIX) ? [l.slice(STALL_PREFIX.length)] : []));
+/** A stalled boot: its scenario and, when it could be read, where the guest stood. */
+export interface BootStall {
+  scenario: string;
+  where?: string;
+}
+
+/** The boots that stalled, in the order noted. */
+export function bootStalls(text: string): BootStall[] {
+  return text.split('\n').flatMap((l) => {
+    if (!l.startsWith(STALL_PREFIX)) return [];
+    const [scenario, where] = l.slice(STALL_PREFIX.length).split('\t');
+    return [where ? { scenario: scenario!, where } : { scenario: scenario! }];
+  });
 }
 
 /**
  * Notes a stalled boot for the slow reporter, under `schedvm test` in the sandbox only: there a
  * Linux guest stalled before /init most likely means the nested emulation wedged (the README's
  * troubleshooting); once seen in CI, every guest after it in the same sandbox VM stalled too.
+ * `where` (the console's last line, each vCPU's registers) goes into the log with it, since the
+ * run ends before the test reports its own failure.
  */
-export function noteBootStall(scenario: string, env: NodeJS.ProcessEnv = process.env): boolean {
+export function noteBootStall(scenario: string, where?: string, env: NodeJS.ProcessEnv = process.env): boolean {
   const progress = sandboxProgressFile(env);
   if (!progress) return false;
-  appendDurably(progress, `${STALL_PREFIX}${scenario.replace(/\s+/g, ' ')}\n`);
+  const line = (t: string) => t.replace(/\s+/g, ' ').trim();
+  appendDurably(progress, `${STALL_PREFIX}${line(scenario)}${where ? `\t${line(where)}` : ''}\n`);
   return true;
 }
 

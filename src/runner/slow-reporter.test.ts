@@ -138,10 +138,12 @@ describe('SlowTestReporter under schedvm test (SCHEDVM_PROGRESS_FILE)', () => {
       r.onTestModuleStart(a);
       r.report(Date.now());
       expect(ended).toBe(0);
-      expect(noteBootStall('topo-1n1l1c1t')).toBe(true);
+      expect(noteBootStall('topo-1n1l1c1t', 'last line "smp: Bringing up secondary CPUs"; vCPU 0 ip=0x1')).toBe(true);
       r.report(Date.now());
       expect(ended).toBe(1);
-      expect(printed.at(-1)).toMatch(/^schedvm: STALLED boot of topo-1n1l1c1t: no \/init within its boot_timeout_s\..*with src\/a\.kvm\.test\.ts not ended$/);
+      expect(printed.at(-1)).toMatch(
+        /^schedvm: STALLED boot of topo-1n1l1c1t \(last line "smp: Bringing up secondary CPUs"; vCPU 0 ip=0x1\): no \/init within its boot_timeout_s\..*with src\/a\.kvm\.test\.ts not ended$/,
+      );
       r.onTestRunEnd();
     } finally {
       delete process.env.SCHEDVM_IN_SANDBOX;

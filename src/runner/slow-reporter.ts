@@ -122,7 +122,7 @@ export default class SlowTestReporter implements Reporter {
     if (stalls.length === 0) return;
     const running = [...this.modules.keys()].map((m) => relative(process.cwd(), m));
     this.write(
-      `schedvm: STALLED boot of ${stalls.join(', ')}: no /init within its boot_timeout_s. The nested emulation of this sandbox VM has most likely wedged, ` +
+      `schedvm: STALLED boot of ${stalls.map((b) => (b.where ? `${b.scenario} (${b.where})` : b.scenario)).join(', ')}: no /init within its boot_timeout_s. The nested emulation of this sandbox VM has most likely wedged, ` +
         `and the guests after it would stall too: this run ends here${running.length ? `, with ${running.join(', ')} not ended` : ''}`,
     );
     this.onHung();
