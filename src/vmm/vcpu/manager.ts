@@ -60,7 +60,8 @@ export class VcpuManager {
   /**
    * Starts every vCPU (parked until start()); resolves once all are ready. vCPU 0, the boot CPU
    * (firmware, boot console: most of a guest's exits), gets a thread of its own; the others run
-   * on native threads served by one exit thread (group.ts), a few KiB each instead of a V8 isolate.
+   * on native threads served by one exit thread (group.ts), a few KiB each instead of a V8 isolate,
+   * unless there is only one other.
    */
   static async spawn(o: VcpuManagerOptions): Promise<VcpuManager> {
     installKickHandler();
@@ -70,7 +71,10 @@ export class VcpuManager {
       m.handles.push({ done: new Promise<void>((resolve) => (markDone = resolve)), markDone });
     }
     const rest = Array.from({ length: o.count - 1 }, (_, i) => i + 1);
-    const ready = [m.serve(startVcpuThread(o.initFor(0)), [0], o), ...(rest.length ? [m.serve(startNativeVcpus(rest.map((i) => o.initFor(i))), rest, o)] : [])];
+    // A lone other vCPU takes the thread its exit thread would have: on it, it serves its own
+    // exits, with no handoff (on one CPU each handoff is two context switches).
+    const others = () => (rest.length === 1 ? startVcpuThread(o.initFor(1)) : startNativeVcpus(rest.map((i) => o.initFor(i))));
+    const ready = [m.serve(startVcpuThread(o.initFor(0)), [0], o), ...(rest.length ? [m.serve(others(), rest, o)] : [])];
     try {
       await Promise.all(ready.flat());
     } catch (e) {

@@ -20,7 +20,7 @@ export type VcpuTask =
 // another's. Threads start on demand, so the cap costs nothing.
 const MAX_THREADS = MAX_VCPUS + 1;
 
-/** Pool threads a VM of `vcpus` vCPUs takes for them: vCPU 0's own, and one exit thread for the rest (manager.ts). */
+/** Pool threads a VM of `vcpus` vCPUs takes for them: vCPU 0's own, and one for the rest (vCPU 1's own, or their exit thread: manager.ts). */
 export function poolThreadsForVcpus(vcpus: number): number {
   return Math.min(vcpus, 2);
 }
