@@ -173,15 +173,15 @@ async function kernelWatchPlan(s: Scenario, kernel: Kernel, warnings: string[]):
   return { watches, ...(exitKindOffset !== undefined ? { exitKindOffset } : {}), ...(monitor ? { monitor } : {}) };
 }
 
+/** How long a stalled boot's snapshot may take before the stall is noted without it. */
+const STALL_FREEZE_MS = 20_000;
+
 /**
  * Follows a run's console: times the first /init line, stops a Linux guest whose /init has not
  * started within its boot timeout, and arms the scenario's kernel watchpoints as the guest
  * reports their addresses. Pass `watch` as the VM's onConsole, start(vm) when it runs, and
  * end() when it has ended.
  */
-/** How long a stalled boot's snapshot may take before the stall is noted without it. */
-const STALL_FREEZE_MS = 20_000;
-
 export class BootClock {
   private t0 = performance.now();
   private seen = '';

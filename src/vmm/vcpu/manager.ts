@@ -73,8 +73,9 @@ export class VcpuManager {
     const rest = Array.from({ length: o.count - 1 }, (_, i) => i + 1);
     // A lone other vCPU takes the thread its exit thread would have: on it, it serves its own
     // exits, with no handoff (on one CPU each handoff is two context switches).
-    const others = () => (rest.length === 1 ? startVcpuThread(o.initFor(1)) : startNativeVcpus(rest.map((i) => o.initFor(i))));
-    const ready = [m.serve(startVcpuThread(o.initFor(0)), [0], o), ...(rest.length ? [m.serve(others(), rest, o)] : [])];
+    const ready = [m.serve(startVcpuThread(o.initFor(0)), [0], o)];
+    if (rest.length === 1) ready.push(m.serve(startVcpuThread(o.initFor(1)), rest, o));
+    else if (rest.length > 1) ready.push(m.serve(startNativeVcpus(rest.map((i) => o.initFor(i))), rest, o));
     try {
       await Promise.all(ready.flat());
     } catch (e) {
