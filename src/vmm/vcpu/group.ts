@@ -12,7 +12,7 @@ import { captureRegs, type ParkOptions, parkFrozen } from './debug-plane.ts';
 import { DOORBELL_SPIN_US, Doorbell, NativeVcpu } from './native/native-vcpu.ts';
 import type { VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import { type RunLoopContext, type RunLoopStats, serveExit } from './run-loop.ts';
-import { createOrReport, threadBus, vcpuContext } from './vcpu-context.ts';
+import { abandonVcpu, setUpOrReport, threadBus } from './vcpu-context.ts';
 
 /** How long the exit thread sleeps on its doorbell before looking at the VM's flags anyway. */
 const WAIT_MS = 100;
@@ -66,18 +66,14 @@ export function driveNativeVcpus(inits: readonly VcpuWorkerInit[], post: (m: Vcp
 function startMember(init: VcpuWorkerInit, shared: ReturnType<typeof threadBus>, bell: Doorbell, spinning: boolean, post: (m: VcpuWorkerMessage) => void): Member | undefined {
   const { control } = shared;
   const index = init.index;
-  const vcpu = createOrReport(init, control, post);
-  if (!vcpu) return undefined;
+  const set = setUpOrReport(init, shared, post);
+  if (!set) return undefined;
+  const { vcpu, run } = set;
   let nv: NativeVcpu;
-  let run: RunLoopContext;
   try {
-    // Everything that can throw comes before the thread starts: after it, a throw would leave it held.
-    run = vcpuContext(init, vcpu, shared, (slot) => post({ type: 'freeze-request', index, slot })).run;
     nv = NativeVcpu.start(vcpu.fd, bell, spinning ? undefined : 0);
   } catch (e) {
-    control.setDone(index);
-    vcpu.close();
-    post({ type: 'failed', index, message: (e as Error).message });
+    abandonVcpu(index, vcpu, control, post, e);
     return undefined;
   }
   control.setRunning(index);

@@ -57,12 +57,29 @@ export function createVcpu(init: VcpuWorkerInit, control: VmControl): VcpuFd {
   return vcpu;
 }
 
-/** createVcpu, posting `failed` for vCPU `init.index` instead of throwing. */
-export function createOrReport(init: VcpuWorkerInit, control: VmControl, post: (m: VcpuWorkerMessage) => void): VcpuFd | undefined {
+/** Gives up on a created vCPU: marks it done, closes it and posts `failed` with `e`'s message. */
+export function abandonVcpu(index: number, vcpu: VcpuFd, control: VmControl, post: (m: VcpuWorkerMessage) => void, e: unknown): void {
+  control.setDone(index);
+  vcpu.close();
+  post({ type: 'failed', index, message: (e as Error).message });
+}
+
+/**
+ * Creates vCPU `init.index` and builds its exit context, before it reports ready; a failure
+ * posts `failed` instead (the VMM waits for one or the other), the vCPU closed.
+ */
+export function setUpOrReport(init: VcpuWorkerInit, shared: ThreadBus, post: (m: VcpuWorkerMessage) => void): ({ vcpu: VcpuFd } & ReturnType<typeof vcpuContext>) | undefined {
+  let vcpu: VcpuFd;
   try {
-    return createVcpu(init, control);
+    vcpu = createVcpu(init, shared.control);
   } catch (e) {
     post({ type: 'failed', index: init.index, message: (e as Error).message });
+    return undefined;
+  }
+  try {
+    return { vcpu, ...vcpuContext(init, vcpu, shared, (slot) => post({ type: 'freeze-request', index: init.index, slot })) };
+  } catch (e) {
+    abandonVcpu(init.index, vcpu, shared.control, post, e);
     return undefined;
   }
 }

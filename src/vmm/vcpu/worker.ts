@@ -6,7 +6,7 @@ import type { VcpuTask } from './pool.ts';
 import type { VcpuThreadStats, VcpuWorkerInit, VcpuWorkerMessage } from './protocol.ts';
 import { vcpuRunLoop } from './run-loop.ts';
 import { cpuSince, threadCpu } from '../sys/thread-cpu.ts';
-import { createOrReport, threadBus, vcpuContext } from './vcpu-context.ts';
+import { setUpOrReport, threadBus } from './vcpu-context.ts';
 
 /** The pool's task function. */
 export default function runTask(task: VcpuTask): void {
@@ -50,15 +50,15 @@ function driveVcpu(init: VcpuWorkerInit, post: (m: VcpuWorkerMessage) => void): 
   const shared = threadBus(init);
   const { control } = shared;
   const index = init.index;
-  const vcpu = createOrReport(init, control, post);
-  if (!vcpu) return undefined;
+  const set = setUpOrReport(init, shared, post);
+  if (!set) return undefined;
+  const { vcpu } = set;
   try {
-    const ctx = vcpuContext(init, vcpu, shared, (slot) => post({ type: 'freeze-request', index, slot }));
     control.setRunning(index);
     post({ type: 'ready', index, tid: gettid(), runAddr: vcpu.runAddr, runSize: vcpu.runSize });
     control.waitForStart();
     const started = threadCpu();
-    const stats = vcpuRunLoop({ ...ctx.run, onFreeze: freezeHandler(ctx.freeze) });
+    const stats = vcpuRunLoop({ ...set.run, onFreeze: freezeHandler(set.freeze) });
     if (control.snapshotOnExit) captureRegs(vcpu, control, index);
     return { ...stats, cpu: cpuSince(started) };
   } finally {
