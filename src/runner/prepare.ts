@@ -28,8 +28,18 @@ import type { WorkloadRun } from '../fixtures/workload/command.ts';
 import { compareWithBaseline, type WorkloadBaseline } from './baseline.ts';
 import { noteBootStall } from './progress.ts';
 
-/** What every Linux guest gets besides its console=: i8042 reboot (Shutdown), no PCI probing. */
-export const BASE_CMDLINE = 'reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd';
+/**
+ * What every Linux guest gets besides its console=: i8042 reboot (Shutdown), no PCI probing, and
+ * no clocksource watchdog (tsc=nowatchdog). Linux 7.x's watchdog checks inter-CPU TSC skew by
+ * spinning on the boot CPU, interrupts off, until a remote CPU answers an IPI, with a timeout read
+ * from the current clocksource. Before the first clocksource switch that clocksource is jiffies,
+ * and the switch itself runs under stop_machine: a watchdog tick taken between the boot CPU's
+ * ack and its own irq-off step waits on a CPU already spinning with interrupts off, and jiffies
+ * never move again (a guest stall seen as vCPU 0 in watchdog_check_skew, the rest in
+ * multi_cpu_stop). Its irq-off spins every 0.5 s would also skew the latencies a scheduler test
+ * measures; tsc and kvm-clock come from the same host TSC, so there is nothing to watch.
+ */
+export const BASE_CMDLINE = 'reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd tsc=nowatchdog';
 
 /**
  * Inside the schedvm sandbox the "hardware" is QEMU's emulated SVM, which does not hand a nested
