@@ -47,6 +47,11 @@ export interface VmDevices extends VirtioDevicesConfig {
   queueWork?: 'thread' | 'vcpu';
 }
 
+/** The UARTs a config's guest sees. */
+export function serialPortsOf(config: Pick<VmConfig, 'devices'>): SerialPort[] {
+  return config.devices?.serial ?? ['com1', 'com2'];
+}
+
 /** The topology a config asks for (its vcpus alone: one LLC of that many cores), checked. Bare-metal
  * guests take APIC ids past the xAPIC range (they read theirs from CPUID 0xB); Linux guests do not. */
 export function resolveTopology(c: VmConfig): Topology {

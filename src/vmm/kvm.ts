@@ -191,6 +191,18 @@ export class VmFd {
     dv.setUint32(f.flags, abi.KVM_IOEVENTFD_FLAG_DATAMATCH, true);
     ioctl(this.fd, 'KVM_IOEVENTFD', buf);
   }
+  /**
+   * Guest writes to ports [port, port + size) go to the coalesced ring (coalesced-ring.ts)
+   * instead of exiting: the vCPU goes straight back into the guest.
+   */
+  coalescePio(port: number, size: number): void {
+    const buf = new Uint8Array(abi.KVM_COALESCED_ZONE_SIZE);
+    const dv = new DataView(buf.buffer);
+    dv.setBigUint64(abi.kvmCoalescedZone.addr, BigInt(port), true);
+    dv.setUint32(abi.kvmCoalescedZone.size, size, true);
+    dv.setUint32(abi.kvmCoalescedZone.pio, 1, true);
+    ioctl(this.fd, 'KVM_REGISTER_COALESCED_MMIO', buf);
+  }
   /** Call from the thread that will run the vCPU: KVM wants vCPU ioctls from that thread. */
   createVcpu(id: number, mmapSize: number): VcpuFd {
     const fd = ioctlWithInt(this.fd, 'KVM_CREATE_VCPU', id);

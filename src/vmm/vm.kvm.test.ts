@@ -27,6 +27,16 @@ describe('bare-metal guests on KVM', () => {
     expect(r.console.com2).toBe('');
   });
 
+  it("hello's bytes reach COM1 through the coalesced ring: no exit of their own", async () => {
+    const r = await boot('hello');
+    const greeting = 'Hello from schedvm!\n';
+    expect(r.console.com1).toBe(greeting);
+    // One LSR poll (IoIn) per byte exits; the THR writes queue in KVM (one exit each without).
+    const { IoIn = 0, IoOut = 0 } = r.vcpus[0]!.exitsByReason;
+    expect(IoIn).toBeGreaterThanOrEqual(greeting.length);
+    expect(IoOut).toBeLessThan(greeting.length / 2);
+  });
+
   it('com2 greets on COM2 only', async () => {
     const r = await boot('com2');
     expect(r.exitAction).toBe('Shutdown');

@@ -2,7 +2,7 @@
 // the vCPU manager, its watchpoints by the watchpoint controller, its consoles by the console
 // mux. Vm keeps the lifecycle (create, run, stop, dispose) and the result.
 import { buildMachine, type Machine } from './arch-machine.ts';
-import { checkWatchpoints, resolveTopology, type ConsolePort, type VmConfig } from './config.ts';
+import { checkWatchpoints, resolveTopology, serialPortsOf, type ConsolePort, type VmConfig } from './config.ts';
 import { ConsoleMux } from './console-mux.ts';
 import { notifiesOffVcpu } from './devices/virtio/wiring.ts';
 import { DeviceThread } from './device-thread.ts';
@@ -80,7 +80,7 @@ export class Vm {
           control: control.sab,
           com1: consoles.com1.shared,
           com2: consoles.com2.shared,
-          serialPorts: this.config.devices?.serial ?? ['com1', 'com2'],
+          serialPorts: serialPortsOf(this.config),
           ...(machine.virtio ? { virtio: machine.virtio.wiring } : {}),
           killEventFd: machine.fds.kill,
           parkedEventFd: machine.fds.parked,

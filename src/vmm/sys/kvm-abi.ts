@@ -109,6 +109,9 @@ export const KVM_IOEVENTFD_SIZE = 64;
 export const kvmIoeventfd = { datamatch: 0, addr: 8, len: 16, fd: 20, flags: 24 } as const;
 /** Only writes of exactly `datamatch` signal the eventfd. */
 export const KVM_IOEVENTFD_FLAG_DATAMATCH = 1;
+/** struct kvm_coalesced_mmio_zone: addr u64, size u32, pio u32 (1: a port range). */
+export const KVM_COALESCED_ZONE_SIZE = 16;
+export const kvmCoalescedZone = { addr: 0, size: 8, pio: 12 } as const;
 /** Headers of the flexible-array structs kvm_msrs and kvm_cpuid2. */
 export const KVM_MSRS_HEADER = 8;
 export const KVM_CPUID2_HEADER = 8;
@@ -138,6 +141,7 @@ export const ioctls = {
   KVM_CREATE_IRQCHIP: io(0x60),
   KVM_IRQFD: iow(0x76, 32),
   KVM_IOEVENTFD: iow(0x79, 64),
+  KVM_REGISTER_COALESCED_MMIO: iow(0x67, 16),
   KVM_CREATE_PIT2: iow(0x77, 64),
   KVM_GET_LAPIC: ior(0x8e, KVM_LAPIC_SIZE),
   KVM_SET_LAPIC: iow(0x8f, KVM_LAPIC_SIZE),
@@ -152,6 +156,9 @@ export const KVM_CAP_MAX_VCPU_ID = 128;
 export const KVM_CAP_READONLY_MEM = 81;
 export const KVM_CAP_TSC_DEADLINE_TIMER = 72;
 export const KVM_CAP_IOEVENTFD = 36;
+/** Its value is the page of a vCPU's mmap that holds the coalesced ring (0: none). */
+export const KVM_CAP_COALESCED_MMIO = 15;
+export const KVM_CAP_COALESCED_PIO = 162;
 export const KVM_MEM_READONLY = 0x2;
 
 /** struct kvm_run: the fields the VMM reads and writes, by byte offset. */

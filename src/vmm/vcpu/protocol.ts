@@ -1,4 +1,5 @@
 // Messages between the VMM thread and a vCPU worker.
+import type { CoalescedRingInit } from '../coalesced-ring.ts';
 import type { SerialShared } from '../devices/serial.ts';
 import type { VirtioWiring } from '../devices/virtio/wiring.ts';
 import type { CpuidEntry } from '../kvm.ts';
@@ -26,6 +27,8 @@ export interface VcpuWorkerInit {
   com2: SerialShared;
   /** The UARTs the guest sees (the others' ports read as nothing there). */
   serialPorts: Array<'com1' | 'com2'>;
+  /** The VM's coalesced ring (the UARTs' transmit writes), when KVM has one. */
+  coalesced?: CoalescedRingInit;
   /** virtio-mmio devices this thread attaches to its exit bus. */
   virtio?: VirtioWiring;
   killEventFd: number;

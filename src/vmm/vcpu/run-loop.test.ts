@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { CoalescedRing, coalescedRingLock } from '../coalesced-ring.ts';
+import { kvmQueue } from '../coalesced-ring.testing.ts';
 import { I8042 } from '../devices/i8042.ts';
-import { ExitReason, kvmRun } from '../sys/kvm-abi.ts';
+import { COM1_BASE, Serial8250 } from '../devices/serial.ts';
+import { ExitReason, KVM_EXIT_IO_OUT, kvmRun } from '../sys/kvm-abi.ts';
 import { close, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, eventfd, eventfdDrain } from '../sys/libc.ts';
 import { ActionCode, FatalKind, VmControl } from './control.ts';
 import { vcpuRunLoop, type RunLoopContext, type RunnableVcpu } from './run-loop.ts';
@@ -145,6 +148,46 @@ describe('vcpuRunLoop: exits', () => {
     t.run();
     expect(seen).toEqual([0xffff0ff4n]);
     expect(t.vcpu.runs).toBe(2);
+  });
+});
+
+describe('vcpuRunLoop: coalesced UART writes', () => {
+  const MCR_LOOP = 0x10;
+  /** An OUT of `value` to `port` (one byte), its data at the end of the fake kvm_run. */
+  const outb = (port: number, value: number) =>
+    exitWith(ExitReason.IO, (r) => {
+      r.setUint8(kvmRun.io.direction, KVM_EXIT_IO_OUT);
+      r.setUint8(kvmRun.io.size, 1);
+      r.setUint16(kvmRun.io.port, port, true);
+      r.setUint32(kvmRun.io.count, 1, true);
+      r.setBigUint64(kvmRun.io.data_offset, 4000n, true);
+      r.setUint8(4000, value);
+    });
+  function withRing(steps: Step[]) {
+    const page = new Uint8Array(4096);
+    const com1 = Serial8250.create();
+    const t = loopWith(steps, { coalesced: new CoalescedRing(page, coalescedRingLock()), bus: { i8042: new I8042(), com1, mmio: [] } });
+    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { ...t, page, output: () => text(com1.output.drain()), input: () => text(com1.input.drain()) };
+  }
+
+  it('applies the queued bytes before the exit that follows them', () => {
+    const t = withRing([outb(COM1_BASE + 4, MCR_LOOP), shutdown]);
+    for (const c of 'hi') kvmQueue(t.page, COM1_BASE, [c.charCodeAt(0)]);
+    t.run();
+    // Applied after the MCR write, loopback would have turned them into input.
+    expect(t.output()).toBe('hi');
+    expect(t.input()).toBe('');
+  });
+
+  it("applies what was queued when a kill's kick ends the run: the VM's last output", () => {
+    const t = withRing([fail(EINTR)]);
+    t.vcpu.onRun = () => {
+      kvmQueue(t.page, COM1_BASE, [0x21]);
+      t.control.kill();
+    };
+    t.run();
+    expect(t.output()).toBe('!');
   });
 });
 

@@ -1,7 +1,8 @@
 // One vCPU's loop: check kill, (freeze), KVM_RUN, dispatch the exit. KVM_RUN failing (other
 // than interrupted) and an exit nothing here knows end the VM as Fatal, as Firecracker does:
 // re-entering would spin on the same failure.
-import { classifyExit, decodeExit, dispatchDeviceExit, type DeviceExit, type ExitBus, type VcpuExit } from '../exits.ts';
+import type { CoalescedRing } from '../coalesced-ring.ts';
+import { classifyExit, decodeExit, dispatchDeviceExit, dispatchIoOut, type DeviceExit, type ExitBus, type VcpuExit } from '../exits.ts';
 import { EAGAIN, EINTR, eventfdSignal } from '../sys/libc.ts';
 import { ActionCode, FatalKind, type VmControl } from './control.ts';
 
@@ -25,6 +26,8 @@ export interface RunLoopContext {
   onDebug?: (exit: DataView) => void;
   /** Re-arms watchpoints before each KVM_RUN when the armed set changed. */
   beforeRun?: () => void;
+  /** The VM's coalesced port writes, applied before any exit is served. */
+  coalesced?: CoalescedRing;
 }
 
 export interface RunLoopStats {
@@ -43,8 +46,10 @@ export type AfterExit = 'again' | 'leave';
  * Fatal, a failed KVM_RUN) records the VM's action and kills it. Shared by a vCPU's own thread
  * (vcpuRunLoop) and the exit thread that serves native vCPU threads (group.ts).
  */
-export function serveExit(ctx: Pick<RunLoopContext, 'index' | 'vcpu' | 'bus' | 'control' | 'killEventFd' | 'onDebug'>, stats: RunLoopStats, status: number): AfterExit {
+export function serveExit(ctx: Pick<RunLoopContext, 'index' | 'vcpu' | 'bus' | 'control' | 'killEventFd' | 'onDebug' | 'coalesced'>, stats: RunLoopStats, status: number): AfterExit {
   const { index, vcpu, bus, control } = ctx;
+  // Queued writes came before this exit (and before a kick's return: the VM's last output).
+  ctx.coalesced?.drain((w) => w.pio && dispatchIoOut(bus, w.addr, w.data.length, 1, w.data));
   const stop = (code: ActionCode, fatalKind = FatalKind.None, detail = 0n): AfterExit => {
     // A Fatal exit leaves a snapshot of every vCPU behind, this one included.
     if (code === ActionCode.Fatal) control.requestSnapshotOnExit();

@@ -3,6 +3,7 @@
 // entry, and the debug plane's hooks. A vCPU's own worker builds one; the exit thread of native
 // vCPUs (group.ts) builds one per vCPU over one shared bus.
 import { setupVcpu } from '../arch-machine.ts';
+import { CoalescedRing } from '../coalesced-ring.ts';
 import { I8042 } from '../devices/i8042.ts';
 import { Serial8250 } from '../devices/serial.ts';
 import { attachVirtioDevices } from '../devices/virtio/wiring.ts';
@@ -98,6 +99,7 @@ export function vcpuContext(init: VcpuWorkerInit, vcpu: VcpuFd, shared: ThreadBu
       control,
       killEventFd: init.killEventFd,
       ...(trapping ? {} : debugRegisterWatch(vcpu, dispatch)),
+      ...(init.coalesced ? { coalesced: CoalescedRing.inRun(vcpu.runBytes, init.coalesced) } : {}),
     },
     freeze: {
       index: init.index,

@@ -1,14 +1,25 @@
 // Builds an x86_64 machine from a VmConfig, Firecracker's builder half: KVM and the VM fd, guest
 // RAM and its memslots, the long-mode tables and the loaded payload, the eventfds, the irqchip
 // with its irqfds and the virtio devices; and the x86 half of each vCPU's worker init.
-import type { VmConfig } from '../config.ts';
+import { serialPortsOf, type SerialPort, type VmConfig } from '../config.ts';
 import { planVirtioWindows, VirtioHost } from '../devices/virtio/wiring.ts';
 import { VmmConfigError } from '../errors.ts';
 import { EventFds } from '../event-fds.ts';
 import { Kvm, type VmFd } from '../kvm.ts';
 import { GuestMemory } from '../memory.ts';
 import { MemslotTable, pagesOf, planMemslots } from '../memslots.ts';
-import { KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOEVENTFD, KVM_CAP_MAX_VCPU_ID, KVM_CAP_MAX_VCPUS, KVM_CAP_READONLY_MEM, KVM_CAP_TSC_DEADLINE_TIMER } from '../sys/kvm-abi.ts';
+import { coalescedRingLock, type CoalescedRingInit } from '../coalesced-ring.ts';
+import { COM1_BASE, COM2_BASE } from '../devices/serial.ts';
+import {
+  KVM_CAP_COALESCED_MMIO,
+  KVM_CAP_COALESCED_PIO,
+  KVM_CAP_IMMEDIATE_EXIT,
+  KVM_CAP_IOEVENTFD,
+  KVM_CAP_MAX_VCPU_ID,
+  KVM_CAP_MAX_VCPUS,
+  KVM_CAP_READONLY_MEM,
+  KVM_CAP_TSC_DEADLINE_TIMER,
+} from '../sys/kvm-abi.ts';
 import { cpuPlacement, formatTopology, highestApicId, vcpuCount, type Topology } from '../topology.ts';
 import type { VcpuWorkerInit } from '../vcpu/protocol.ts';
 import { cpuidForVcpu } from './cpuid.ts';
@@ -28,7 +39,7 @@ export const MIN_LINUX_MEMORY_MB = 64;
 const MAX_BARE_MEMORY_MB = 3072;
 
 /** The architecture's half of a vCPU worker's init. */
-export type ArchVcpuInit = Pick<VcpuWorkerInit, 'apicId' | 'cpuid' | 'start' | 'linuxCpuState' | 'serialIrqFds' | 'mmapSize' | 'hasImmediateExit'>;
+export type ArchVcpuInit = Pick<VcpuWorkerInit, 'apicId' | 'cpuid' | 'start' | 'linuxCpuState' | 'serialIrqFds' | 'mmapSize' | 'hasImmediateExit' | 'coalesced'>;
 
 export interface Machine {
   kvm: Kvm;
@@ -40,6 +51,19 @@ export interface Machine {
   vcpuInit(index: number): ArchVcpuInit;
   /** Stops the devices and closes every fd (guest RAM stays: the caller releases it). */
   close(): void;
+}
+
+/**
+ * Queues guest writes to the UARTs' transmit registers in KVM's coalesced ring: a byte printed
+ * costs no exit of its own, only the LSR poll before the next one does (the 8250 console's
+ * byte-by-byte writes were half of a Linux boot's exits). Only THR: every other UART register
+ * still exits, and serveExit applies the queued bytes before it serves any exit.
+ */
+function coalesceUartWrites(kvm: Kvm, vm: VmFd, mmapSize: number, ports: readonly SerialPort[]): CoalescedRingInit | undefined {
+  const pageOffset = kvm.checkExtension(KVM_CAP_COALESCED_MMIO);
+  if (pageOffset <= 0 || (pageOffset + 1) * 4096 > mmapSize || kvm.checkExtension(KVM_CAP_COALESCED_PIO) <= 0 || ports.length === 0) return undefined;
+  for (const port of ports) vm.coalescePio(port === 'com1' ? COM1_BASE : COM2_BASE, 1);
+  return { pageOffset, lock: coalescedRingLock() };
 }
 
 /** x86 limits of a config: RAM the layout can hold, an image clear of the stacks, devices a bare guest can find. */
@@ -99,8 +123,11 @@ export function buildMachine(config: VmConfig, topology: Topology): Machine {
       }
     }
     const supported = kvm.supportedCpuid();
+    const mmapSize = kvm.vcpuMmapSize();
+    const coalesced = coalesceUartWrites(kvm, vm, mmapSize, serialPortsOf(config));
     const shared = {
-      mmapSize: kvm.vcpuMmapSize(),
+      mmapSize,
+      ...(coalesced ? { coalesced } : {}),
       hasImmediateExit: kvm.checkExtension(KVM_CAP_IMMEDIATE_EXIT) > 0,
       linuxCpuState: plan.linuxCpuState,
       ...(serialIrqFds ? { serialIrqFds } : {}),
