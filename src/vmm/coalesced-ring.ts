@@ -4,6 +4,11 @@
 // the queued writes first, in order, so every access that does exit (LSR, IIR, IER, a reset)
 // sees the writes that came before it. Layout: u32 first, u32 last, then entries of u64
 // phys_addr, u32 len, u32 pio, u8 data[8]; KVM fills `last`, the VMM consumes from `first`.
+// Host kernels whose coalesced_mmio_has_room() still computes `(first - last - 1) % MAX` in u32
+// (before its 2024 fix; Debian 12's 6.1.0-57 has the fix) can overwrite a full ring once
+// `first` wraps to 0 while a writer keeps going, losing up to 170 queued writes. Only a guest
+// that writes THR 170 times with no UART read in between (LSR, IIR) gets there; Linux writes
+// at most 16 bytes per read.
 import { lock, unlock } from './devices/shared-lock.ts';
 
 const FIRST = 0;

@@ -1,6 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildGuest } from '../fixtures/guests/build.ts';
+import { Kvm } from './kvm.ts';
+import { KVM_CAP_COALESCED_PIO } from './sys/kvm-abi.ts';
 import { shutdownVcpuPool, vcpuPoolThreads } from './vcpu/pool.ts';
 import { allPlacements, type Topology } from './topology.ts';
 import { Vm, type VmConfig, type VmResult } from './vm.ts';
@@ -19,6 +21,16 @@ async function boot(guest: string, opts: Partial<VmConfig> & { arg?: number } = 
 
 const openFds = () => readdirSync('/proc/self/fd').length;
 
+/** Whether this KVM queues port writes (KVM_CAP_COALESCED_PIO); without it every THR write exits. */
+function kvmCoalescesPio(): boolean {
+  const kvm = Kvm.open();
+  try {
+    return kvm.checkExtension(KVM_CAP_COALESCED_PIO) > 0;
+  } finally {
+    kvm.close();
+  }
+}
+
 describe('bare-metal guests on KVM', () => {
   it('hello greets on COM1 and shuts down through the i8042 reset', async () => {
     const r = await boot('hello');
@@ -27,7 +39,7 @@ describe('bare-metal guests on KVM', () => {
     expect(r.console.com2).toBe('');
   });
 
-  it("hello's bytes reach COM1 through the coalesced ring: no exit of their own", async () => {
+  it.skipIf(!kvmCoalescesPio())("hello's bytes reach COM1 through the coalesced ring: no exit of their own", async () => {
     const r = await boot('hello');
     const greeting = 'Hello from schedvm!\n';
     expect(r.console.com1).toBe(greeting);
