@@ -18,9 +18,11 @@ export interface LinuxGuest {
   schedvm: [string, string[]];
   /**
    * QEMU with the same kernel, initramfs, command line, vCPUs and memory on machine `-M`;
-   * `extra` adds devices, `append` command-line arguments (later ones win in Linux).
+   * `extra` adds devices, `append` command-line arguments (later ones win in Linux). With
+   * `elf`, QEMU boots the kernel ELF schedvm boots (unpacked from the bzImage) through its PVH
+   * entry, skipping the decompressor as schedvm does; else the bzImage.
    */
-  qemu(machine: string, extra: string[], append?: string): [string, string[]];
+  qemu(machine: string, extra: string[], append?: string, elf?: boolean): [string, string[]];
 }
 
 export async function linuxGuest(scenarioFile: string): Promise<LinuxGuest> {
@@ -31,10 +33,11 @@ export async function linuxGuest(scenarioFile: string): Promise<LinuxGuest> {
   const kernel = await resolveKernel(scenario.kernel!);
   const initrd = join(cacheDir('bench'), `${scenario.name}-initrd.img`);
   writeFileSync(initrd, guest.initrd);
+  const elfPath = guest.elf;
   return {
     scenario,
     schedvm: [process.execPath, [CLI, 'run', scenarioFile]],
-    qemu: (machine, extra, append) => [
+    qemu: (machine, extra, append, elf) => [
       'qemu-system-x86_64',
       [
         '-M',
@@ -53,7 +56,7 @@ export async function linuxGuest(scenarioFile: string): Promise<LinuxGuest> {
         '-no-reboot',
         ...extra,
         '-kernel',
-        kernel.bzImage,
+        elf ? (elfPath ?? fail(`${scenarioFile}: no unpacked kernel ELF to give QEMU (prepare's warnings say why)`)) : kernel.bzImage,
         '-initrd',
         initrd,
         '-append',
@@ -88,4 +91,8 @@ export async function rotate<T>(rounds: number, sides: Array<{ name: string; go:
     }
   }
   return samples;
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { kernelBootElf } from '../fixtures/kernels/boot-elf.ts';
 import { resolveKernel } from '../fixtures/kernels/index.ts';
 import { buildSchedulers } from '../fixtures/schedulers/build.ts';
 import { kernelBtf } from '../fixtures/schedulers/vmlinux.ts';
@@ -12,6 +13,7 @@ import { prepareScenariosOnHost, scenariosOfCommand } from './host-prep.ts';
 vi.mock('../fixtures/kernels/index.ts', async (orig) => ({ ...(await orig()), resolveKernel: vi.fn(async () => ({ version: '7.2.13-cloud-amd64' })) }));
 vi.mock('../fixtures/schedulers/build.ts', async (orig) => ({ ...(await orig()), buildSchedulers: vi.fn(async () => ({})) }));
 vi.mock('../fixtures/schedulers/vmlinux.ts', async (orig) => ({ ...(await orig()), kernelBtf: vi.fn(async () => ({})) }));
+vi.mock('../fixtures/kernels/boot-elf.ts', async (orig) => ({ ...(await orig()), kernelBootElf: vi.fn(() => ({ path: '/cache/kernel-elf/k.elf' })) }));
 vi.mock('../fixtures/workload/build.ts', async (orig) => ({ ...(await orig()), buildWorkload: vi.fn(async () => '/cache/schedvm-workload') }));
 
 // Built, not written: vitest reads such docblocks in this very file.
@@ -75,13 +77,15 @@ describe('prepareScenariosOnHost', () => {
       linux('monitored', 'monitor: { hz: 100 }\n'),
     ];
     const done = await prepareScenariosOnHost(files, () => {});
-    expect(done.map((d) => d.what)).toEqual(['kernel debian-sched-ext (7.2.13-cloud-amd64)', 'schedulers scx_simple for 7.2.13-cloud-amd64', 'BTF of 7.2.13-cloud-amd64', 'workload program']);
+    const elf = process.arch === 'x64' ? ['boot ELF of 7.2.13-cloud-amd64'] : [];
+    expect(done.map((d) => d.what)).toEqual(['kernel debian-sched-ext (7.2.13-cloud-amd64)', ...elf, 'schedulers scx_simple for 7.2.13-cloud-amd64', 'BTF of 7.2.13-cloud-amd64', 'workload program']);
+    expect(kernelBootElf).toHaveBeenCalledTimes(elf.length);
     expect(resolveKernel).toHaveBeenCalledTimes(1);
     expect(buildSchedulers).toHaveBeenCalledWith({ version: '7.2.13-cloud-amd64' }, ['scx_simple']);
     expect(kernelBtf).toHaveBeenCalledTimes(1);
     expect(buildWorkload).toHaveBeenCalledTimes(1);
     vi.clearAllMocks();
-    expect((await prepareScenariosOnHost([files[0]!], () => {})).map((d) => d.what)).toEqual(['kernel debian-sched-ext (7.2.13-cloud-amd64)']);
+    expect((await prepareScenariosOnHost([files[0]!], () => {})).map((d) => d.what)).toEqual(['kernel debian-sched-ext (7.2.13-cloud-amd64)', ...elf]);
     expect(kernelBtf).not.toHaveBeenCalled();
     expect(buildWorkload).not.toHaveBeenCalled();
   });
@@ -102,11 +106,13 @@ describe('prepareScenariosOnHost', () => {
   test('an item that fails is logged and the rest is still made ready', async () => {
     vi.clearAllMocks();
     vi.mocked(kernelBtf).mockRejectedValueOnce(new Error('the kernel has no .BTF section\nmore'));
+    vi.mocked(kernelBootElf).mockReturnValueOnce({ note: 'spawnSync zstd ENOENT' });
     writeFileSync(join(dir, 'scenarios/s.yaml'), 'name: s\nkernel: debian-sched-ext\nvcpus: 2\nmemory_mb: 512\nscheduler: { name: scx_simple }\n');
     const logged: string[] = [];
     const done = await prepareScenariosOnHost([join(dir, 'scenarios/s.yaml')], (l) => logged.push(l));
     expect(done.map((d) => d.what)).toEqual(['kernel debian-sched-ext (7.2.13-cloud-amd64)', 'schedulers scx_simple for 7.2.13-cloud-amd64', 'workload program']);
-    expect(logged).toEqual(['warning: could not prepare BTF of 7.2.13-cloud-amd64 on the host: the kernel has no .BTF section']);
+    const elf = process.arch === 'x64' ? ['warning: could not prepare boot ELF of 7.2.13-cloud-amd64 on the host: spawnSync zstd ENOENT'] : [];
+    expect(logged).toEqual([...elf, 'warning: could not prepare BTF of 7.2.13-cloud-amd64 on the host: the kernel has no .BTF section']);
   });
 
   test('a broken scenario is a clear error naming its file', async () => {

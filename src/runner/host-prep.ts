@@ -1,9 +1,11 @@
 // Before a command enters the sandbox VM (which has no network), fetch and build on this host
 // what its scenarios will need: Debian's sched_ext kernel, the kernel source, the schedulers,
-// the kernel's BTF (the exit-kind watch's and the monitor's offsets) and the workload program.
+// the kernel's BTF (the exit-kind watch's and the monitor's offsets), the kernel ELF the guests
+// boot (unpacked from the bzImage) and the workload program.
 // Builds run natively here instead of under TCG, and later runs find everything in the cache.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { kernelBootElf } from '../fixtures/kernels/boot-elf.ts';
 import { type KernelSpec, kernelLabel, resolveKernel } from '../fixtures/kernels/index.ts';
 import { gauntletOf } from './scenario/gauntlet.ts';
 import { buildSchedulers } from '../fixtures/schedulers/build.ts';
@@ -144,6 +146,14 @@ export async function prepareScenariosOnHost(files: string[], log: (line: string
     const named = () => (kernel ? `kernel ${label} (${kernel.version})` : `kernel ${label}`);
     if (!(await timed(named, async () => (kernel = await resolveKernel(need.spec, { log }))))) continue;
     const k = kernel!;
+    if (process.arch === 'x64')
+      await timed(
+        () => `boot ELF of ${k.version}`,
+        async () => {
+          const elf = kernelBootElf(k);
+          if ('note' in elf) throw new Error(elf.note);
+        },
+      );
     if (need.schedulers.size > 0)
       await timed(
         () => `schedulers ${[...need.schedulers].join(', ')} for ${k.version}`,

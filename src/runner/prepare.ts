@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { buildGuest } from '../fixtures/guests/build.ts';
 import { buildInitramfs } from '../fixtures/initramfs/builder.ts';
 import { kernelWarnings, resolveKernel, type Kernel } from '../fixtures/kernels/index.ts';
+import { kernelBootElf } from '../fixtures/kernels/boot-elf.ts';
 import { kernelBtf } from '../fixtures/schedulers/vmlinux.ts';
 import { INIT_START_MARKER, initScript } from '../fixtures/linux/init-script.ts';
 import { parseGuestReport, type GuestReport } from '../fixtures/linux/report.ts';
@@ -142,10 +143,19 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
     gzip: true,
   });
   const [bzImage, initrdBytes] = await Promise.all([readFile(kernel.bzImage), readFile(initrd.path)]);
+  // x86-64 boots the bzImage's kernel ELF, unpacked once on the host (boot-elf.ts).
+  const elf = process.arch === 'x64' ? kernelBootElf(kernel) : undefined;
+  if (elf && 'note' in elf) warnings.push(`kernel ${kernel.version}: booting its bzImage, whose decompressor runs in the guest (slower), as it could not be unpacked: ${elf.note}`);
   return {
     config: {
       ...common,
-      guest: { kind: 'linux', bzImage, initrd: initrdBytes, cmdline: [consoleArg(dev), BASE_CMDLINE, sandbox.args, s.cmdline].filter(Boolean).join(' ') },
+      guest: {
+        kind: 'linux',
+        bzImage,
+        ...(elf && 'path' in elf ? { elf: elf.path } : {}),
+        initrd: initrdBytes,
+        cmdline: [consoleArg(dev), BASE_CMDLINE, sandbox.args, s.cmdline].filter(Boolean).join(' '),
+      },
     },
     kernel: { name: kernel.name, version: kernel.version },
     warnings,

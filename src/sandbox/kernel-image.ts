@@ -2,12 +2,11 @@
 // half the sandbox's boot. So the payload is unpacked once on the host and cached; QEMU
 // then boots the uncompressed ELF through its PVH entry point (CONFIG_PVH), skipping
 // both the real-mode setup and the decompressor.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { cachedFile, cacheDir, writeFileDurably } from '../fixtures/cache.ts';
+import { unpackBzImage } from '../fixtures/kernels/unpack.ts';
 import type { SandboxKernel } from './host-tools.ts';
 
 const XEN_ELFNOTE_PHYS32_ENTRY = 18;
@@ -38,26 +37,6 @@ export function bootableKernel(kernel: SandboxKernel): BootableKernel {
   } catch (err) {
     return { path: kernel.vmlinuz, pvh: false, note: (err as Error).message };
   }
-}
-
-/** The compressed payload of an x86 bzImage (boot protocol >= 2.08), decompressed. */
-export function unpackBzImage(bzImage: Buffer): Buffer {
-  if (bzImage.toString('latin1', 0x202, 0x206) !== 'HdrS' || bzImage.readUInt16LE(0x206) < 0x208) {
-    throw new Error('not a bzImage with boot protocol 2.08+');
-  }
-  const setupSects = bzImage[0x1f1] || 4;
-  const start = (setupSects + 1) * 512 + bzImage.readUInt32LE(0x248);
-  const payload = bzImage.subarray(start, start + bzImage.readUInt32LE(0x24c));
-  if (payload[0] === 0x1f && payload[1] === 0x8b) return gunzipSync(payload);
-  // xz and zstd payloads end with a 4-byte uncompressed size that the tools do not expect.
-  const body = payload.subarray(0, payload.length - 4);
-  if (payload.subarray(0, 6).equals(Buffer.from('fd377a585a00', 'hex'))) return decompressWith('xz', body);
-  if (payload.readUInt32LE(0) === 0xfd2fb528) return decompressWith('zstd', body);
-  throw new Error(`unsupported kernel compression (magic ${payload.subarray(0, 4).toString('hex')})`);
-}
-
-function decompressWith(tool: string, data: Buffer): Buffer {
-  return execFileSync(tool, ['-dc'], { input: data, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /** Whether a 64-bit ELF carries the Xen PHYS32_ENTRY note that QEMU's PVH boot needs. */

@@ -1,8 +1,11 @@
 // Direct boot of a Linux bzImage through its 64-bit entry (Documentation/arch/x86/boot.rst):
 // the protected-mode kernel in RAM, a zero page (boot_params) with the e820 map, the command
-// line and the initrd, and the vCPU entered at startup_64 with rsi = &boot_params.
+// line and the initrd, and the vCPU entered at startup_64 with rsi = &boot_params. Given the
+// kernel ELF unpacked from that bzImage, the ELF is loaded instead and entered at its own
+// startup_64: the same protocol, without the decompressor (and so without KASLR).
 import type { GuestMemory } from '../memory.ts';
 import type { BzImageHeader } from './bzimage.ts';
+import { loadKernelElf } from './kernel-elf.ts';
 import { VmmConfigError } from '../errors.ts';
 import { guestPhysToU64, type GuestPhysAddr } from '../guest-address.ts';
 
@@ -99,6 +102,8 @@ const CAN_USE_HEAP = 0x80;
 export interface LinuxBootInput {
   image: Uint8Array;
   header: BzImageHeader;
+  /** The kernel ELF unpacked from `image`, loaded in place of its compressed kernel. */
+  elf?: string;
   cmdline: string;
   initrd?: Uint8Array;
   ram: readonly RamRange[];
@@ -119,7 +124,15 @@ export function loadLinux(mem: GuestMemory, input: LinuxBootInput): LinuxBootPla
   if (KERNEL_LOAD + Math.max(kernel.length, header.initSize) > ramEnd) {
     throw new VmmConfigError(`memory_mb too small: the kernel needs ${Math.ceil((KERNEL_LOAD + header.initSize) / (1 << 20))} MiB below 3 GiB to unpack`);
   }
-  mem.write(KERNEL_LOAD, kernel);
+  let entry = KERNEL_LOAD + STARTUP_64_OFFSET;
+  // Where the unpacked kernel ends (its bss and brk included): the initrd goes above.
+  let kernelEnd = KERNEL_LOAD + header.initSize;
+  if (input.elf) {
+    const elf = loadKernelElf(mem, input.elf);
+    if (elf.start < HIMEM_START) throw new VmmConfigError(`${input.elf}: a segment at 0x${elf.start.toString(16)} is below 1 MiB, where the zero page and the BIOS area are`);
+    entry = elf.entry;
+    kernelEnd = Math.max(kernelEnd, elf.end);
+  } else mem.write(KERNEL_LOAD, kernel);
 
   const cmd = new TextEncoder().encode(input.cmdline);
   if (cmd.length > Math.min(header.cmdlineSize, CMDLINE_MAX - 1)) {
@@ -145,7 +158,7 @@ export function loadLinux(mem: GuestMemory, input: LinuxBootInput): LinuxBootPla
     // As high as allowed, page-aligned: clear of the kernel as it unpacks.
     const top = Math.min(ramEnd, header.initrdAddrMax + 1);
     const gpa = Math.floor((top - input.initrd.length) / 0x1000) * 0x1000;
-    if (gpa < KERNEL_LOAD + header.initSize) {
+    if (gpa < kernelEnd) {
       throw new VmmConfigError(`memory_mb too small for a ${Math.ceil(input.initrd.length / (1 << 20))} MiB initramfs above the kernel`);
     }
     mem.write(gpa, input.initrd);
@@ -166,5 +179,5 @@ export function loadLinux(mem: GuestMemory, input: LinuxBootInput): LinuxBootPla
     mem.writeU32(at + 16, e.type);
   });
 
-  return { entry: KERNEL_LOAD + STARTUP_64_OFFSET, bootParams: ZERO_PAGE, ...(initrd ? { initrd } : {}) };
+  return { entry, bootParams: ZERO_PAGE, ...(initrd ? { initrd } : {}) };
 }

@@ -24,6 +24,8 @@ export interface LinuxGuest {
   kind: 'linux';
   /** The bzImage (vmlinuz) bytes. */
   bzImage: Uint8Array;
+  /** Path of the kernel ELF unpacked from bzImage: booted in its place, skipping the guest-side decompressor. */
+  elf?: string;
   initrd?: Uint8Array;
   cmdline: string;
 }
@@ -86,6 +88,7 @@ export function loadPayload(guest: GuestPayload, mem: GuestMemory, ram: RamRange
   const plan = loadLinux(mem, {
     image: guest.bzImage,
     header,
+    ...(guest.elf ? { elf: guest.elf } : {}),
     cmdline: guest.cmdline,
     ...(guest.initrd ? { initrd: guest.initrd } : {}),
     ram,
