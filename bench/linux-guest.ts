@@ -14,6 +14,8 @@ const CLI = fileURLToPath(new URL('../bin/schedvm.mjs', import.meta.url));
 
 export interface LinuxGuest {
   scenario: Scenario;
+  /** The kernel ELF schedvm boots, unpacked from the bzImage (none: it boots the bzImage). */
+  elf?: string;
   /** `schedvm run` of the scenario. */
   schedvm: [string, string[]];
   /**
@@ -33,9 +35,9 @@ export async function linuxGuest(scenarioFile: string): Promise<LinuxGuest> {
   const kernel = await resolveKernel(scenario.kernel!);
   const initrd = join(cacheDir('bench'), `${scenario.name}-initrd.img`);
   writeFileSync(initrd, guest.initrd);
-  const elfPath = guest.elf;
   return {
     scenario,
+    ...(guest.elf ? { elf: guest.elf } : {}),
     schedvm: [process.execPath, [CLI, 'run', scenarioFile]],
     qemu: (machine, extra, append, elf) => [
       'qemu-system-x86_64',
@@ -56,7 +58,7 @@ export async function linuxGuest(scenarioFile: string): Promise<LinuxGuest> {
         '-no-reboot',
         ...extra,
         '-kernel',
-        elf ? (elfPath ?? fail(`${scenarioFile}: no unpacked kernel ELF to give QEMU (prepare's warnings say why)`)) : kernel.bzImage,
+        elf ? (guest.elf ?? fail(`${scenarioFile}: no unpacked kernel ELF to give QEMU (prepare's warnings say why)`)) : kernel.bzImage,
         '-initrd',
         initrd,
         '-append',

@@ -1,4 +1,6 @@
 import { describe, expect, test } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { unpackBzImage } from '../fixtures/kernels/unpack.ts';
 import { hasPvhEntry } from './kernel-image.ts';
 
 /** A 64-bit ELF with one PT_NOTE segment holding the given (name, type) notes. */
@@ -50,5 +52,11 @@ describe('hasPvhEntry', () => {
       ),
     ).toBe(false);
     expect(hasPvhEntry(Buffer.alloc(128))).toBe(false);
+  });
+});
+
+describe('a real kernel', () => {
+  test.skipIf(!existsSync('/boot/vmlinuz-6.1.0-56-amd64'))("unpacks this host's Debian kernel to an ELF with a PVH entry", () => {
+    expect(hasPvhEntry(unpackBzImage(readFileSync('/boot/vmlinuz-6.1.0-56-amd64')))).toBe(true);
   });
 });

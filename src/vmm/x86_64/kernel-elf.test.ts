@@ -61,7 +61,7 @@ describe('loadKernelElf', () => {
     const mem = GuestMemory.allocate([{ gpa: 0, size: 4 * MiB }]);
     try {
       const path = file('big.elf', kernelElf(2 * MiB, [[2 * MiB, Buffer.alloc(16), 3 * MiB]]));
-      expect(() => loadKernelElf(mem, path)).toThrow(new RegExp(`${path}.*not in guest RAM: give memory_mb more`));
+      expect(() => loadKernelElf(mem, path)).toThrow(new RegExp(`${path}: its segment at 0x200000 \\(3145728 bytes\\) is not in guest RAM: give memory_mb of at least 69`));
     } finally {
       mem.release();
     }
@@ -82,5 +82,33 @@ describe('parseKernelElf', () => {
   it('refuses a segment running past the end of the file', () => {
     const elf = kernelElf(MiB, [[MiB, Buffer.alloc(8), 8]]);
     expect(() => parseKernelElf((o, n) => elf.subarray(o, o + n), elf.length - 4, 'vmlinux')).toThrow(/PT_LOAD 0 lies outside the file/);
+    expect(() => parse(kernelElf(MiB, [[MiB, Buffer.alloc(8), 4]]))).toThrow(/PT_LOAD 0 has more file bytes than memory \(8 > 4\)/);
+  });
+});
+
+describe('loadKernelElf refuses before writing anything', () => {
+  it('a segment below the lowest address allowed, leaving RAM untouched', () => {
+    const mem = GuestMemory.allocate([{ gpa: 0, size: 8 * MiB }]);
+    try {
+      const path = file(
+        'low.elf',
+        kernelElf(2 * MiB, [
+          [2 * MiB, Buffer.alloc(16, 1), 16],
+          [0x7000, Buffer.alloc(16, 2), 16],
+        ]),
+      );
+      expect(() => loadKernelElf(mem, path, MiB)).toThrow(/its segment at 0x7000 \(16 bytes\) starts below 0x100000, where the boot data lives/);
+      expect(mem.readU8(2 * MiB)).toBe(0);
+    } finally {
+      mem.release();
+    }
+  });
+  it('a file that is gone, with what to do', () => {
+    const mem = GuestMemory.allocate([{ gpa: 0, size: MiB }]);
+    try {
+      expect(() => loadKernelElf(mem, join(dir, 'never-written.elf'))).toThrow(/never-written\.elf is gone \(removed from the cache after this run prepared it.*: run again$/);
+    } finally {
+      mem.release();
+    }
   });
 });

@@ -35,7 +35,8 @@ export function parseKernelElf(read: (offset: number, len: number) => Buffer, fi
   const phoff = Number(eh.readBigUInt64LE(0x20));
   const phentsize = eh.readUInt16LE(0x36);
   const phnum = eh.readUInt16LE(0x38);
-  if (phentsize < ELF.phdrSize || phoff + phnum * phentsize > fileSize) throw fail('program headers out of the file');
+  if (phentsize < ELF.phdrSize) throw fail(`e_phentsize ${phentsize} is smaller than an ELF64 program header (${ELF.phdrSize})`);
+  if (phoff + phnum * phentsize > fileSize) throw fail('program headers out of the file');
   const ph = read(phoff, phnum * phentsize);
   const segments: KernelSegment[] = [];
   for (let i = 0; i < phnum; i++) {
@@ -47,7 +48,8 @@ export function parseKernelElf(read: (offset: number, len: number) => Buffer, fi
       filesz: Number(ph.readBigUInt64LE(at + 32)),
       memsz: Number(ph.readBigUInt64LE(at + 40)),
     };
-    if (seg.offset + seg.filesz > fileSize || seg.filesz > seg.memsz) throw fail(`PT_LOAD ${segments.length} lies outside the file`);
+    if (seg.offset + seg.filesz > fileSize) throw fail(`PT_LOAD ${segments.length} lies outside the file`);
+    if (seg.filesz > seg.memsz) throw fail(`PT_LOAD ${segments.length} has more file bytes than memory (${seg.filesz} > ${seg.memsz})`);
     if (seg.memsz > 0) segments.push(seg);
   }
   if (segments.length === 0) throw fail('no PT_LOAD segment');
@@ -58,9 +60,13 @@ export function parseKernelElf(read: (offset: number, len: number) => Buffer, fi
   return { entry, segments, start, end };
 }
 
-/** Loads the kernel ELF at `path` into guest RAM at its physical addresses; RAM is fresh (zero), so only file bytes are written. */
-export function loadKernelElf(mem: GuestMemory, path: string): KernelElf {
-  const fd = openSync(path, 'r');
+/**
+ * Loads the kernel ELF at `path` into guest RAM at its physical addresses, each no lower than
+ * `lowest`; every segment is checked before any is written. RAM is fresh (zero), so only file
+ * bytes are written.
+ */
+export function loadKernelElf(mem: GuestMemory, path: string, lowest: GuestPhysAddr = 0): KernelElf {
+  const fd = openKernel(path);
   try {
     const readAt = (offset: number, len: number) => {
       const buf = Buffer.alloc(len);
@@ -69,7 +75,12 @@ export function loadKernelElf(mem: GuestMemory, path: string): KernelElf {
     };
     const elf = parseKernelElf(readAt, fstatSync(fd).size, path);
     for (const s of elf.segments) {
-      if (!mem.contains(s.paddr, s.memsz)) throw new VmmConfigError(`${path}: its segment at 0x${s.paddr.toString(16)} (${s.memsz} bytes) is not in guest RAM: give memory_mb more`);
+      const at = `its segment at 0x${s.paddr.toString(16)} (${s.memsz} bytes)`;
+      if (s.paddr < lowest) throw new VmmConfigError(`${path}: ${at} starts below 0x${lowest.toString(16)}, where the boot data lives`);
+      if (s.paddr >= 2 ** 52) throw new VmmConfigError(`${path}: ${at} is not a physical address (a kernel's p_paddr must be)`);
+      if (!mem.contains(s.paddr, s.memsz)) throw new VmmConfigError(`${path}: ${at} is not in guest RAM: give memory_mb of at least ${Math.ceil(elf.end / 2 ** 20) + 64}`);
+    }
+    for (const s of elf.segments) {
       let fileAt = s.offset;
       for (const piece of mem.pieces(s.paddr, s.filesz)) {
         for (let done = 0; done < piece.length; ) {
@@ -83,5 +94,14 @@ export function loadKernelElf(mem: GuestMemory, path: string): KernelElf {
     return elf;
   } finally {
     closeSync(fd);
+  }
+}
+
+function openKernel(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new VmmConfigError(`kernel ELF ${path} is gone (removed from the cache after this run prepared it: its bzImage rebuilt meanwhile?): run again`);
   }
 }

@@ -122,14 +122,13 @@ export function loadLinux(mem: GuestMemory, input: LinuxBootInput): LinuxBootPla
   const kernel = image.subarray(header.setupBytes);
   const ramEnd = input.ram.filter((r) => r.gpa < MMIO_GAP_START).reduce((m, r) => Math.max(m, r.gpa + r.size), 0);
   if (KERNEL_LOAD + Math.max(kernel.length, header.initSize) > ramEnd) {
-    throw new VmmConfigError(`memory_mb too small: the kernel needs ${Math.ceil((KERNEL_LOAD + header.initSize) / (1 << 20))} MiB below 3 GiB to unpack`);
+    throw new VmmConfigError(`memory_mb too small: the kernel needs ${Math.ceil((KERNEL_LOAD + header.initSize) / (1 << 20))} MiB below 3 GiB to boot`);
   }
   let entry = KERNEL_LOAD + STARTUP_64_OFFSET;
   // Where the unpacked kernel ends (its bss and brk included): the initrd goes above.
   let kernelEnd = KERNEL_LOAD + header.initSize;
   if (input.elf) {
-    const elf = loadKernelElf(mem, input.elf);
-    if (elf.start < HIMEM_START) throw new VmmConfigError(`${input.elf}: a segment at 0x${elf.start.toString(16)} is below 1 MiB, where the zero page and the BIOS area are`);
+    const elf = loadKernelElf(mem, input.elf, HIMEM_START); // below: the zero page, command line and BIOS area
     entry = elf.entry;
     kernelEnd = Math.max(kernelEnd, elf.end);
   } else mem.write(KERNEL_LOAD, kernel);
