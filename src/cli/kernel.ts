@@ -1,13 +1,13 @@
 // `schedvm kernel fetch [debian-sched-ext[@<suite|version>]|host|<bzImage>] [--refresh]`,
 // `schedvm kernel build <source dir> [--config <fragment>] [--jobs N]` and `schedvm kernel list`.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cacheDir } from '../fixtures/cache.ts';
 import { UserError } from '../errors.ts';
 import { forwardSignals, type StopSignal, signalExitStatus } from '../sandbox/signals.ts';
 import { buildKernel, cachedKernelBuilds } from '../fixtures/kernels/kernel-build.ts';
 import { buildTreeKernel, cachedDebianKernels, DEBIAN_SCHED_EXT, hostKernel, type Kernel, KERNEL_SPECS, kernelWarnings, resolveKernel } from '../fixtures/kernels/index.ts';
-import { protocolString, readBzImageHeader } from '../vmm/arch.ts';
+import { protocolString, readBzImageHeader, readBzImageSetup } from '../vmm/arch.ts';
 
 const usage = `usage: schedvm kernel fetch [${DEBIAN_SCHED_EXT}[@<suite|version>]|host|<bzImage>] [--refresh]
        schedvm kernel build <source dir> [--config <fragment>] [--jobs N]
@@ -71,7 +71,7 @@ async function build(source: string, fragment: string | undefined, jobs: string 
 }
 
 function describe(k: Kernel): void {
-  const h = readBzImageHeader(readFileSync(k.bzImage), k.bzImage);
+  const h = readBzImageHeader(readBzImageSetup(k.bzImage), k.bzImage);
   const mb = (statSync(k.bzImage).size / 1e6).toFixed(1);
   const options = `sched_ext ${yn(k, 'CONFIG_SCHED_CLASS_EXT')}, BTF ${yn(k, 'CONFIG_DEBUG_INFO_BTF')}`;
   const config = k.config ? `${k.config.size} options, ${options}` : 'none found';

@@ -4,9 +4,8 @@
 // two entry points are bundled by esbuild into one file each, rebuilt whenever a source
 // file changed (no build step to forget), and tsx is the fallback. Plain JavaScript: it runs
 // before anything can load TypeScript.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -50,6 +49,9 @@ export function bundlesFresh(manifestPath = MANIFEST) {
   }
 }
 
+/** esbuild's namespace of the module standing in for zod's locales (sharedBuildOptions). */
+const ZOD_EN = 'zod-en';
+
 /**
  * esbuild options both kinds of bundle share: this checkout's (below) and the package's
  * (scripts/build.mjs). Each source keeps its own import.meta.url, so the code finds files beside
@@ -76,13 +78,31 @@ export function sharedBuildOptions(metaUrl) {
           }));
         },
       },
+      {
+        // zod's namespace re-exports every locale's error messages (392 KiB, a quarter of the
+        // CLI bundle), which esbuild cannot shake off; schedvm's messages are English. Compiling
+        // them costs each process ~0.1 s under the sandbox's TCG.
+        name: 'zod-english-only',
+        setup(build) {
+          build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+            if (!/[/\\]node_modules[/\\]zod[/\\]/.test(args.importer)) return undefined;
+            return { path: join(args.resolveDir, '..', 'locales', 'en-only.js'), namespace: ZOD_EN };
+          });
+          build.onLoad({ filter: /.*/, namespace: ZOD_EN }, (args) => ({
+            contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), 'en.js'))};`,
+            resolveDir: dirname(args.path),
+            loader: 'js',
+          }));
+        },
+      },
     ],
   };
 }
 
 /** Builds both bundles and their manifest; each file appears whole (renamed into place). */
 export async function buildBundles() {
-  const { build } = await import('esbuild');
+  // Loaded here, not above: each vCPU thread loads this module, and rarely builds.
+  const [{ build }, { randomBytes }] = await Promise.all([import('esbuild'), import('node:crypto')]);
   // Unique per build, not per pid: a process's threads may build at once, and sandbox VMs
   // sharing this directory have pids of their own (two builders named by pid 149 collided).
   const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
@@ -98,10 +118,12 @@ export async function buildBundles() {
       absWorkingDir: ROOT,
     });
     const inputs = Object.fromEntries(
-      Object.keys(result.metafile.inputs).map((p) => {
-        const abs = join(ROOT, p);
-        return [abs, fingerprint(abs)];
-      }),
+      Object.keys(result.metafile.inputs)
+        .filter((p) => !p.startsWith(`${ZOD_EN}:`)) // made up, not a file
+        .map((p) => {
+          const abs = join(ROOT, p);
+          return [abs, fingerprint(abs)];
+        }),
     );
     mkdirSync(BUNDLE_DIR, { recursive: true });
     for (const name of Object.keys(ENTRIES)) {

@@ -10,6 +10,7 @@ import { kernelBootElf } from '../fixtures/kernels/boot-elf.ts';
 import { kernelBtf } from '../fixtures/schedulers/vmlinux.ts';
 import { INIT_START_MARKER, initScript } from '../fixtures/linux/init-script.ts';
 import { parseGuestReport, type GuestReport } from '../fixtures/linux/report.ts';
+import { readBzImageSetup } from '../vmm/arch.ts';
 import { flatTopology } from '../vmm/topology.ts';
 import type { ConsolePort, SnapshotRecord, Vm, VmConfig, VmResult } from '../vmm/vm.ts';
 import type { InProcessPeer } from '../vmm/devices/virtio/net/backend.ts';
@@ -142,9 +143,10 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
     ...(drivers ? { modules: { dir: drivers.dir, names: drivers.names } } : {}),
     gzip: true,
   });
-  const [bzImage, initrdBytes] = await Promise.all([readFile(kernel.bzImage), readFile(initrd.path)]);
-  // x86-64 boots the bzImage's kernel ELF, unpacked once on the host (boot-elf.ts).
+  // x86-64 boots the bzImage's kernel ELF, unpacked once on the host (boot-elf.ts): of the
+  // bzImage itself only the setup header is read then.
   const elf = process.arch === 'x64' ? kernelBootElf(kernel) : undefined;
+  const [bzImage, initrdBytes] = await Promise.all([elf && 'path' in elf ? readBzImageSetup(kernel.bzImage) : readFile(kernel.bzImage), readFile(initrd.path)]);
   if (elf && 'note' in elf) warnings.push(`kernel ${kernel.version}: booting its bzImage, whose decompressor runs in the guest (slower), as it could not be unpacked: ${elf.note}`);
   return {
     config: {

@@ -9,7 +9,7 @@ import { HostResourceError } from './errors.ts';
 import type { WatchpointArch } from './watchpoint-arch.ts';
 import { x86Watchpoints } from './x86_64/watchpoint-arch.ts';
 export type { BareGuest, GuestPayload, LinuxGuest, VcpuStart } from './x86_64/machine.ts';
-export { protocolString, readBzImageHeader } from './x86_64/bzimage.ts';
+export { protocolString, readBzImageHeader, readBzImageSetup } from './x86_64/bzimage.ts';
 export { BARE_LOAD_ADDR, BARE_WATCH_BASE, UNMAPPED_MMIO_ADDR } from './x86_64/layout.ts';
 export { translate } from './x86_64/page-walk.ts';
 

@@ -1,6 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { describe, expect, test } from 'vitest';
-import { MIN_BOOT_PROTOCOL, readBzImageHeader, XLF_KERNEL_64 } from './bzimage.ts';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, onTestFinished, test } from 'vitest';
+import { MIN_BOOT_PROTOCOL, readBzImageHeader, readBzImageSetup, XLF_KERNEL_64 } from './bzimage.ts';
 
 const hostImage = readdirSync('/boot').find((f) => f.startsWith('vmlinuz-'));
 
@@ -71,6 +73,45 @@ describe('readBzImageHeader', () => {
   ])('rejects %s with a clear error', (_what, make, message) => {
     expect(() => readBzImageHeader(make(), 'img')).toThrow(message);
     expect(() => readBzImageHeader(make(), 'img')).toThrow(/^img is not a usable bzImage/);
+  });
+});
+
+describe('readBzImageSetup', () => {
+  const file = (bytes: Buffer) => {
+    const dir = mkdtempSync(join(tmpdir(), 'schedvm-bzimage-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'vmlinuz'), bytes);
+    return join(dir, 'vmlinuz');
+  };
+
+  test('reads the boot and setup sectors and one payload sector, not the payload', () => {
+    const image = Buffer.concat([fakeHeader(), Buffer.alloc(1 << 20, 0xcc)]);
+    image.writeUInt8(9, 0x1f1);
+    const setup = readBzImageSetup(file(image));
+    expect(setup.length).toBe(11 * 512);
+    expect(setup.equals(image.subarray(0, 11 * 512))).toBe(true);
+    expect(readBzImageHeader(setup)).toEqual(readBzImageHeader(image));
+  });
+
+  test('setup_sects 0 means 4 here too', () => {
+    const image = Buffer.concat([fakeHeader(), Buffer.alloc(1 << 16)]);
+    image.writeUInt8(0, 0x1f1);
+    expect(readBzImageSetup(file(image)).length).toBe(6 * 512);
+  });
+
+  test('a short file comes back whole, for readBzImageHeader to reject', () => {
+    const setup = readBzImageSetup(file(fakeHeader().subarray(0, 1024)));
+    expect(setup.length).toBe(1024);
+    expect(() => readBzImageHeader(setup, 'img')).toThrow(/inside its 2560-byte setup/);
+  });
+
+  test.runIf(hostImage)("gives the host kernel's header as the whole image does", () => {
+    const path = `/boot/${hostImage}`;
+    expect(readBzImageHeader(readBzImageSetup(path))).toEqual(readBzImageHeader(readFileSync(path)));
+  });
+
+  test('a missing file fails with ENOENT', () => {
+    expect(() => readBzImageSetup('/nonexistent/vmlinuz')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
   });
 });
 

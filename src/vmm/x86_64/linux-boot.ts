@@ -102,7 +102,7 @@ const CAN_USE_HEAP = 0x80;
 export interface LinuxBootInput {
   image: Uint8Array;
   header: BzImageHeader;
-  /** The kernel ELF unpacked from `image`, loaded in place of its compressed kernel. */
+  /** The kernel ELF unpacked from `image`, loaded in place of its compressed kernel (`image` may then hold only the setup sectors). */
   elf?: string;
   cmdline: string;
   initrd?: Uint8Array;

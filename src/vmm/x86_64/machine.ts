@@ -22,7 +22,7 @@ export interface BareGuest {
 
 export interface LinuxGuest {
   kind: 'linux';
-  /** The bzImage (vmlinuz) bytes. */
+  /** The bzImage (vmlinuz) bytes; with `elf`, its setup sectors suffice (readBzImageSetup). */
   bzImage: Uint8Array;
   /** Path of the kernel ELF unpacked from bzImage: booted in its place, skipping the guest-side decompressor. */
   elf?: string;
