@@ -13,7 +13,7 @@ import { prepareScenariosOnHost, scenariosOfCommand } from './host-prep.ts';
 vi.mock('../fixtures/kernels/index.ts', async (orig) => ({ ...(await orig()), resolveKernel: vi.fn(async () => ({ version: '7.2.13-cloud-amd64' })) }));
 vi.mock('../fixtures/schedulers/build.ts', async (orig) => ({ ...(await orig()), buildSchedulers: vi.fn(async () => ({})) }));
 vi.mock('../fixtures/schedulers/vmlinux.ts', async (orig) => ({ ...(await orig()), kernelBtf: vi.fn(async () => ({})) }));
-vi.mock('../fixtures/kernels/boot-elf.ts', async (orig) => ({ ...(await orig()), kernelBootElf: vi.fn(() => ({ path: '/cache/kernel-elf/k.elf' })) }));
+vi.mock('../fixtures/kernels/boot-elf.ts', async (orig) => ({ ...(await orig()), kernelBootElf: vi.fn(async () => ({ path: '/cache/kernel-elf/k.elf' })) }));
 vi.mock('../fixtures/workload/build.ts', async (orig) => ({ ...(await orig()), buildWorkload: vi.fn(async () => '/cache/schedvm-workload') }));
 
 // Built, not written: vitest reads such docblocks in this very file.
@@ -106,7 +106,7 @@ describe('prepareScenariosOnHost', () => {
   test('an item that fails is logged and the rest is still made ready', async () => {
     vi.clearAllMocks();
     vi.mocked(kernelBtf).mockRejectedValueOnce(new Error('the kernel has no .BTF section\nmore'));
-    vi.mocked(kernelBootElf).mockReturnValueOnce({ note: 'spawnSync zstd ENOENT' });
+    vi.mocked(kernelBootElf).mockResolvedValueOnce({ note: 'spawnSync zstd ENOENT' });
     writeFileSync(join(dir, 'scenarios/s.yaml'), 'name: s\nkernel: debian-sched-ext\nvcpus: 2\nmemory_mb: 512\nscheduler: { name: scx_simple }\n');
     const logged: string[] = [];
     const done = await prepareScenariosOnHost([join(dir, 'scenarios/s.yaml')], (l) => logged.push(l));

@@ -150,7 +150,7 @@ export async function prepareScenariosOnHost(files: string[], log: (line: string
       await timed(
         () => `boot ELF of ${k.version}`,
         async () => {
-          const elf = kernelBootElf(k);
+          const elf = await kernelBootElf(k);
           if ('note' in elf) throw new Error(elf.note);
         },
       );

@@ -145,7 +145,7 @@ export async function prepareScenario(s: Scenario): Promise<PreparedScenario> {
   });
   // x86-64 boots the bzImage's kernel ELF, unpacked once on the host (boot-elf.ts): of the
   // bzImage itself only the setup header is read then.
-  const elf = process.arch === 'x64' ? kernelBootElf(kernel) : undefined;
+  const elf = process.arch === 'x64' ? await kernelBootElf(kernel) : undefined;
   const [bzImage, initrdBytes] = await Promise.all([elf && 'path' in elf ? readBzImageSetup(kernel.bzImage) : readFile(kernel.bzImage), readFile(initrd.path)]);
   if (elf && 'note' in elf) warnings.push(`kernel ${kernel.version}: booting its bzImage, whose decompressor runs in the guest (slower), as it could not be unpacked: ${elf.note}`);
   return {
