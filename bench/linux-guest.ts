@@ -2,21 +2,20 @@
 // `schedvm run` and to QEMU alike, and a clock on console lines as either side prints them.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../src/fixtures/cache.ts';
 import { resolveKernel } from '../src/fixtures/kernels/index.ts';
 import { prepareScenario } from '../src/runner/prepare.ts';
 import { loadScenario } from '../src/runner/scenario/load.ts';
 import type { Scenario } from '../src/runner/scenario/schema.ts';
+import { buildInstalled, INSTALLED_CLI } from './installed.ts';
 import { run } from './proc.ts';
 
-const CLI = fileURLToPath(new URL('../bin/schedvm.mjs', import.meta.url));
 
 export interface LinuxGuest {
   scenario: Scenario;
   /** The kernel ELF schedvm boots, unpacked from the bzImage (none: it boots the bzImage). */
   elf?: string;
-  /** `schedvm run` of the scenario. */
+  /** `schedvm run` of the scenario, schedvm as installed (dist/). */
   schedvm: [string, string[]];
   /**
    * QEMU with the same kernel, initramfs, command line, vCPUs and memory on machine `-M`;
@@ -28,6 +27,7 @@ export interface LinuxGuest {
 }
 
 export async function linuxGuest(scenarioFile: string): Promise<LinuxGuest> {
+  await buildInstalled();
   const scenario = loadScenario(scenarioFile);
   const prepared = await prepareScenario(scenario);
   const guest = prepared.config.guest;
@@ -38,7 +38,7 @@ export async function linuxGuest(scenarioFile: string): Promise<LinuxGuest> {
   return {
     scenario,
     ...(guest.elf ? { elf: guest.elf } : {}),
-    schedvm: [process.execPath, [CLI, 'run', scenarioFile]],
+    schedvm: [process.execPath, [INSTALLED_CLI, 'run', scenarioFile]],
     qemu: (machine, extra, append, elf) => [
       'qemu-system-x86_64',
       [

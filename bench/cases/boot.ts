@@ -1,5 +1,5 @@
 // Case 1, boot: from process start to the first line of /init and to the guest's reboot
-// (Shutdown), `schedvm run` against QEMU (-accel kvm, direct kernel boot) with the same
+// (Shutdown), `schedvm run` (as installed: dist/) against QEMU (-accel kvm, direct kernel boot) with the same
 // kernel, initramfs, command line, vCPUs and memory, each a fresh process whose serial
 // console this process reads as it streams.
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,7 @@ export async function boot(rounds: number, where: Where): Promise<CaseResult[]> 
   const machines = MACHINES.filter((m) => !m.elf || g.elf);
   const samples = await rotate(rounds, [{ name: 'schedvm', go: time(g.schedvm) }, ...machines.map((m) => ({ name: m.name, go: time(g.qemu(m.machine, ['-serial', 'stdio'], m.append, m.elf)) }))]);
   const ours = samples.get('schedvm')!;
-  const note = rounds < 5 ? `${rounds} runs per side: each boot costs tens of seconds in the sandbox` : undefined;
+  const note = ['schedvm as installed (dist/)', ...(rounds < 5 ? [`${rounds} runs per side: each boot costs tens of seconds in the sandbox`] : [])].join('; ');
   const { vcpus, memory_mb } = g.scenario;
   return machines.flatMap((m) =>
     (['initMs', 'exitMs'] as const).map((k) =>
@@ -45,7 +45,7 @@ export async function boot(rounds: number, where: Where): Promise<CaseResult[]> 
         environment: where,
         ours: ours.map((b) => b[k]),
         reference: { name: m.name, samples: samples.get(m.name)!.map((b) => b[k]) },
-        ...(note ? { note } : {}),
+        note,
       }),
     ),
   );

@@ -1,6 +1,7 @@
 // Cases 4 and 6: whole `vitest run` processes over bench/vitest files, timed from spawn to
 // exit, with their CPU (user + system of vitest and its workers).
 import { fileURLToPath } from 'node:url';
+import { buildInstalled } from '../installed.ts';
 import { run, type Finished } from '../proc.ts';
 import { caseResult, interleave, type CaseResult, type Where } from '../stats.ts';
 
@@ -29,9 +30,7 @@ async function vitest(files: string[], workers: number, config = CONFIG): Promis
  * checkout's TypeScript, vite's transform of the runner's modules would be most of the figure.
  */
 export async function testFileOverhead(rounds: number, where: Where): Promise<CaseResult> {
-  await run(process.execPath, [fileURLToPath(new URL('../../scripts/build.mjs', import.meta.url))], { cwd: ROOT }).then((r) => {
-    if (r.code !== 0) throw new Error(`npm run build exited ${r.code}:\n${r.stderr.slice(-3000)}`);
-  });
+  await buildInstalled();
   const s = await interleave(
     rounds,
     () => vitest(['env-hello'], 1, INSTALLED_CONFIG),
