@@ -10,7 +10,6 @@ import type { Scenario } from '../src/runner/scenario/schema.ts';
 import { buildInstalled, INSTALLED_CLI } from './installed.ts';
 import { run } from './proc.ts';
 
-
 export interface LinuxGuest {
   scenario: Scenario;
   /** The kernel ELF schedvm boots, unpacked from the bzImage (none: it boots the bzImage). */
