@@ -67,6 +67,12 @@ describe('the bundles', () => {
     expect(r.stdout).toMatch(/guest: must be one of: .*hello, .*spin/);
   });
 
+  it("carry zod's English messages only: its other locales were a quarter of the CLI bundle", () => {
+    const cli = readFileSync(join(BUNDLE_DIR, 'cli.mjs'), 'utf8');
+    expect(cli).toContain('Invalid input: expected'); // locales/en.js
+    expect(cli).not.toContain('Input tidak valid'); // locales/id.js (ASCII: esbuild escapes other text)
+  });
+
   it('stand in for tsx, which still loads the CLI when no bundle is wanted', () => {
     const scenario = join(ROOT, 'scenarios', 'bare', 'hello.yaml');
     for (const mode of ['1', '0']) {
