@@ -1,6 +1,6 @@
 // schedvm as a user installs it: dist/, built from this checkout once per bench process. A
-// checkout's CLI and vCPU threads first check their bundles against every source (a stat per
-// file); an installed schedvm has nothing to check.
+// checkout's CLI first checks its bundles against every source (a stat per file), and so does
+// its vCPU pool; an installed schedvm has nothing to check.
 import { fileURLToPath } from 'node:url';
 import { run } from './proc.ts';
 

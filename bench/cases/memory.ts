@@ -10,6 +10,7 @@ import { bundledProbe } from '../probes/bundled.ts';
 import { caseResult, interleave, summarize, type CaseResult, type Where } from '../stats.ts';
 
 const PROBE = fileURLToPath(new URL('../probes/memory.ts', import.meta.url));
+const FLOOR_PROBE = fileURLToPath(new URL('../probes/memory-floor.ts', import.meta.url));
 /** Issue 18's line: the VMM beyond guest RAM holds at most this much. */
 const goalMib = (vcpus: number) => 60 + 2 * vcpus;
 
@@ -27,16 +28,24 @@ export async function memory(rounds: number, where: Where, shape: number | { top
   const vcpus = typeof shape === 'number' ? shape : shape.vcpus;
   const bundle = await bundledProbe(PROBE);
   const probe = (...args: string[]) => runJson<Sample>(process.execPath, [bundle, ...args]);
+  // At 1 vCPU the process runs JavaScript on two threads (the caller's, vCPU 0's): the floor
+  // under that, with nothing of schedvm loaded, measured beside each run.
+  const floorBundle = vcpus === 1 ? await bundledProbe(FLOOR_PROBE) : undefined;
+  const floor: number[] = [];
   const smp: number[] = [];
   const s = await interleave(
     rounds,
     async () => {
       // The smp check in a process of its own, so its run leaves nothing in the RSS sampled.
       if (typeof shape !== 'number') smp.push((await probe(shape.topology, 'smp')).smpMs!);
+      if (floorBundle) floor.push((await runJson<{ rssKb: number }>(process.execPath, [floorBundle])).rssKb / 1024);
       return probe(typeof shape === 'number' ? String(shape) : shape.topology);
     },
     () => runJson<Sample>(cLoop, ['1000', String(vcpus)]),
   );
+  const floorNote = floor.length
+    ? `; floor: node with one idle worker thread, koffi loaded on both, nothing of schedvm: ${summarize(floor).median.toFixed(1)} MiB (${Math.min(...floor).toFixed(1)}–${Math.max(...floor).toFixed(1)})`
+    : '';
   const smpNote = smp.length
     ? `; the smp guest on ${(shape as { topology: string }).topology} saw all ${vcpus} vCPUs with their APIC ids, Vm.create to Shutdown ${Math.round(summarize(smp).median)} ms`
     : '';
@@ -46,7 +55,7 @@ export async function memory(rounds: number, where: Where, shape: number | { top
     environment: where,
     ours: s.ours.map(mib),
     reference: { name: 'C KVM_RUN loop, a thread per vCPU', samples: s.reference.map(mib) },
-    note: `goal: at most ${goalMib(vcpus)} MiB (60 + 2 per vCPU)${smpNote}`,
+    note: `goal: at most ${goalMib(vcpus)} MiB (60 + 2 per vCPU)${floorNote}${smpNote}`,
   });
 }
 

@@ -101,9 +101,9 @@ export function sharedBuildOptions(metaUrl) {
 
 /** Builds both bundles and their manifest; each file appears whole (renamed into place). */
 export async function buildBundles() {
-  // Loaded here, not above: each vCPU thread loads this module, and rarely builds.
+  // Loaded here, not above: every checkout process loads this module, and rarely builds.
   const [{ build }, { randomBytes }] = await Promise.all([import('esbuild'), import('node:crypto')]);
-  // Unique per build, not per pid: a process's threads may build at once, and sandbox VMs
+  // Unique per build, not per pid: two processes' threads may build at once, and sandbox VMs
   // sharing this directory have pids of their own (two builders named by pid 149 collided).
   const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
   const staging = `${BUNDLE_DIR}.${tag}.tmp`;

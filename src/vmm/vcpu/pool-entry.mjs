@@ -1,23 +1,21 @@
-// The vCPU pool's thread module. Installed (this file copied into dist/), the built worker beside
-// it; in a checkout, the TypeScript loaded as the CLI loads it (src/launch/bundle.mjs).
+// The vCPU pool's thread module. Each task comes with the URL of the module to run it (pool.ts
+// resolves it once per pool: the built worker installed, its bundle in a checkout).
 //
-// The VMM (and with it koffi's native addon) loads with the thread's first task, not when the
+// That module (and with it koffi's native addon) loads with the thread's first task, not when the
 // thread starts: tinypool starts spare threads of its own accord and terminates them on
 // destroy(), and a thread terminated while koffi's addon initialises aborts the whole process
 // ("FATAL ERROR: Error::ThrowAsJavaScriptException napi_throw": node-addon-api cannot throw in
 // a terminating thread). A thread that never ran a task has loaded nothing.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
 let runTask;
 
-async function load() {
-  const built = new URL('./worker.js', import.meta.url);
-  const url = existsSync(fileURLToPath(built)) ? built.href : await (await import('../../launch/bundle.mjs')).entryUrl('worker');
-  return (await import(url)).default;
+async function load(entry) {
+  // A checkout without bundles (SCHEDVM_BUNDLE=0) runs the TypeScript: tsx's hooks, on this thread too.
+  if (entry.endsWith('.ts')) (await import('tsx/esm/api')).register();
+  return (await import(entry)).default;
 }
 
-export default async function run(task) {
-  runTask ??= await load();
+/** @param {import('./pool.ts').PoolEnvelope} envelope */
+export default async function run({ entry, task }) {
+  runTask ??= await load(entry);
   return runTask(task);
 }

@@ -1,6 +1,10 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { shutdownVcpuPool, vcpuPoolThreads, vcpuThreadExecArgv, warmVcpuPool } from './pool.ts';
+import { shutdownVcpuPool, vcpuPoolThreads, vcpuThreadExecArgv, vcpuThreadModuleUrl, warmVcpuPool } from './pool.ts';
 
 describe('vcpuThreadExecArgv', () => {
   it("drops every flag when the parent loads tsx's hooks, in any spelling", () => {
@@ -19,6 +23,31 @@ describe('vcpuThreadExecArgv', () => {
 
   it('is right that node refuses V8 flags given to a worker explicitly', () => {
     expect(() => new Worker('0', { eval: true, execArgv: ['--max-old-space-size=512'] })).toThrow(expect.objectContaining({ code: 'ERR_WORKER_INVALID_EXEC_ARGV' }));
+  });
+});
+
+describe('the thread module', () => {
+  it('is resolved on the caller: in a checkout, the worker bundle, which exists', async () => {
+    const url = await vcpuThreadModuleUrl();
+    expect(url).toMatch(/\/worker\.mjs$/);
+    expect(existsSync(fileURLToPath(url))).toBe(true);
+  });
+
+  it('is loaded by a pool thread from the URL its first task names, once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'schedvm-pool-entry-'));
+    try {
+      const module = (name: string) => {
+        const path = join(dir, `${name}.mjs`);
+        writeFileSync(path, `export default (task) => ${JSON.stringify(name)} + ':' + task;`);
+        return pathToFileURL(path).href;
+      };
+      const entryModule: string = new URL('./pool-entry.mjs', import.meta.url).href;
+      const { default: run } = (await import(entryModule)) as { default: (envelope: { entry: string; task: string }) => Promise<string> };
+      expect(await run({ entry: module('first'), task: 'a' })).toBe('first:a');
+      expect(await run({ entry: module('second'), task: 'b' })).toBe('first:b');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -3,6 +3,8 @@
 // ms on a host, about 0.6 s under the sandbox's TCG), a pooled one starts the next vCPU at
 // once. A task runs vCPU 0, or serves a VM's other vCPUs on native threads (group.ts), or is a
 // VM's device thread.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import Tinypool from 'tinypool';
 import { MAX_VCPUS } from '../topology.ts';
@@ -32,8 +34,33 @@ const WARM_WAIT_MS = 120_000;
 // loader and the test file's module graph are separate).
 const KEY = Symbol.for('schedvm.vcpuPool');
 const WARMING = Symbol.for('schedvm.vcpuPoolWarming');
-type Holder = { [KEY]?: Tinypool; [WARMING]?: Set<Promise<unknown>> };
+interface VcpuPool {
+  threads: Tinypool;
+  /** The URL of the module each thread loads with its first task (pool-entry.mjs); cleared on failure, so the next task tries again. */
+  entry?: Promise<string>;
+}
+type Holder = { [KEY]?: VcpuPool; [WARMING]?: Set<Promise<unknown>> };
 const holder = globalThis as Holder;
+
+/** What pool-entry.mjs gets: the thread module to load (once per thread) and the task for it. */
+export interface PoolEnvelope {
+  entry: string;
+  task: VcpuTask;
+}
+
+/**
+ * The vCPU threads' module: built beside this one where schedvm is installed (dist/); in a
+ * checkout, its bundle, checked against the sources (src/launch/bundle.mjs). Resolved once per
+ * pool on the caller's thread: each thread checking the bundle itself cost ~1 MiB and a stat
+ * of every source (~0.1 s under the sandbox's TCG) per thread.
+ */
+export async function vcpuThreadModuleUrl(): Promise<string> {
+  const built = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built.href;
+  const launcher: string = new URL('../../launch/bundle.mjs', import.meta.url).href;
+  const { entryUrl } = (await import(launcher)) as { entryUrl(name: string): Promise<string> };
+  return entryUrl('worker');
+}
 
 const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
 const isTsx = (value: string) => /(^|[/\\@])tsx([/\\]|$)/.test(value);
@@ -54,15 +81,27 @@ export function vcpuThreadExecArgv(argv: readonly string[]): string[] | undefine
   return tsx ? [] : undefined;
 }
 
-function pool(): Tinypool {
-  holder[KEY] ??= new Tinypool({
-    filename: new URL('./pool-entry.mjs', import.meta.url).href,
-    execArgv: vcpuThreadExecArgv(process.execArgv),
-    minThreads: 0,
-    maxThreads: MAX_THREADS,
-    idleTimeout: IDLE_TIMEOUT_MS,
-  });
+function pool(): VcpuPool {
+  holder[KEY] ??= {
+    threads: new Tinypool({
+      filename: new URL('./pool-entry.mjs', import.meta.url).href,
+      execArgv: vcpuThreadExecArgv(process.execArgv),
+      minThreads: 0,
+      maxThreads: MAX_THREADS,
+      idleTimeout: IDLE_TIMEOUT_MS,
+    }),
+  };
   return holder[KEY];
+}
+
+/** Runs `task` on a pooled thread; settles when it ends. */
+async function runOnPool(task: VcpuTask, transferList?: MessagePort[]): Promise<unknown> {
+  const p = pool();
+  p.entry ??= vcpuThreadModuleUrl().catch((e: unknown) => {
+    p.entry = undefined;
+    throw e;
+  });
+  return p.threads.run({ entry: await p.entry, task } satisfies PoolEnvelope, transferList ? { transferList } : {});
 }
 
 export interface VcpuRun {
@@ -74,9 +113,7 @@ export interface VcpuRun {
 
 function startOnPool(task: (port: MessagePort) => VcpuTask): VcpuRun {
   const { port1, port2 } = new MessageChannel();
-  const finished = pool()
-    .run(task(port2), { transferList: [port2] })
-    .then(() => undefined);
+  const finished = runOnPool(task(port2), [port2]).then(() => undefined);
   return { port: port1, finished };
 }
 
@@ -105,7 +142,7 @@ export async function warmVcpuPool(threads: number): Promise<void> {
   // Every warm task waits at a barrier until all have started, so each holds its own
   // thread: that makes the pool start threads until `threads` are live.
   const barrier = new SharedArrayBuffer(4);
-  const tasks = Promise.all(Array.from({ length: threads }, () => pool().run({ kind: 'warm', barrier, count: threads, timeoutMs: WARM_WAIT_MS } satisfies VcpuTask)));
+  const tasks = Promise.all(Array.from({ length: threads }, () => runOnPool({ kind: 'warm', barrier, count: threads, timeoutMs: WARM_WAIT_MS })));
   const settled = tasks.then(
     () => undefined,
     () => undefined,
@@ -117,7 +154,7 @@ export async function warmVcpuPool(threads: number): Promise<void> {
 
 /** Threads the pool holds now (busy or idle). */
 export function vcpuPoolThreads(): number {
-  return holder[KEY]?.threads.length ?? 0;
+  return holder[KEY]?.threads.threads.length ?? 0;
 }
 
 /** Ends every pooled thread once no warm-up is loading one; the next VM starts a new pool. */
@@ -126,5 +163,5 @@ export async function shutdownVcpuPool(): Promise<void> {
   const p = holder[KEY];
   if (!p) return;
   delete holder[KEY];
-  await p.destroy();
+  await p.threads.destroy();
 }
