@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { UserError } from '../errors.ts';
-import { compareVersions, findKernel, findSandboxHost, INSTALL_HINT, isStaticElf } from './host-tools.ts';
+import { compareVersions, findKernel, findSandboxHost, INSTALL_HINT, isStaticExecutable } from './host-tools.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -81,9 +81,11 @@ test('compareVersions orders numeric parts as numbers', () => {
   expect(['6.10.0-1', '6.1.0-56', '6.1.0-9', '5.19.0'].sort(compareVersions)).toEqual(['5.19.0', '6.1.0-9', '6.1.0-56', '6.10.0-1']);
 });
 
-test('isStaticElf tells static from dynamic executables', () => {
-  expect(isStaticElf(process.execPath)).toBe(false); // node needs ld.so
+test('isStaticExecutable tells static from dynamic executables', () => {
+  expect(isStaticExecutable(process.execPath)).toBe(false); // node needs ld.so
+  // glibc's ldconfig is static(-pie) wherever glibc is.
+  if (existsSync('/sbin/ldconfig')) expect(isStaticExecutable('/sbin/ldconfig')).toBe(true);
   const notElf = join(scratch(), 'script');
   writeFileSync(notElf, '#!/bin/sh\n'.padEnd(64, ' '));
-  expect(isStaticElf(notElf)).toBe(false);
+  expect(isStaticExecutable(notElf)).toBe(false);
 });

@@ -1,8 +1,9 @@
 // Locates what the sandbox needs on this host: QEMU, a kernel with its modules, a static
 // busybox. Everything missing is reported at once, with the one command that installs it.
-import { accessSync, constants, existsSync, openSync, readSync, closeSync, readdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { isStaticElf } from '../fixtures/initramfs/elf.ts';
 import { missingModules, readModuleIndex, SANDBOX_MODULES } from './kernel-modules.ts';
 
 export const INSTALL_HINT = 'apt-get install qemu-system-x86 linux-image-amd64 busybox-static';
@@ -109,30 +110,18 @@ export function compareVersions(a: string, b: string): number {
 
 function findStaticBusybox(problems: string[], binDirs: string[]): string | undefined {
   const found = binDirs.map((d) => join(d, 'busybox')).filter((f) => existsSync(f));
-  const staticOne = found.find(isStaticElf);
+  const staticOne = found.find(isStaticExecutable);
   if (staticOne) return staticOne;
   problems.push(found.length > 0 ? `${found[0]} is dynamically linked; the sandbox's initramfs needs busybox-static` : 'busybox is not installed (the sandbox needs busybox-static)');
   return undefined;
 }
 
-/** An ELF executable without a PT_INTERP program header needs no dynamic loader. */
-export function isStaticElf(file: string): boolean {
-  const fd = openSync(file, 'r');
+/** Whether `file` is an executable that runs with no dynamic loader (false for what cannot be read or parsed). */
+export function isStaticExecutable(file: string): boolean {
   try {
-    const ehdr = Buffer.alloc(64);
-    readSync(fd, ehdr, 0, 64, 0);
-    if (ehdr.readUInt32BE(0) !== 0x7f454c46 || ehdr[4] !== 2) return false; // 64-bit ELF only
-    const phoff = Number(ehdr.readBigUInt64LE(0x20));
-    const phentsize = ehdr.readUInt16LE(0x36);
-    const phnum = ehdr.readUInt16LE(0x38);
-    const phdrs = Buffer.alloc(phentsize * phnum);
-    readSync(fd, phdrs, 0, phdrs.length, phoff);
-    for (let i = 0; i < phnum; i++) {
-      if (phdrs.readUInt32LE(i * phentsize) === 3 /* PT_INTERP */) return false;
-    }
-    return true;
-  } finally {
-    closeSync(fd);
+    return isStaticElf(readFileSync(file), file);
+  } catch {
+    return false;
   }
 }
 

@@ -11,7 +11,7 @@ import { cacheDir, writeFileDurably } from '../fixtures/cache.ts';
 import { ConsoleFilter } from './console-filter.ts';
 import { findSandboxHost, INSTALL_HINT } from './host-tools.ts';
 import { sandboxInitramfs } from './initramfs.ts';
-import { bootableKernel } from './kernel-image.ts';
+import { bootableKernel, dropOwnUnpackings } from './kernel-image.ts';
 import { createJobDir, type Job, removeJobDir, sweepStaleJobDirs } from './job.ts';
 import { kernelCmdline, qemuArgs, sandboxMemMb } from './qemu-args.ts';
 import { sandboxQemu } from './qemu-fetch.ts';
@@ -39,7 +39,8 @@ export async function runInSandboxVm(argv: string[], opts: VmRunOptions): Promis
   const qemu = await sandboxQemu(host.qemu, log);
   log?.(`QEMU ${qemu.path} (${qemu.origin})`);
   const memMb = sandboxMemMb();
-  const kernel = bootableKernel(host.kernel);
+  dropOwnUnpackings();
+  const kernel = await bootableKernel(host.kernel);
   const initramfs = sandboxInitramfs(host);
   log?.(`kernel ${host.kernel.version}: ${kernel.path}${kernel.pvh ? ' (PVH)' : ` (bzImage: ${kernel.note})`}`);
   log?.(`initramfs ${initramfs.built ? 'built' : 'cached'}: ${initramfs.path}; ready ${ms(t0)} after start`);

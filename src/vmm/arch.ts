@@ -10,6 +10,7 @@ import type { WatchpointArch } from './watchpoint-arch.ts';
 import { x86Watchpoints } from './x86_64/watchpoint-arch.ts';
 export type { BareGuest, GuestPayload, LinuxGuest, VcpuStart } from './x86_64/machine.ts';
 export { protocolString, readBzImageHeader, readBzImageSetup } from './x86_64/bzimage.ts';
+export { kernelElfHasPvhEntry } from './x86_64/kernel-elf.ts';
 export { BARE_LOAD_ADDR, BARE_WATCH_BASE, UNMAPPED_MMIO_ADDR } from './x86_64/layout.ts';
 export { translate } from './x86_64/page-walk.ts';
 

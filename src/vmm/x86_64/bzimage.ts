@@ -1,6 +1,7 @@
 // The x86 boot protocol's setup header (Documentation/arch/x86/boot.rst), read from the
 // start of a bzImage. Only the fields a 64-bit direct loader needs; names follow boot.rst.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { readAt } from '../file-read.ts';
 import { UserError } from '../../errors.ts';
 
 const BOOT_FLAG = 0xaa55;
@@ -53,7 +54,7 @@ export function readBzImageHeader(buf: Uint8Array, source = 'kernel image'): BzI
   const xloadflags = b.readUInt16LE(0x236);
   if (!(xloadflags & XLF_KERNEL_64)) throw fail('XLF_KERNEL_64 is clear (no 64-bit entry point)');
 
-  const setupSects = b.readUInt8(0x1f1) || 4;
+  const setupSects = setupSectors(b);
   const setupBytes = (setupSects + 1) * 512;
   if (b.length <= setupBytes) throw fail(`it ends (${b.length} bytes) inside its ${setupBytes}-byte setup code`);
 
@@ -84,17 +85,16 @@ export function readBzImageHeader(buf: Uint8Array, source = 'kernel image'): BzI
 export function readBzImageSetup(path: string): Buffer {
   const fd = openSync(path, 'r');
   try {
-    const read = (bytes: number) => {
-      const buf = Buffer.alloc(bytes);
-      return buf.subarray(0, readSync(fd, buf, 0, bytes, 0));
-    };
-    const boot = read(512);
-    // setup_sects at 0x1f1 (0 means 4); readBzImageHeader rejects what is no bzImage.
-    const setupSects = (boot.length > 0x1f1 ? boot[0x1f1]! : 0) || 4;
-    return read((setupSects + 2) * 512);
+    // readBzImageHeader rejects what is no bzImage, a file cut short included.
+    return readAt(fd, (setupSectors(readAt(fd, 512, 0)) + 2) * 512, 0);
   } finally {
     closeSync(fd);
   }
+}
+
+/** setup_sects at 0x1f1, the setup code's 512-byte sectors after the boot sector: 0 means 4 (the boot protocol's rule for old images). */
+function setupSectors(b: Uint8Array): number {
+  return (b.length > 0x1f1 ? b[0x1f1]! : 0) || 4;
 }
 
 export function protocolString(version: number): string {

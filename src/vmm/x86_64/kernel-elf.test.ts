@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GuestMemory } from '../memory.ts';
-import { loadKernelElf, parseKernelElf } from './kernel-elf.ts';
+import { kernelElfHasPvhEntry, loadKernelElf, parseKernelElf } from './kernel-elf.ts';
 import { kernelElf } from './kernel-elf.testing.ts';
 
 const MiB = 1 << 20;
@@ -110,5 +110,38 @@ describe('loadKernelElf refuses before writing anything', () => {
     } finally {
       mem.release();
     }
+  });
+});
+
+describe('kernelElfHasPvhEntry', () => {
+  const text = Buffer.from('T'.repeat(64));
+  const withNotes = (name: string, notes: Array<[string, number]>) => file(name, kernelElf(2 * MiB, [[2 * MiB, text, text.length]], notes));
+
+  it('finds the Xen PHYS32_ENTRY note among others', () => {
+    expect(
+      kernelElfHasPvhEntry(
+        withNotes('pvh.elf', [
+          ['GNU', 3],
+          ['Xen', 6],
+          ['Xen', 18],
+        ]),
+      ),
+    ).toBe(true);
+  });
+
+  it('is false without it: another Xen note, or type 18 of another name', () => {
+    expect(
+      kernelElfHasPvhEntry(
+        withNotes('no-pvh.elf', [
+          ['Xen', 6],
+          ['GNU', 18],
+        ]),
+      ),
+    ).toBe(false);
+  });
+
+  it('refuses what is no x86-64 kernel ELF, naming the file', () => {
+    const path = file('zero.bin', Buffer.alloc(128));
+    expect(() => kernelElfHasPvhEntry(path)).toThrow(`${path} is not an x86-64 kernel ELF: not a 64-bit little-endian ELF`);
   });
 });

@@ -2,13 +2,25 @@
 // loaded as Firecracker loads one: each PT_LOAD segment at its physical address, the vCPU
 // entered at e_entry (phys_startup_64) through the same 64-bit boot protocol as a bzImage.
 // The segments are read from the file straight into guest RAM: no copy of ~60 MB in the heap.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { fillAt, readAt } from '../file-read.ts';
 import type { GuestMemory } from '../memory.ts';
 import { VmmConfigError } from '../errors.ts';
 import type { GuestPhysAddr } from '../guest-address.ts';
 
 /** ELF64 (the System V gABI): header and program-header sizes, and the values a kernel has. */
-const ELF = { ehdrSize: 64, phdrSize: 56, ptLoad: 1, etExec: 2, emX86_64: 62 } as const;
+const ELF = { ehdrSize: 64, phdrSize: 56, ptLoad: 1, ptNote: 4, etExec: 2, emX86_64: 62 } as const;
+/** The note QEMU's and Firecracker's PVH boot enter a kernel by (XEN_ELFNOTE_PHYS32_ENTRY). */
+const PVH_NOTE = { name: 'Xen', type: 18 } as const;
+
+interface ProgramHeader {
+  type: number;
+  offset: number;
+  paddr: number;
+  filesz: number;
+  memsz: number;
+}
+type ReadAt = (offset: number, len: number) => Buffer;
 
 export interface KernelSegment {
   offset: number;
@@ -25,9 +37,8 @@ export interface KernelElf {
   end: GuestPhysAddr;
 }
 
-/** Parses the ELF header and program headers `read(offset, len)` returns; a VmmConfigError naming `source` if it is no x86-64 kernel. */
-export function parseKernelElf(read: (offset: number, len: number) => Buffer, fileSize: number, source: string): KernelElf {
-  const fail = (why: string) => new VmmConfigError(`${source} is not a loadable x86-64 kernel ELF: ${why}`);
+/** The ELF header's entry and the program headers of an x86-64 kernel executable; `fail` names what is wrong. */
+function readHeaders(read: ReadAt, fileSize: number, fail: (why: string) => Error): { entry: number; headers: ProgramHeader[] } {
   if (fileSize < ELF.ehdrSize) throw fail(`${fileSize} bytes is too short for an ELF header`);
   const eh = read(0, ELF.ehdrSize);
   if (eh.readUInt32BE(0) !== 0x7f454c46 || eh[4] !== 2 || eh[5] !== 1) throw fail('not a 64-bit little-endian ELF');
@@ -38,16 +49,26 @@ export function parseKernelElf(read: (offset: number, len: number) => Buffer, fi
   if (phentsize < ELF.phdrSize) throw fail(`e_phentsize ${phentsize} is smaller than an ELF64 program header (${ELF.phdrSize})`);
   if (phoff + phnum * phentsize > fileSize) throw fail('program headers out of the file');
   const ph = read(phoff, phnum * phentsize);
-  const segments: KernelSegment[] = [];
-  for (let i = 0; i < phnum; i++) {
+  const headers = Array.from({ length: phnum }, (_, i) => {
     const at = i * phentsize;
-    if (ph.readUInt32LE(at) !== ELF.ptLoad) continue;
-    const seg = {
+    return {
+      type: ph.readUInt32LE(at),
       offset: Number(ph.readBigUInt64LE(at + 8)),
       paddr: Number(ph.readBigUInt64LE(at + 24)),
       filesz: Number(ph.readBigUInt64LE(at + 32)),
       memsz: Number(ph.readBigUInt64LE(at + 40)),
     };
+  });
+  return { entry: Number(eh.readBigUInt64LE(0x18)), headers };
+}
+
+/** Parses the ELF header and program headers `read(offset, len)` returns; a VmmConfigError naming `source` if it is no x86-64 kernel. */
+export function parseKernelElf(read: ReadAt, fileSize: number, source: string): KernelElf {
+  const fail = (why: string) => new VmmConfigError(`${source} is not a loadable x86-64 kernel ELF: ${why}`);
+  const { entry, headers } = readHeaders(read, fileSize, fail);
+  const segments: KernelSegment[] = [];
+  for (const { type, ...seg } of headers) {
+    if (type !== ELF.ptLoad) continue;
     if (seg.offset + seg.filesz > fileSize) throw fail(`PT_LOAD ${segments.length} lies outside the file`);
     if (seg.filesz > seg.memsz) throw fail(`PT_LOAD ${segments.length} has more file bytes than memory (${seg.filesz} > ${seg.memsz})`);
     if (seg.memsz > 0) segments.push(seg);
@@ -55,7 +76,6 @@ export function parseKernelElf(read: (offset: number, len: number) => Buffer, fi
   if (segments.length === 0) throw fail('no PT_LOAD segment');
   const start = Math.min(...segments.map((s) => s.paddr));
   const end = Math.max(...segments.map((s) => s.paddr + s.memsz));
-  const entry = Number(eh.readBigUInt64LE(0x18));
   if (!segments.some((s) => entry >= s.paddr && entry < s.paddr + s.filesz)) throw fail(`entry 0x${entry.toString(16)} is in no loaded segment (not a physical address?)`);
   return { entry, segments, start, end };
 }
@@ -68,12 +88,7 @@ export function parseKernelElf(read: (offset: number, len: number) => Buffer, fi
 export function loadKernelElf(mem: GuestMemory, path: string, lowest: GuestPhysAddr = 0): KernelElf {
   const fd = openKernel(path);
   try {
-    const readAt = (offset: number, len: number) => {
-      const buf = Buffer.alloc(len);
-      readSync(fd, buf, 0, len, offset);
-      return buf;
-    };
-    const elf = parseKernelElf(readAt, fstatSync(fd).size, path);
+    const elf = parseKernelElf((offset, len) => readAt(fd, len, offset), fstatSync(fd).size, path);
     for (const s of elf.segments) {
       const at = `its segment at 0x${s.paddr.toString(16)} (${s.memsz} bytes)`;
       if (s.paddr < lowest) throw new VmmConfigError(`${path}: ${at} starts below 0x${lowest.toString(16)}, where the boot data lives`);
@@ -83,11 +98,7 @@ export function loadKernelElf(mem: GuestMemory, path: string, lowest: GuestPhysA
     for (const s of elf.segments) {
       let fileAt = s.offset;
       for (const piece of mem.pieces(s.paddr, s.filesz)) {
-        for (let done = 0; done < piece.length; ) {
-          const n = readSync(fd, piece, done, piece.length - done, fileAt + done);
-          if (n === 0) throw new VmmConfigError(`${path}: ends inside a segment (was it rewritten while loading?)`);
-          done += n;
-        }
+        if (fillAt(fd, piece, fileAt) < piece.length) throw new VmmConfigError(`${path}: ends inside a segment (was it rewritten while loading?)`);
         fileAt += piece.length;
       }
     }
@@ -95,6 +106,40 @@ export function loadKernelElf(mem: GuestMemory, path: string, lowest: GuestPhysA
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Whether the kernel ELF at `path` carries the PVH entry note (a kernel built with CONFIG_PVH),
+ * by which QEMU boots it with no setup code or decompressor. Throws a VmmConfigError if it is
+ * no x86-64 kernel ELF.
+ */
+export function kernelElfHasPvhEntry(path: string): boolean {
+  const fd = openKernel(path);
+  try {
+    const read: ReadAt = (offset, len) => readAt(fd, len, offset);
+    const size = fstatSync(fd).size;
+    const fail = (why: string) => new VmmConfigError(`${path} is not an x86-64 kernel ELF: ${why}`);
+    for (const note of readHeaders(read, size, fail).headers.filter((h) => h.type === ELF.ptNote)) {
+      if (note.offset + note.filesz > size) throw fail('a PT_NOTE segment lies outside the file');
+      if (hasNote(read(note.offset, note.filesz), PVH_NOTE)) return true;
+    }
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether the notes in `notes` (one PT_NOTE segment: namesz, descsz, type, name, desc, each 4-aligned) include (name, type). */
+function hasNote(notes: Buffer, want: { name: string; type: number }): boolean {
+  const align4 = (n: number) => (n + 3) & ~3;
+  for (let at = 0; at + 12 <= notes.length; ) {
+    const namesz = notes.readUInt32LE(at);
+    const descsz = notes.readUInt32LE(at + 4);
+    const name = notes.toString('latin1', at + 12, Math.min(at + 12 + namesz, notes.length)).replace(/\0+$/, '');
+    if (name === want.name && notes.readUInt32LE(at + 8) === want.type) return true;
+    at += 12 + align4(namesz) + align4(descsz);
+  }
+  return false;
 }
 
 function openKernel(path: string): number {

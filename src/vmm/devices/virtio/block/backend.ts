@@ -1,6 +1,7 @@
 // The file behind a virtio-blk device: one fd, opened once by the VMM and used from any thread
 // (fds are process-wide), read and written straight to and from guest RAM.
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { fillAt } from '../../../file-read.ts';
 import { SECTOR_SIZE } from './request.ts';
 import { HostResourceError } from '../../../errors.ts';
 
@@ -31,12 +32,9 @@ export class BlockFile {
   read(views: readonly Uint8Array[], position: number): void {
     let pos = position;
     for (const v of views) {
-      for (let done = 0; done < v.length; ) {
-        const n = readSync(this.info.fd, v, done, v.length - done, pos);
-        if (n === 0) throw new HostResourceError(`end of file at ${pos}`);
-        done += n;
-        pos += n;
-      }
+      const n = fillAt(this.info.fd, v, pos);
+      if (n < v.length) throw new HostResourceError(`end of file at ${pos + n}`);
+      pos += n;
     }
   }
 
