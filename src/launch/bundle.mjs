@@ -1,6 +1,7 @@
-// How the CLI and the vCPU threads load schedvm's TypeScript. Through tsx every module costs
-// a round trip to tsx's loader thread and a file read: about 0.3 s for the CLI on a host,
-// but 10 s and more under the sandbox's TCG over 9p, paid again by every vCPU thread. So the
+// How the CLI and the vCPU threads load schedvm's TypeScript (the vCPU pool resolves the
+// threads' module once, src/vmm/vcpu/pool.ts). Through tsx every module costs a round trip to
+// tsx's loader thread and a file read: about 0.3 s for the CLI on a host, but 10 s and more
+// under the sandbox's TCG over 9p, paid again by every vCPU thread. So the
 // two entry points are bundled by esbuild into one file each, rebuilt whenever a source
 // file changed (no build step to forget), and tsx is the fallback. Plain JavaScript: it runs
 // before anything can load TypeScript.
@@ -103,7 +104,7 @@ export function sharedBuildOptions(metaUrl) {
 export async function buildBundles() {
   // Loaded here, not above: every checkout process loads this module, and rarely builds.
   const [{ build }, { randomBytes }] = await Promise.all([import('esbuild'), import('node:crypto')]);
-  // Unique per build, not per pid: two processes' threads may build at once, and sandbox VMs
+  // Unique per build, not per pid: one process's threads may build at once (vitest's), and sandbox VMs
   // sharing this directory have pids of their own (two builders named by pid 149 collided).
   const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
   const staging = `${BUNDLE_DIR}.${tag}.tmp`;
@@ -141,9 +142,10 @@ export async function buildBundles() {
 /**
  * The URL to import for entry `name`: its bundle, built first if a source changed; or, where
  * no bundle can be had (SCHEDVM_BUNDLE=0, esbuild missing, node_modules read-only), the
- * TypeScript itself through tsx.
+ * TypeScript itself through tsx, registered on this thread unless `registerTsx` is false (the
+ * vCPU pool asks for its threads, which register it themselves).
  */
-export async function entryUrl(name) {
+export async function entryUrl(name, { registerTsx = true } = {}) {
   if (process.env.SCHEDVM_BUNDLE !== '0') {
     try {
       if (!bundlesFresh()) await buildBundles();
@@ -156,7 +158,6 @@ export async function entryUrl(name) {
       if (!['EACCES', 'EPERM', 'EROFS'].includes(e.code)) process.stderr.write(`schedvm: no bundle (${e.message.split('\n')[0]}); loading the TypeScript through tsx\n`);
     }
   }
-  const { register } = await import('tsx/esm/api');
-  register();
+  if (registerTsx) (await import('tsx/esm/api')).register();
   return pathToFileURL(ENTRIES[name]).href;
 }

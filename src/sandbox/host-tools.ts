@@ -112,7 +112,11 @@ function findStaticBusybox(problems: string[], binDirs: string[]): string | unde
   const found = binDirs.map((d) => join(d, 'busybox')).filter((f) => existsSync(f));
   const staticOne = found.find(isStaticExecutable);
   if (staticOne) return staticOne;
-  problems.push(found.length > 0 ? `${found[0]} is dynamically linked; the sandbox's initramfs needs busybox-static` : 'busybox is not installed (the sandbox needs busybox-static)');
+  problems.push(
+    found.length > 0
+      ? `${found[0]} is not a static executable (dynamically linked, or unreadable); the sandbox's initramfs needs busybox-static`
+      : 'busybox is not installed (the sandbox needs busybox-static)',
+  );
   return undefined;
 }
 

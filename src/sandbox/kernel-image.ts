@@ -34,8 +34,12 @@ export async function bootableKernel(kernel: SandboxKernel, elfDir?: string): Pr
  * symbol copies, from before it shared the kernel cache.
  */
 export function dropOwnUnpackings(): void {
-  const dir = cacheDir('sandbox');
-  for (const f of readdirSync(dir)) {
-    if (f.startsWith('vmlinux-') || f.startsWith('kallsyms-vmlinux-')) rmSync(join(dir, f), { force: true });
+  try {
+    const dir = cacheDir('sandbox');
+    for (const f of readdirSync(dir)) {
+      if (f.startsWith('vmlinux-') || f.startsWith('kallsyms-vmlinux-')) rmSync(join(dir, f), { force: true });
+    }
+  } catch {
+    // Not ours to remove, or gone: they stay, and nothing reads them.
   }
 }

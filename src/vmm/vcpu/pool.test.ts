@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { shutdownVcpuPool, vcpuPoolThreads, vcpuThreadExecArgv, vcpuThreadModuleUrl, warmVcpuPool } from './pool.ts';
+import { shutdownVcpuPool, startVcpuThread, vcpuPoolThreads, vcpuThreadExecArgv, vcpuThreadModuleUrl, warmVcpuPool } from './pool.ts';
+import type { VcpuWorkerInit } from './protocol.ts';
 
 describe('vcpuThreadExecArgv', () => {
   it("drops every flag when the parent loads tsx's hooks, in any spelling", () => {
@@ -27,13 +28,13 @@ describe('vcpuThreadExecArgv', () => {
 });
 
 describe('the thread module', () => {
-  it('is resolved on the caller: in a checkout, the worker bundle, which exists', async () => {
+  it('is resolved on the caller: in a checkout, the worker bundle (or its TypeScript), which exists', async () => {
     const url = await vcpuThreadModuleUrl();
-    expect(url).toMatch(/\/worker\.mjs$/);
+    expect(url).toMatch(/\/worker\.(mjs|ts)$/);
     expect(existsSync(fileURLToPath(url))).toBe(true);
-  });
+  }, 60_000); // builds the bundles when a source changed
 
-  it('is loaded by a pool thread from the URL its first task names, once', async () => {
+  it("is what pool-entry.mjs loads from its first task's envelope, and only then", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'schedvm-pool-entry-'));
     try {
       const module = (name: string) => {
@@ -52,6 +53,22 @@ describe('the thread module', () => {
 });
 
 describe('shutdownVcpuPool', () => {
+  // A task asked for just before shutdown waits for the thread module's URL; handed to the
+  // destroyed pool after it, it would start a thread that nothing ends.
+  it('ends a task asked for just before it, with the pool', async () => {
+    const run = startVcpuThread({ index: 0 } as VcpuWorkerInit);
+    let settled = false;
+    run.finished.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await shutdownVcpuPool();
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(true);
+    expect(vcpuPoolThreads()).toBe(0);
+    run.port.close();
+  });
+
   // A pool thread terminated while koffi's addon initialises aborts the process (node-addon-api
   // cannot throw in a terminating thread): 4 of 60 processes did so when shutdown did not wait.
   it('waits out warm-ups in flight before it terminates their threads', async () => {

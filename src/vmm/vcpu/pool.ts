@@ -32,12 +32,15 @@ const WARM_WAIT_MS = 120_000;
 
 // One pool per process, even when the VMM modules are loaded twice (vitest's environment
 // loader and the test file's module graph are separate).
-const KEY = Symbol.for('schedvm.vcpuPool');
+// The key names this shape ({ threads, entry }): a process holding an older schedvm's pool (a bare Tinypool) keeps it apart.
+const KEY = Symbol.for('schedvm.vcpuPool.v2');
 const WARMING = Symbol.for('schedvm.vcpuPoolWarming');
 interface VcpuPool {
   threads: Tinypool;
   /** The URL of the module each thread loads with its first task (pool-entry.mjs); cleared on failure, so the next task tries again. */
   entry?: Promise<string>;
+  /** Tasks waiting for `entry` before they reach the pool. */
+  handing: Set<Promise<void>>;
 }
 type Holder = { [KEY]?: VcpuPool; [WARMING]?: Set<Promise<unknown>> };
 const holder = globalThis as Holder;
@@ -58,8 +61,8 @@ export async function vcpuThreadModuleUrl(): Promise<string> {
   const built = new URL('./worker.js', import.meta.url);
   if (existsSync(fileURLToPath(built))) return built.href;
   const launcher: string = new URL('../../launch/bundle.mjs', import.meta.url).href;
-  const { entryUrl } = (await import(launcher)) as { entryUrl(name: string): Promise<string> };
-  return entryUrl('worker');
+  const { entryUrl } = (await import(launcher)) as { entryUrl(name: string, o: { registerTsx: boolean }): Promise<string> };
+  return entryUrl('worker', { registerTsx: false });
 }
 
 const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
@@ -90,6 +93,7 @@ function pool(): VcpuPool {
       maxThreads: MAX_THREADS,
       idleTimeout: IDLE_TIMEOUT_MS,
     }),
+    handing: new Set(),
   };
   return holder[KEY];
 }
@@ -101,7 +105,16 @@ async function runOnPool(task: VcpuTask, transferList?: MessagePort[]): Promise<
     p.entry = undefined;
     throw e;
   });
-  return p.threads.run({ entry: await p.entry, task } satisfies PoolEnvelope, transferList ? { transferList } : {});
+  // Handed to the pool once the entry is known; shutdown waits for that, so destroy() ends the
+  // task's thread (given to a destroyed Tinypool, it would start a thread nothing ends).
+  const handed = p.entry.then((entry) => ({ running: p.threads.run({ entry, task } satisfies PoolEnvelope, transferList ? { transferList } : {}) }));
+  const settled = handed.then(
+    () => undefined,
+    () => undefined,
+  );
+  p.handing.add(settled);
+  void settled.then(() => p.handing.delete(settled));
+  return (await handed).running;
 }
 
 export interface VcpuRun {
@@ -157,11 +170,12 @@ export function vcpuPoolThreads(): number {
   return holder[KEY]?.threads.threads.length ?? 0;
 }
 
-/** Ends every pooled thread once no warm-up is loading one; the next VM starts a new pool. */
+/** Ends every pooled thread once no warm-up is loading one and every task asked for is in the pool; the next VM starts a new pool. */
 export async function shutdownVcpuPool(): Promise<void> {
   await Promise.all(warming);
   const p = holder[KEY];
   if (!p) return;
   delete holder[KEY];
+  await Promise.all(p.handing);
   await p.threads.destroy();
 }

@@ -140,6 +140,15 @@ describe('kernelElfHasPvhEntry', () => {
     ).toBe(false);
   });
 
+  it('refuses a note running past its segment, however large its sizes', () => {
+    for (const namesz of [0xfffffff1, 0x80000000, 64]) {
+      const elf = kernelElf(2 * MiB, [[2 * MiB, text, text.length]], [['GNU', 3]]);
+      elf.writeUInt32LE(namesz, elf.length - 24); // the note's namesz: 24 bytes from the end (12-byte head, 'GNU\0', 8-byte desc)
+      const path = file(`bad-note-${namesz}.elf`, elf);
+      expect(() => kernelElfHasPvhEntry(path)).toThrow(`${path} is not an x86-64 kernel ELF: a note at +0 of its PT_NOTE segment runs past the segment`);
+    }
+  });
+
   it('refuses what is no x86-64 kernel ELF, naming the file', () => {
     const path = file('zero.bin', Buffer.alloc(128));
     expect(() => kernelElfHasPvhEntry(path)).toThrow(`${path} is not an x86-64 kernel ELF: not a 64-bit little-endian ELF`);

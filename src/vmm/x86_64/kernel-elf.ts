@@ -41,6 +41,7 @@ export interface KernelElf {
 function readHeaders(read: ReadAt, fileSize: number, fail: (why: string) => Error): { entry: number; headers: ProgramHeader[] } {
   if (fileSize < ELF.ehdrSize) throw fail(`${fileSize} bytes is too short for an ELF header`);
   const eh = read(0, ELF.ehdrSize);
+  if (eh.length < ELF.ehdrSize) throw fail('the file ends inside its ELF header (rewritten while read?)');
   if (eh.readUInt32BE(0) !== 0x7f454c46 || eh[4] !== 2 || eh[5] !== 1) throw fail('not a 64-bit little-endian ELF');
   if (eh.readUInt16LE(0x10) !== ELF.etExec || eh.readUInt16LE(0x12) !== ELF.emX86_64) throw fail('not an x86-64 executable');
   const phoff = Number(eh.readBigUInt64LE(0x20));
@@ -49,6 +50,7 @@ function readHeaders(read: ReadAt, fileSize: number, fail: (why: string) => Erro
   if (phentsize < ELF.phdrSize) throw fail(`e_phentsize ${phentsize} is smaller than an ELF64 program header (${ELF.phdrSize})`);
   if (phoff + phnum * phentsize > fileSize) throw fail('program headers out of the file');
   const ph = read(phoff, phnum * phentsize);
+  if (ph.length < phnum * phentsize) throw fail('the file ends inside its program headers (rewritten while read?)');
   const headers = Array.from({ length: phnum }, (_, i) => {
     const at = i * phentsize;
     return {
@@ -121,7 +123,7 @@ export function kernelElfHasPvhEntry(path: string): boolean {
     const fail = (why: string) => new VmmConfigError(`${path} is not an x86-64 kernel ELF: ${why}`);
     for (const note of readHeaders(read, size, fail).headers.filter((h) => h.type === ELF.ptNote)) {
       if (note.offset + note.filesz > size) throw fail('a PT_NOTE segment lies outside the file');
-      if (hasNote(read(note.offset, note.filesz), PVH_NOTE)) return true;
+      if (hasNote(read(note.offset, note.filesz), PVH_NOTE, fail)) return true;
     }
     return false;
   } finally {
@@ -130,14 +132,16 @@ export function kernelElfHasPvhEntry(path: string): boolean {
 }
 
 /** Whether the notes in `notes` (one PT_NOTE segment: namesz, descsz, type, name, desc, each 4-aligned) include (name, type). */
-function hasNote(notes: Buffer, want: { name: string; type: number }): boolean {
-  const align4 = (n: number) => (n + 3) & ~3;
+function hasNote(notes: Buffer, want: { name: string; type: number }, fail: (why: string) => Error): boolean {
+  const align4 = (n: number) => Math.ceil(n / 4) * 4; // not bitwise: sizes are 32-bit unsigned
   for (let at = 0; at + 12 <= notes.length; ) {
     const namesz = notes.readUInt32LE(at);
-    const descsz = notes.readUInt32LE(at + 4);
-    const name = notes.toString('latin1', at + 12, Math.min(at + 12 + namesz, notes.length)).replace(/\0+$/, '');
+    const next = at + 12 + align4(namesz) + align4(notes.readUInt32LE(at + 4));
+    // Each step moves forward (by 12 at least), so a malformed note cannot loop.
+    if (at + 12 + namesz > notes.length || next > align4(notes.length)) throw fail(`a note at +${at} of its PT_NOTE segment runs past the segment`);
+    const name = notes.toString('latin1', at + 12, at + 12 + namesz).replace(/\0+$/, '');
     if (name === want.name && notes.readUInt32LE(at + 8) === want.type) return true;
-    at += 12 + align4(namesz) + align4(descsz);
+    at = next;
   }
   return false;
 }

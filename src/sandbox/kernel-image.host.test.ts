@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -13,7 +13,9 @@ describe('bootableKernel', () => {
     const vmlinuz = `/boot/${debian}`;
     const kernel = await bootableKernel({ version: debian!.slice('vmlinuz-'.length), vmlinuz, modulesDir: '/lib/modules' }, dir);
     expect(kernel).toEqual({ path: expect.stringMatching(new RegExp(`^${dir}/.*\\.elf$`)), pvh: true });
+    const unpacked = statSync(kernel.path).mtimeMs;
     expect(await bootableKernel({ version: debian!.slice('vmlinuz-'.length), vmlinuz, modulesDir: '/lib/modules' }, dir)).toEqual(kernel);
+    expect(statSync(kernel.path).mtimeMs, 'the second start unpacks nothing').toBe(unpacked);
   });
 
   test('falls back to the image itself, saying why, when it cannot be unpacked', async () => {
