@@ -67,4 +67,10 @@ describe('markdownTable', () => {
     expect(new Set(table.map((l) => l.length)).size).toBe(1);
     expect(table[1]).toMatch(/^\| -{16} \| -{5} \|/);
   });
+
+  it("lists a case's note once, however many reference rows the case has", () => {
+    const boot = (ref: string) => ({ ...row('boot', ref), note: 'schedvm as installed' });
+    const text = markdownTable(report('2026-12-05T00:00:00Z', [boot('QEMU microvm'), boot('QEMU q35'), { ...row('memory', 'C loop'), note: 'goal: 62 MiB' }]));
+    expect(text.split('\n').filter((l) => l.startsWith('- '))).toEqual(['- boot: schedvm as installed', '- memory: goal: 62 MiB']);
+  });
 });

@@ -43,7 +43,8 @@ export function markdownTable(r: Report): string {
       ...r.cases.map((c) => [c.name, c.environment, c.unit, fig(c.ours), c.reference.name, fig(c.reference), num(c.ratio), String(c.ours.runs), (c.measuredAt ?? r.generatedAt).slice(0, 10)]),
     ]),
   ];
-  const notes = r.cases.filter((c) => c.note).map((c) => `- ${c.name}: ${c.note}`);
+  // A case measured against several references has one row each and the same note: listed once.
+  const notes = [...new Set(r.cases.filter((c) => c.note).map((c) => `- ${c.name}: ${c.note}`))];
   if (notes.length) lines.push('', ...notes);
   if (r.skipped.length) lines.push('', 'Not measured:', ...r.skipped.map((s) => `- ${s.name}: ${s.reason}`));
   return lines.join('\n');
